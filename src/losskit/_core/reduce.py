@@ -1,0 +1,92 @@
+"""The one reduction helper every loss ends with, and the float32 accumulation rule.
+
+Conventions (DESIGN.md section 2):
+
+* ``weight`` rescales the unreduced loss (broadcast against it). As in PyTorch,
+  ``"mean"`` then divides the weighted sum by the number of elements that count,
+  so a weight of 2 makes an element count twice relative to the batch.
+* ``class_weight`` (already gathered per element, ``class_weight[target]``) gives a
+  weighted mean as in :func:`torch.nn.functional.cross_entropy`: the weighted sum is
+  divided by the sum of the class weights of the elements that count.
+* ``mask`` (bool, broadcast) marks the elements that count; the others contribute
+  exactly 0 to the value and to the gradient, even when their raw loss is NaN.
+* An empty selection (no element counts, or an empty batch) gives ``0.0``, still
+  attached to the graph so ``backward()`` yields zero gradients. PyTorch gives NaN.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .validate import check_reduction
+
+__all__ = ["accumulation_dtype", "reduce", "safe_divide", "upcast"]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float16 and bfloat16 are accumulated in float32; other dtypes as they are."""
+    return torch.float32 if dtype in _LOW_PRECISION else dtype
+
+
+def upcast(t: torch.Tensor | None) -> torch.Tensor | None:
+    """Cast a low-precision floating tensor to float32 (differentiably); others untouched."""
+    if t is None or not t.is_floating_point() or t.dtype not in _LOW_PRECISION:
+        return t
+    return t.float()
+
+
+def safe_divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
+    """``numerator / denominator`` that is 0 (with zero gradient) where the denominator is 0.
+
+    The denominator is replaced before dividing, not the quotient after, because
+    ``torch.where(d > 0, n / d, 0)`` still back-propagates ``0 * inf = NaN``.
+    """
+    positive = denominator > 0
+    return torch.where(positive, numerator, 0.0) / torch.where(positive, denominator, 1.0)
+
+
+def reduce(
+    loss: torch.Tensor,
+    reduction: str = "mean",
+    *,
+    weight: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+    class_weight: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Apply weights and mask to an unreduced loss and reduce it.
+
+    Args:
+        loss: unreduced loss, any shape ``[*]``.
+        reduction: ``"mean" | "sum" | "none"``.
+        weight: rescaling weights broadcastable to ``loss``.
+        mask: bool tensor broadcastable to ``loss``; ``False`` elements do not count.
+        class_weight: per-element class weights broadcastable to ``loss``; with it,
+            ``"mean"`` is ``sum(w * loss) / sum(w)`` over counted elements.
+
+    Returns:
+        ``loss`` with masked elements zeroed for ``"none"``, else a 0-dim tensor.
+    """
+    check_reduction(reduction)
+    if class_weight is not None:
+        loss = loss * class_weight
+    if weight is not None:
+        loss = loss * weight
+    if mask is not None:
+        loss = torch.where(mask, loss, 0.0)
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    if class_weight is not None:
+        w = class_weight if mask is None else torch.where(mask, class_weight, 0.0)
+        denominator = w.expand_as(loss).sum() if w.shape != loss.shape else w.sum()
+    elif mask is not None:
+        denominator = mask.expand_as(loss).sum() if mask.shape != loss.shape else mask.sum()
+    else:
+        if loss.numel() == 0:
+            return total * 0.0
+        return total / loss.numel()
+    return safe_divide(total, denominator.to(total.dtype))

@@ -1,0 +1,189 @@
+"""Input checks shared by every loss.
+
+Each check raises :class:`LossInputError` whose message names the argument, what
+was expected and what came. Shape and dtype checks read tensor metadata only.
+Value checks (index ranges, probability ranges, signs) read the data, which
+costs a reduction and a host sync; they can be switched off in a hot loop with
+:func:`set_value_checks` once the inputs are known to be right.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+import torch
+
+__all__ = [
+    "LossInputError",
+    "check_broadcastable",
+    "check_class_indices",
+    "check_floating",
+    "check_in_range",
+    "check_integer",
+    "check_ndim",
+    "check_pair",
+    "check_nonnegative",
+    "check_param",
+    "check_probabilities",
+    "check_reduction",
+    "check_same_shape",
+    "set_value_checks",
+    "value_checks",
+]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+_VALUE_CHECKS = True
+
+
+class LossInputError(ValueError):
+    """A loss was called with inputs it cannot accept (shape, dtype, value range)."""
+
+
+def set_value_checks(enabled: bool) -> None:
+    """Turn the data-reading checks on or off globally (shape checks always run)."""
+    global _VALUE_CHECKS
+    _VALUE_CHECKS = bool(enabled)
+
+
+@contextlib.contextmanager
+def value_checks(enabled: bool) -> Iterator[None]:
+    """Context manager form of :func:`set_value_checks`."""
+    global _VALUE_CHECKS
+    previous = _VALUE_CHECKS
+    _VALUE_CHECKS = bool(enabled)
+    try:
+        yield
+    finally:
+        _VALUE_CHECKS = previous
+
+
+def _reading_values(t: torch.Tensor) -> bool:
+    # Data checks make no sense while tracing (torch.compile) and cost a sync.
+    return _VALUE_CHECKS and t.numel() > 0 and not torch.compiler.is_compiling()
+
+
+def check_reduction(reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise LossInputError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def check_param(name: str, value: float, *, low: float | None = 0.0, high: float | None = None,
+                low_inclusive: bool = True, high_inclusive: bool = True) -> None:
+    """Check a scalar hyperparameter lies in [low, high] (inclusive unless told)."""
+    bad_low = low is not None and (value < low if low_inclusive else value <= low)
+    bad_high = high is not None and (value > high if high_inclusive else value >= high)
+    if bad_low or bad_high:
+        lo = "(-inf" if low is None else ("[" if low_inclusive else "(") + f"{low:g}"
+        hi = "inf)" if high is None else f"{high:g}" + ("]" if high_inclusive else ")")
+        raise LossInputError(f"{name} must lie in {lo}, {hi}, got {value!r}")
+
+
+def check_floating(name: str, t: torch.Tensor) -> None:
+    if not isinstance(t, torch.Tensor):
+        raise LossInputError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if not t.is_floating_point():
+        raise LossInputError(
+            f"{name} must be a floating-point tensor, got dtype {t.dtype}"
+            + (" (class indices are only accepted as the target)" if name == "input" else "")
+        )
+
+
+def check_integer(name: str, t: torch.Tensor, hint: str = "") -> None:
+    if not isinstance(t, torch.Tensor):
+        raise LossInputError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise LossInputError(f"{name} must hold integer class indices, got dtype {t.dtype}{hint}")
+
+
+def check_ndim(name: str, t: torch.Tensor, allowed: Sequence[int] | int, axes: str = "") -> None:
+    allowed = (allowed,) if isinstance(allowed, int) else tuple(allowed)
+    if t.dim() not in allowed:
+        want = " or ".join(str(a) for a in allowed)
+        described = f" ({axes})" if axes else ""
+        raise LossInputError(
+            f"{name} must have {want} dimensions{described}, got shape {tuple(t.shape)}"
+        )
+
+
+def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    if a.shape != b.shape:
+        raise LossInputError(
+            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} "
+            f"and {tuple(b.shape)}"
+        )
+
+
+def check_broadcastable(name: str, t: torch.Tensor | None, shape: torch.Size) -> None:
+    """``t`` must broadcast to ``shape`` without enlarging it."""
+    if t is None:
+        return
+    if not isinstance(t, torch.Tensor):
+        raise LossInputError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    try:
+        out = torch.broadcast_shapes(t.shape, shape)
+    except RuntimeError:
+        out = None
+    if out != shape:
+        raise LossInputError(
+            f"{name} of shape {tuple(t.shape)} does not broadcast to the loss shape {tuple(shape)}"
+        )
+
+
+def check_class_indices(name: str, target: torch.Tensor, num_classes: int,
+                        ignore_index: int | None = None) -> None:
+    """Integer target whose entries are in 0..num_classes-1 (or equal ``ignore_index``)."""
+    check_integer(name, target, hint=" (for probability targets pass a float tensor shaped like "
+                                     "the input)")
+    if not _reading_values(target):
+        return
+    valid = target if ignore_index is None else target[target != ignore_index]
+    if valid.numel() == 0:
+        return
+    lo, hi = int(valid.min()), int(valid.max())
+    if lo < 0 or hi >= num_classes:
+        bad = lo if lo < 0 else hi
+        extra = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+        raise LossInputError(
+            f"{name} contains class index {bad}, but the input has {num_classes} classes: "
+            f"valid indices are 0..{num_classes - 1}{extra}"
+        )
+
+
+def check_in_range(name: str, t: torch.Tensor, low: float | None, high: float | None,
+                   what: str = "values") -> None:
+    if not _reading_values(t):
+        return
+    if low is not None:
+        lo = t.min()
+        if bool(lo < low) or bool(torch.isnan(lo)):
+            raise LossInputError(f"{name} must hold {what} >= {low:g}, found {float(lo):g}")
+    if high is not None:
+        hi = t.max()
+        if bool(hi > high) or bool(torch.isnan(hi)):
+            raise LossInputError(f"{name} must hold {what} <= {high:g}, found {float(hi):g}")
+
+
+def check_probabilities(name: str, t: torch.Tensor) -> None:
+    check_floating(name, t)
+    check_in_range(name, t, 0.0, 1.0, what="probabilities in [0, 1]; values")
+
+
+def check_nonnegative(name: str, t: torch.Tensor, why: str = "") -> None:
+    if not _reading_values(t):
+        return
+    lo = t.min()
+    if bool(lo < 0):
+        reason = f" ({why})" if why else ""
+        raise LossInputError(f"{name} must be non-negative{reason}, found {float(lo):g}")
+
+
+def check_pair(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+               reduction: str) -> None:
+    """The checks of an elementwise loss: float input, same-shape target, weight, reduction."""
+    check_reduction(reduction)
+    check_floating("input", input)
+    check_floating("target", target)
+    check_same_shape("input", input, "target", target)
+    check_broadcastable("weight", weight, input.shape)

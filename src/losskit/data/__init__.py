@@ -1,0 +1,1 @@
+"""Bundled example data sets (see losskit.io.EXAMPLES)."""

@@ -1,0 +1,19 @@
+"""Pure loss functions, one module per family; importing this registers them all.
+
+Every function follows the conventions of DESIGN.md section 2: input first, target
+second, keyword-only hyperparameters, ``weight`` and ``reduction``.
+"""
+
+from .boxes import *  # noqa: F403
+from .classification import *  # noqa: F403
+from .distribution import *  # noqa: F403
+from .energy import *  # noqa: F403
+from .generative import *  # noqa: F403
+from .metric_learning import *  # noqa: F403
+from .ordinal import *  # noqa: F403
+from .penalties import *  # noqa: F403
+from .ranking import *  # noqa: F403
+from .regression import *  # noqa: F403
+from .reinforcement import *  # noqa: F403
+from .segmentation import *  # noqa: F403
+from .sequence import *  # noqa: F403

@@ -1,0 +1,3 @@
+"""penalties losses (see DESIGN.md section 3)."""
+
+__all__: list[str] = []

@@ -1,0 +1,461 @@
+"""Regression losses: predictions and targets are real values of the same shape.
+
+Every function here takes ``input: [*]`` predictions and ``target: [*]`` values,
+keyword-only hyperparameters, an optional ``weight`` broadcast against the
+unreduced loss, and ``reduction``. ``"none"`` returns the per-element loss.
+float16/bfloat16 inputs are computed in float32 and the result is float32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .._core.reduce import reduce, upcast
+from .._core.registry import register_loss
+from .._core.validate import (
+    LossInputError,
+    check_broadcastable,
+    check_floating,
+    check_in_range,
+    check_nonnegative,
+    check_pair,
+    check_param,
+    check_reduction,
+)
+from . import _examples as ex
+
+__all__ = [
+    "gaussian_nll",
+    "huber",
+    "log_cosh",
+    "mae",
+    "mse",
+    "msle",
+    "poisson_nll",
+    "quantile",
+    "smooth_l1",
+]
+
+
+def _perfect(args: tuple) -> tuple:
+    """Arguments whose prediction equals the target."""
+    return (args[1].clone(), args[1], *args[2:])
+
+
+def _torch_reference(builtin, **fixed):
+    def reference(input, target, *, reduction="mean", **hyper):
+        return builtin(input, target, reduction=reduction, **fixed, **hyper)
+    return reference
+
+
+@register_loss(
+    family="regression", tasks=("regression",), input_kind="values", target_kind="values",
+    aliases=("l2", "mean_squared_error", "squared_error"),
+    properties=("convex", "smooth", "nonnegative", "zero_at_optimum"),
+    summary="Mean squared error: the average of squared residuals.",
+    formula="L = mean_i (x_i - y_i)^2",
+    gradient="dL/dx_i = 2 (x_i - y_i) / N: it grows with the error, so large errors dominate "
+             "the update and training converges fast near the optimum.",
+    when_to_use="The default for regression with roughly Gaussian noise, and the right loss when "
+                "the metric is RMSE/MSE. Its minimizer is the conditional mean.",
+    pitfalls="Outliers dominate: one residual of 100 outweighs 10,000 residuals of 1. With gross "
+             "outliers or heavy tails use huber, smooth_l1 or mae. As a loss on sigmoid outputs "
+             "for classification it saturates (vanishing gradient); use cross-entropy there.",
+    references=("Gauss, Theoria motus corporum coelestium (1809), least squares.",),
+    example_inputs=ex.regression, optimum=_perfect, reference=_torch_reference(F.mse_loss),
+)
+def mse(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
+        reduction: str = "mean") -> torch.Tensor:
+    """Mean squared error ``(input - target)^2``.
+
+    Shape:
+        input: ``[*]`` predictions; target: ``[*]`` same shape; output: scalar, or ``[*]``
+        with ``reduction="none"``.
+
+    Example:
+        >>> mse(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0]))
+        tensor(2.)
+    """
+    check_pair(input, target, weight, reduction)
+    return reduce((upcast(input) - upcast(target)).square(), reduction, weight=weight)
+
+
+@register_loss(
+    family="regression", tasks=("regression",), input_kind="values", target_kind="values",
+    aliases=("l1", "mean_absolute_error", "absolute_error"),
+    properties=("convex", "robust_to_outliers", "bounded_gradient", "nonnegative",
+                "zero_at_optimum"),
+    summary="Mean absolute error: the average of absolute residuals.",
+    formula="L = mean_i |x_i - y_i|",
+    gradient="dL/dx_i = sign(x_i - y_i) / N: constant magnitude whatever the error, so an "
+             "outlier pulls no harder than any other point (0 at x = y, a subgradient).",
+    when_to_use="Regression with outliers or heavy-tailed noise, or when the metric is MAE. Its "
+                "minimizer is the conditional median.",
+    pitfalls="The constant gradient does not shrink near the optimum, so a fixed learning rate "
+             "oscillates around it and convergence is slower than with MSE; decay the learning "
+             "rate or use huber / smooth_l1. Not differentiable at zero error.",
+    references=("Laplace (1774); Koenker, Quantile Regression (2005), the median as L1 minimizer.",),
+    example_inputs=ex.regression, optimum=_perfect, reference=_torch_reference(F.l1_loss),
+)
+def mae(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
+        reduction: str = "mean") -> torch.Tensor:
+    """Mean absolute error ``|input - target|``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+
+    Example:
+        >>> mae(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0]))
+        tensor(1.)
+    """
+    check_pair(input, target, weight, reduction)
+    return reduce((upcast(input) - upcast(target)).abs(), reduction, weight=weight)
+
+
+@register_loss(
+    family="regression", tasks=("regression",), input_kind="values", target_kind="values",
+    aliases=("huber_loss",),
+    properties=("convex", "smooth", "robust_to_outliers", "bounded_gradient", "nonnegative",
+                "zero_at_optimum"),
+    summary="Huber loss: quadratic for residuals below delta, linear beyond.",
+    formula="r = |x - y|;  L = 0.5 r^2 if r <= delta else delta (r - 0.5 delta)",
+    gradient="dL/dx = (x - y) inside the band, delta * sign(x - y) outside: MSE-like near the "
+             "optimum, MAE-like (bounded by delta) for outliers.",
+    when_to_use="Regression with some outliers when you still want fast, smooth convergence near "
+                "the optimum. Set delta to the scale of a typical clean residual (e.g. 1.35 x "
+                "the MAD-based sigma gives 95% efficiency under Gaussian noise).",
+    pitfalls="delta is in the units of the target: rescaling the target without rescaling delta "
+             "changes the loss's behaviour. A huge delta is MSE/2, a tiny one is delta x MAE.",
+    references=("Huber, Robust Estimation of a Location Parameter, Ann. Math. Statist. 1964.",),
+    example_inputs=ex.regression, optimum=_perfect, reference=_torch_reference(F.huber_loss),
+)
+def huber(input: torch.Tensor, target: torch.Tensor, *, delta: float = 1.0,
+          weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+    """Huber loss with threshold ``delta`` (same values as :func:`torch.nn.functional.huber_loss`).
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+
+    Example:
+        >>> huber(torch.tensor([0.0, 0.0]), torch.tensor([0.5, 3.0]), delta=1.0)
+        tensor(1.3125)
+    """
+    check_param("delta", delta, low=0.0, low_inclusive=False)
+    check_pair(input, target, weight, reduction)
+    r = (upcast(input) - upcast(target)).abs()
+    # Clamping r at delta gives both branches in one expression:
+    # 0.5 m^2 + delta (r - m) with m = min(r, delta).
+    m = r.clamp(max=delta)
+    return reduce(0.5 * m.square() + delta * (r - m), reduction, weight=weight)
+
+
+@register_loss(
+    family="regression", tasks=("regression", "detection"), input_kind="values",
+    target_kind="values", aliases=("smooth_l1_loss",),
+    properties=("convex", "smooth", "robust_to_outliers", "bounded_gradient", "nonnegative",
+                "zero_at_optimum"),
+    summary="Smooth L1: L1 with the kink around zero replaced by a parabola of width beta.",
+    formula="r = |x - y|;  L = 0.5 r^2 / beta if r < beta else r - 0.5 beta",
+    gradient="dL/dx = (x - y) / beta inside the band, sign(x - y) outside: the gradient "
+             "magnitude is at most 1 whatever beta is.",
+    when_to_use="Bounding-box regression (Fast R-CNN) and any regression where you want L1's "
+                "robustness without its kink at zero. Equal to huber(delta=beta) / beta.",
+    pitfalls="Unlike Huber, the linear part has slope 1 for every beta, so a small beta makes the "
+             "loss nearly L1 (slow final convergence); beta = 0 is exactly L1.",
+    references=("Girshick, Fast R-CNN, ICCV 2015.",),
+    example_inputs=ex.regression, optimum=_perfect, reference=_torch_reference(F.smooth_l1_loss),
+)
+def smooth_l1(input: torch.Tensor, target: torch.Tensor, *, beta: float = 1.0,
+              weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+    """Smooth L1 loss (same values as :func:`torch.nn.functional.smooth_l1_loss`).
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+
+    Example:
+        >>> smooth_l1(torch.tensor([0.0, 0.0]), torch.tensor([0.5, 3.0]))
+        tensor(1.3125)
+    """
+    check_param("beta", beta, low=0.0)
+    check_pair(input, target, weight, reduction)
+    r = (upcast(input) - upcast(target)).abs()
+    if beta == 0:
+        return reduce(r, reduction, weight=weight)
+    m = r.clamp(max=beta)
+    return reduce(0.5 * m.square() / beta + (r - m), reduction, weight=weight)
+
+
+_LOG2 = math.log(2.0)
+
+
+def _log_cosh_reference(input, target, *, reduction="mean"):
+    # Direct textbook form; fine in float64 for moderate residuals.
+    loss = torch.log(torch.cosh(input - target))
+    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+
+
+@register_loss(
+    family="regression", tasks=("regression",), input_kind="values", target_kind="values",
+    aliases=("logcosh",),
+    properties=("convex", "smooth", "robust_to_outliers", "bounded_gradient", "nonnegative",
+                "zero_at_optimum"),
+    summary="Log-cosh: about r^2/2 for small residuals and |r| - log 2 for large ones.",
+    formula="L = mean_i log(cosh(x_i - y_i))",
+    gradient="dL/dx = tanh(x - y): linear near 0, saturating at +-1, and smooth everywhere "
+             "(twice differentiable, unlike Huber).",
+    when_to_use="Robust regression when a twice-differentiable loss matters (second-order "
+                "methods, gradient boosting with Hessians) and no threshold should be tuned.",
+    pitfalls="The naive log(cosh(r)) overflows for |r| > ~89 in float32 and ~11 in float16; "
+             "losskit uses |r| + log1p(exp(-2|r|)) - log 2. The quadratic zone has fixed width "
+             "~1, so rescale targets to unit scale first.",
+    references=("Saleh & Saleh, Statistical Properties of the log-cosh Loss Function, 2022.",),
+    example_inputs=ex.regression, optimum=_perfect, reference=_log_cosh_reference,
+)
+def log_cosh(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
+             reduction: str = "mean") -> torch.Tensor:
+    """Log-cosh loss, computed in the overflow-free form.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+
+    Example:
+        >>> log_cosh(torch.tensor([0.0]), torch.tensor([1.0]))
+        tensor(0.4338)
+    """
+    check_pair(input, target, weight, reduction)
+    r = (upcast(input) - upcast(target)).abs()
+    # log cosh r = r + log(1 + e^{-2r}) - log 2, finite for every finite r.
+    loss = r + torch.nn.functional.softplus(-2.0 * r) - _LOG2
+    return reduce(loss, reduction, weight=weight)
+
+
+def _quantile_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return ex.regression(n, seed)
+
+
+def _pinball_reference(input, target, *, quantiles=0.5, reduction="mean"):
+    qs = [quantiles] if isinstance(quantiles, (int, float)) else list(quantiles)
+    preds = input.unsqueeze(-1) if isinstance(quantiles, (int, float)) else input
+    cols = []
+    for k, q in enumerate(qs):
+        e = target - preds[..., k]
+        cols.append(torch.where(e >= 0, q * e, (q - 1) * e))
+    loss = torch.stack(cols, -1)
+    loss = loss.squeeze(-1) if isinstance(quantiles, (int, float)) else loss
+    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+
+
+@register_loss(
+    family="regression", tasks=("regression", "forecasting"), input_kind="values",
+    target_kind="values", aliases=("pinball", "quantile_loss"),
+    properties=("convex", "robust_to_outliers", "bounded_gradient", "nonnegative",
+                "zero_at_optimum"),
+    summary="Pinball (quantile) loss: an asymmetric L1 whose minimizer is the q-th quantile.",
+    formula="e = y - x;  L = q e if e >= 0 else (q - 1) e   (per quantile level q)",
+    gradient="dL/dx = -q when under-predicting, (1 - q) when over-predicting: the ratio "
+             "q / (1 - q) is the price of an under-prediction relative to an over-prediction.",
+    when_to_use="Asymmetric costs (under-stocking costs 3x over-stocking -> q = 3 / (3 + 1) = "
+                "0.75), prediction intervals (q = 0.05 and 0.95), and forecasting judged by "
+                "pinball loss. q = 0.5 is MAE / 2.",
+    pitfalls="Predicting several quantiles independently can cross (q90 < q50); sort or use "
+             "monotone heads. Like MAE, the constant gradient slows the final convergence.",
+    references=("Koenker & Bassett, Regression Quantiles, Econometrica 1978.",),
+    example_inputs=_quantile_examples, optimum=_perfect, reference=_pinball_reference,
+)
+def quantile(input: torch.Tensor, target: torch.Tensor, *,
+             quantiles: float | Sequence[float] = 0.5, weight: torch.Tensor | None = None,
+             reduction: str = "mean") -> torch.Tensor:
+    """Pinball loss at one quantile level, or at several levels at once.
+
+    Shape:
+        With a single level ``q``: input ``[*]`` and target ``[*]``; ``"none"`` gives ``[*]``.
+        With ``Q`` levels: input ``[*, Q]`` (one prediction per level) and target ``[*]``;
+        ``"none"`` gives ``[*, Q]`` and ``"mean"`` averages over samples and levels.
+
+    Example:
+        >>> quantile(torch.tensor([0.0]), torch.tensor([2.0]), quantiles=0.75)
+        tensor(1.5000)
+    """
+    check_reduction(reduction)
+    check_floating("input", input)
+    check_floating("target", target)
+    single = isinstance(quantiles, (int, float))
+    levels = [float(quantiles)] if single else [float(q) for q in quantiles]
+    if not levels:
+        raise LossInputError("quantiles must name at least one level in (0, 1)")
+    for q in levels:
+        check_param("quantiles", q, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    x, y = upcast(input), upcast(target)
+    if single:
+        if x.shape != y.shape:
+            raise LossInputError(f"input and target must have the same shape, got "
+                                 f"{tuple(x.shape)} and {tuple(y.shape)}")
+        q = torch.tensor(levels[0], dtype=x.dtype, device=x.device)
+        e = y - x
+    else:
+        if x.shape != (*y.shape, len(levels)):
+            raise LossInputError(
+                f"with {len(levels)} quantile levels the input must have shape target.shape + "
+                f"({len(levels)},) = {(*y.shape, len(levels))}, got {tuple(x.shape)}"
+            )
+        q = torch.tensor(levels, dtype=x.dtype, device=x.device)
+        e = y.unsqueeze(-1) - x
+    loss = torch.maximum(q * e, (q - 1) * e)
+    check_broadcastable("weight", weight, loss.shape)
+    return reduce(loss, reduction, weight=weight)
+
+
+def _msle_reference(input, target, *, reduction="mean"):
+    loss = (torch.log(1 + input) - torch.log(1 + target)) ** 2
+    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+
+
+@register_loss(
+    family="regression", tasks=("regression",), input_kind="values", target_kind="values",
+    aliases=("mean_squared_log_error",),
+    properties=("smooth", "nonnegative", "zero_at_optimum"),
+    summary="Mean squared logarithmic error: MSE between log(1 + x) and log(1 + y).",
+    formula="L = mean_i (log1p(x_i) - log1p(y_i))^2",
+    gradient="dL/dx = 2 (log1p(x) - log1p(y)) / ((1 + x) N): relative errors count, so "
+             "predicting 110 for 100 costs about as much as 1.1 for 1.",
+    when_to_use="Non-negative targets spanning orders of magnitude (prices, counts, durations) "
+                "when relative error matters and the metric is RMSLE. Penalizes "
+                "under-prediction more than over-prediction of the same absolute size.",
+    pitfalls="Targets must be >= 0 and predictions > -1 (log1p of anything below -1 is NaN): "
+             "put a softplus or exp on the output. Zeros are fine (log1p(0) = 0); a plain log "
+             "of zero is not.",
+    references=("Kaggle RMSLE metric; equivalent to MSE on log1p-transformed targets.",),
+    example_inputs=ex.nonnegative_regression, optimum=_perfect, reference=_msle_reference,
+)
+def msle(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
+         reduction: str = "mean") -> torch.Tensor:
+    """Mean squared log error ``(log1p(input) - log1p(target))^2``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]`` non-negative; output: scalar, or ``[*]``.
+
+    Example:
+        >>> msle(torch.tensor([0.0]), torch.tensor([math.e - 1]))
+        tensor(1.)
+    """
+    check_pair(input, target, weight, reduction)
+    check_nonnegative("target", target, "msle takes log1p of the target")
+    check_in_range("input", input, -1.0, None, "predictions > -1 (log1p is undefined below)")
+    loss = (torch.log1p(upcast(input)) - torch.log1p(upcast(target))).square()
+    return reduce(loss, reduction, weight=weight)
+
+
+def _poisson_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = ex.generator(seed)
+    return ex.randn(n, 3, g=g) * 0.5, torch.poisson(torch.full((n, 3), 2.0, dtype=torch.float64),
+                                                    generator=g)
+
+
+@register_loss(
+    family="regression", tasks=("regression", "count"), input_kind="values",
+    target_kind="counts", aliases=("poisson", "poisson_nll_loss"),
+    properties=("convex", "smooth"),
+    summary="Poisson negative log-likelihood for count targets.",
+    formula="log_input: L = exp(x) - y x;  else L = x - y log(x + eps);  full adds "
+            "y log y - y + 0.5 log(2 pi y) (Stirling) for y > 1",
+    gradient="with log_input: dL/dx = exp(x) - y, so the update is the gap between predicted "
+             "rate and observed count; the variance is assumed equal to the mean.",
+    when_to_use="Counts (events, visits, photons) where larger means carry larger variance. "
+                "Predict the log-rate (log_input=True) so the rate stays positive.",
+    pitfalls="Targets must be non-negative. Overdispersed counts (variance >> mean) call for a "
+             "negative-binomial likelihood. With log_input=False the prediction must stay "
+             "positive; eps only guards log(0). The loss is not 0 at the optimum (y log y - y "
+             "remains unless full=True).",
+    references=("McCullagh & Nelder, Generalized Linear Models (1989), ch. 6.",),
+    example_inputs=_poisson_examples, reference=_torch_reference(F.poisson_nll_loss),
+    expected_failures={"extreme_inputs": "a log-rate of 1e4 is a rate of e^10000, which no "
+                       "float can hold; the loss is exact wherever the rate is representable"},
+)
+def poisson_nll(input: torch.Tensor, target: torch.Tensor, *, log_input: bool = True,
+                full: bool = False, eps: float = 1e-8, weight: torch.Tensor | None = None,
+                reduction: str = "mean") -> torch.Tensor:
+    """Poisson negative log-likelihood (same values as :func:`torch.nn.functional.poisson_nll_loss`).
+
+    Shape:
+        input: ``[*]`` log-rates (or rates with ``log_input=False``); target: ``[*]`` counts.
+
+    Example:
+        >>> poisson_nll(torch.tensor([0.0]), torch.tensor([1.0]))
+        tensor(1.)
+    """
+    check_pair(input, target, weight, reduction)
+    check_nonnegative("target", target, "Poisson counts")
+    x, y = upcast(input), upcast(target)
+    loss = torch.exp(x) - y * x if log_input else x - y * torch.log(x + eps)
+    if full:
+        # Stirling's approximation of log(y!), added only where it is accurate (y > 1).
+        stirling = y * torch.log(y.clamp(min=1)) - y + 0.5 * torch.log(2 * math.pi * y.clamp(min=1))
+        loss = loss + torch.where(y > 1, stirling, 0.0)
+    return reduce(loss, reduction, weight=weight)
+
+
+def _gaussian_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = ex.generator(seed)
+    return ex.randn(n, 3, g=g), ex.randn(n, 3, g=g), ex.rand(n, 3, g=g) + 0.5
+
+
+def _gaussian_reference(input, target, var, *, full=False, eps=1e-6, reduction="mean"):
+    return F.gaussian_nll_loss(input, target, var, full=full, eps=eps, reduction=reduction)
+
+
+@register_loss(
+    family="regression", tasks=("regression", "uncertainty"), input_kind="values",
+    target_kind="values", aliases=("gaussian", "gaussian_nll_loss", "heteroscedastic"),
+    properties=("smooth",), grad_args=(0, 2),
+    summary="Gaussian negative log-likelihood with a predicted variance (heteroscedastic "
+            "regression).",
+    formula="L = 0.5 (log max(var, eps) + (x - y)^2 / max(var, eps)) [+ 0.5 log(2 pi) if full]",
+    gradient="dL/dx = (x - y) / var, dL/dvar = 0.5 (1/var - (x - y)^2 / var^2): the model may "
+             "explain a large error by a large variance instead of moving the mean.",
+    when_to_use="When the model should report its own uncertainty per sample (aleatoric "
+                "uncertainty), or the noise level varies across inputs.",
+    pitfalls="The model can inflate var to ignore hard samples; early in training the mean is "
+             "poorly fit and the variance absorbs it (consider a warm-up with MSE or the beta-NLL "
+             "weighting). var must be positive: use softplus on the variance head. eps clamps "
+             "the variance in the value but, as in torch, the gradient passes the clamp.",
+    references=("Nix & Weigend, Estimating the mean and variance of the target probability "
+                "distribution, ICNN 1994.",),
+    example_inputs=_gaussian_examples, reference=_gaussian_reference,
+)
+def gaussian_nll(input: torch.Tensor, target: torch.Tensor, var: torch.Tensor, *,
+                 full: bool = False, eps: float = 1e-6, weight: torch.Tensor | None = None,
+                 reduction: str = "mean") -> torch.Tensor:
+    """Gaussian NLL with predicted variance (same values as torch's ``gaussian_nll_loss``).
+
+    Shape:
+        input: ``[N, *]`` means; target: ``[N, *]``; var: ``[N, *]``, or one dimension fewer /
+        a last dimension of 1 for one variance per sample, or a scalar (homoscedastic).
+
+    Example:
+        >>> gaussian_nll(torch.tensor([0.0]), torch.tensor([1.0]), torch.tensor([1.0]))
+        tensor(0.5000)
+    """
+    check_pair(input, target, weight, reduction)
+    check_floating("var", var)
+    check_param("eps", eps, low=0.0, low_inclusive=False)
+    check_nonnegative("var", var, "variances")
+    x, y, v = upcast(input), upcast(target), upcast(var)
+    if v.dim() == x.dim() - 1 and v.shape == x.shape[:-1]:
+        v = v.unsqueeze(-1)
+    try:
+        torch.broadcast_shapes(v.shape, x.shape)
+    except RuntimeError:
+        raise LossInputError(
+            f"var of shape {tuple(var.shape)} does not match input {tuple(input.shape)}"
+        ) from None
+    # Clamp the value but let the gradient through, as torch does: the clamp only guards
+    # log(0) and division by 0, it should not freeze the variance head.
+    v = v + (v.clamp(min=eps) - v).detach()
+    loss = 0.5 * (torch.log(v) + (x - y).square() / v)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return reduce(loss, reduction, weight=weight)
