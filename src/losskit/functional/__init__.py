@@ -4,6 +4,7 @@ Every function follows the conventions of DESIGN.md section 2: input first, targ
 second, keyword-only hyperparameters, ``weight`` and ``reduction``.
 """
 
+from ._large_vocab import *  # noqa: F403
 from .boxes import *  # noqa: F403
 from .classification import *  # noqa: F403
 from .distribution import *  # noqa: F403

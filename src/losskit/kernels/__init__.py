@@ -1,0 +1,1 @@
+"""Fused fast paths (torch.autograd.Function) behind the functional signatures."""
