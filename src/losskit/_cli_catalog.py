@@ -47,7 +47,7 @@ def run_explain(args: argparse.Namespace) -> int:
     info = get_info(args.name)
     card = info.card()
     if args.json:
-        print(json.dumps(card, indent=2))
+        print(json.dumps({**card, "advisor_rules": _advisor_rules(info.name)}, indent=2))
     else:
         out = console()
         aliases = f" (also: {', '.join(info.aliases)})" if info.aliases else ""
@@ -63,6 +63,11 @@ def run_explain(args: argparse.Namespace) -> int:
             out.print("[bold]Properties[/bold]")
             for prop in sorted(info.properties):
                 out.print(f"  {prop.replace('_', ' ')}: {PROPERTIES[prop]}")
+        rules = _advisor_rules(info.name)
+        if rules:
+            out.print("[bold]Recommended by the advisor when[/bold]")
+            for rule in rules:
+                out.print(f"  - {rule}")
         out.print("[bold]References[/bold]")
         for ref in info.references:
             out.print(f"  {ref}")
@@ -72,3 +77,10 @@ def run_explain(args: argparse.Namespace) -> int:
         path = plot_losses([info.name], grad=True, out=args.plot)
         print(f"wrote {path}")
     return 0
+
+
+def _advisor_rules(name: str) -> list[str]:
+    """The advisor's rationales that lead to this loss (same rule table as recommend)."""
+    from .advise import rules_for
+
+    return rules_for(name)

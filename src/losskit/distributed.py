@@ -35,7 +35,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["all_reduce_sum", "gather", "global_mean", "is_active", "rank_offset", "world_size"]
+__all__ = ["all_reduce_sum", "gather", "global_mean", "global_sum", "is_active", "rank_offset",
+           "world_size"]
 
 
 def is_active(group: Any = None) -> bool:
@@ -138,3 +139,13 @@ def global_mean(local_sum: torch.Tensor, local_count: torch.Tensor | float,
     total, global_count = stats[0], stats[1]
     scaled = safe_divide(local_sum * world_size(group), global_count)
     return scaled + (safe_divide(total, global_count) - scaled).detach()
+
+
+def global_sum(local_sum: torch.Tensor, group: Any = None) -> torch.Tensor:
+    """Global sum over ranks of this rank's sum, DDP-correct in its gradient (see module doc)."""
+    if not is_active(group):
+        return local_sum
+    total = local_sum.detach().clone()
+    dist.all_reduce(total, op=dist.ReduceOp.SUM, group=group)
+    scaled = local_sum * world_size(group)
+    return scaled + (total - scaled).detach()

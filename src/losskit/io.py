@@ -54,8 +54,34 @@ def _read_table(path: Path):
             return pd.read_parquet(path)
         return pd.read_csv(path)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"cannot read {path} as {'Parquet' if suffix in ('.parquet', '.pq') else 'CSV'}: "
+        kind = "Parquet" if suffix in (".parquet", ".pq") else "CSV"
+        raise DataError(f"cannot read {path} as {kind}: "
                         f"{str(exc).splitlines()[0]}") from None
+
+
+def _check_target(column, name: str, path: Path):
+    """The target column, or a DataError saying in one sentence why it cannot be learned."""
+    import pandas as pd
+
+    values = column.dropna()
+    if values.empty:
+        raise DataError(f"target column {name!r} in {path} is entirely empty (all {len(column)} "
+                        "values missing)")
+    if values.nunique() < 2:
+        only = values.iloc[0]
+        only = only.item() if hasattr(only, "item") else only
+        raise DataError(f"target column {name!r} in {path} has a single value "
+                        f"({only!r}) in all {len(values)} non-missing rows: nothing "
+                        "to learn")
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        numeric = pd.to_numeric(values, errors="coerce")
+        bad = numeric.isna()
+        if bad.sum() > 0 and bad.mean() <= 0.1:
+            first = values[bad].iloc[0]
+            raise DataError(f"target column {name!r} in {path} is numeric except for "
+                            f"{int(bad.sum())} entries such as {first!r} (data row "
+                            f"{values[bad].index[0] + 1}); fix or blank them")
+    return column
 
 
 def load_dataset(path: str | Path | None = None, target: str | None = None,
@@ -80,10 +106,17 @@ def load_dataset(path: str | Path | None = None, target: str | None = None,
         raise DataError(f"no such file: {path}")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        y = np.load(path, allow_pickle=False)
+        try:
+            y = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise DataError(f"cannot read {path} as .npy: {str(exc).splitlines()[0]}") from None
         return Dataset(None, y, [], target or path.stem, str(path))
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise DataError(f"cannot read {path} as .npz: {str(exc).splitlines()[0]}") from None
+        with archive as z:
             keys = list(z.keys())
             key = target or next((k for k in ("y", "target", "labels") if k in keys), None)
             if key is None or key not in keys:
@@ -99,8 +132,13 @@ def load_dataset(path: str | Path | None = None, target: str | None = None,
         near = difflib.get_close_matches(target, [str(c) for c in df.columns], n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise DataError(f"no column {target!r} in {path}{hint}; columns: {list(df.columns)}")
-    y_col = df[target]
+    y_col = _check_target(df[target], target, path)
     features = df.drop(columns=[target])
+    empty = [str(c) for c in features.columns if features[c].isna().all()]
+    if empty:
+        listed = ", ".join(map(repr, empty))
+        raise DataError(f"feature column(s) {listed} in {path}: entirely empty (all NaN); "
+                        "drop or fill them")
     if features.shape[1]:
         import pandas as pd
 

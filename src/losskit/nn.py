@@ -54,6 +54,24 @@ class Loss(torch.nn.Module):
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self._plain.items())
 
+    # Arithmetic builds weighted sums (losskit.compose): 0.5 * dice + 0.5 * ce.
+    def __add__(self, other: Any) -> Any:
+        from .compose import as_composite
+
+        return as_composite(self).__add__(other)
+
+    def __radd__(self, other: Any) -> Any:
+        from .compose import as_composite
+
+        return as_composite(self).__radd__(other)
+
+    def __mul__(self, factor: Any) -> Any:
+        from .compose import as_composite
+
+        return as_composite(self).__mul__(factor)
+
+    __rmul__ = __mul__
+
 
 def class_name(name: str) -> str:
     return "".join(_ACRONYMS.get(p, p.capitalize()) for p in name.split("_")) + "Loss"

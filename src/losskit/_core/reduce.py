@@ -16,6 +16,8 @@ Conventions (DESIGN.md section 2):
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .validate import check_reduction
@@ -54,6 +56,8 @@ def reduce(
     weight: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
     class_weight: torch.Tensor | None = None,
+    distributed: bool = False,
+    group: Any = None,
 ) -> torch.Tensor:
     """Apply weights and mask to an unreduced loss and reduce it.
 
@@ -64,6 +68,9 @@ def reduce(
         mask: bool tensor broadcastable to ``loss``; ``False`` elements do not count.
         class_weight: per-element class weights broadcastable to ``loss``; with it,
             ``"mean"`` is ``sum(w * loss) / sum(w)`` over counted elements.
+        distributed: reduce over every rank of ``group`` (see :mod:`losskit.distributed`):
+            the value is the global mean or sum on every rank and DDP's gradient
+            averaging yields the single-process gradient. A no-op without a process group.
 
     Returns:
         ``loss`` with masked elements zeroed for ``"none"``, else a 0-dim tensor.
@@ -78,15 +85,33 @@ def reduce(
     if reduction == "none":
         return loss
     total = loss.sum()
+    if distributed:
+        return _reduce_across_ranks(total, loss, reduction, mask, class_weight, group)
     if reduction == "sum":
         return total
-    if class_weight is not None:
-        w = class_weight if mask is None else torch.where(mask, class_weight, 0.0)
-        denominator = w.expand_as(loss).sum() if w.shape != loss.shape else w.sum()
-    elif mask is not None:
-        denominator = mask.expand_as(loss).sum() if mask.shape != loss.shape else mask.sum()
-    else:
+    if class_weight is None and mask is None:
         if loss.numel() == 0:
             return total * 0.0
         return total / loss.numel()
-    return safe_divide(total, denominator.to(total.dtype))
+    return safe_divide(total, _denominator(loss, mask, class_weight).to(total.dtype))
+
+
+def _denominator(loss: torch.Tensor, mask: torch.Tensor | None,
+                 class_weight: torch.Tensor | None) -> torch.Tensor:
+    """What ``"mean"`` divides by: the class-weight sum or the count of counted elements."""
+    if class_weight is not None:
+        w = class_weight if mask is None else torch.where(mask, class_weight, 0.0)
+        return w.expand_as(loss).sum() if w.shape != loss.shape else w.sum()
+    if mask is not None:
+        return mask.expand_as(loss).sum() if mask.shape != loss.shape else mask.sum()
+    return torch.tensor(loss.numel(), device=loss.device)
+
+
+def _reduce_across_ranks(total: torch.Tensor, loss: torch.Tensor, reduction: str,
+                         mask: torch.Tensor | None, class_weight: torch.Tensor | None,
+                         group: Any) -> torch.Tensor:
+    from .. import distributed as dist
+
+    if reduction == "sum":
+        return dist.global_sum(total, group)
+    return dist.global_mean(total, _denominator(loss, mask, class_weight).to(total.dtype), group)

@@ -1,3 +1,320 @@
-"""sequence losses (see DESIGN.md section 3)."""
+"""Sequence losses: alignment-free CTC and token-level cross-entropy over padded batches.
 
-__all__: list[str] = []
+``linear_cross_entropy`` (hidden states times the output matrix, never materializing
+the logits) lives in :mod:`losskit.functional._large_vocab`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .._core.reduce import reduce, safe_divide, upcast
+from .._core.registry import register_loss
+from .._core.validate import (
+    LossInputError,
+    _reading_values,
+    check_broadcastable,
+    check_floating,
+    check_integer,
+    check_ndim,
+    check_reduction,
+)
+from . import _examples as ex
+from .classification import cross_entropy
+
+__all__ = ["ctc", "sequence_cross_entropy"]
+
+
+# --- CTC -------------------------------------------------------------------------------------
+
+
+def _lengths(name: str, lengths, batch: int, device: torch.device) -> torch.Tensor:
+    if not isinstance(lengths, torch.Tensor):
+        lengths = torch.as_tensor(lengths, dtype=torch.long, device=device)
+    check_integer(name, lengths)
+    if lengths.shape != (batch,):
+        raise LossInputError(f"{name} must have shape [N] = ({batch},), got "
+                             f"{tuple(lengths.shape)}")
+    return lengths.long()
+
+
+def _repeats(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
+    """Per sample, the number of neighbouring equal labels (each needs a blank between)."""
+    if targets.dim() == 2:
+        same = targets[:, 1:] == targets[:, :-1]
+        inside = torch.arange(targets.shape[1] - 1, device=targets.device) < (
+            target_lengths[:, None] - 1)
+        return (same & inside).sum(dim=1)
+    sample = torch.repeat_interleave(torch.arange(target_lengths.shape[0],
+                                                  device=targets.device), target_lengths)
+    same = (targets[1:] == targets[:-1]) & (sample[1:] == sample[:-1])
+    return torch.bincount(sample[1:][same], minlength=target_lengths.shape[0])
+
+
+def _check_ctc_values(targets, input_lengths, target_lengths, frames, classes, blank,
+                      zero_infinity) -> None:
+    """Data checks: lengths in range, labels valid, and every target alignable."""
+    if not _reading_values(input_lengths):
+        return
+    if int(input_lengths.min()) < 0 or int(input_lengths.max()) > frames:
+        raise LossInputError(f"input_lengths must lie in 0..{frames} (the T of log_probs), got "
+                             f"{input_lengths.tolist()}")
+    if int(target_lengths.min()) < 0:
+        raise LossInputError(f"target_lengths must be >= 0, got {target_lengths.tolist()}")
+    if targets.dim() == 2:
+        if int(target_lengths.max()) > targets.shape[1]:
+            raise LossInputError(f"target_lengths must be <= {targets.shape[1]} (the width of "
+                                 f"the padded targets), got {target_lengths.tolist()}")
+        labels = targets[torch.arange(targets.shape[1], device=targets.device)
+                         < target_lengths[:, None]]
+    else:
+        if int(target_lengths.sum()) != targets.shape[0]:
+            raise LossInputError(f"concatenated targets hold {targets.shape[0]} labels but "
+                                 f"target_lengths sum to {int(target_lengths.sum())}")
+        labels = targets
+    if labels.numel():
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= classes:
+            raise LossInputError(f"targets contain label {lo if lo < 0 else hi}, but log_probs "
+                                 f"has {classes} classes: valid labels are 0..{classes - 1}")
+        if bool((labels == blank).any()):
+            raise LossInputError(f"targets contain the blank label {blank}; the blank may only "
+                                 "appear in the alignment, never in a target")
+    if zero_infinity:
+        return
+    needed = target_lengths + _repeats(targets, target_lengths)
+    short = torch.nonzero(needed > input_lengths).squeeze(1)
+    if short.numel():
+        i = int(short[0])
+        raise LossInputError(
+            f"targets[{i}] cannot be aligned: it needs {int(needed[i])} frames "
+            f"({int(target_lengths[i])} labels + {int(needed[i] - target_lengths[i])} "
+            f"repeated neighbours, which need a blank between them) but input_lengths[{i}] = "
+            f"{int(input_lengths[i])}; shorten the target, lengthen the input, or pass "
+            "zero_infinity=True to count such samples as 0"
+        )
+
+
+def _ctc_examples(n: int, seed: int, frames: int = 12, classes: int = 5, width: int = 4):
+    g = ex.generator(seed)
+    log_probs = torch.log_softmax(ex.randn(frames, n, classes, g=g) * 2, dim=2)
+    targets = torch.randint(1, classes, (n, width), generator=g)
+    target_lengths = torch.randint(1, width + 1, (n,), generator=g)
+    input_lengths = torch.randint(frames - 3, frames + 1, (n,), generator=g)
+    return log_probs, targets, input_lengths, target_lengths
+
+
+def _ctc_reference(log_probs, targets, input_lengths, target_lengths, *, blank=0,
+                   zero_infinity=True, reduction="mean"):
+    return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank,
+                      reduction=reduction, zero_infinity=zero_infinity)
+
+
+@register_loss(
+    family="sequence", tasks=("speech_recognition", "ocr", "sequence_labelling"),
+    input_kind="log_probs", target_kind="label sequences (padded [N, S] or concatenated)",
+    aliases=("ctc_loss", "connectionist_temporal_classification"),
+    properties=("nonnegative",), grad_args=(0,), none_shape="sample",
+    summary="Connectionist Temporal Classification: the negative log-probability of a label "
+            "sequence summed over every frame alignment that collapses to it.",
+    formula="L = -log sum_{pi : B(pi) = y} prod_t p_t(pi_t),  B = merge repeats then drop "
+            "blanks; 'mean' divides each sample by its target length, then averages",
+    gradient="dL/dlogit_tc = p_tc - occupancy_tc (the posterior probability that frame t emits "
+             "c over all valid alignments), computed by the forward-backward algorithm; it is "
+             "the gradient through log_softmax, which is how log_probs must be produced.",
+    when_to_use="Sequence outputs without frame-level alignment: speech recognition, "
+                "handwriting / OCR, keyword spotting, where the output is shorter than the "
+                "input and monotonic in it.",
+    pitfalls="A target of length L with R repeated neighbours needs T >= L + R frames (a blank "
+             "must separate repeats); shorter inputs have probability 0 and infinite loss. "
+             "zero_infinity=True (default here) counts them as 0, zero_infinity=False raises "
+             "a LossInputError naming the sample. Pass log_softmax outputs, not logits. The "
+             "blank tends to dominate early (peaky behaviour) and CTC assumes frames are "
+             "conditionally independent given the input (no language model).",
+    references=("Graves, Fernández, Gomez & Schmidhuber, Connectionist Temporal "
+                "Classification, ICML 2006.",),
+    example_inputs=_ctc_examples, reference=_ctc_reference,
+    expected_failures={
+        "reduction_consistency": "as in torch, 'mean' divides each sample's loss by its "
+                                 "target length before averaging, while 'none' gives the raw "
+                                 "per-sample loss",
+        "gradcheck": "torch's CTC kernel returns exp(log_probs) - occupancy, the gradient for "
+                     "normalized log-probabilities; finite differences move log_probs off the "
+                     "simplex, where the two differ by exp(log_probs), a direction that "
+                     "log_softmax (or any normalizing map) removes. tests/test_sequence.py "
+                     "gradchecks through log_softmax",
+    },
+)
+def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Tensor,
+        target_lengths: torch.Tensor, *, blank: int = 0, zero_infinity: bool = True,
+        weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+    """CTC loss; torch's kernel with losskit's checks, float32 accumulation and empty batches.
+
+    Same values as :func:`torch.nn.functional.ctc_loss` (``"mean"`` divides each sample by
+    its target length, then averages over the batch), except the default
+    ``zero_infinity=True``: an impossible alignment (target longer than its input, counting
+    repeated labels) gives 0 for that sample. With ``zero_infinity=False`` it raises a
+    :class:`LossInputError` naming the sample instead of returning ``inf``. An empty batch
+    gives 0.0 attached to the graph.
+
+    Shape:
+        log_probs: ``[T, N, C]`` log-softmax outputs (time first); targets: ``[N, S]`` padded
+        or ``[sum(target_lengths)]`` concatenated labels (never ``blank``); input_lengths,
+        target_lengths: ``[N]`` integers; output: scalar, or ``[N]`` with ``"none"``.
+
+    Example:
+        >>> lp = torch.log(torch.tensor([[[0.5, 0.5]], [[0.5, 0.5]]]))
+        >>> ctc(lp, torch.tensor([[1]]), torch.tensor([2]), torch.tensor([1]))
+        tensor(0.2877)
+    """
+    check_reduction(reduction)
+    check_floating("log_probs", log_probs)
+    check_ndim("log_probs", log_probs, 3, "[T, N, C]: time, batch, classes")
+    frames, batch, classes = log_probs.shape
+    check_integer("targets", targets)
+    check_ndim("targets", targets, (1, 2), "[N, S] padded or [sum(target_lengths)]")
+    if targets.dim() == 2 and targets.shape[0] != batch:
+        raise LossInputError(f"padded targets must have shape [N, S] with N = {batch}, got "
+                             f"{tuple(targets.shape)}")
+    input_lengths = _lengths("input_lengths", input_lengths, batch, log_probs.device)
+    target_lengths = _lengths("target_lengths", target_lengths, batch, log_probs.device)
+    if not 0 <= blank < classes:
+        raise LossInputError(f"blank must be a class index in 0..{classes - 1}, got {blank}")
+    check_broadcastable("weight", weight, torch.Size([batch]))
+    _check_ctc_values(targets, input_lengths, target_lengths, frames, classes, blank,
+                      zero_infinity)
+    x = upcast(log_probs)
+    if batch == 0:
+        return x.sum() * 0.0
+    loss = F.ctc_loss(x, targets, input_lengths, target_lengths, blank=blank,
+                      reduction="none", zero_infinity=zero_infinity)
+    if reduction == "mean":
+        loss = loss / target_lengths.clamp(min=1).to(loss.dtype)
+    return reduce(loss, reduction, weight=weight)
+
+
+# --- sequence cross-entropy --------------------------------------------------------------------
+
+
+def _token_examples(n: int, seed: int, length: int = 5, vocab: int = 7):
+    g = ex.generator(seed)
+    return ex.randn(n, length, vocab, g=g) * 2, torch.randint(0, vocab, (n, length), generator=g)
+
+
+def _sequence_ce_reference(input, target, *, mask=None, ignore_index=-100, average="token",
+                           label_smoothing=0.0, reduction="mean"):
+    """torch's cross_entropy per token, then explicit loops over sequences."""
+    per_token = F.cross_entropy(input.transpose(1, 2), target, ignore_index=ignore_index,
+                                label_smoothing=label_smoothing, reduction="none")
+    counted = target != ignore_index
+    if mask is not None:
+        counted = counted & mask.bool()
+    per_token = torch.where(counted, per_token, 0.0)
+    if average == "token":
+        if reduction == "none":
+            return per_token
+        if reduction == "sum":
+            return per_token.sum()
+        return per_token.sum() / counted.sum() if counted.any() else per_token.sum() * 0
+    per_seq = [per_token[b].sum() / counted[b].sum() for b in range(input.shape[0])
+               if counted[b].any()]
+    full = torch.stack([per_token[b].sum() / counted[b].sum() if counted[b].any()
+                        else per_token[b].sum() * 0 for b in range(input.shape[0])]) \
+        if input.shape[0] else per_token.sum(1)
+    if reduction == "none":
+        return full
+    if reduction == "sum":
+        return full.sum()
+    return torch.stack(per_seq).mean() if per_seq else per_token.sum() * 0
+
+
+@register_loss(
+    family="sequence", tasks=("language_modeling", "sequence_to_sequence", "tagging"),
+    input_kind="logits", target_kind="token ids [B, T]",
+    aliases=("token_cross_entropy", "seq_ce", "lm_loss"),
+    properties=("convex", "nonnegative"),
+    summary="Cross-entropy over every token of a padded batch of sequences, with a padding "
+            "mask and per-token or per-sequence averaging.",
+    formula="l_bt = -log softmax(x_bt)[y_bt] over counted tokens (mask and y != ignore_index);  "
+            "token: sum l / #tokens;  sequence: mean_b (sum_t l_bt / #tokens_b)",
+    gradient="dl_bt/dx_bt = softmax(x_bt) - onehot(y_bt) (smoothed with label_smoothing); "
+             "'token' gives every token equal weight, 'sequence' gives every sequence equal "
+             "weight, so tokens of short sequences weigh more.",
+    when_to_use="Training language models, seq2seq decoders and taggers on padded batches. "
+                "'token' matches the usual LM objective and perplexity; 'sequence' stops long "
+                "sequences dominating when each sequence matters equally.",
+    pitfalls="Forgetting the padding mask trains the model to predict padding and deflates "
+             "the loss. For next-token prediction shift the targets (x[:, :-1] predicts "
+             "y[:, 1:]) before calling. A token mean across devices or micro-batches is not "
+             "the mean of per-batch means: sum losses and token counts instead. With huge "
+             "vocabularies use linear_cross_entropy to avoid materializing the logits.",
+    references=("Bengio et al., A Neural Probabilistic Language Model, JMLR 2003.",
+                "Szegedy et al., Rethinking the Inception Architecture, CVPR 2016 (label "
+                "smoothing).",),
+    example_inputs=_token_examples, reference=_sequence_ce_reference,
+)
+def sequence_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
+                           mask: torch.Tensor | None = None, ignore_index: int = -100,
+                           average: str = "token", label_smoothing: float = 0.0,
+                           distributed: bool = False, group: Any = None,
+                           weight: torch.Tensor | None = None,
+                           reduction: str = "mean") -> torch.Tensor:
+    """Token-level cross-entropy for ``[B, T, V]`` logits, built on :func:`cross_entropy`.
+
+    A token counts when ``mask`` is True there (all tokens if ``mask`` is None) and its
+    target is not ``ignore_index``.
+
+    * ``average="token"``: ``"mean"`` is the mean over all counted tokens of the batch;
+      ``"none"`` gives ``[B, T]`` (0 at tokens that do not count); ``weight`` broadcasts
+      against ``[B, T]``.
+    * ``average="sequence"``: each sequence's mean over its counted tokens; ``"mean"`` is the
+      mean over sequences with at least one counted token; ``"none"`` gives ``[B]``;
+      ``weight`` broadcasts against ``[B]``.
+
+    ``exp`` of the token mean is the perplexity (:func:`losskit.functional.perplexity`).
+
+    With ``distributed=True`` the means run over the tokens (or sequences) of every rank
+    of ``group``, with DDP-correct gradients (:mod:`losskit.distributed`).
+
+    Shape:
+        input: ``[B, T, V]`` logits; target: ``[B, T]`` token ids; mask: ``[B, T]`` bool or
+        0/1; output: scalar, ``[B, T]`` or ``[B]``.
+
+    Example:
+        >>> sequence_cross_entropy(torch.zeros(1, 3, 4), torch.tensor([[1, 2, 3]]),
+        ...                        mask=torch.tensor([[1, 1, 0]]))
+        tensor(1.3863)
+    """
+    check_reduction(reduction)
+    if average not in ("token", "sequence"):
+        raise LossInputError(f"average must be 'token' or 'sequence', got {average!r}")
+    check_floating("input", input)
+    check_ndim("input", input, 3, "[B, T, V] logits")
+    check_integer("target", target)
+    if target.shape != input.shape[:2]:
+        raise LossInputError(f"target must have shape [B, T] = {tuple(input.shape[:2])}, got "
+                             f"{tuple(target.shape)}")
+    counted = target != ignore_index
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.shape != target.shape:
+            got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else repr(mask)
+            raise LossInputError(f"mask must be a [B, T] = {tuple(target.shape)} tensor, "
+                                 f"got {got}")
+        counted = counted & mask.bool()
+    batch, length, vocab = input.shape
+    per_token = cross_entropy(input.reshape(batch * length, vocab), target.reshape(-1),
+                              ignore_index=ignore_index, label_smoothing=label_smoothing,
+                              reduction="none").reshape(batch, length)
+    if average == "token":
+        check_broadcastable("weight", weight, target.shape)
+        return reduce(per_token, reduction, weight=weight, mask=counted,
+                      distributed=distributed, group=group)
+    check_broadcastable("weight", weight, torch.Size([batch]))
+    tokens = counted.sum(dim=1)
+    per_sequence = safe_divide(torch.where(counted, per_token, 0.0).sum(dim=1),
+                               tokens.to(per_token.dtype))
+    return reduce(per_sequence, reduction, weight=weight, mask=tokens > 0,
+                  distributed=distributed, group=group)

@@ -1,0 +1,508 @@
+"""Classification losses against named independent sources.
+
+Sources: PyTorch builtins (binary_cross_entropy_with_logits, cross_entropy, nll_loss,
+multi_margin_loss), MONAI's focal losses and scikit-learn's hinge_loss (peer libraries),
+brute-force loops written from the papers' definitions, and limiting cases (focal with
+gamma = 0 is cross-entropy, poly1 with epsilon = 0 is cross-entropy, ...).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as TF
+
+import losskit
+from losskit import functional as F
+
+D = torch.float64
+TOL = {"rtol": 1e-6, "atol": 1e-6}
+
+
+def gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def leaf(*shape, seed=0, scale=2.0):
+    return (torch.randn(*shape, generator=gen(seed), dtype=D) * scale).requires_grad_(True)
+
+
+def assert_same_value_and_grad(ours_fn, theirs_fn, *leaves):
+    """Values and gradients (of the sum, for every reduction) agree to 1e-6 in float64."""
+    ours, theirs = ours_fn(), theirs_fn()
+    torch.testing.assert_close(ours, theirs, **TOL)
+    g1 = torch.autograd.grad(ours.sum(), leaves)
+    g2 = torch.autograd.grad(theirs.sum(), leaves)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, **TOL)
+
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+# --- binary_cross_entropy: torch.nn.functional.binary_cross_entropy_with_logits -------------
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_matches_torch_with_pos_weight_and_weight(reduction):
+    x = leaf(6, 4, seed=1)
+    y = (torch.rand(6, 4, generator=gen(2), dtype=D) > 0.5).to(D)
+    pos_weight = torch.tensor([0.5, 1.0, 2.0, 4.0], dtype=D)
+    w = torch.rand(6, 1, generator=gen(3), dtype=D)
+    assert_same_value_and_grad(
+        lambda: F.binary_cross_entropy(x, y, pos_weight=pos_weight, weight=w, reduction=reduction),
+        lambda: TF.binary_cross_entropy_with_logits(x, y, pos_weight=pos_weight, weight=w,
+                                                    reduction=reduction),
+        x,
+    )
+
+
+def test_bce_soft_targets_and_scalar_pos_weight_match_torch():
+    x = leaf(5, 3, seed=4)
+    y = torch.rand(5, 3, generator=gen(5), dtype=D)
+    assert_same_value_and_grad(
+        lambda: F.binary_cross_entropy(x, y, pos_weight=3.0),
+        lambda: TF.binary_cross_entropy_with_logits(x, y, pos_weight=torch.tensor(3.0, dtype=D)),
+        x,
+    )
+
+
+def test_bce_label_smoothing_is_bce_on_smoothed_targets():
+    # Source: torch's BCE on targets smoothed by hand, y (1 - eps) + eps / 2.
+    x = leaf(5, 3, seed=6)
+    y = (torch.rand(5, 3, generator=gen(7), dtype=D) > 0.5).to(D)
+    assert_same_value_and_grad(
+        lambda: F.binary_cross_entropy(x, y, label_smoothing=0.2),
+        lambda: TF.binary_cross_entropy_with_logits(x, y * 0.8 + 0.1),
+        x,
+    )
+
+
+def test_bce_soft_target_minimum_is_at_the_target_probability():
+    # Closed form: for soft y the minimiser is sigmoid(x) = y, so the gradient p - y is 0 there.
+    y = torch.tensor([0.2, 0.5, 0.9], dtype=D)
+    x = torch.logit(y).requires_grad_(True)
+    (g,) = torch.autograd.grad(F.binary_cross_entropy(x, y, reduction="sum"), x)
+    torch.testing.assert_close(g, torch.zeros_like(g), atol=1e-12, rtol=0)
+
+
+def test_bce_accepts_integer_labels_like_float_labels():
+    x = torch.randn(4, 2, generator=gen(8), dtype=D)
+    y = torch.tensor([[0, 1], [1, 1], [0, 0], [1, 0]])
+    torch.testing.assert_close(F.binary_cross_entropy(x, y), F.binary_cross_entropy(x, y.to(D)))
+
+
+def test_bce_extreme_logits_with_pos_weight_low_precision():
+    for dtype in (torch.float16, torch.bfloat16, torch.float32):
+        x = torch.tensor([1e4, -1e4, 1e4, -1e4], dtype=dtype, requires_grad=True)
+        y = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=dtype)
+        out = F.binary_cross_entropy(x, y, pos_weight=2.0, label_smoothing=0.1)
+        (g,) = torch.autograd.grad(out, x)
+        assert torch.isfinite(out) and torch.isfinite(g).all()
+    # Closed form: confident right answers cost ~0, confident wrong ones |x| (times pos_weight).
+    x = torch.tensor([30.0, -30.0, 30.0, -30.0], dtype=D)
+    y = torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=D)
+    torch.testing.assert_close(F.binary_cross_entropy(x, y, pos_weight=2.0, reduction="none"),
+                               torch.tensor([0.0, 0.0, 30.0, 60.0], dtype=D),
+                               atol=1e-11, rtol=1e-12)
+
+
+# --- cross_entropy: torch.nn.functional.cross_entropy ---------------------------------------
+
+
+def _targets(shape, classes, seed, ignore_fraction=0.0):
+    t = torch.randint(0, classes, shape, generator=gen(seed))
+    if ignore_fraction:
+        drop = torch.rand(shape, generator=gen(seed + 1)) < ignore_fraction
+        t = torch.where(drop, -100, t)
+    return t
+
+
+CE_OPTIONS = [
+    {},
+    {"class_weight": True},
+    {"ignore": True},
+    {"label_smoothing": 0.1},
+    {"label_smoothing": 0.2, "class_weight": True},
+    {"label_smoothing": 0.15, "class_weight": True, "ignore": True},
+]
+
+
+@pytest.mark.parametrize("options", CE_OPTIONS, ids=lambda o: "-".join(o) or "plain")
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(7, 5), (3, 4, 5, 6)], ids=["NC", "NCHW"])
+def test_cross_entropy_matches_torch(options, reduction, shape):
+    classes = shape[1]
+    x = leaf(*shape, seed=10)
+    target_shape = (shape[0], *shape[2:])
+    y = _targets(target_shape, classes, 11, 0.3 if options.get("ignore") else 0.0)
+    cw = (torch.rand(classes, generator=gen(12), dtype=D) + 0.1
+          if options.get("class_weight") else None)
+    eps = options.get("label_smoothing", 0.0)
+    assert_same_value_and_grad(
+        lambda: F.cross_entropy(x, y, class_weight=cw, label_smoothing=eps, reduction=reduction),
+        lambda: TF.cross_entropy(x, y, weight=cw, label_smoothing=eps, reduction=reduction),
+        x,
+    )
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(6, 4), (2, 3, 4, 5)], ids=["NC", "NCHW"])
+@pytest.mark.parametrize("eps", [0.0, 0.25])
+def test_cross_entropy_probability_targets_match_torch(reduction, shape, eps):
+    x = leaf(*shape, seed=13)
+    q = torch.softmax(torch.randn(*shape, generator=gen(14), dtype=D), dim=1)
+    cw = torch.rand(shape[1], generator=gen(15), dtype=D) + 0.1
+    assert_same_value_and_grad(
+        lambda: F.cross_entropy(x, q, class_weight=cw, label_smoothing=eps, reduction=reduction),
+        lambda: TF.cross_entropy(x, q, weight=cw, label_smoothing=eps, reduction=reduction),
+        x,
+    )
+
+
+def test_cross_entropy_int32_targets_and_per_sample_weight():
+    # Source: torch on int64 targets; our weight rescales per sample and mean divides by N.
+    x = leaf(6, 3, seed=16)
+    y = _targets((6,), 3, 17)
+    w = torch.rand(6, generator=gen(18), dtype=D)
+    ours = F.cross_entropy(x, y.to(torch.int32), weight=w)
+    theirs = (TF.cross_entropy(x, y, reduction="none") * w).mean()
+    assert_same_value_and_grad(lambda: ours, lambda: theirs, x)
+
+
+def test_cross_entropy_all_ignored_is_zero_with_zero_grad_where_torch_gives_nan():
+    x = leaf(4, 3, seed=19)
+    y = torch.full((4,), -100)
+    assert torch.isnan(TF.cross_entropy(x, y))  # the behaviour we deliberately differ from
+    out = F.cross_entropy(x, y, label_smoothing=0.1, class_weight=torch.ones(3, dtype=D))
+    assert out.item() == 0.0 and out.requires_grad
+    (g,) = torch.autograd.grad(out, x)
+    assert torch.equal(g, torch.zeros_like(g))
+
+
+def test_cross_entropy_empty_batch_is_zero_with_zero_grad():
+    x = torch.zeros(0, 3, dtype=D, requires_grad=True)
+    for target in (torch.zeros(0, dtype=torch.long), torch.zeros(0, 3, dtype=D)):
+        out = F.cross_entropy(x, target)
+        assert out.item() == 0.0
+        (g,) = torch.autograd.grad(out, x)
+        assert g.shape == (0, 3)
+
+
+def test_cross_entropy_class_index_out_of_range_names_value_and_range():
+    with pytest.raises(losskit.LossInputError, match=r"5.*0\.\.2"):
+        F.cross_entropy(torch.randn(2, 3), torch.tensor([0, 5]))
+    with pytest.raises(losskit.LossInputError, match=r"-3.*0\.\.2"):
+        F.cross_entropy(torch.randn(2, 3), torch.tensor([0, -3], dtype=torch.int32))
+
+
+def test_cross_entropy_label_smoothing_zero_is_plain_cross_entropy():
+    # Sources: torch's plain cross_entropy and our nll on an explicit log_softmax.
+    x = leaf(8, 6, seed=20)
+    y = _targets((8,), 6, 21)
+    ours = F.cross_entropy(x, y, label_smoothing=0.0)
+    torch.testing.assert_close(ours, TF.cross_entropy(x, y), **TOL)
+    torch.testing.assert_close(ours, F.nll(torch.log_softmax(x, 1), y), **TOL)
+    # and smoothing is continuous at 0
+    torch.testing.assert_close(F.cross_entropy(x, y, label_smoothing=1e-9), ours, **TOL)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.3])
+def test_cross_entropy_one_hot_soft_targets_equal_index_targets(eps):
+    x = leaf(3, 4, 2, 2, seed=22)
+    y = _targets((3, 2, 2), 4, 23)
+    one_hot = TF.one_hot(y, 4).movedim(-1, 1).to(D)
+    assert_same_value_and_grad(
+        lambda: F.cross_entropy(x, one_hot, label_smoothing=eps, reduction="none"),
+        lambda: F.cross_entropy(x, y, label_smoothing=eps, reduction="none"),
+        x,
+    )
+
+
+def test_cross_entropy_zero_class_weight_drops_the_position():
+    # Documented difference: a class of weight 0 removes its positions from the smoothing
+    # term too. Source: the same loss computed on the batch without those positions.
+    x = leaf(6, 3, seed=24)
+    y = torch.tensor([0, 1, 2, 0, 1, 2])
+    cw = torch.tensor([0.0, 1.0, 2.0], dtype=D)
+    keep = y != 0
+    ours = F.cross_entropy(x, y, class_weight=cw, label_smoothing=0.2)
+    theirs = TF.cross_entropy(x[keep], y[keep], weight=cw, label_smoothing=0.2)
+    torch.testing.assert_close(ours, theirs, **TOL)
+
+
+def test_cross_entropy_extreme_logits_with_options_stay_finite():
+    for dtype in (torch.float16, torch.bfloat16, torch.float32):
+        x = (torch.randn(4, 5, generator=gen(25)) * 1e4).to(dtype).requires_grad_(True)
+        y = torch.tensor([0, 1, -100, 4])
+        for kwargs in ({"label_smoothing": 0.1}, {"class_weight": torch.rand(5) + 0.5}):
+            out = F.cross_entropy(x, y, **kwargs)
+            (g,) = torch.autograd.grad(out, x)
+            assert out.dtype == torch.float32
+            assert torch.isfinite(out) and torch.isfinite(g).all(), (dtype, kwargs)
+
+
+# --- nll: torch.nn.functional.nll_loss ------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape", [(7, 4), (2, 4, 3, 3)], ids=["NC", "NCHW"])
+def test_nll_matches_torch_with_class_weight_and_ignore_index(reduction, shape):
+    logp = torch.log_softmax(torch.randn(*shape, generator=gen(30), dtype=D), 1)
+    logp.requires_grad_(True)
+    y = _targets((shape[0], *shape[2:]), shape[1], 31, 0.3)
+    cw = torch.rand(shape[1], generator=gen(32), dtype=D) + 0.1
+    assert_same_value_and_grad(
+        lambda: F.nll(logp, y, class_weight=cw, reduction=reduction),
+        lambda: TF.nll_loss(logp, y, weight=cw, reduction=reduction),
+        logp,
+    )
+    y2 = torch.where(y < 0, 2, y)
+    assert_same_value_and_grad(
+        lambda: F.nll(logp, y2, ignore_index=2, reduction=reduction),
+        lambda: TF.nll_loss(logp, y2, ignore_index=2, reduction=reduction),
+        logp,
+    )
+
+
+# --- focal losses: MONAI (peer library), torch BCE / CE at gamma = 0 ---------------------
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0, 3.0])
+@pytest.mark.parametrize("alpha", [None, 0.25, 0.8])
+def test_sigmoid_focal_matches_definition_on_probabilities(gamma, alpha):
+    # Lin et al. 2017, eq. 5, on probabilities: -alpha_t (1 - p_t)^gamma log p_t.
+    # (MONAI's sigmoid_focal_loss agrees too, but importing MONAI costs ~6 s of CPU here.)
+    x = leaf(5, 3, 4, seed=40)
+    y = (torch.rand(5, 3, 4, generator=gen(41), dtype=D) > 0.5).to(D)
+
+    def definition():
+        p = torch.sigmoid(x)
+        p_t = torch.where(y > 0, p, 1 - p)
+        a_t = 1.0 if alpha is None else torch.where(y > 0, alpha, 1 - alpha)
+        return -a_t * (1 - p_t) ** gamma * torch.log(p_t)
+
+    assert_same_value_and_grad(
+        lambda: F.sigmoid_focal(x, y, gamma=gamma, alpha=alpha, reduction="none"), definition, x)
+
+
+def test_sigmoid_focal_gamma_zero_is_alpha_weighted_bce():
+    x = leaf(6, 4, seed=42)
+    y = torch.rand(6, 4, generator=gen(43), dtype=D)  # soft targets: alpha_t is linear in y
+    alpha_t = 0.3 * y + 0.7 * (1 - y)
+    assert_same_value_and_grad(
+        lambda: F.sigmoid_focal(x, y, gamma=0.0, alpha=0.3),
+        lambda: TF.binary_cross_entropy_with_logits(x, y, weight=alpha_t),
+        x,
+    )
+    torch.testing.assert_close(F.sigmoid_focal(x, y, gamma=0.0, alpha=None),
+                               TF.binary_cross_entropy_with_logits(x, y), **TOL)
+
+
+def test_sigmoid_focal_soft_targets_match_torchvision_formula():
+    # torchvision.ops.sigmoid_focal_loss, written out: p_t = p y + (1 - p)(1 - y).
+    x = leaf(4, 5, seed=44)
+    y = torch.rand(4, 5, generator=gen(45), dtype=D)
+
+    def torchvision_form():
+        p = torch.sigmoid(x)
+        ce = TF.binary_cross_entropy_with_logits(x, y, reduction="none")
+        p_t = p * y + (1 - p) * (1 - y)
+        return (0.25 * y + 0.75 * (1 - y)) * ce * (1 - p_t) ** 2
+
+    assert_same_value_and_grad(lambda: F.sigmoid_focal(x, y, reduction="none"), torchvision_form, x)
+
+
+def test_focal_small_gamma_saturated_logits_have_finite_gradients():
+    x = torch.tensor([200.0, -200.0, 0.0], requires_grad=True)
+    y = torch.tensor([1.0, 0.0, 1.0])
+    for loss in (F.sigmoid_focal(x, y, gamma=0.5),
+                 F.softmax_focal(torch.stack([x, -x], 1), y.long(), gamma=0.5)):
+        (g,) = torch.autograd.grad(loss, x)
+        assert torch.isfinite(g).all()
+
+
+@pytest.mark.parametrize("alpha", [None, [0.2, 0.5, 1.0, 2.0]])
+def test_softmax_focal_matches_dense_one_hot_definition(alpha):
+    # MONAI's softmax_focal_loss, transcribed: -alpha_c (1 - p_c)^gamma log p_c * onehot_c,
+    # summed over classes (dense, unlike ours, which gathers the target column).
+    x = leaf(3, 4, 5, seed=46)
+    y = _targets((3, 5), 4, 47)
+    one_hot = TF.one_hot(y, 4).movedim(-1, 1).to(D)
+    a = None if alpha is None else torch.tensor(alpha, dtype=D)
+
+    def dense():
+        logp = x.log_softmax(1)
+        loss = -(1 - logp.exp()).pow(2.0) * logp * one_hot
+        return (loss if a is None else loss * a.view(1, 4, 1)).sum(1)
+
+    assert_same_value_and_grad(
+        lambda: F.softmax_focal(x, y, gamma=2.0, alpha=a, reduction="none"), dense, x)
+    # soft-target path with the same one-hot target: the same numbers
+    torch.testing.assert_close(F.softmax_focal(x, one_hot, alpha=a, reduction="none"), dense(),
+                               **TOL)
+
+
+def test_softmax_focal_gamma_zero_is_alpha_scaled_cross_entropy():
+    x = leaf(8, 3, seed=48)
+    y = _targets((8,), 3, 49, 0.25)
+    alpha = torch.tensor([0.5, 1.0, 2.0], dtype=D)
+    # per position: torch's CE with weight=alpha; mean: divided by the counted positions
+    assert_same_value_and_grad(
+        lambda: F.softmax_focal(x, y, gamma=0.0, alpha=alpha, reduction="none"),
+        lambda: TF.cross_entropy(x, y, weight=alpha, reduction="none"),
+        x,
+    )
+    counted = (y != -100).sum()
+    torch.testing.assert_close(F.softmax_focal(x, y, gamma=0.0, alpha=alpha),
+                               TF.cross_entropy(x, y, weight=alpha, reduction="sum") / counted,
+                               **TOL)
+    torch.testing.assert_close(F.softmax_focal(x, y, gamma=0.0), TF.cross_entropy(x, y), **TOL)
+
+
+def test_softmax_focal_all_ignored_is_zero():
+    x = leaf(3, 4, seed=50)
+    out = F.softmax_focal(x, torch.full((3,), 7), ignore_index=7)
+    assert out.item() == 0.0
+    assert not torch.autograd.grad(out, x)[0].any()
+
+
+# --- hinge: scikit-learn hinge_loss, brute force -----------------------------------------
+
+
+def test_hinge_both_label_conventions_match_brute_force():
+    # Brute-force loop of scikit-learn's hinge_loss definition, mean(max(0, 1 - t x)).
+    scores = torch.randn(40, generator=gen(60), dtype=D) * 2
+    labels01 = (torch.rand(40, generator=gen(61)) > 0.5).long()
+    expected = sum(max(0.0, 1 - (2 * int(t) - 1) * float(s)) for s, t in zip(scores, labels01)) / 40
+    assert F.hinge(scores, labels01).item() == pytest.approx(expected, rel=1e-12)
+    assert F.hinge(scores, labels01 * 2.0 - 1).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_hinge_squared_and_margin_closed_form():
+    # Worked by hand: margin 2, t x = [3, 1, -1] -> violations [0, 1, 3], squares [0, 1, 9].
+    x = torch.tensor([3.0, -1.0, -1.0], dtype=D)
+    y = torch.tensor([1.0, -1.0, 1.0], dtype=D)
+    torch.testing.assert_close(F.hinge(x, y, margin=2.0, reduction="none"),
+                               torch.tensor([0.0, 1.0, 3.0], dtype=D))
+    torch.testing.assert_close(F.hinge(x, y, margin=2.0, squared=True, reduction="sum"),
+                               torch.tensor(10.0, dtype=D))
+
+
+# --- multiclass_hinge: torch.nn.functional.multi_margin_loss, brute force ----------------
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("squared", [False, True])
+@pytest.mark.parametrize("margin", [0.5, 1.0, 2.0])
+def test_multiclass_hinge_matches_torch(reduction, squared, margin):
+    x = leaf(9, 5, seed=70, scale=1.0)
+    y = _targets((9,), 5, 71)
+    assert_same_value_and_grad(
+        lambda: F.multiclass_hinge(x, y, margin=margin, squared=squared, reduction=reduction),
+        lambda: TF.multi_margin_loss(x, y, p=2 if squared else 1, margin=margin,
+                                     reduction=reduction),
+        x,
+    )
+
+
+def test_multiclass_hinge_class_weight_via_weight_matches_torch():
+    x = leaf(9, 4, seed=72, scale=1.0)
+    y = _targets((9,), 4, 73)
+    cw = torch.rand(4, generator=gen(74), dtype=D)
+    assert_same_value_and_grad(
+        lambda: F.multiclass_hinge(x, y, weight=cw[y]),
+        lambda: TF.multi_margin_loss(x, y, weight=cw),
+        x,
+    )
+
+
+@pytest.mark.parametrize("squared", [False, True])
+def test_multiclass_hinge_crammer_singer_brute_force(squared):
+    x = leaf(6, 4, seed=75, scale=1.0)
+    y = _targets((6,), 4, 76)
+    ours = F.multiclass_hinge(x, y, form="crammer_singer", squared=squared, reduction="none")
+    rows = []
+    for row, t in zip(x.detach(), y):
+        rival = max(float(row[j]) for j in range(4) if j != int(t))
+        v = max(0.0, 1.0 + rival - float(row[t]))
+        rows.append(v * v if squared else v)
+    torch.testing.assert_close(ours.detach(), torch.tensor(rows, dtype=D), **TOL)
+
+
+# --- poly1_cross_entropy: the paper's formula, CE at epsilon = 0 ---------------------------
+
+
+def test_poly1_epsilon_zero_is_cross_entropy():
+    x = leaf(7, 5, seed=80)
+    y = _targets((7,), 5, 81, 0.2)
+    assert_same_value_and_grad(
+        lambda: F.poly1_cross_entropy(x, y, epsilon=0.0, label_smoothing=0.1),
+        lambda: TF.cross_entropy(x, y, label_smoothing=0.1),
+        x,
+    )
+
+
+@pytest.mark.parametrize("eps_ls", [0.0, 0.1])
+def test_poly1_matches_paper_listing(eps_ls):
+    # Leng et al. 2022, Listing 1 (with smoothed labels): CE(labels, logits) + epsilon (1 - pt),
+    # pt = sum(labels * softmax(logits)); CE from torch with dense smoothed probability labels.
+    x = leaf(6, 4, seed=82)
+    y = _targets((6,), 4, 83)
+    labels = TF.one_hot(y, 4).to(D) * (1 - eps_ls) + eps_ls / 4
+
+    def listing():
+        pt = (labels * torch.softmax(x, 1)).sum(1)
+        return TF.cross_entropy(x, labels, reduction="none") + 2.0 * (1 - pt)
+
+    assert_same_value_and_grad(
+        lambda: F.poly1_cross_entropy(x, y, epsilon=2.0, label_smoothing=eps_ls, reduction="none"),
+        listing, x)
+    # the soft-target path reads the same numbers from the one-hot target
+    torch.testing.assert_close(
+        F.poly1_cross_entropy(x, TF.one_hot(y, 4).to(D), epsilon=2.0, label_smoothing=eps_ls,
+                              reduction="none"), listing(), **TOL)
+
+
+# --- asymmetric_multilabel: the authors' formula, limiting cases ---------------------------
+
+
+@pytest.mark.parametrize(("gamma_pos", "gamma_neg", "clip"), [(0.0, 4.0, 0.05), (1.0, 4.0, 0.05),
+                                                              (1.0, 2.0, 0.2), (0.0, 0.0, 0.0)])
+def test_asymmetric_matches_authors_formula(gamma_pos, gamma_neg, clip):
+    # github.com/Alibaba-MIIL/ASL losses.py AsymmetricLoss, reduction left out (it sums).
+    x = leaf(5, 6, seed=90)
+    y = (torch.rand(5, 6, generator=gen(91), dtype=D) > 0.7).to(D)
+
+    def authors():
+        xs_pos = torch.sigmoid(x)
+        xs_neg = 1 - xs_pos
+        if clip > 0:
+            xs_neg = (xs_neg + clip).clamp(max=1)
+        loss = y * torch.log(xs_pos.clamp(min=1e-8)) + (1 - y) * torch.log(xs_neg.clamp(min=1e-8))
+        pt = xs_pos * y + xs_neg * (1 - y)
+        return -loss * torch.pow(1 - pt, gamma_pos * y + gamma_neg * (1 - y))
+
+    assert_same_value_and_grad(
+        lambda: F.asymmetric_multilabel(x, y, gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip,
+                                        reduction="none"),
+        authors, x)
+
+
+def test_asymmetric_symmetric_settings_are_focal_without_alpha():
+    # Binary labels: for soft labels ASL mixes its two terms linearly in y, focal does not.
+    x = leaf(4, 5, seed=92)
+    y = (torch.rand(4, 5, generator=gen(93), dtype=D) > 0.5).to(D)
+    torch.testing.assert_close(
+        F.asymmetric_multilabel(x, y, gamma_pos=2.0, gamma_neg=2.0, clip=0.0),
+        F.sigmoid_focal(x, y, gamma=2.0, alpha=None), **TOL)
+    torch.testing.assert_close(
+        F.asymmetric_multilabel(x, y, gamma_pos=0.0, gamma_neg=0.0, clip=0.0),
+        TF.binary_cross_entropy_with_logits(x, y), **TOL)
+
+
+def test_asymmetric_easy_negatives_below_clip_get_no_gradient():
+    x = torch.tensor([-5.0, -3.5, 3.0], dtype=D, requires_grad=True)  # p = 0.0067, 0.029, 0.95
+    y = torch.zeros(3, dtype=D)
+    (g,) = torch.autograd.grad(F.asymmetric_multilabel(x, y, clip=0.05, reduction="sum"), x)
+    assert g[0] == 0 and g[1] == 0 and g[2] > 0

@@ -1,0 +1,202 @@
+"""Sequence losses against torch's ctc_loss / cross_entropy, a brute-force CTC and perplexity."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as tF
+
+import losskit
+import losskit.functional as F
+
+
+def _ctc_batch(T=10, N=4, C=5, S=4, seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(T, N, C, generator=g, dtype=dtype) * 2
+    targets = torch.randint(1, C, (N, S), generator=g)
+    target_lengths = torch.tensor([4, 1, 3, 0])[:N]
+    input_lengths = torch.tensor([T, T - 2, T - 1, T - 3])[:N]
+    return logits, targets, input_lengths, target_lengths
+
+
+def _brute_force_ctc(log_probs, target, length, blank=0):
+    """-log of the summed probability of every frame path that collapses to ``target``."""
+    frames, classes = log_probs[:length].shape
+    total = torch.zeros((), dtype=log_probs.dtype)
+    for path in itertools.product(range(classes), repeat=frames):
+        collapsed = [c for i, c in enumerate(path) if c != blank and (i == 0 or path[i - 1] != c)]
+        if collapsed == list(target):
+            total = total + torch.exp(sum(log_probs[t, c] for t, c in enumerate(path)))
+    return -torch.log(total)
+
+
+# --- CTC -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_ctc_matches_torch_padded_and_concatenated(reduction):
+    logits, targets, il, tl = _ctc_batch()
+    lp = logits.log_softmax(2).requires_grad_(True)
+    expected = tF.ctc_loss(lp, targets, il, tl, reduction=reduction, zero_infinity=True)
+    torch.testing.assert_close(F.ctc(lp, targets, il, tl, reduction=reduction), expected)
+    concatenated = torch.cat([targets[i, :tl[i]] for i in range(len(tl))])
+    torch.testing.assert_close(F.ctc(lp, concatenated, il, tl, reduction=reduction), expected)
+
+
+def test_ctc_matches_brute_force_alignment_enumeration():
+    g = torch.Generator().manual_seed(1)
+    lp = torch.randn(5, 4, 3, generator=g, dtype=torch.float64).log_softmax(2)
+    targets = torch.tensor([[1, 2, 0], [1, 1, 0], [2, 0, 0], [1, 2, 1]])
+    tl, il = torch.tensor([2, 2, 1, 3]), torch.tensor([5, 4, 3, 5])
+    expected = torch.stack([_brute_force_ctc(lp[:, i], targets[i, :tl[i]].tolist(), int(il[i]))
+                            for i in range(4)])
+    torch.testing.assert_close(F.ctc(lp, targets, il, tl, reduction="none"), expected)
+    # blank as the last class instead of 0
+    t2 = torch.tensor([[0, 1], [1, 1], [0, 0], [1, 0]])
+    expected = torch.stack([_brute_force_ctc(lp[:, i], t2[i, :tl[i] if i != 3 else 2].tolist(),
+                                             int(il[i]), blank=2) for i in range(4)])
+    tl2 = torch.tensor([2, 2, 1, 2])
+    torch.testing.assert_close(F.ctc(lp, t2, il, tl2, blank=2, reduction="none"), expected)
+
+
+def test_ctc_gradient_through_log_softmax_is_exact():
+    logits, targets, il, tl = _ctc_batch(T=6, N=3, C=4, S=3, seed=2)
+    tl = torch.tensor([3, 1, 2])
+    assert torch.autograd.gradcheck(
+        lambda x: F.ctc(x.log_softmax(2), targets, il[:3] - 2, tl),
+        (logits[:, :3].clone().requires_grad_(True),))
+
+
+def test_ctc_infeasible_target_counts_repeats():
+    lp = torch.randn(3, 2, 4).log_softmax(2)
+    targets = torch.tensor([[1, 1], [1, 2]])
+    tl, il = torch.tensor([2, 2]), torch.tensor([2, 2])
+    # [1, 1] needs 3 frames (1, blank, 1); [1, 2] fits in 2.
+    with pytest.raises(losskit.LossInputError, match=r"targets\[0\].*needs 3 frames"):
+        F.ctc(lp, targets, il, tl, zero_infinity=False)
+    out = F.ctc(lp, targets, il, tl, reduction="none")
+    assert out[0].item() == 0.0 and out[1].item() > 0
+    F.ctc(lp, targets, torch.tensor([3, 2]), tl, zero_infinity=False)  # feasible: no error
+
+
+def test_ctc_bad_inputs_raise():
+    lp = torch.randn(4, 2, 3).log_softmax(2)
+    with pytest.raises(losskit.LossInputError, match="blank"):
+        F.ctc(lp, torch.tensor([[0, 1], [1, 2]]), torch.tensor([4, 4]), torch.tensor([2, 2]))
+    with pytest.raises(losskit.LossInputError, match="input_lengths"):
+        F.ctc(lp, torch.tensor([[1, 2], [1, 2]]), torch.tensor([5, 4]), torch.tensor([2, 2]))
+    with pytest.raises(losskit.LossInputError, match="classes"):
+        F.ctc(lp, torch.tensor([[1, 3], [1, 2]]), torch.tensor([4, 4]), torch.tensor([2, 2]))
+    with pytest.raises(losskit.LossInputError, match="sum"):
+        F.ctc(lp, torch.tensor([1, 2, 1]), torch.tensor([4, 4]), torch.tensor([2, 2]))
+    with pytest.raises(losskit.LossInputError, match="log_probs"):
+        F.ctc(lp[:, 0], torch.tensor([[1]]), torch.tensor([4]), torch.tensor([1]))
+
+
+def test_ctc_half_precision_and_empty_batch():
+    logits, targets, il, tl = _ctc_batch(dtype=torch.float32)
+    lp16 = logits.log_softmax(2).half()
+    out = F.ctc(lp16, targets, il, tl)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, tF.ctc_loss(lp16.float(), targets, il, tl, zero_infinity=True))
+    empty = torch.randn(6, 0, 4).log_softmax(2).requires_grad_(True)
+    out = F.ctc(empty, torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long),
+                torch.zeros(0, dtype=torch.long))
+    assert out.item() == 0.0 and not torch.autograd.grad(out, empty)[0].any()
+
+
+def test_ctc_is_invariant_to_batch_order():
+    logits, targets, il, tl = _ctc_batch(seed=3)
+    lp = logits.log_softmax(2)
+    perm = torch.tensor([2, 0, 3, 1])
+    torch.testing.assert_close(F.ctc(lp[:, perm], targets[perm], il[perm], tl[perm]),
+                               F.ctc(lp, targets, il, tl))
+
+
+# --- sequence cross-entropy ------------------------------------------------------------------
+
+
+def _tokens(B=4, T=6, V=7, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    logits = (torch.randn(B, T, V, generator=g, dtype=torch.float64) * 2).requires_grad_(True)
+    target = torch.randint(0, V, (B, T), generator=g)
+    mask = torch.arange(T)[None] < torch.tensor([6, 3, 1, 0])[:, None]  # last sequence empty
+    return logits, target, mask
+
+
+def test_token_average_equals_torch_cross_entropy_over_kept_tokens():
+    logits, target, mask = _tokens()
+    target = target.masked_fill(~mask, -100)  # torch's way to mark padding
+    for smoothing in (0.0, 0.1):
+        expected = tF.cross_entropy(logits.transpose(1, 2), target, label_smoothing=smoothing)
+        ours = F.sequence_cross_entropy(logits, target, label_smoothing=smoothing)
+        torch.testing.assert_close(ours, expected)
+        torch.testing.assert_close(torch.autograd.grad(ours, logits)[0],
+                                   torch.autograd.grad(expected, logits)[0])
+
+
+def test_mask_and_ignore_index_are_equivalent():
+    logits, target, mask = _tokens(seed=1)
+    a = F.sequence_cross_entropy(logits, target, mask=mask, reduction="none")
+    b = F.sequence_cross_entropy(logits, target.masked_fill(~mask, -1), ignore_index=-1,
+                                 reduction="none")
+    torch.testing.assert_close(a, b)
+    assert (a[~mask] == 0).all()
+
+
+def test_sequence_average_is_mean_of_per_sequence_means():
+    logits, target, mask = _tokens(seed=2)
+    per_token = tF.cross_entropy(logits.transpose(1, 2), target, reduction="none")
+    # Loop over sequences: sequence 3 has no token and is left out of the mean.
+    means = [per_token[b][mask[b]].mean() for b in range(3)]
+    ours = F.sequence_cross_entropy(logits, target, mask=mask, average="sequence")
+    torch.testing.assert_close(ours, torch.stack(means).mean())
+    none = F.sequence_cross_entropy(logits, target, mask=mask, average="sequence",
+                                    reduction="none")
+    torch.testing.assert_close(none, torch.stack([*means, torch.zeros((), dtype=none.dtype)]))
+    w = torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=logits.dtype)
+    torch.testing.assert_close(
+        F.sequence_cross_entropy(logits, target, mask=mask, average="sequence", weight=w),
+        (none * w).sum() / 3)
+
+
+def test_fully_masked_batch_is_zero_attached():
+    logits, target, _ = _tokens()
+    for average in ("token", "sequence"):
+        out = F.sequence_cross_entropy(logits, target, mask=torch.zeros_like(target),
+                                       average=average)
+        assert out.item() == 0.0
+        assert not torch.autograd.grad(out, logits)[0].any()
+
+
+def test_hand_worked_uniform_logits():
+    # Uniform logits over V = 4: every counted token costs log 4.
+    out = F.sequence_cross_entropy(torch.zeros(1, 3, 4), torch.tensor([[1, 2, 3]]),
+                                   mask=torch.tensor([[1, 1, 0]]))
+    assert out.item() == pytest.approx(math.log(4))
+
+
+def test_bad_inputs_raise():
+    with pytest.raises(losskit.LossInputError, match="target"):
+        F.sequence_cross_entropy(torch.zeros(2, 3, 4), torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(losskit.LossInputError, match="average"):
+        F.sequence_cross_entropy(torch.zeros(2, 3, 4), torch.zeros(2, 3, dtype=torch.long),
+                                 average="batch")
+    with pytest.raises(losskit.LossInputError, match="mask"):
+        F.sequence_cross_entropy(torch.zeros(2, 3, 4), torch.zeros(2, 3, dtype=torch.long),
+                                 mask=torch.ones(2, 4))
+
+
+def test_perplexity_is_exp_of_token_mean():
+    perplexity = getattr(F, "perplexity", None)
+    if perplexity is None:
+        pytest.skip("losskit.functional.perplexity is not available yet")
+    logits, target, mask = _tokens(seed=5)
+    with torch.no_grad():
+        expected = torch.exp(F.sequence_cross_entropy(logits, target, mask=mask))
+        torch.testing.assert_close(perplexity(logits, target, mask=mask), expected)
+        ignored = target.masked_fill(~mask, -100)
+        torch.testing.assert_close(perplexity(logits, ignored), expected)
