@@ -1,3 +1,260 @@
-"""ranking losses (see DESIGN.md section 3)."""
+"""Ranking losses and differentiable surrogates of ranking / set metrics (AUC, F1).
 
-__all__: list[str] = []
+``margin_ranking`` compares two score tensors elementwise; ``pairwise_logistic`` compares
+every positive with every negative of a batch (an AUC surrogate); ``soft_f1`` replaces
+the counts of the F1 score by expected counts under the predicted probabilities.
+float16/bfloat16 inputs are computed in float32.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .._core.reduce import reduce, safe_divide, upcast
+from .._core.registry import register_loss
+from .._core.validate import (
+    LossInputError,
+    check_broadcastable,
+    check_class_indices,
+    check_floating,
+    check_in_range,
+    check_ndim,
+    check_param,
+    check_probabilities,
+    check_reduction,
+    check_same_shape,
+)
+from . import _examples as ex
+
+__all__ = ["margin_ranking", "pairwise_logistic", "soft_f1"]
+
+
+def _ranking_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = ex.generator(seed)
+    target = torch.where(ex.rand(n, g=g) > 0.5, 1.0, -1.0).double()
+    return ex.randn(n, g=g), ex.randn(n, g=g), target
+
+
+def _margin_ranking_reference(input1, input2, target, *, margin=0.0, reduction="mean"):
+    return F.margin_ranking_loss(input1, input2, target, margin=margin, reduction=reduction)
+
+
+@register_loss(
+    family="ranking", tasks=("ranking", "metric_learning"), input_kind="scores",
+    target_kind="+1 / -1 (which input should rank higher)",
+    aliases=("margin_ranking_loss", "pairwise_hinge"),
+    properties=("convex", "nonnegative", "bounded_gradient", "robust_to_outliers"),
+    grad_args=(0, 1),
+    summary="Margin ranking loss: a hinge on the score difference of two items whose order is "
+            "given.",
+    formula="L = max(0, -y (x1 - x2) + margin), y = +1 when x1 should rank above x2, -1 when "
+            "below.",
+    gradient="dL/dx1 = -y, dL/dx2 = +y while the pair is ordered wrongly or within the "
+             "margin, else 0: constant-size pushes on violating pairs only.",
+    when_to_use="Learning to rank from pairwise preferences (A preferred to B), siamese "
+                "scoring models, and as the pairwise building block of ranking objectives.",
+    pitfalls="With margin = 0 a tie gives 0 loss and no gradient, so scores can collapse to a "
+             "constant: use a positive margin. The margin is in score units, so it interacts "
+             "with the scale of the scores. Pairs already satisfied by the margin stop "
+             "contributing, which can leave few active pairs late in training.",
+    references=("Herbrich, Graepel & Obermayer, Large Margin Rank Boundaries for Ordinal "
+                "Regression, 2000.", "torch.nn.MarginRankingLoss."),
+    example_inputs=_ranking_examples, reference=_margin_ranking_reference,
+)
+def margin_ranking(input1: torch.Tensor, input2: torch.Tensor, target: torch.Tensor, *,
+                   margin: float = 0.0, weight: torch.Tensor | None = None,
+                   reduction: str = "mean") -> torch.Tensor:
+    """Margin ranking loss ``max(0, -target (input1 - input2) + margin)``.
+
+    Same values as :func:`torch.nn.functional.margin_ranking_loss` (except that an empty
+    batch gives 0 instead of NaN).
+
+    Shape:
+        input1: ``[*]`` scores; input2: ``[*]`` same shape; target: ``[*]`` (or
+        broadcastable) holding +1 / -1; ``"none"`` gives ``[*]``.
+
+    Example:
+        >>> margin_ranking(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]),
+        ...                torch.tensor([1.0, 1.0]), margin=0.5)
+        tensor(0.7500)
+    """
+    check_reduction(reduction)
+    check_floating("input1", input1)
+    check_floating("input2", input2)
+    check_same_shape("input1", input1, "input2", input2)
+    if not isinstance(target, torch.Tensor):
+        raise LossInputError(f"target must be a torch.Tensor, got {type(target).__name__}")
+    check_broadcastable("target", target, input1.shape)
+    check_in_range("target", target, -1.0, 1.0, "+1 / -1 labels; values")
+    check_broadcastable("weight", weight, input1.shape)
+    x1, x2 = upcast(input1), upcast(input2)
+    loss = (margin - target.to(x1.dtype) * (x1 - x2)).clamp(min=0.0)
+    return reduce(loss, reduction, weight=weight)
+
+
+def _check_binary(target: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """{0, 1} labels (integer, bool or float) -> bool positives."""
+    if not isinstance(target, torch.Tensor):
+        raise LossInputError(f"target must be a torch.Tensor, got {type(target).__name__}")
+    if target.shape != shape:
+        raise LossInputError(f"target must have the input's shape {tuple(shape)}, got "
+                             f"{tuple(target.shape)}")
+    if target.dtype == torch.bool:
+        return target
+    if target.is_floating_point():
+        check_in_range("target", target, 0.0, 1.0, "binary labels 0 / 1; values")
+        positive = target > 0.5
+        if target.numel() and not torch.equal(positive.to(target.dtype), target):
+            raise LossInputError("target must hold binary labels 0 and 1, found a value strictly "
+                                 "between them")
+        return positive
+    check_class_indices("target", target, 2)
+    return target == 1
+
+
+def _pairwise_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = ex.generator(seed)
+    scores = ex.randn(n, g=g) * 2
+    labels = (ex.rand(n, g=g) > 0.6).long()
+    if n >= 2:  # at least one positive and one negative
+        labels[0], labels[1] = 1, 0
+    return scores, labels
+
+
+def _pairwise_reference(input, target, *, reduction="mean"):
+    """Brute force: a Python double loop over (positive, negative) pairs."""
+    pos = [i for i in range(len(target)) if int(target[i]) == 1]
+    neg = [j for j in range(len(target)) if int(target[j]) == 0]
+    rows = [torch.stack([torch.log1p(torch.exp(-(input[i] - input[j]))) for j in neg])
+            for i in pos]
+    loss = torch.stack(rows)
+    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+
+
+@register_loss(
+    family="ranking", tasks=("binary_classification", "ranking"), input_kind="scores",
+    target_kind="binary labels {0, 1}", aliases=("auc_surrogate", "ranknet", "pairwise_auc"),
+    properties=("convex", "smooth", "nonnegative", "bounded_gradient", "handles_imbalance"),
+    summary="Pairwise logistic loss: a smooth surrogate of 1 - AUC that scores every "
+            "(positive, negative) pair of the batch.",
+    formula="L = mean over positives i and negatives j of softplus(-(s_i - s_j)) = "
+            "log(1 + exp(s_j - s_i)).",
+    gradient="dL/ds_i = -sigmoid(s_j - s_i) / (P Q) per pair: large for mis-ordered pairs, "
+             "fading as a positive moves above a negative; only score differences matter, so "
+             "it does not calibrate the scores.",
+    when_to_use="Binary problems judged by ROC AUC or ranking quality, particularly under class "
+                "imbalance: every pair counts once whatever the class ratio, so the rare class "
+                "is not swamped.",
+    pitfalls="Cost and memory grow as P x Q per batch; with very rare positives a batch may hold "
+             "none, giving 0 loss and no signal (use stratified batches). Scores are not "
+             "probabilities: calibrate afterwards or add a BCE term. Upper-bounds the 0-1 "
+             "pairwise error only up to a factor 1 / log 2.",
+    references=("Burges et al., Learning to Rank using Gradient Descent (RankNet), ICML 2005.",
+                "Yan, Dodier, Mozer & Wolniewicz, Optimizing Classifier Performance via an "
+                "Approximation to the Wilcoxon-Mann-Whitney Statistic, ICML 2003."),
+    example_inputs=_pairwise_examples, reference=_pairwise_reference, none_shape="pair",
+)
+def pairwise_logistic(input: torch.Tensor, target: torch.Tensor, *,
+                      weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+    """AUC surrogate: mean of ``softplus(s_neg - s_pos)`` over all (positive, negative) pairs.
+
+    Only the ``[P, Q]`` matrix of positive-negative pairs is built (never all ``N x N``
+    pairs). A batch without positives or without negatives gives 0.0, still attached to
+    the graph.
+
+    Shape:
+        input: ``[N]`` scores; target: ``[N]`` labels 0 / 1 (integer, bool or float).
+        ``"none"`` returns the ``[P, Q]`` pair losses (positives in batch order by rows,
+        negatives by columns); ``weight`` broadcasts against it.
+
+    Example:
+        >>> round(float(pairwise_logistic(torch.tensor([2.0, 0.0]), torch.tensor([1, 0]))), 4)
+        0.1269
+    """
+    check_reduction(reduction)
+    check_floating("input", input)
+    check_ndim("input", input, 1, "N")
+    positive = _check_binary(target, input.shape)
+    s = upcast(input)
+    # softplus(s_neg - s_pos) is the stable log(1 + exp(.)): finite for any score gap.
+    loss = F.softplus(s[~positive].unsqueeze(0) - s[positive].unsqueeze(1))
+    check_broadcastable("weight", weight, loss.shape)
+    return reduce(loss, reduction, weight=weight)
+
+
+def _soft_f1_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    return ex.binary_logits(n, seed, labels=4)
+
+
+def _soft_f1_optimum(args: tuple) -> tuple:
+    return (1000.0 * (2.0 * args[1] - 1.0), args[1], *args[2:])
+
+
+def _soft_f1_reference(input, target, *, smooth=1e-5, reduction="mean"):
+    p = torch.sigmoid(input)
+    tp, fp, fn = (p * target).sum(0), (p * (1 - target)).sum(0), ((1 - p) * target).sum(0)
+    loss = 1 - (2 * tp + smooth) / (2 * tp + fp + fn + smooth)
+    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+
+
+@register_loss(
+    family="ranking", tasks=("binary_classification", "multilabel_classification"),
+    input_kind="logits", target_kind="binary labels or probabilities in [0, 1]",
+    aliases=("f1_loss", "soft_f1_loss", "macro_soft_f1"),
+    properties=("nonnegative", "zero_at_optimum", "handles_imbalance"),
+    summary="Soft F1 loss: 1 - F1 with true/false positives and negatives replaced by their "
+            "expected counts under the sigmoid probabilities; macro-averaged over labels.",
+    formula="p = sigmoid(x); per label: tp = sum_i p y, fp = sum_i p (1 - y), fn = sum_i (1 - p) "
+            "y; L = 1 - (2 tp + s) / (2 tp + fp + fn + s) = (sum p + sum y - 2 sum p y) / (sum p + "
+            "sum y + s).",
+    gradient="A batch-level ratio: each sample's gradient depends on the whole batch's counts; "
+             "it targets the positives of each label, and is large when a label has few "
+             "positives and predictions (the denominator is small).",
+    when_to_use="Multi-label or imbalanced binary classification judged by (macro) F1, often "
+                "after pre-training with BCE; it optimizes the metric's trade-off between "
+                "precision and recall directly instead of thresholding later.",
+    pitfalls="Needs reasonably large batches: the counts are batch statistics, so small batches "
+             "give a noisy, biased estimate of the dataset F1. A label with no positives in a "
+             "batch costs m / (m + smooth) for a predicted mass m: nearly 1 for any real false "
+             "alarm, so such labels dominate unless batches hold positives of every label; "
+             "raise smooth to soften this. The product tp = sum p y treats soft targets as "
+             "Bernoulli labels (expected counts), so p = y < 1 does not give 0 there; use hard "
+             "targets or segmentation's min-form dice for soft labels.",
+    references=("Jansche, Maximum Expected F-Measure Training of Logistic Regression Models, "
+                "HLT/EMNLP 2005.", "Lipton, Elkan & Naryanaswamy, Optimal Thresholding of "
+                "Classifiers to Maximize F1 Measure, ECML 2014."),
+    example_inputs=_soft_f1_examples, optimum=_soft_f1_optimum, reference=_soft_f1_reference,
+    none_shape="class",
+)
+def soft_f1(input: torch.Tensor, target: torch.Tensor, *, smooth: float = 1e-5,
+            weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+    """Soft (expected-count) F1 loss from logits, per label and macro-averaged.
+
+    ``1 - (2 tp + smooth) / (2 tp + fp + fn + smooth)``, written as ``(sum p + sum y -
+    2 sum p y) / (sum p + sum y + smooth)``. A label with no positives and no predicted
+    mass is perfect (0), and its loss grows continuously with false-alarm mass; with
+    ``smooth = 0`` the 0/0 case is taken as 0, never NaN.
+
+    Shape:
+        input: ``[N]`` (binary) or ``[N, L]`` (multi-label) logits; target: same shape,
+        values in [0, 1]. ``"none"`` gives one loss per label ``[L]`` (0-dim for ``[N]``
+        input); ``weight`` broadcasts against it (per-label weights).
+
+    Example:
+        >>> round(float(soft_f1(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 0.0]))), 4)
+        0.5
+    """
+    check_reduction(reduction)
+    check_param("smooth", smooth)
+    check_floating("input", input)
+    check_ndim("input", input, (1, 2), "N or N, L")
+    check_probabilities("target", target)
+    check_same_shape("input", input, "target", target)
+    p, y = torch.sigmoid(upcast(input)), upcast(target)
+    tp = (p * y).sum(0)
+    total = p.sum(0) + y.sum(0)  # 2 tp + fp + fn
+    loss = safe_divide(total - 2.0 * tp, total + smooth)
+    check_broadcastable("weight", weight, loss.shape)
+    return reduce(loss, reduction, weight=weight)
+

@@ -1,0 +1,349 @@
+"""Segmentation losses: values against MONAI, brute force and hand-worked cases.
+
+Sources of expected values are named in each test: MONAI 1.x losses (a peer library,
+compared directly where the definitions coincide), a brute-force Lovász extension
+(maximum over all permutations of the greedy increments), and closed forms worked by hand.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import losskit
+from losskit.functional import (
+    dice,
+    generalized_dice,
+    jaccard,
+    lovasz_hinge,
+    lovasz_softmax,
+    tversky,
+)
+from losskit.functional.segmentation import overlap_stats
+
+monai_losses = pytest.importorskip("monai.losses")
+
+OVERLAP = [dice, jaccard, tversky, generalized_dice]
+
+
+def _case(n=2, c=3, spatial=(5, 4, 3), seed=0, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(n, c, *spatial, generator=g, dtype=dtype) * 2).requires_grad_(True)
+    t = torch.randint(0, c, (n, *spatial), generator=g)
+    return x, t
+
+
+def _onehot(t, c):
+    return F.one_hot(t, c).movedim(-1, 1).double()
+
+
+def _grad(loss, x):
+    return torch.autograd.grad(loss, x)[0]
+
+
+# --- MONAI, hard targets ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid"])
+@pytest.mark.parametrize("include_background", [True, False])
+@pytest.mark.parametrize("batch", [False, True])
+def test_dice_matches_monai_index_targets(activation, include_background, batch):
+    # Source: monai.losses.DiceLoss with to_onehot_y (one-hot + products) on the same logits.
+    x, t = _case()
+    ref = monai_losses.DiceLoss(softmax=activation == "softmax", sigmoid=activation == "sigmoid",
+                                to_onehot_y=True, include_background=include_background,
+                                batch=batch, reduction="none")(x, t.unsqueeze(1))
+    ours = dice(x, t, activation=activation, include_background=include_background, batch=batch,
+                reduction="none")
+    torch.testing.assert_close(ours, ref.reshape(ours.shape))
+    torch.testing.assert_close(_grad(ours.sum(), x), _grad(ref.sum(), x))
+
+
+def test_dice_ignore_index_matches_monai():
+    # Source: MONAI DiceLoss(ignore_index=...) masks prediction and target at ignored voxels.
+    x, t = _case(seed=1)
+    t = t.clone()
+    t[0, :2] = 255
+    ref = monai_losses.DiceLoss(softmax=True, to_onehot_y=True, ignore_index=255,
+                                reduction="none")(x, t.unsqueeze(1))
+    ours = dice(x, t, ignore_index=255, reduction="none")
+    torch.testing.assert_close(ours, ref.reshape(ours.shape))
+    torch.testing.assert_close(_grad(ours.sum(), x), _grad(ref.sum(), x))
+
+
+def test_dice_class_weight_matches_monai_unreduced():
+    # MONAI multiplies the per-(image, class) loss by class_weight, as our "none" does;
+    # our "mean" then divides by the weights (the cross-entropy convention), MONAI's does not.
+    x, t = _case(seed=2)
+    w = torch.tensor([0.2, 1.0, 3.0], dtype=torch.float64)
+    ref = monai_losses.DiceLoss(softmax=True, to_onehot_y=True, weight=w,
+                                reduction="none")(x, t.unsqueeze(1))
+    ours = dice(x, t, class_weight=w, reduction="none")
+    torch.testing.assert_close(ours, ref.reshape(ours.shape))
+    torch.testing.assert_close(dice(x, t, class_weight=w), ours.sum() / (2 * w.sum()))
+
+
+def test_jaccard_matches_monai_with_half_smooth():
+    # MONAI's jaccard writes (2I + s) / (2U + s) = (I + s/2) / (U + s/2).
+    x, t = _case(seed=3)
+    ref = monai_losses.DiceLoss(softmax=True, to_onehot_y=True, jaccard=True, smooth_nr=0.4,
+                                smooth_dr=0.4, reduction="none")(x, t.unsqueeze(1))
+    ours = jaccard(x, t, smooth=0.2, reduction="none")
+    torch.testing.assert_close(ours, ref.reshape(ours.shape))
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.3, 0.7), (0.5, 0.5), (0.9, 0.1)])
+def test_tversky_matches_monai(alpha, beta):
+    # Source: monai.losses.TverskyLoss (product form, equal to the min form for hard targets).
+    x, t = _case(seed=4)
+    ref = monai_losses.TverskyLoss(softmax=True, to_onehot_y=True, alpha=alpha, beta=beta,
+                                   reduction="none")(x, t.unsqueeze(1))
+    ours = tversky(x, t, alpha=alpha, beta=beta, reduction="none")
+    torch.testing.assert_close(ours, ref.reshape(ours.shape))
+    torch.testing.assert_close(_grad(ours.sum(), x), _grad(ref.sum(), x))
+
+
+def test_focal_tversky_is_power_and_limits():
+    x, t = _case(seed=5)
+    base = tversky(x, t, reduction="none")
+    torch.testing.assert_close(tversky(x, t, gamma=0.75, reduction="none"), base ** 0.75)
+    # alpha = beta = 1/2 is Dice and alpha = beta = 1 is Jaccard (closed form, smooth = 0).
+    torch.testing.assert_close(tversky(x, t, alpha=0.5, beta=0.5, smooth=0.0),
+                               dice(x, t, smooth=0.0))
+    torch.testing.assert_close(tversky(x, t, alpha=1.0, beta=1.0, smooth=0.0),
+                               jaccard(x, t, smooth=0.0))
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_generalized_dice_matches_monai_with_absent_class(batch):
+    # Source: monai.losses.GeneralizedDiceLoss, smooth 0 (our weights are normalized, which
+    # changes nothing then). Class 2 is absent from image 0: both give it the largest finite
+    # weight of that image.
+    x, t = _case(seed=6)
+    t = t.clone()
+    t[0][t[0] == 2] = 0
+    ref = monai_losses.GeneralizedDiceLoss(softmax=True, to_onehot_y=True, batch=batch,
+                                           smooth_nr=0.0, smooth_dr=0.0,
+                                           reduction="none")(x, t.unsqueeze(1))
+    ours = generalized_dice(x, t, batch=batch, smooth=0.0, reduction="none")
+    torch.testing.assert_close(ours, ref.reshape(ours.shape))
+    torch.testing.assert_close(_grad(ours.sum(), x), _grad(ref.sum(), x))
+
+
+# --- soft labels ---------------------------------------------------------------------------
+
+
+def test_soft_dice_matches_monai_soft_label():
+    # Source: MONAI DiceLoss(soft_label=True), the L1 form (|p| + |t| - |p - t|) / 2.
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    t = torch.softmax(torch.randn(2, 3, 4, 4, generator=g, dtype=torch.float64) * 2, 1)
+    for fn, kw in ((dice, {}), (jaccard, {"jaccard": True})):
+        ref = monai_losses.DiceLoss(softmax=True, soft_label=True, smooth_nr=0.0, smooth_dr=0.0,
+                                    reduction="none", **kw)(x, t)
+        ours = fn(x, t, smooth=0.0, reduction="none")
+        torch.testing.assert_close(ours, ref.reshape(ours.shape))
+    ref = monai_losses.TverskyLoss(softmax=True, soft_label=True, alpha=0.3, beta=0.7,
+                                   reduction="none")(x, t)
+    torch.testing.assert_close(tversky(x, t, reduction="none"), ref.reshape(2, 3))
+
+
+@pytest.mark.parametrize("fn", OVERLAP)
+def test_soft_targets_equal_to_input_give_exactly_zero(fn):
+    g = torch.Generator().manual_seed(8)
+    p = torch.softmax(torch.randn(2, 3, 5, 5, generator=g, dtype=torch.float64), 1)
+    assert fn(p, p.clone(), activation="none").item() == 0.0
+    # The product form would not: sum(p*p) < sum(p) for 0 < p < 1 (the bug the min form fixes).
+    product_dice = 1 - 2 * (p * p).sum((2, 3)) / (2 * p.sum((2, 3)))
+    assert (product_dice > 0.1).all()
+
+
+def test_hard_one_hot_targets_equal_index_targets():
+    # The index path (gather/scatter, hand-written backward) against the dense min-form path.
+    for activation in ("softmax", "sigmoid", "none"):
+        x, t = _case(seed=9)
+        for fn in OVERLAP:
+            inp = torch.sigmoid(x) if activation == "none" else x
+            a = fn(inp, t, activation=activation, reduction="none")
+            inp = torch.sigmoid(x) if activation == "none" else x
+            b = fn(inp, _onehot(t, 3), activation=activation, reduction="none")
+            torch.testing.assert_close(a, b)
+            torch.testing.assert_close(_grad(a.sum(), x), _grad(b.sum(), x))
+
+
+def test_index_path_float32_and_retained_graph():
+    x, t = _case(seed=10, dtype=torch.float32)
+    loss = dice(x, t)
+    g1 = torch.autograd.grad(loss, x, retain_graph=True)[0]
+    g2 = torch.autograd.grad(loss, x)[0]  # recomputes the probabilities kept in place
+    torch.testing.assert_close(g1, g2)
+    torch.testing.assert_close(g1, _grad(dice(x, _onehot(t, 3).float()), x))
+
+
+def test_binary_single_channel_index_equals_mask():
+    g = torch.Generator().manual_seed(11)
+    x = torch.randn(3, 1, 6, 6, generator=g, dtype=torch.float64)
+    t = (torch.rand(3, 6, 6, generator=g) > 0.7).long()
+    torch.testing.assert_close(dice(x, t, activation="sigmoid"),
+                               dice(x, t.unsqueeze(1).double(), activation="sigmoid"))
+    ref = monai_losses.DiceLoss(sigmoid=True)(x, t.unsqueeze(1).double())
+    torch.testing.assert_close(dice(x, t, activation="sigmoid"), ref)
+
+
+# --- empty classes -------------------------------------------------------------------------------
+
+
+def test_class_absent_from_both_is_zero_not_nan():
+    # Closed form: with smooth = 0 a class with P = T = 0 counts as perfect (loss 0).
+    p = torch.zeros(1, 2, 2, 2, dtype=torch.float64)
+    p[:, 0] = 1.0
+    p.requires_grad_(True)
+    t = torch.zeros(1, 2, 2, dtype=torch.long)
+    for fn in OVERLAP:
+        out = fn(p, t, activation="none", smooth=0.0, reduction="none")
+        assert torch.equal(out, torch.zeros_like(out)), fn.__name__
+        assert torch.isfinite(_grad(out.sum(), p)).all()
+
+
+@pytest.mark.parametrize("fn", [*OVERLAP, lovasz_softmax])
+def test_all_background_batch_is_finite(fn):
+    x = torch.randn(2, 3, 4, 4, dtype=torch.float32, requires_grad=True)
+    t = torch.zeros(2, 4, 4, dtype=torch.long)
+    for include_background in (True, False):
+        kw = {} if fn is lovasz_softmax else {"smooth": 0.0}
+        out = fn(x * 100, t, include_background=include_background, **kw)
+        assert torch.isfinite(out)
+        assert torch.isfinite(_grad(out, x)).all()
+
+
+def test_skip_empty_leaves_absent_pairs_out():
+    # Image 0 has only classes 0/1 in target and prediction; class 2 is absent from both and
+    # is left out of the mean: the mean is over the 5 remaining (image, class) pairs.
+    x = torch.full((2, 3, 2, 2), -5.0, dtype=torch.float64)
+    t = torch.tensor([[[0, 1], [1, 0]], [[2, 1], [0, 2]]])
+    x.scatter_(1, t.unsqueeze(1), 5.0)
+    x[1, 2, 0, 0] = -1.0  # image 1 is not perfect
+    none = dice(x, t, reduction="none")
+    expected = (none.sum() - none[0, 2]) / 5
+    torch.testing.assert_close(dice(x, t, skip_empty=True), expected)
+    assert none[0, 2] > 0  # the excluded pair was not zero (predicted mass 4 sigmoid-ish)
+
+
+def test_batch_dice_is_one_dice_over_the_batch():
+    # Closed form: batch=True equals per-image Dice on the batch concatenated along space.
+    x, t = _case(seed=12)
+    joined_x = x.movedim(0, 1).reshape(1, 3, -1)
+    joined_t = t.reshape(1, -1)
+    torch.testing.assert_close(dice(x, t, batch=True, reduction="none"),
+                               dice(joined_x, joined_t, reduction="none")[0])
+
+
+def test_overlap_stats_sum_over_batch_like_a_process_split():
+    # Splitting the batch (as processes would), summing statistics, then the loss = batch loss.
+    x, t = _case(n=4, seed=13)
+    a = overlap_stats(x[:2], t[:2], batch=True)
+    b = overlap_stats(x[2:], t[2:], batch=True)
+    whole = overlap_stats(x, t, batch=True)
+    for u, v, w in zip(a[:3], b[:3], whole[:3]):
+        torch.testing.assert_close(u + v, w)
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def test_bad_inputs_raise():
+    x, t = _case()
+    with pytest.raises(losskit.LossInputError, match="activation"):
+        dice(x, t, activation="relu")
+    with pytest.raises(losskit.LossInputError, match="sigmoid"):
+        dice(x[:, :1], t.clamp(max=1), activation="softmax")
+    with pytest.raises(losskit.LossInputError, match="class index 3"):
+        dice(x, t.clamp(max=2) + (t == 2).long())
+    with pytest.raises(losskit.LossInputError, match="ignore_index"):
+        dice(x, _onehot(t, 3), ignore_index=0)
+    with pytest.raises(losskit.LossInputError, match="shape"):
+        dice(x, t[:, :2])
+    with pytest.raises(losskit.LossInputError, match="class_weight"):
+        dice(x, t, class_weight=torch.ones(5))
+    with pytest.raises(losskit.LossInputError, match="hard labels"):
+        lovasz_softmax(x, _onehot(t, 3))
+    with pytest.raises(losskit.LossInputError, match="probabilities"):
+        dice(x, _onehot(t, 3) * 2)
+
+
+# --- Lovász: brute force -----------------------------------------------------------------------
+
+
+def _jaccard_set_loss(mispredicted: tuple[int, ...], fg: list[int]) -> float:
+    """Berman et al.'s Delta_J(M) = |M| / |{y = 1} ∪ M| (0 for the empty set)."""
+    union = set(i for i, f in enumerate(fg) if f) | set(mispredicted)
+    return len(mispredicted) / len(union) if union else 0.0
+
+
+def _brute_lovasz(errors: list[float], fg: list[int]) -> float:
+    """Lovász extension at errors >= 0 = max over all orders of the greedy increments (Edmonds:
+    the greedy order is optimal for a submodular function)."""
+    best = -math.inf
+    for order in itertools.permutations(range(len(errors))):
+        total, prev = 0.0, 0.0
+        for k in range(len(order)):
+            cur = _jaccard_set_loss(order[:k + 1], fg)
+            total += errors[order[k]] * (cur - prev)
+            prev = cur
+        best = max(best, total)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lovasz_hinge_equals_brute_force(seed):
+    g = torch.Generator().manual_seed(seed)
+    n = 5 + seed % 2  # 5 or 6 pixels: 120 / 720 permutations
+    x = torch.randn(1, n, generator=g, dtype=torch.float64) * 1.5
+    t = (torch.rand(1, n, generator=g) > 0.5).long()
+    errors = (1 - x * (2 * t - 1)).clamp(min=0)[0].tolist()
+    assert lovasz_hinge(x, t).item() == pytest.approx(_brute_lovasz(errors, t[0].tolist()),
+                                                      abs=1e-12)
+
+
+def test_lovasz_softmax_equals_brute_force_per_class():
+    g = torch.Generator().manual_seed(20)
+    x = torch.randn(1, 3, 2, 3, generator=g, dtype=torch.float64) * 2
+    t = torch.randint(0, 3, (1, 2, 3), generator=g)
+    p = torch.softmax(x, 1)
+    ours = lovasz_softmax(x, t, reduction="none")[0]
+    for c in range(3):
+        fg = (t[0] == c).flatten().long()
+        errors = (fg - p[0, c].flatten()).abs().tolist()
+        assert ours[c].item() == pytest.approx(_brute_lovasz(errors, fg.tolist()), abs=1e-12)
+
+
+def test_lovasz_hand_checked_cases():
+    t = torch.tensor([[1, 0, 1, 0]])
+    # margins > 1 on every pixel: all hinge errors are negative -> 0
+    assert lovasz_hinge(torch.tensor([[3.0, -2.0, 1.5, -4.0]]), t).item() == 0.0
+    # worked by hand: errors [0.5 (bg), -1 (fg)]; increments [0.5, 0.5] -> 0.25
+    assert lovasz_hinge(torch.tensor([[2.0, -0.5]]), torch.tensor([[1, 0]])).item() == 0.25
+    # one-hot probabilities: every error 0
+    x = 1000.0 * _onehot(torch.tensor([[0, 2, 1]]), 3)  # softmax exactly one-hot
+    assert lovasz_softmax(x, torch.tensor([[0, 2, 1]])).item() == 0.0
+
+
+def test_lovasz_ignore_index_equals_dropping_pixels():
+    g = torch.Generator().manual_seed(21)
+    x = torch.randn(2, 3, 8, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 3, (2, 8), generator=g)
+    t[0, 1] = t[1, 5] = -1
+    keep = t.flatten() != -1
+    dropped_x = x.movedim(1, -1).reshape(-1, 3)[keep].T.unsqueeze(0)
+    for kw in ({"batch": True},):
+        torch.testing.assert_close(
+            lovasz_softmax(x, t, ignore_index=-1, **kw),
+            lovasz_softmax(dropped_x, t.flatten()[keep].unsqueeze(0)))
+    xb = x[:, 0]
+    tb = (t == 1).long().masked_fill(t == -1, -1)
+    torch.testing.assert_close(lovasz_hinge(xb, tb, ignore_index=-1, batch=True),
+                               lovasz_hinge(xb.flatten()[keep][None], tb.flatten()[keep][None]))
