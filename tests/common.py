@@ -8,10 +8,8 @@ import torch
 
 import losskit
 from losskit._core.registry import LossInfo
+from losskit.verify import LOW_PRECISION_TOL  # noqa: F401  (one dtype -> tolerance table)
 
-#: Relative / absolute tolerance of a low-precision result against float32 on the same
-#: (already rounded) inputs. Inputs are rounded first so only the arithmetic differs.
-LOW_PRECISION_TOL = {torch.float16: (2e-2, 2e-3), torch.bfloat16: (6e-2, 1e-2)}
 
 #: Input kinds that can be scaled to extreme magnitudes and stay valid inputs.
 SCALABLE = {"logits", "values", "embeddings", "scores", "energies"}

@@ -1,0 +1,451 @@
+"""The checks, one function each, and the table that names and explains them.
+
+A check takes a :class:`Subject` and returns a detail string (passed), or raises
+:class:`Failed` or :class:`Skipped` with one. Any other exception raised by the loss
+is a failure of that check. Numbers in details are the ones the verdict was based on.
+
+Names shared with ``tests/test_common.py`` (gradcheck, reduction_consistency,
+extreme_inputs, low_precision, batch_order) mean the same thing there, so one entry in a
+loss's ``LossInfo.expected_failures`` covers both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.autograd.gradcheck import GradcheckError
+
+from ._subject import Args, Subject
+
+__all__ = ["CHECKS", "LOW_PRECISION_TOL", "Check", "Failed", "Skipped"]
+
+#: Relative / absolute tolerance of a low-precision result against float32 on the same
+#: rounded inputs (the rounding of the inputs is not the loss's fault, the arithmetic is).
+LOW_PRECISION_TOL = {torch.float16: (2e-2, 2e-3), torch.bfloat16: (6e-2, 1e-2)}
+
+#: Input kinds that stay valid inputs when scaled to extreme magnitudes.
+SCALABLE = frozenset({"logits", "values", "embeddings", "scores", "energies"})
+
+EXTREME = 1e4
+
+#: Backend of the ``compile`` check: inductor is what users run; tests may pick "aot_eager".
+COMPILE_BACKEND = "inductor"
+
+
+class Failed(Exception):
+    """The check ran and the loss did not meet it; the message is the detail."""
+
+
+class Skipped(Exception):
+    """The check does not apply to this loss; the message says why."""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    why: str
+    run: Callable[[Subject], Any]
+    default: bool = True
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _g(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float, atol: float) -> bool:
+    return a.shape == b.shape and bool(torch.isclose(a.double(), b.double(), rtol=rtol,
+                                                     atol=atol, equal_nan=False).all())
+
+
+def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.detach().double() - b.detach().double()).abs().max()) if a.numel() else 0.0
+
+
+def _scalar(out: Any, what: str = "the loss") -> torch.Tensor:
+    if not isinstance(out, torch.Tensor):
+        raise Failed(f"{what} returned {type(out).__name__}, not a tensor")
+    if out.dim() != 0:
+        raise Failed(f"{what} returned shape {tuple(out.shape)}, not a scalar")
+    return out
+
+
+def _mean(subject: Subject, args: Args) -> torch.Tensor:
+    return _scalar(subject(*args, reduction="mean"))
+
+
+def _grads(out: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    grads = torch.autograd.grad(out, inputs, allow_unused=True)
+    return [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
+
+
+def _replace(args: Args, new: dict[int, Any]) -> Args:
+    return tuple(new.get(i, a) for i, a in enumerate(args))
+
+
+def _batch_positions(subject: Subject, args: Args, n: int) -> list[int]:
+    """Positions of batch-first tensors, or [] when the first argument is not batch-first."""
+    if subject.input_kind == "parameters":  # a penalty on weights has no batch
+        return []
+    first = args[0]
+    if not isinstance(first, torch.Tensor) or first.dim() == 0 or first.shape[0] != n or n < 2:
+        return []
+    return [i for i, a in enumerate(args)
+            if isinstance(a, torch.Tensor) and a.dim() and a.shape[0] == n]
+
+
+def _same_space_regression(subject: Subject, args: Args) -> bool:
+    """Input and target are values in the same space, so the perfect input is the target."""
+    return (subject.input_kind == "values" and subject.target_kind == "values"
+            and len(args) > 1 and isinstance(args[1], torch.Tensor)
+            and args[1].is_floating_point() and args[0].shape == args[1].shape)
+
+
+# --- the checks ----------------------------------------------------------------------------
+
+
+def finite_scalar(subject: Subject) -> str:
+    out = _mean(subject, subject.example())
+    if not out.is_floating_point():
+        raise Failed(f"dtype {out.dtype} is not floating point")
+    if not torch.isfinite(out):
+        raise Failed(f"value {out.item()} on ordinary inputs")
+    return f"{_g(out.item())} ({out.dtype})"
+
+
+def differentiable(subject: Subject) -> str:
+    args = subject.example()
+    inputs = subject.grad_tensors(args)
+    if not inputs:
+        raise Skipped("no floating-point argument to differentiate")
+    out = _mean(subject, args)
+    if not out.requires_grad:
+        raise Failed("the output is not attached to the inputs' graph (detached, .item(), "
+                     "argmax or a numpy round trip)")
+    grads = _grads(out, inputs)
+    bad = [i for i, g in enumerate(grads) if not torch.isfinite(g).all()]
+    if bad:
+        raise Failed(f"non-finite gradient for argument(s) {bad}")
+    norm = max(float(g.abs().max()) for g in grads)
+    if norm == 0.0:
+        raise Failed("the gradient is exactly zero on ordinary inputs: the loss cannot train")
+    return f"max |grad| {_g(norm)}"
+
+
+def gradcheck(subject: Subject) -> str:
+    args = subject.example(n=3, seed=1)
+    inputs = subject.grad_tensors(args)
+    if not inputs:
+        raise Skipped("no floating-point argument to differentiate")
+    positions = [i for i in subject.grad_args if i < len(args) and args[i] is not None
+                 and isinstance(args[i], torch.Tensor) and args[i].requires_grad]
+
+    def fn(*diff: torch.Tensor) -> torch.Tensor:
+        return subject(*_replace(args, dict(zip(positions, diff))), reduction="mean")
+
+    try:
+        # fast_mode compares random projections u^T J v instead of the full Jacobian: the
+        # same verdict on a wrong backward, at a cost independent of the input size.
+        torch.autograd.gradcheck(fn, tuple(inputs), eps=1e-6, atol=1e-5, rtol=1e-4,
+                                 fast_mode=True)
+    except GradcheckError as exc:
+        # A directional derivative puts one number on the disagreement.
+        g = torch.Generator().manual_seed(0)
+        dirs = [torch.randn(x.shape, generator=g, dtype=x.dtype) for x in inputs]
+        analytic = sum(float((gr * d).sum()) for gr, d in zip(_grads(fn(*inputs), inputs), dirs))
+        h = 1e-6
+        with torch.no_grad():
+            plus = fn(*(x + h * d for x, d in zip(inputs, dirs)))
+            minus = fn(*(x - h * d for x, d in zip(inputs, dirs)))
+        numeric = float(plus - minus) / (2 * h)
+        first = str(exc).strip().splitlines()[0]
+        raise Failed(f"autograd and finite differences disagree: directional derivative "
+                     f"{_g(analytic)} (autograd) vs {_g(numeric)} (finite differences); "
+                     f"{first}") from None
+    return f"float64, {sum(x.numel() for x in inputs)} inputs agree with finite differences"
+
+
+def gradient_direction(subject: Subject) -> str:
+    args = subject.example(seed=2)
+    inputs = subject.grad_tensors(args)
+    if not inputs:
+        raise Skipped("no floating-point argument to differentiate")
+    positions = [i for i in subject.grad_args if i < len(args)
+                 and isinstance(args[i], torch.Tensor) and args[i].requires_grad]
+    before = _mean(subject, args)
+    grads = _grads(before, inputs)
+    gnorm = sum(float(g.square().sum()) for g in grads) ** 0.5
+    if gnorm == 0.0:
+        raise Skipped("zero gradient at the example: no direction to test")
+    xnorm = sum(float(x.detach().square().sum()) for x in inputs) ** 0.5
+    step = 1e-4 * max(xnorm, 1.0) / gnorm  # moves the inputs by 1e-4 of their size
+    with torch.no_grad():
+        moved = {p: (x - step * g).detach() for p, x, g in zip(positions, inputs, grads)}
+        after = _mean(subject, _replace(args, moved))
+    predicted = step * gnorm ** 2
+    change = float(before.detach() - after)
+    if not change > 0:
+        raise Failed(f"a step against the gradient raised the loss by {_g(-change)} (from "
+                     f"{_g(before.item())}; first-order prediction: a fall of {_g(predicted)}); "
+                     "the gradient points the wrong way")
+    detail = (f"step against the gradient lowers the loss by {_g(change)} "
+              f"(predicted {_g(predicted)})")
+    if _same_space_regression(subject, args) and 0 in positions:
+        g0 = grads[positions.index(0)]
+        toward = (args[1] - args[0]).detach()
+        moving = g0 != 0
+        agree = ((-g0).sign() == toward.sign())[moving]
+        if agree.numel() and not bool(agree.all()):
+            frac = 1.0 - float(agree.double().mean())
+            raise Failed(f"{frac:.0%} of predictions would move away from their targets")
+        detail += "; every prediction moves toward its target"
+    return detail
+
+
+def optimum(subject: Subject) -> str:
+    if subject.optimum is None:
+        raise Skipped("no known perfect prediction for this loss")
+    example = subject.example(seed=3, requires_grad=False)
+    best_args = subject.prepare(subject.optimum(example), requires_grad=False)
+    with torch.no_grad():
+        best = float(_mean(subject, best_args))
+        at_example = float(_mean(subject, example))
+        if not best <= at_example + 1e-9:
+            raise Failed(f"the perfect prediction scores {_g(best)}, worse than a random "
+                         f"prediction ({_g(at_example)})")
+        x = best_args[0]
+        g = torch.Generator().manual_seed(5)
+        tol = 1e-6 * max(1.0, abs(best))
+        lowest = (best, 0.0)
+        for scale in (1e-1, 1e-3):
+            for _ in range(4):
+                d = torch.randn(x.shape, generator=g, dtype=x.dtype) * scale
+                for sign in (1.0, -1.0):
+                    value = float(_mean(subject, _replace(best_args, {0: x + sign * d})))
+                    if value < lowest[0]:
+                        lowest = (value, scale)
+        if lowest[0] < best - tol:
+            raise Failed(f"not a minimum: the perfect prediction scores {_g(best)} but a "
+                         f"perturbation of size {lowest[1]:g} scores {_g(lowest[0])}")
+        detail = f"perfect prediction {_g(best)} <= 16 nearby points and the random example"
+        if "zero_at_optimum" in subject.properties and abs(best) > 1e-10:
+            raise Failed(f"claims zero_at_optimum but scores {_g(best)} at the optimum")
+        if "nonnegative" in subject.properties and subject.takes_reduction:
+            lowest_value = min(float(subject(*a, reduction="none").min())
+                               for a in (example, best_args, subject.example(seed=4)))
+            if lowest_value < -1e-12:
+                raise Failed(f"claims nonnegative but an element scores {_g(lowest_value)}")
+            detail += "; nonnegative as claimed"
+    return detail
+
+
+def reduction_consistency(subject: Subject) -> str:
+    if not subject.takes_reduction:
+        raise Skipped("takes no reduction argument")
+    args = subject.example(requires_grad=False)
+    with torch.no_grad():
+        none = subject(*args, reduction="none")
+        total = _scalar(subject(*args, reduction="sum"), 'reduction="sum"')
+        mean = _scalar(subject(*args, reduction="mean"), 'reduction="mean"')
+    if not isinstance(none, torch.Tensor) or none.dim() == 0:
+        raise Failed('reduction="none" returned a scalar: the argument is ignored')
+    if not _close(total, none.sum(), 1e-6, 1e-8):
+        raise Failed(f'reduction="sum" gives {_g(total.item())} but none.sum() is '
+                     f"{_g(none.sum().item())} (mean {_g(mean.item())})")
+    # "mean" divides the sum by the number of elements that count: all of them, or fewer
+    # where some are masked out (ignore_index, anchors without positives), which "none"
+    # reports as exact zeros. So the count lies between the nonzero elements and all.
+    counted = none.numel()
+    if not _close(mean, none.mean(), 1e-6, 1e-8):
+        nonzero = int((none != 0).sum())
+        counted = round(float(total / mean)) if float(mean) != 0 else 0
+        if not (nonzero <= counted <= none.numel()
+                and _close(mean * counted, total, 1e-6, 1e-8)):
+            raise Failed(f'reduction="mean" gives {_g(mean.item())}, which is none.sum() / '
+                         f"{_g(float(total / mean)) if float(mean) else 'inf'}; expected a count "
+                         f"between the {nonzero} nonzero and all {none.numel()} elements "
+                         f"(none.mean() = {_g(none.mean().item())})")
+    try:
+        subject(*args, reduction="average")
+    except Exception:  # any error is the right answer to a typo
+        pass
+    else:
+        raise Failed('reduction="average" was accepted silently; a typo should raise')
+    return (f"sum {_g(total.item())} = none.sum(), mean {_g(mean.item())} = sum / {counted} of "
+            f"{none.numel()} elements; unknown reduction raises")
+
+
+def _per_sample_independent(subject: Subject, args: Args, doubled: Args, n: int) -> bool:
+    """Whether each sample's unreduced loss ignores the rest of the batch."""
+    if not subject.takes_reduction:
+        return True
+    none_1 = subject(*args, reduction="none")
+    none_2 = subject(*doubled, reduction="none")
+    if none_1.dim() == 0 or none_1.shape[0] != n or none_2.shape[0] != 2 * n:
+        return True
+    return _close(none_2[:n], none_1, 1e-6, 1e-9)
+
+
+def batch_size(subject: Subject) -> str:
+    args = subject.example(requires_grad=False)
+    n = subject.n
+    positions = _batch_positions(subject, args, n)
+    if not positions:
+        raise Skipped("the first argument is not batch-first")
+    doubled = _replace(args, {i: torch.cat([args[i], args[i]]) for i in positions})
+    with torch.no_grad():
+        if not _per_sample_independent(subject, args, doubled, n):
+            raise Skipped("each sample's loss depends on the rest of the batch (in-batch "
+                          "negatives or pairs), so the mean need not survive duplication")
+        once, twice = _mean(subject, args), _mean(subject, doubled)
+    if not _close(once, twice, 1e-6, 1e-9):
+        raise Failed(f"mean over a batch of {n}: {_g(once.item())}; over the same batch twice "
+                     f"({2 * n}): {_g(twice.item())} (ratio {_g(twice.item() / once.item())}); "
+                     "the mean divides by a count that is not the number of elements")
+    return f"{_g(once.item())} for the batch of {n} and for it duplicated"
+
+
+def batch_order(subject: Subject) -> str:
+    args = subject.example(requires_grad=False)
+    n = subject.n
+    positions = _batch_positions(subject, args, n)
+    if not positions:
+        raise Skipped("the first argument is not batch-first")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        plain = _mean(subject, args)
+        shuffled = _mean(subject, _replace(args, {i: args[i][perm] for i in positions}))
+    if not _close(plain, shuffled, 1e-6, 1e-9):
+        raise Failed(f"{_g(plain.item())} in order, {_g(shuffled.item())} shuffled")
+    return f"{_g(plain.item())} in any order of the batch"
+
+
+def extreme_inputs(subject: Subject) -> str:
+    if subject.input_kind not in SCALABLE:
+        raise Skipped(f"{subject.input_kind or 'unknown'} inputs cannot be scaled freely")
+    base = subject.example(dtype=torch.float32)
+    cases = {f"x{EXTREME:g}": {i: base[i].detach() * EXTREME for i in subject.grad_args
+                               if i < len(base) and isinstance(base[i], torch.Tensor)
+                               and base[i].is_floating_point()}}
+    if _same_space_regression(subject, base):
+        y = base[1].detach()
+        # Over-predictions, so losses with a one-sided domain (msle) stay inside it.
+        cases["error 1e-6"] = {0: y + 1e-6}
+        cases[f"error {EXTREME:g}"] = {0: y + EXTREME}
+    worst = 0.0
+    for label, new in cases.items():
+        args = _replace(base, {i: t.clone().requires_grad_(True) for i, t in new.items()})
+        out = _mean(subject, args)
+        if not torch.isfinite(out):
+            raise Failed(f"value {out.item()} at {label} (float32)")
+        grads = _grads(out, subject.grad_tensors(args)) if out.requires_grad else []
+        for g in grads:
+            if not torch.isfinite(g).all():
+                raise Failed(f"non-finite gradient at {label} (float32)")
+        worst = max(worst, abs(out.item()))
+    return f"finite values and gradients at {', '.join(cases)} (float32); max |loss| {_g(worst)}"
+
+
+def low_precision(subject: Subject) -> str:
+    parts = []
+    for dtype, (rtol, atol) in LOW_PRECISION_TOL.items():
+        low = subject.example(dtype=dtype, requires_grad=False)
+        same_values = tuple(a.float() if isinstance(a, torch.Tensor) and a.dtype == dtype else a
+                            for a in low)
+        with torch.no_grad():
+            out_low, out_32 = _mean(subject, low), _mean(subject, same_values)
+        name = str(dtype).removeprefix("torch.")
+        if not torch.isfinite(out_low):
+            raise Failed(f"{name} gives {out_low.item()} where float32 gives {_g(out_32.item())}")
+        if not _close(out_low.float(), out_32, rtol, atol):
+            raise Failed(f"{name} gives {_g(out_low.item())}, float32 {_g(out_32.item())} on the "
+                         f"same inputs (rtol {rtol:g}, atol {atol:g})")
+        parts.append(f"{name} {_g(out_low.item())}")
+    return f"{', '.join(parts)} vs float32 {_g(out_32.item())}"
+
+
+def reference(subject: Subject) -> str:
+    if subject.reference is None:
+        raise Skipped("no reference implementation given")
+    reductions: list[str | None] = [None]
+    if subject.takes_reduction:
+        reductions = ["mean", "sum", "none"]
+    worst = 0.0
+    for reduction in reductions:
+        args = subject.example(n=5, seed=2)
+        ref_args = subject.prepare(args)
+        ours = subject(*args, reduction=reduction)
+        kw = {} if reduction is None else {"reduction": reduction}
+        theirs = subject.reference(*ref_args, **kw)
+        label = reduction or "default"
+        if not _close(ours, theirs, 1e-6, 1e-6):
+            detail = (f"max difference {_g(_max_diff(ours, theirs))}" if ours.shape == theirs.shape
+                      else f"shapes {tuple(ours.shape)} vs {tuple(theirs.shape)}")
+            raise Failed(f"value ({label}) differs from the reference: {detail}")
+        worst = max(worst, _max_diff(ours, theirs))
+        if ours.dim() == 0 and ours.requires_grad and theirs.requires_grad:
+            for a, b in zip(_grads(ours, subject.grad_tensors(args)),
+                            _grads(theirs, subject.grad_tensors(ref_args))):
+                if not _close(a, b, 1e-6, 1e-6):
+                    raise Failed(f"gradient ({label}) differs from the reference's by up to "
+                                 f"{_g(_max_diff(a, b))}")
+                worst = max(worst, _max_diff(a, b))
+    return f"values and gradients match ({', '.join(r or 'default' for r in reductions)}); " \
+           f"max difference {_g(worst)}"
+
+
+def compiled(subject: Subject) -> str:
+    args = subject.example()
+    eager = _mean(subject, args)
+
+    def fn(*a: Any) -> torch.Tensor:
+        return subject(*a, reduction="mean")
+
+    try:
+        out = torch.compile(fn, backend=COMPILE_BACKEND)(*subject.prepare(args))
+    except Exception as exc:
+        raise Failed(f"torch.compile raised {type(exc).__name__}: "
+                     f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from None
+    if not _close(out, eager, 1e-6, 1e-8):
+        raise Failed(f"compiled {_g(out.item())} vs eager {_g(eager.item())}")
+    return f"compiled {_g(out.item())} = eager"
+
+
+def _convergence(subject: Subject) -> Any:
+    from ._convergence import converge
+
+    return converge(subject)
+
+
+CHECKS: dict[str, Check] = {c.name: c for c in (
+    Check("finite_scalar", "a loss that is NaN, inf or not a scalar cannot be back-propagated "
+          "or logged", finite_scalar),
+    Check("differentiable", "gradients must reach the inputs and be finite, or the model "
+          "silently stops learning", differentiable),
+    Check("gradcheck", "a hand-written backward or a non-differentiable op gives gradients that "
+          "disagree with the loss's own values (float64 finite differences)", gradcheck),
+    Check("gradient_direction", "a sign error trains the model away from the data; a small "
+          "step against the gradient must lower the loss", gradient_direction),
+    Check("optimum", "the perfect prediction must be a minimum, or training converges to the "
+          "wrong answer", optimum),
+    Check("reduction_consistency", '"sum" must equal none.sum() and "mean" none.mean(), or '
+          "learning rates and logged values silently change meaning", reduction_consistency),
+    Check("batch_size", "a mean over the wrong count makes the effective learning rate depend "
+          "on the batch size", batch_size),
+    Check("batch_order", "shuffling the batch must not change a mean", batch_order),
+    Check("extreme_inputs", "confident logits (1e4) and tiny or huge errors occur in real "
+          "training; an overflow there is a NaN that ends the run", extreme_inputs),
+    Check("low_precision", "mixed-precision training feeds float16/bfloat16; the loss must stay "
+          "finite and close to float32", low_precision),
+    Check("reference", "an independent implementation catches formula mistakes that every "
+          "self-consistency check misses", reference),
+    Check("convergence", "the end-to-end test: training a small model with the loss must reach "
+          "a known answer on a synthetic problem", _convergence),
+    Check("compile", "torch.compile must trace the loss and give the eager value (slow; off by "
+          "default)", compiled, default=False),
+)}

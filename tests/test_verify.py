@@ -1,0 +1,490 @@
+"""losskit.check: planted bugs are caught by the check meant for them; correct losses pass.
+
+Each planted bug is a small, realistic mistake in a user's loss. The test asserts the
+check designed for that mistake fails (with the numbers in its detail), and, where the
+bug is narrow, that unrelated checks still pass, so a verdict points at the cause.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import losskit
+from losskit.cli import main
+from losskit.testing import LossCheck, assert_loss_ok, parametrize_with_checks
+from losskit.verify import CHECKS, CheckReport, LossCheckError
+
+# --- planted bugs ----------------------------------------------------------------------------
+
+
+class _WrongSignSquare(torch.autograd.Function):
+    """Mean squared error whose hand-written backward has the sign flipped."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return ((x - y) ** 2).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        return -grad * 2 * (x - y) / x.numel(), None
+
+
+class _HalfGradientSquare(torch.autograd.Function):
+    """Mean squared error whose backward forgot the factor 2 of d(r^2)/dr."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return ((x - y) ** 2).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        return grad * (x - y) / x.numel(), None
+
+
+def wrong_sign_mse(input, target):
+    return _WrongSignSquare.apply(input, target)
+
+
+def half_gradient_mse(input, target):
+    return _HalfGradientSquare.apply(input, target)
+
+
+def naive_bce(logits, target):
+    # log(sigmoid(x)) underflows to log(0) = -inf once |x| is large.
+    p = torch.sigmoid(logits)
+    return -(target * torch.log(p) + (1 - target) * torch.log(1 - p)).mean()
+
+
+def stable_bce(logits, target):
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def wrong_count_mse(input, target):
+    # Divides by (batch - 1) instead of the batch: the mean depends on the batch size.
+    return ((input - target) ** 2).sum() / (input.shape[0] - 1) / input[0].numel()
+
+
+def sum_ignored_mse(input, target, reduction="mean"):
+    loss = (input - target) ** 2
+    return loss if reduction == "none" else loss.mean()  # "sum" silently gives the mean
+
+
+def reduction_ignored_mse(input, target, reduction="mean"):
+    return ((input - target) ** 2).mean()  # accepts the argument, never reads it
+
+
+def shifted_mse(input, target):
+    # Minimized at input = target + 0.5, not at the target.
+    return ((input - target - 0.5) ** 2).mean()
+
+
+def flipped_bce(logits, target):
+    # Trains toward the wrong label: every check of local shape passes, training does not.
+    return F.binary_cross_entropy_with_logits(logits, 1 - target)
+
+
+def textbook_mse(input, target, reduction="mean"):
+    loss = (input - target) ** 2
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.mean()
+    raise ValueError(f"unknown reduction {reduction!r}")
+
+
+class CustomMSELoss(nn.Module):
+    """The custom MSE of the seeds, written as a user would."""
+
+    def __init__(self):
+        super(CustomMSELoss, self).__init__()  # noqa: UP008  (as written in the wild)
+
+    def forward(self, predictions, targets):
+        # predictions and targets are tensors of shape [N, ...]
+        return torch.mean((predictions - targets) ** 2)
+
+
+def simple_supcon(embeddings, labels, temperature=0.5):
+    """A compact supervised-contrastive loss, as a user would write for task='embedding'."""
+    z = F.normalize(embeddings, dim=1)
+    logits = z @ z.T / temperature
+    eye = torch.eye(len(labels), dtype=torch.bool)
+    logits = logits.masked_fill(eye, float("-inf"))
+    positives = (labels[:, None] == labels[None, :]) & ~eye
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    per_anchor = -log_prob.masked_fill(~positives, 0).sum(1) / positives.sum(1).clamp(min=1)
+    return per_anchor.mean()
+
+
+def repelling_supcon(embeddings, labels):
+    return -simple_supcon(embeddings, labels)
+
+
+def status(report: CheckReport) -> dict[str, str]:
+    return {r.name: r.status for r in report}
+
+
+# --- each bug is caught by its check -----------------------------------------------------------
+
+
+def test_wrong_sign_backward_is_caught_by_gradient_direction():
+    report = losskit.check(wrong_sign_mse, task="regression")
+    result = report["gradient_direction"]
+    assert result.failed
+    assert "raised the loss" in result.detail and "wrong way" in result.detail
+    assert report["finite_scalar"].passed  # the values are right, only the gradient is wrong
+    assert not report.passed
+
+
+def test_wrong_factor_in_backward_is_caught_by_gradcheck_only():
+    report = losskit.check(half_gradient_mse, task="regression")
+    assert report["gradcheck"].failed
+    # the directional derivative puts numbers on it: autograd gives half of the truth
+    assert "autograd" in report["gradcheck"].detail
+    # the sign is right, so a step against the gradient still helps, and training still finds
+    # the answer (just at half speed): the bug is only visible to gradcheck
+    assert report["gradient_direction"].passed
+    assert report["convergence"].passed
+
+
+def test_naive_log_sigmoid_bce_is_caught_at_extreme_logits():
+    report = losskit.check(naive_bce, task="binary")
+    assert report["extreme_inputs"].failed
+    assert "1e+04" in report["extreme_inputs"].detail or "10000" in report["extreme_inputs"].detail
+    assert report["finite_scalar"].passed and report["gradcheck"].passed
+
+
+def test_stable_bce_passes_where_naive_fails():
+    report = losskit.check(stable_bce, task="binary")
+    assert report.passed, str(report)
+    assert report["extreme_inputs"].passed
+
+
+def test_mean_over_wrong_count_is_caught_by_batch_size():
+    report = losskit.check(wrong_count_mse, task="regression")
+    result = report["batch_size"]
+    assert result.failed
+    assert "duplicated" not in result.detail and "ratio" in result.detail
+    assert report["batch_order"].passed  # the order does not matter, the count does
+
+
+def test_sum_that_ignores_the_argument_is_caught_by_reduction_consistency():
+    report = losskit.check(sum_ignored_mse, task="regression")
+    assert report["reduction_consistency"].failed
+    assert 'reduction="sum"' in report["reduction_consistency"].detail
+
+
+def test_reduction_argument_never_read_is_caught():
+    report = losskit.check(reduction_ignored_mse, task="regression",
+                           checks=["reduction_consistency"])
+    assert report["reduction_consistency"].failed
+    assert "ignored" in report["reduction_consistency"].detail
+
+
+def test_loss_minimized_away_from_target_is_caught_by_optimum():
+    report = losskit.check(shifted_mse, task="regression")
+    result = report["optimum"]
+    assert result.failed
+    assert "not a minimum" in result.detail and "0.25" in result.detail
+    # training with it lands 0.5 away from the truth, so convergence fails too
+    assert report["convergence"].failed
+
+
+def test_loss_that_trains_toward_the_wrong_label_fails_convergence():
+    report = losskit.check(flipped_bce, task="binary",
+                           checks=["gradcheck", "gradient_direction", "convergence"])
+    assert report["gradcheck"].passed and report["gradient_direction"].passed
+    assert report["convergence"].failed
+    assert report["convergence"].data == {}  # a failed run keeps no curve
+    assert "accuracy" in report["convergence"].detail
+
+
+def test_embedding_loss_that_repels_same_class_fails_convergence():
+    good = losskit.check(simple_supcon, task="embedding", checks=["convergence"])
+    bad = losskit.check(repelling_supcon, task="embedding", checks=["convergence"])
+    assert good["convergence"].passed, good["convergence"].detail
+    assert good["convergence"].data["same_class_distance"] < \
+        0.5 * good["convergence"].data["different_class_distance"]
+    assert bad["convergence"].failed
+
+
+# --- correct losses pass -----------------------------------------------------------------------
+
+
+def test_textbook_custom_mse_module_passes():
+    report = losskit.check(CustomMSELoss())
+    assert report.passed, str(report)
+    assert report.loss == "CustomMSELoss"
+    assert report.notes and "assumed regression" in report.notes[0]
+    assert report["reduction_consistency"].status == "skipped"  # it takes no reduction
+    assert report["convergence"].data["coefficient_error"] < 0.02
+
+
+def test_reduction_argument_is_detected_and_exercised():
+    report = losskit.check(textbook_mse, task="regression", checks=["reduction_consistency"])
+    assert report["reduction_consistency"].passed
+    assert "21 elements" in report["reduction_consistency"].detail  # 7 x 3 example
+
+
+@pytest.mark.parametrize("module, task", [
+    (nn.MSELoss(), "regression"),
+    (nn.L1Loss(), "regression"),
+    (nn.BCEWithLogitsLoss(), "multilabel"),
+    (nn.CrossEntropyLoss(), "multiclass"),
+    (nn.CrossEntropyLoss(), "segmentation"),
+])
+def test_torch_builtin_modules_pass(module, task):
+    report = losskit.check(module, task=task)
+    assert report.passed, str(report)
+    # torch modules keep reduction as an attribute; the suite varies it
+    assert report["reduction_consistency"].passed
+
+
+def test_registered_name_function_and_module_agree():
+    by_name = losskit.check("huber", checks=["reduction_consistency", "reference"])
+    by_fn = losskit.check(losskit.F.huber, checks=["reduction_consistency", "reference"])
+    by_module = losskit.check(losskit.get("huber", delta=0.5),
+                              checks=["reduction_consistency", "reference"])
+    for report in (by_name, by_fn, by_module):
+        assert report.loss == "huber" and report.passed, str(report)
+    assert by_name["reference"].detail == by_fn["reference"].detail
+
+
+def test_example_tuple_and_factory():
+    x, y = torch.randn(5, 2), torch.randn(5, 2)
+    fixed = losskit.check(textbook_mse, example=(x, y), checks=["finite_scalar", "batch_size"])
+    assert fixed.passed and "batch of 5" in fixed["batch_size"].detail
+
+    def factory(n, seed):
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(n, 4, generator=g), torch.randn(n, 4, generator=g)
+
+    made = losskit.check(textbook_mse, example=factory, checks=["reduction_consistency"])
+    assert made.passed and "28 elements" in made["reduction_consistency"].detail
+
+
+def test_reference_agreement_and_disagreement():
+    agree = losskit.check(CustomMSELoss(), task="regression", reference=F.mse_loss,
+                          checks=["reference"])
+    assert agree["reference"].passed
+
+    def doubled(input, target):
+        return 2 * F.mse_loss(input, target)
+
+    differ = losskit.check(CustomMSELoss(), task="regression", reference=doubled,
+                           checks=["reference"])
+    assert differ["reference"].failed and "differs" in differ["reference"].detail
+
+
+def test_checks_selection_and_unknown_names():
+    report = losskit.check("mse", checks="optimum,gradcheck")
+    assert [r.name for r in report] == ["gradcheck", "optimum"]  # suite order
+    with pytest.raises(losskit.LossInputError, match="did you mean gradcheck"):
+        losskit.check("mse", checks=["gradchek"])
+    with pytest.raises(losskit.LossInputError, match="task must be one of"):
+        losskit.check(textbook_mse, task="regresion")
+    assert "compile" not in [r.name for r in losskit.check("mse")]  # slow: opt-in
+
+
+def test_expected_failures_turn_a_failure_into_a_reasoned_skip():
+    reason = "divides by batch - 1 on purpose (unbiased estimate)"
+    report = losskit.check(wrong_count_mse, task="regression",
+                           expected_failures={"batch_size": reason})
+    assert report["batch_size"].status == "skipped" and reason in report["batch_size"].detail
+    assert report.passed, str(report)
+    with pytest.raises(losskit.LossInputError, match="unknown check"):
+        losskit.check(textbook_mse, expected_failures={"batch_sise": "typo"})
+
+
+def test_exception_in_the_loss_is_a_failed_check_not_a_crash():
+    def needs_ints(input, target):
+        return input.gather(1, target).mean()  # regression targets are floats: gather raises
+
+    report = losskit.check(needs_ints, checks=["finite_scalar"])
+    assert report["finite_scalar"].failed
+    assert report["finite_scalar"].detail.startswith("raised ")
+
+
+def test_detached_loss_fails_differentiable():
+    def detached(input, target):
+        return ((input - target) ** 2).mean().detach()
+
+    report = losskit.check(detached, task="regression", checks=["differentiable"])
+    assert report["differentiable"].failed and "not attached" in report["differentiable"].detail
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def test_report_forms():
+    report = losskit.check(shifted_mse, task="regression", checks=["optimum", "batch_order"])
+    assert not report.passed and [r.name for r in report.failures] == ["optimum"]
+    data = json.loads(report.to_json())
+    assert data["loss"] == "shifted_mse" and data["passed"] is False
+    assert {c["name"]: c["status"] for c in data["checks"]} == {"optimum": "failed",
+                                                                 "batch_order": "passed"}
+    assert all(c["why"] for c in data["checks"])
+    text = str(report)
+    assert "optimum" in text and "failed" in text and "1 failed" in text
+    with pytest.raises(LossCheckError, match="optimum: not a minimum"):
+        report.raise_for_failures()
+    with pytest.raises(KeyError):
+        report["gradcheck"]
+
+
+def test_rich_rendering_shows_every_check():
+    rich_console = pytest.importorskip("rich.console")
+    report = losskit.check("mse", checks=["optimum", "batch_order"])
+    console = rich_console.Console(record=True, width=120)
+    console.print(report)
+    out = console.export_text()
+    assert "optimum" in out and "batch_order" in out and "passed" in out
+
+
+def test_convergence_keeps_a_falling_training_curve():
+    report = losskit.check("cross_entropy", checks=["convergence"])
+    curve = report.curve
+    assert curve is not None and len(curve) > 10
+    assert curve[-1] < 0.2 * curve[0]
+    assert report["convergence"].data["accuracy"] >= 0.9
+    assert json.loads(report.to_json())["checks"][0]["data"]["curve"] == curve
+
+
+def test_every_check_explains_why_it_matters():
+    for spec in CHECKS.values():
+        assert len(spec.why) > 30, spec.name
+
+
+# --- pytest integration ------------------------------------------------------------------------
+
+
+def test_assert_loss_ok():
+    assert assert_loss_ok(CustomMSELoss()).passed
+    with pytest.raises(LossCheckError, match="reduction_consistency"):
+        assert_loss_ok(sum_ignored_mse, task="regression", checks=["reduction_consistency"])
+
+
+def test_parametrize_with_checks_makes_one_case_per_loss_and_check():
+    mark = parametrize_with_checks([CustomMSELoss(), "huber"], checks=["gradcheck", "optimum"])
+    argnames, params = mark.args
+    assert argnames == "loss, check"
+    assert [p.id for p in params] == ["CustomMSELoss-gradcheck", "CustomMSELoss-optimum",
+                                      "huber-gradcheck", "huber-optimum"]
+    assert all(isinstance(p.values[1], LossCheck) for p in params)
+
+
+def test_loss_check_fails_the_test_on_a_bug():
+    with pytest.raises(LossCheckError, match="batch_size"):
+        LossCheck("batch_size", {"task": "regression"})(wrong_count_mse)
+
+
+@parametrize_with_checks([CustomMSELoss(), textbook_mse], task="regression")
+def test_user_losses_with_parametrize_with_checks(loss, check):
+    check(loss)
+
+
+# --- torch.compile -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_compile_check_runs_when_asked(monkeypatch):
+    # aot_eager traces with dynamo like inductor but generates no C++ (seconds, not a minute)
+    monkeypatch.setattr(losskit.verify._checks, "COMPILE_BACKEND", "aot_eager")
+    torch._dynamo.reset()
+    report = losskit.check(CustomMSELoss(), task="regression", checks=["compile"])
+    assert report["compile"].passed, report["compile"].detail
+    assert "= eager" in report["compile"].detail
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+USER_MODULE = '''
+import torch
+from torch import nn
+
+
+class CustomMSELoss(nn.Module):
+    def forward(self, predictions, targets):
+        return torch.mean((predictions - targets) ** 2)
+
+
+def shifted(input, target):
+    return ((input - target - 0.5) ** 2).mean()
+
+
+def bce(logits, target):
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+
+
+NOT_A_LOSS = 3
+'''
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    path = tmp_path / "my_losses_for_check.py"
+    path.write_text(textwrap.dedent(USER_MODULE))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return path
+
+
+def test_cli_passing_loss_exits_0(user_module, capsys):
+    assert main(["check", f"{user_module}:CustomMSELoss"]) == 0
+    out = capsys.readouterr().out
+    assert "CustomMSELoss" in out and "convergence" in out
+
+
+def test_cli_dotted_module_and_task(user_module, capsys):
+    assert main(["check", "my_losses_for_check:bce", "--task", "binary",
+                 "--checks", "extreme_inputs,convergence"]) == 0
+
+
+def test_cli_failing_loss_exits_1_and_json_parses(user_module, capsys):
+    code = main(["check", f"{user_module}:shifted", "--json", "--checks", "optimum,batch_order"])
+    assert code == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["passed"] is False
+    assert {c["name"]: c["status"] for c in data["checks"]}["optimum"] == "failed"
+
+
+def test_cli_registered_name(capsys):
+    assert main(["check", "mae", "--checks", "optimum", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["loss"] == "mae"
+
+
+@pytest.mark.parametrize("target, message", [
+    ("no_such_module_xyz:loss", "cannot import no_such_module_xyz"),
+    ("missing_file.py:loss", "no such file"),
+    ("my_losses_for_check:nope", "has no attribute 'nope'"),
+    ("my_losses_for_check:NOT_A_LOSS", "not a callable loss"),
+    ("no_such_loss_name", "neither MODULE:OBJECT nor a registered loss"),
+])
+def test_cli_bad_target_exits_2_with_one_line(user_module, capsys, target, message):
+    assert main(["check", target]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_unknown_check_exits_2(user_module, capsys):
+    assert main(["check", "mse", "--checks", "gradchek"]) == 2
+    assert "unknown check" in capsys.readouterr().err
+
+
+def test_cli_module_that_raises_on_import_exits_2(tmp_path, capsys):
+    bad = tmp_path / "broken_losses.py"
+    bad.write_text("raise RuntimeError('boom')\n")
+    assert main(["check", f"{bad}:loss"]) == 2
+    assert "RuntimeError: boom" in capsys.readouterr().err
