@@ -8,11 +8,10 @@ import torch
 
 import losskit
 from losskit._core.registry import LossInfo
-from losskit.verify import LOW_PRECISION_TOL  # noqa: F401  (one dtype -> tolerance table)
-
-
-#: Input kinds that can be scaled to extreme magnitudes and stay valid inputs.
-SCALABLE = {"logits", "values", "embeddings", "scores", "energies"}
+from losskit.verify._checks import (  # noqa: F401  (one table each, shared with check())
+    LOW_PRECISION_TOL,
+    SCALABLE,
+)
 
 ALL_LOSSES = losskit.list_losses()
 
