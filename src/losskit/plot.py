@@ -1,0 +1,386 @@
+"""Figures: loss and gradient curves, comparison results, training curves (PNG, Agg backend).
+
+* :func:`plot_losses` draws registered losses (and their gradients) against the quantity
+  that drives them, picked from each ``LossInfo.input_kind``: the residual
+  ``prediction - target`` for losses on values, the margin ``logit x sign`` (the
+  true class's logit minus the other's) for losses on logits, the probability of the
+  true class for losses on probabilities.
+* :func:`plot_comparison` and :func:`plot_curves` draw a :class:`losskit.compare.Comparison`.
+* :func:`plot_monitor` draws a :class:`losskit.monitor.LossMonitor`.
+
+Each function writes a PNG to ``out`` and returns the path (or returns the matplotlib
+Figure when ``out`` is None).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ._core.registry import LossInfo, get_info
+from ._core.validate import LossInputError
+
+__all__ = ["axis_of", "loss_curve", "plot_comparison", "plot_curves", "plot_losses",
+           "plot_monitor", "plot_scenario"]
+
+#: input kind -> (axis name, axis label, default range)
+_AXES = {
+    "values": ("residual", "residual: prediction − target", (-3.0, 3.0)),
+    "logits": ("margin", "margin: logit × sign (true-class logit − other logit)", (-6.0, 6.0)),
+    "probabilities": ("probability", "predicted probability of the true class", (0.001, 0.999)),
+}
+
+
+_STYLES = ("-", "--", "-.", ":")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Any, out: str | Path | None) -> Any:
+    if out is None:
+        return fig
+    path = Path(out)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    _pyplot().close(fig)
+    return str(path)
+
+
+def axis_of(info: LossInfo) -> str:
+    """``"residual"``, ``"margin"`` or ``"probability"``; LossInputError for other inputs."""
+    kind = "logits" if info.input_kind == "scores" else info.input_kind
+    if kind == "values" and (len(info.data_arguments) < 2 or info.target_kind == "none"):
+        kind = "none"
+    if kind not in _AXES:
+        raise LossInputError(
+            f"plot_losses draws losses of values, logits or probabilities against one "
+            f"number; {info.name!r} takes {info.input_kind}")
+    return _AXES[kind][0]
+
+
+def _one_point_args(info: LossInfo, axis: str, x: torch.Tensor) -> tuple[Any, ...]:
+    """Arguments of a one-sample call whose input is driven by the scalar ``x``."""
+    args = list(info.example_inputs(1, 0))
+    inp, tgt = args[0], args[1]
+    if axis == "residual":
+        # Log-based losses need a positive target; the others are drawn around zero.
+        t0 = float(tgt.median()) if tgt.numel() and bool((tgt > 0).all()) else 0.0
+        if tgt.is_floating_point():
+            tgt = torch.full_like(tgt, t0)
+        args[1] = tgt
+        args[0] = torch.full_like(inp, t0) + x.to(inp.dtype)
+    elif axis == "margin":
+        if tgt.is_floating_point() and tgt.shape == inp.shape:  # sigmoid: target 1, logit = margin
+            args[1] = torch.ones_like(tgt)
+            args[0] = torch.zeros_like(inp) + x.to(inp.dtype)
+        else:  # softmax: two classes, class 0 is true, logits (m, 0)
+            shape = list(inp.shape)
+            shape[1] = 2
+            zeros = torch.zeros(shape, dtype=inp.dtype)
+            onehot = torch.zeros(shape, dtype=inp.dtype)
+            onehot[:, 0] = 1
+            args[0] = zeros + onehot * x.to(inp.dtype)
+            args[1] = torch.zeros_like(tgt)
+    else:  # probability of the true class, with a two-class distribution (p, 1 - p)
+        if tgt.is_floating_point() and tgt.shape == inp.shape:
+            args[1] = torch.ones_like(tgt)
+            args[0] = torch.zeros_like(inp) + x.to(inp.dtype)
+        else:
+            shape = list(inp.shape)
+            shape[1] = 2
+            onehot = torch.zeros(shape, dtype=inp.dtype)
+            onehot[:, 0] = 1
+            args[0] = onehot * x.to(inp.dtype) + (1 - onehot) * (1 - x.to(inp.dtype))
+            args[1] = torch.zeros_like(tgt)
+    return tuple(args)
+
+
+def loss_curve(name: str, xs: Sequence[float] | np.ndarray, *,
+               params: Mapping[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Loss and its derivative along the loss's axis: ``(loss[x], dloss/dx[x], axis)``.
+
+    Each point is a one-sample call (so losses whose value depends on the batch are drawn
+    correctly); points where the loss rejects its input (a log loss at a negative
+    prediction) are NaN. The derivative is taken by autograd with respect to ``x``.
+    """
+    from .compare._train import single_thread
+
+    info = get_info(name)
+    axis = axis_of(info)
+    with single_thread():
+        return (*_pointwise(info, axis, np.asarray(xs, float), dict(params or {})), axis)
+
+
+def _pointwise(info: LossInfo, axis: str, xs: np.ndarray,
+               params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    loss_vals, grad_vals = [], []
+    for x0 in xs:
+        x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+        try:
+            value = info.fn(*_one_point_args(info, axis, x), **params)
+            if value.numel() != 1:
+                value = value.mean()
+            (g,) = torch.autograd.grad(value, x, allow_unused=True)
+            loss_vals.append(float(value.detach()))
+            grad_vals.append(float(g) if g is not None else 0.0)
+        except (LossInputError, RuntimeError, ValueError):
+            loss_vals.append(math.nan)
+            grad_vals.append(math.nan)
+    return np.asarray(loss_vals), np.asarray(grad_vals)
+
+
+def plot_losses(names: Sequence[str], grad: bool = False, out: str | Path | None = None, *,
+                params: Mapping[str, Mapping[str, Any]] | None = None,
+                xlim: tuple[float, float] | None = None, points: int = 241,
+                title: str | None = None) -> Any:
+    """Draw the losses ``names`` (and with ``grad=True`` their gradients) on one figure.
+
+    Losses on different axes (residual, margin, probability) get separate rows. ``params``
+    maps a loss name to its hyperparameters (``{"huber": {"delta": 0.5}}``).
+
+    Example:
+        >>> plot_losses(["mse", "mae", "huber"], grad=True, out="losses.png")  # doctest: +SKIP
+        'losses.png'
+    """
+    from . import functional  # noqa: F401  (registers the built-in losses)
+
+    if isinstance(names, str):
+        names = [names]
+    if not names:
+        raise LossInputError("plot_losses needs at least one loss name")
+    infos = [get_info(n) for n in names]
+    groups: dict[str, list[LossInfo]] = {}
+    for info in infos:
+        groups.setdefault(axis_of(info), []).append(info)
+    plt = _pyplot()
+    ncols = 2 if grad else 1
+    fig, axes = plt.subplots(len(groups), ncols, figsize=(6.2 * ncols, 4.2 * len(groups)),
+                             squeeze=False)
+    params = params or {}
+    for row, (axis, members) in enumerate(groups.items()):
+        kind = next(k for k, v in _AXES.items() if v[0] == axis)
+        lo, hi = xlim or _AXES[kind][2]
+        if axis == "probability":
+            lo, hi = max(lo, 1e-3), min(hi, 1 - 1e-3)
+        xs = np.linspace(lo, hi, points)
+        for i, info in enumerate(members):
+            style = _STYLES[i % len(_STYLES)]  # dashes keep coinciding curves visible
+            hp = dict(params.get(info.name, {}))
+            label = info.name + (f" ({', '.join(f'{k}={v}' for k, v in hp.items())})" if hp else "")
+            values, grads, _ = loss_curve(info.name, xs, params=hp)
+            line, = axes[row][0].plot(xs, values, style, label=label, lw=2)
+            if grad:
+                axes[row][1].plot(xs, grads, style, label=label, lw=2, color=line.get_color())
+        axes[row][0].set_xlabel(_AXES[kind][1])
+        axes[row][0].set_ylabel("loss")
+        axes[row][0].set_title(f"Loss vs {axis}")
+        if grad:
+            axes[row][1].set_xlabel(_AXES[kind][1])
+            axes[row][1].set_ylabel(f"d loss / d {axis}")
+            axes[row][1].set_title(f"Gradient vs {axis}")
+        for ax in axes[row]:
+            ax.axhline(0, color="0.7", lw=0.8)
+            ax.axvline(0 if axis != "probability" else 0.5, color="0.85", lw=0.8)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        _clip_ylim(axes[row][0])
+        if grad:
+            _clip_ylim(axes[row][1])
+    fig.suptitle(title or ("Loss and gradient: " if grad else "Loss: ") + ", ".join(names))
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def _clip_ylim(ax: Any) -> None:
+    """Keep a loss that explodes at the edge (a log at p -> 0) from flattening the others."""
+    ys = np.concatenate([ln.get_ydata() for ln in ax.get_lines() if len(ln.get_ydata()) > 2])
+    ys = ys[np.isfinite(ys)]
+    if ys.size:
+        lo, hi = np.percentile(ys, 1), np.percentile(ys, 99)
+        pad = 0.08 * max(hi - lo, 1e-9)
+        ax.set_ylim(min(lo, 0) - pad, hi + pad)
+
+
+def _color(comparison: Any, r: Any) -> str:
+    if r.baseline:
+        return "tab:gray"
+    if comparison.better_than_baseline(r):
+        return "tab:green"
+    return "tab:red" if comparison.significant(r) else "tab:blue"
+
+
+def plot_comparison(comparison: Any, out: str | Path | None = None) -> Any:
+    """Left: each loss's metric, mean ± std over folds, with the fold scores. Right: the
+    per-fold difference to the baseline (what the paired test sees: folds differ a lot
+    in difficulty, so overlapping bars on the left can still hide a consistent win)."""
+    plt = _pyplot()
+    results = comparison.results
+    base = next((r for r in results if r.baseline), None)
+    fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(13, 0.7 * len(results) + 2.0), sharey=True,
+                                   gridspec_kw={"width_ratios": [3, 2]})
+    ys = np.arange(len(results))[::-1]
+    for y, r in zip(ys, results):
+        color = _color(comparison, r)
+        scores = np.asarray(r.scores, float)
+        jitter = np.linspace(-0.12, 0.12, len(scores))
+        ax.scatter(scores, y + jitter, s=14, color=color, alpha=0.45, zorder=2)
+        ax.errorbar(r.mean, y, xerr=r.std if np.isfinite(r.std) else None, fmt="o", ms=8,
+                    color=color, capsize=5, lw=2, zorder=3)
+        tag = "baseline" if r.baseline else (f"p={r.p_value:.2g}" if r.p_value is not None
+                                             and np.isfinite(r.p_value) else "")
+        if r.misaligned:
+            tag += "  (misaligned)"
+        ax.annotate(f"{r.mean:.4g}  {tag}", (r.mean, y), xytext=(0, 11),
+                    textcoords="offset points", ha="center", fontsize=8)
+        if base is not None and not r.baseline and len(r.scores) == len(base.scores):
+            diff = scores - np.asarray(base.scores, float)
+            ax_d.scatter(diff, y + jitter, s=14, color=color, alpha=0.6, zorder=2)
+            ax_d.errorbar(diff.mean(), y, xerr=diff.std(ddof=1) if len(diff) > 1 else None,
+                          fmt="o", ms=8, color=color, capsize=5, lw=2, zorder=3)
+    ax.set_yticks(ys, [r.loss for r in results])
+    ax.set_ylim(-0.7, len(results) - 0.3)
+    better = "higher" if comparison.higher_is_better else "lower"
+    ax.set_xlabel(f"{comparison.metric_label} on held-out folds ({better} is better); "
+                  f"dots = folds, bars = ± 1 std")
+    ax.set_title(f"{comparison.metric_label} per loss, {comparison.folds}-fold CV "
+                 f"(green: better than {comparison.baseline}, red: worse)")
+    ax_d.axvline(0, color="0.4", lw=1)
+    ax_d.set_xlabel(f"{comparison.metric_label} minus {comparison.baseline}'s, same fold "
+                    f"({better} is better)")
+    ax_d.set_title("Paired difference to the baseline, per fold")
+    for a in (ax, ax_d):
+        a.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def plot_curves(comparison: Any, out: str | Path | None = None) -> Any:
+    """Held-out loss (relative to its start) and metric over training, mean ± std over folds."""
+    plt = _pyplot()
+    fig, (ax_l, ax_m) = plt.subplots(1, 2, figsize=(12.5, 4.5))
+    for i, r in enumerate(comparison.results):
+        c = r.curves
+        if not c:
+            continue
+        epochs = np.asarray(c["epoch"])
+        loss = np.asarray(c["val_loss"], float)
+        ref = loss[0] if loss[0] not in (0.0,) and np.isfinite(loss[0]) else 1.0
+        style = "--" if r.misaligned else ("-", "-.", ":")[i % 3]
+        label = r.loss + ("  (misaligned)" if r.misaligned else "")
+        line, = ax_l.plot(epochs, loss / ref, style, lw=2, label=label)
+        mean, std = np.asarray(c["val_metric"], float), np.asarray(c["val_metric_std"], float)
+        ax_m.plot(epochs, mean, style, lw=2, color=line.get_color(), label=label)
+        ax_m.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.12)
+    ax_l.set_xlabel("epoch")
+    ax_l.set_ylabel("held-out loss / its value at epoch 0")
+    ax_l.set_title("Each loss on held-out folds (its own scale)")
+    ax_m.set_xlabel("epoch")
+    better = "higher" if comparison.higher_is_better else "lower"
+    ax_m.set_ylabel(f"held-out {comparison.metric_label} ({better} is better)")
+    ax_m.set_title(f"{comparison.metric_label} during training (band: ± 1 std over folds)")
+    for ax in (ax_l, ax_m):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Training curves: a dashed loss kept falling while the metric got worse"
+                 if any(r.misaligned for r in comparison.results) else "Training curves")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def plot_monitor(monitor: Any, out: str | Path | None = None) -> Any:
+    """Every recorded term against the step, events marked; the gradient norm if recorded."""
+    plt = _pyplot()
+    has_grad = bool(monitor.grad_norms)
+    fig, axes = plt.subplots(1 + has_grad, 1, figsize=(9, 3.6 * (1 + has_grad)), squeeze=False)
+    ax = axes[0][0]
+    steps = np.asarray(monitor.steps)
+    positive = True
+    for name, series in monitor.history.items():
+        ys = np.asarray(series, float)
+        if np.all(np.isnan(ys)):
+            continue
+        positive &= bool(np.all(ys[np.isfinite(ys)] > 0))
+        ax.plot(steps, ys, lw=2.2 if name == monitor.TOTAL else 1.4, label=name)
+    if positive:
+        ax.set_yscale("log")
+    colors = {"nonfinite": "black", "divergence": "tab:red", "plateau": "tab:orange",
+              "grad_explosion": "tab:purple", "kl_collapse": "tab:brown"}
+    for e in monitor.events:
+        for a in (row[0] for row in axes):
+            a.axvline(e.step, color=colors.get(e.kind, "k"), ls=":", lw=1.2)
+        ax.annotate(f"{e.kind} ({e.term})", (e.step, 1.0), xycoords=("data", "axes fraction"),
+                    rotation=90, va="top", ha="right", fontsize=7, color=colors.get(e.kind, "k"))
+    ax.set_xlabel("step")
+    ax.set_ylabel("value" + (" (log scale)" if positive else ""))
+    ax.set_title("Loss terms per step" + (f" — {len(monitor.events)} event(s)"
+                                          if monitor.events else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if has_grad:
+        g = axes[1][0]
+        norms = np.asarray(monitor.grad_norms, float)
+        g.plot(steps[-len(norms):], norms, color="tab:purple", lw=1.4)
+        if np.all(norms[np.isfinite(norms)] > 0):
+            g.set_yscale("log")
+        g.set_xlabel("step")
+        g.set_ylabel("gradient norm")
+        g.set_title("Total gradient norm")
+        g.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def plot_scenario(result: Any, out: str | Path | None = None) -> Any:
+    """The figure that shows a scenario's claim (see :mod:`losskit.compare.scenarios`)."""
+    plt = _pyplot()
+    d = result.details
+    if result.name == "misalignment":
+        return plot_curves(next(iter(result.comparisons.values())), out=out)
+    if result.comparisons:
+        return plot_comparison(next(iter(result.comparisons.values())), out=out)
+    if result.name == "vanishing_gradient":
+        fig, (ax_a, ax_g) = plt.subplots(1, 2, figsize=(12, 4.2))
+        for (name, c), style in zip(d["curves"].items(), _STYLES):
+            ax_a.plot(c["accuracy"], style, lw=2, label=name)
+            ax_g.plot(c["grad_norm"], style, lw=2, label=name)
+        ax_a.set_xlabel("gradient-descent step")
+        ax_a.set_ylabel("training accuracy")
+        ax_a.set_title("From a confidently wrong start")
+        ax_g.set_yscale("log")
+        ax_g.set_xlabel("gradient-descent step")
+        ax_g.set_ylabel("gradient norm (log scale)")
+        ax_g.set_title("MSE on a sigmoid: the gradient vanishes where the model is most wrong")
+        for ax in (ax_a, ax_g):
+            ax.grid(alpha=0.3)
+            ax.legend()
+    elif result.name == "interpolation":
+        fig, ax = plt.subplots(figsize=(8, 4.5))
+        for (name, values), style in zip(d["estimates"].items(), ("-o", "--s")):
+            ax.plot(d["scales"], values, style, lw=2, ms=5,
+                    label=f"{name} (delta)" if name == "huber" else f"{name} (beta)")
+        ax.axhline(d["median"], color="tab:green", ls=":", label="median = MAE's optimum")
+        ax.axhline(d["mean"], color="tab:red", ls=":", label="mean = MSE's optimum")
+        ax.set_xscale("log")
+        ax.set_xlabel("delta (Huber) / beta (Smooth L1), log scale")
+        ax.set_ylabel("fitted location")
+        ax.set_title("Huber and Smooth L1 move from the median to the mean as delta grows")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    else:
+        raise LossInputError(f"no figure for scenario {result.name!r}")
+    fig.suptitle(result.claim, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)

@@ -1,0 +1,76 @@
+"""Plots: the curves are the right functions on the right axis, and the PNGs get written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import losskit
+from losskit.cli import main
+from losskit.plot import loss_curve, plot_comparison, plot_curves, plot_losses
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_regression_curves_against_the_residual():
+    r = np.linspace(-3, 3, 13)
+    values, grads, axis = loss_curve("mse", r)
+    assert axis == "residual"
+    np.testing.assert_allclose(values, r ** 2, atol=1e-12)  # closed form
+    np.testing.assert_allclose(grads, 2 * r, atol=1e-12)
+    _, g, _ = loss_curve("huber", r, params={"delta": 1.0})
+    np.testing.assert_allclose(g, np.clip(r, -1, 1), atol=1e-12)
+    _, g_mae, _ = loss_curve("mae", r[r != 0])
+    np.testing.assert_allclose(g_mae, np.sign(r[r != 0]))
+
+
+def test_classification_curves_against_the_margin():
+    m = np.linspace(-6, 6, 25)
+    bce, g_bce, axis = loss_curve("binary_cross_entropy", m)
+    assert axis == "margin"
+    np.testing.assert_allclose(bce, np.log1p(np.exp(-m)), rtol=1e-10)  # softplus(-m)
+    np.testing.assert_allclose(g_bce, -1 / (1 + np.exp(m)), rtol=1e-10)
+    # Softmax CE with logits (m, 0) is the same function of the margin: the axis is shared.
+    ce, g_ce, _ = loss_curve("cross_entropy", m)
+    np.testing.assert_allclose(ce, bce, rtol=1e-10)
+    np.testing.assert_allclose(g_ce, g_bce, rtol=1e-8)
+
+
+def test_unsupported_input_kind_is_a_clear_error():
+    with pytest.raises(losskit.LossInputError, match="embeddings"):
+        plot_losses(["triplet_margin"] if "triplet_margin" in losskit.list_losses()
+                    else ["gaussian_kl"], out=None)
+
+
+def test_plot_losses_writes_png_with_mixed_axes(tmp_path):
+    out = tmp_path / "f.png"
+    path = plot_losses(["mse", "mae", "huber", "binary_cross_entropy"], grad=True, out=out)
+    assert path == str(out) and out.read_bytes()[:8] == PNG
+    fig = plot_losses(["mse", "smooth_l1"], grad=True, out=None)
+    assert len(fig.axes) == 2
+    labels = {ax.get_xlabel() for ax in fig.axes}
+    assert labels == {"residual: prediction − target"}
+    assert {t.get_text() for t in fig.axes[0].get_legend().get_texts()} == {"mse", "smooth_l1"}
+
+
+def test_cli_plot_and_explain_plot(tmp_path, capsys):
+    out = tmp_path / "f.png"
+    assert main(["plot", "mse", "mae", "huber", "--grad", "--out", str(out),
+                 "--param", "huber.delta=0.5"]) == 0
+    assert out.read_bytes()[:8] == PNG
+    card = tmp_path / "huber.png"
+    assert main(["explain", "huber", "--plot", str(card)]) == 0
+    assert card.read_bytes()[:8] == PNG
+    assert main(["plot", "no_such_loss", "--out", str(out)]) == 2
+    assert main(["plot", "mse", "--param", "delta", "--out", str(out)]) == 2
+
+
+def test_comparison_figures(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 2))
+    y = X[:, 0] + rng.normal(size=80)
+    c = losskit.compare(X, y, losses=["mse", "mae"], folds=3, epochs=10)
+    for fn, name in ((plot_comparison, "c.png"), (plot_curves, "k.png")):
+        assert (tmp_path / name).exists() is False
+        fn(c, out=tmp_path / name)
+        assert (tmp_path / name).read_bytes()[:8] == PNG
