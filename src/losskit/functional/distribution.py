@@ -248,7 +248,9 @@ def _perplexity_reference(input, target, *, reduction="mean"):
     pitfalls="Only comparable between models with the same tokenizer and vocabulary (it is "
              "per token, not per character or word). Averaging per-batch perplexities is "
              "not the corpus perplexity: average the cross-entropy, then exponentiate. "
-             "Padding must be masked or it is counted as text. Not a training loss.",
+             "Padding must be masked or it is counted as text. Not a training loss."
+             " The log base does not matter as long as it is used consistently: e^(cross-entropy "
+             "in nats) equals 2^(cross-entropy in bits).",
     references=("Jelinek, Mercer, Bahl, Baker, Perplexity - a measure of the difficulty of "
                 "speech recognition tasks, JASA 1977.",),
     example_inputs=_perplexity_examples, reference=_perplexity_reference, none_shape="sample",

@@ -185,7 +185,9 @@ def _perfect_elbo(args: tuple) -> tuple:
              "dimensions; averaging it instead shrinks it by the number of pixels and makes "
              "the KL dominate. With recon_loss='bce' the recon argument is logits, not "
              "probabilities. The MSE form is a Gaussian likelihood only up to scale: the "
-             "decoder variance is implicitly fixed.",
+             "decoder variance is implicitly fixed."
+             " The opposite failure: with too little KL weight the posterior drifts away from "
+             "N(0, I), and samples drawn from the prior decode poorly.",
     references=("Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014.",
                 "Higgins et al., beta-VAE, ICLR 2017.",
                 "Kingma et al., Improved Variational Inference with Inverse Autoregressive "

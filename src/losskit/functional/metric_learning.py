@@ -190,7 +190,9 @@ def _triplet_reference(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-
     when_to_use="When the data pipeline already yields triplets (e.g. query, clicked, "
                 "not-clicked) or you mine them yourself. Same values as torch's "
                 "triplet_margin_loss. With class-labelled batches prefer batch_triplet, which "
-                "mines all triplets of the batch at once.",
+                "mines all triplets of the batch at once."
+                " The classic use is face recognition and verification (FaceNet): embed, then "
+                "compare distances.",
     pitfalls="Random triplets are mostly easy (zero loss) and training stalls; mine hard or "
              "semi-hard ones. Collapse: all embeddings equal gives loss = margin, a plateau "
              "rather than a minimum; normalize embeddings so the margin has a fixed scale.",

@@ -85,7 +85,9 @@ def _coral_reference(input, target, *, importance_weights=None, reduction="mean"
              "off by several ranks is wrong on several thresholds and is pulled on each.",
     when_to_use="Ordered classes where a near miss is better than a far one: ages, ratings, "
                 "disease grades, star reviews. Needs the CORAL head: one shared linear score "
-                "plus K-1 biases.",
+                "plus K-1 biases."
+                " The simple baseline to beat: regress the level with mae or mse and round; it is"
+                " fine when the levels are evenly spaced.",
     pitfalls="Rank consistency (P(y > k) decreasing in k) is guaranteed only with the CORAL head, "
              "x_ik = w . h_i + b_k with w shared by all thresholds; with K-1 independent outputs "
              "the thresholds can cross (use corn then). Rare extreme ranks make the outer "
@@ -158,7 +160,9 @@ def _corn_reference(input, target, *, reduction="mean"):
              "ones.",
     when_to_use="Ordinal targets with a free (non-shared) output layer; usually better than "
                 "CORAL on larger networks. Predicted ranks come from the chain rule P(y > k) = "
-                "prod_{j <= k} s(x_ij), so they are consistent by construction.",
+                "prod_{j <= k} s(x_ij), so they are consistent by construction."
+                " Compare against the baseline of regressing the level with mae or mse and "
+                "rounding.",
     pitfalls="High thresholds are trained on few samples (only those with y >= k): with rare "
              "top ranks their logits stay noisy. The mean is over (sample, task) pairs, not "
              "samples, so samples of high rank weigh more. Predict with corn_predict_rank "

@@ -383,7 +383,9 @@ def _odds_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch
     pitfalls="Needs positives and negatives of every group in the batch; a group without "
              "positives has no TPR and is left out of that gap. Soft rates are a surrogate for "
              "thresholded ones. Equalized odds and demographic parity cannot both hold when "
-             "base rates differ (except trivially).",
+             "base rates differ (except trivially)."
+             " Equal opportunity is the TPR gap alone: demographic_parity_gap(logits[target == "
+             "1], group[target == 1]); the FPR side uses target == 0.",
     references=("Hardt, Price & Srebro, Equality of Opportunity in Supervised Learning, "
                 "NeurIPS 2016.",
                 "fairlearn: equalized_odds_difference = max(TPR gap, FPR gap)."),

@@ -439,7 +439,9 @@ _OVERLAP_REFS = (
              "when P + T is small.",
     when_to_use="Segmentation with small foreground or heavy class imbalance in pixels, when "
                 "the metric is Dice/F1; usually summed with cross-entropy for stable early "
-                "training.",
+                "training."
+                " Dice and IoU (jaccard) always rank two predictions the same way, since D = 2J /"
+                " (1 + J); they differ only in how hard they push, not in what they prefer.",
     pitfalls=_OVERLAP_PITFALLS,
     references=_OVERLAP_REFS,
     example_inputs=_seg_examples, optimum=_seg_optimum, none_shape="sample_class",

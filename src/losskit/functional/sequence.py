@@ -250,7 +250,10 @@ def _sequence_ce_reference(input, target, *, mask=None, ignore_index=-100, avera
              "the loss. For next-token prediction shift the targets (x[:, :-1] predicts "
              "y[:, 1:]) before calling. A token mean across devices or micro-batches is not "
              "the mean of per-batch means: sum losses and token counts instead. With huge "
-             "vocabularies use linear_cross_entropy to avoid materializing the logits.",
+             "vocabularies use linear_cross_entropy to avoid materializing the logits."
+             " This is teacher forcing: the decoder always sees the true previous tokens, so at "
+             "inference its own mistakes compound (exposure bias); scheduled sampling or "
+             "sequence-level fine-tuning address it.",
     references=("Bengio et al., A Neural Probabilistic Language Model, JMLR 2003.",
                 "Szegedy et al., Rethinking the Inception Architecture, CVPR 2016 (label "
                 "smoothing).",),
