@@ -192,7 +192,8 @@ def test_claimed_properties_hold(name):
     for seed in range(3):
         args = example(info, seed=seed)
         if "nonnegative" in props:
-            values = info.fn(*args, reduction="none") if info.accepts("reduction") else info.fn(*args)
+            values = (info.fn(*args, reduction="none") if info.accepts("reduction")
+                      else info.fn(*args))
             assert (values >= -1e-12).all(), f"{name} claims nonnegative"
         if "zero_at_optimum" in props:
             assert info.optimum is not None, f"{name} claims zero_at_optimum but has no optimum"

@@ -94,7 +94,7 @@ def module_class(name: str) -> type[Loss]:
 
 for _name in list_losses():
     globals()[class_name(_name)] = module_class(_name)
-    __all__.append(class_name(_name))  # noqa: PYI056
+    __all__.append(class_name(_name))
 
 
 def __getattr__(attr: str) -> type[Loss]:

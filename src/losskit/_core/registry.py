@@ -36,7 +36,8 @@ INPUT_KINDS = ("values", "logits", "probabilities", "log_probs", "embeddings", "
 PROPERTIES = {
     "robust_to_outliers": "the gradient stops growing with the error, so outliers pull no harder "
                           "than ordinary points",
-    "bounded_gradient": "the gradient with respect to each input element stays bounded for any input",
+    "bounded_gradient": "the gradient with respect to each input element stays bounded for any "
+                        "input",
     "convex": "convex in the input, so a linear model has one optimum",
     "smooth": "differentiable everywhere with a continuous gradient",
     "handles_imbalance": "has a mechanism aimed at rare classes or rare foreground",
@@ -102,10 +103,8 @@ class LossInfo:
     @property
     def data_arguments(self) -> tuple[str, ...]:
         """Names of the positional (data) arguments, in order."""
-        return tuple(
-            p.name for p in self.signature.parameters.values()
-            if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        )
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        return tuple(p.name for p in self.signature.parameters.values() if p.kind in positional)
 
     def card(self) -> dict[str, Any]:
         """A JSON-friendly summary (what ``losskit explain`` prints)."""
