@@ -22,8 +22,8 @@ __all__ = [
     "check_in_range",
     "check_integer",
     "check_ndim",
-    "check_pair",
     "check_nonnegative",
+    "check_pair",
     "check_param",
     "check_probabilities",
     "check_reduction",
@@ -138,6 +138,10 @@ def check_class_indices(name: str, target: torch.Tensor, num_classes: int,
                                      "the input)")
     if not _reading_values(target):
         return
+    # One pass for the common case (every entry a class index): min and max together.
+    lo, hi = (int(v) for v in torch.aminmax(target))
+    if lo >= 0 and hi < num_classes:
+        return
     valid = target if ignore_index is None else target[target != ignore_index]
     if valid.numel() == 0:
         return
@@ -182,6 +186,11 @@ def check_nonnegative(name: str, t: torch.Tensor, why: str = "") -> None:
 def check_pair(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
                reduction: str) -> None:
     """The checks of an elementwise loss: float input, same-shape target, weight, reduction."""
+    # Hot path (every call of every elementwise loss): one expression when all is well.
+    if (weight is None and reduction in REDUCTIONS and isinstance(input, torch.Tensor)
+            and isinstance(target, torch.Tensor) and input.is_floating_point()
+            and target.is_floating_point() and input.shape == target.shape):
+        return
     check_reduction(reduction)
     check_floating("input", input)
     check_floating("target", target)

@@ -43,6 +43,8 @@ from .._core.validate import (
     check_reduction,
     check_same_shape,
 )
+from ..kernels import elementwise as _fast_elementwise
+from ..kernels.softmax_xent import cross_entropy_fast as _cross_entropy_fast
 from . import _examples as ex
 
 __all__ = [
@@ -248,6 +250,13 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
         pw = _as_tensor("pos_weight", pos_weight, x)
         check_broadcastable("pos_weight", pw, x.shape)
         check_nonnegative("pos_weight", pw)
+    if (weight is None and (pw is None or pw.dim() == 0)
+            and _fast_elementwise.usable("binary_cross_entropy", x, y)):
+        return _fast_elementwise.elementwise_loss("binary_cross_entropy", x, y, reduction,
+                                                  1.0 if pw is None else float(pw))
+    if weight is None and x.numel() and x.dtype == y.dtype:
+        # torch's fused kernel: the same formula, and the least per-call overhead
+        return F.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction=reduction)
     return reduce(_bce_terms(x, y, pw), reduction, weight=weight)
 
 
@@ -320,6 +329,9 @@ def sigmoid_focal(input: torch.Tensor, target: torch.Tensor, *, gamma: float = 2
     if alpha is not None:
         check_param("alpha", alpha, low=0.0, high=1.0)
     x, y = _binary_inputs(input, target, weight, reduction)
+    if weight is None and _fast_elementwise.usable("sigmoid_focal", x, y):
+        return _fast_elementwise.elementwise_loss("sigmoid_focal", x, y, reduction, gamma,
+                                                  -1.0 if alpha is None else alpha)
     return reduce(_sigmoid_focal_terms(x, y, gamma, alpha), reduction, weight=weight)
 
 
@@ -583,6 +595,11 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
         logp = torch.log_softmax(x, dim=1)
         loss = _soft_cross_entropy(logp, upcast(target).to(x.dtype), cw_vector, label_smoothing)
         return reduce(loss, reduction, weight=weight, distributed=distributed, group=group)
+    if weight is None and not distributed:
+        fast = _cross_entropy_fast(x, target, class_weight=cw_vector, ignore_index=ignore_index,
+                                   label_smoothing=label_smoothing, reduction=reduction)
+        if fast is not None:
+            return fast
     valid = target != ignore_index
     loss, cw = _index_cross_entropy(x, target, valid, cw_vector, label_smoothing)
     return reduce(loss, reduction, weight=weight, mask=valid, class_weight=cw,
@@ -701,6 +718,11 @@ def softmax_focal(input: torch.Tensor, target: torch.Tensor, *, gamma: float = 2
     x = upcast(input)
     alpha_vector = _class_vector("alpha", alpha, input, x)
     check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
+    if kind == "index" and weight is None:
+        fast = _cross_entropy_fast(x, target, class_weight=alpha_vector, ignore_index=ignore_index,
+                                   gamma=gamma, weighted_mean=False, reduction=reduction)
+        if fast is not None:
+            return fast
     logp = torch.log_softmax(x, dim=1)
     if kind == "soft":
         # 1 - p = -expm1(log p): keeps its precision when p is close to 1.

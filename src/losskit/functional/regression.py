@@ -26,6 +26,7 @@ from .._core.validate import (
     check_param,
     check_reduction,
 )
+from ..kernels import elementwise as _fast
 from . import _examples as ex
 
 __all__ = [
@@ -81,6 +82,10 @@ def mse(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | Non
         tensor(2.)
     """
     check_pair(input, target, weight, reduction)
+    if weight is None and input.numel() and input.dtype == target.dtype:
+        if _fast.usable("mse", input, target):
+            return _fast.elementwise_loss("mse", input, target, reduction)
+        return F.mse_loss(upcast(input), upcast(target), reduction=reduction)
     return reduce((upcast(input) - upcast(target)).square(), reduction, weight=weight)
 
 
@@ -98,7 +103,8 @@ def mse(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | Non
     pitfalls="The constant gradient does not shrink near the optimum, so a fixed learning rate "
              "oscillates around it and convergence is slower than with MSE; decay the learning "
              "rate or use huber / smooth_l1. Not differentiable at zero error.",
-    references=("Laplace (1774); Koenker, Quantile Regression (2005), the median as L1 minimizer.",),
+    references=("Laplace (1774); Koenker, Quantile Regression (2005), the median as L1 "
+                "minimizer.",),
     example_inputs=ex.regression, optimum=_perfect, reference=_torch_reference(F.l1_loss),
 )
 def mae(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
@@ -113,6 +119,10 @@ def mae(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | Non
         tensor(1.)
     """
     check_pair(input, target, weight, reduction)
+    if weight is None and input.numel() and input.dtype == target.dtype:
+        if _fast.usable("mae", input, target):
+            return _fast.elementwise_loss("mae", input, target, reduction)
+        return F.l1_loss(upcast(input), upcast(target), reduction=reduction)
     return reduce((upcast(input) - upcast(target)).abs(), reduction, weight=weight)
 
 
@@ -146,6 +156,10 @@ def huber(input: torch.Tensor, target: torch.Tensor, *, delta: float = 1.0,
     """
     check_param("delta", delta, low=0.0, low_inclusive=False)
     check_pair(input, target, weight, reduction)
+    if weight is None and input.numel() and input.dtype == target.dtype:
+        if _fast.usable("huber", input, target):
+            return _fast.elementwise_loss("huber", input, target, reduction, delta)
+        return F.huber_loss(upcast(input), upcast(target), reduction=reduction, delta=delta)
     r = (upcast(input) - upcast(target)).abs()
     # Clamping r at delta gives both branches in one expression:
     # 0.5 m^2 + delta (r - m) with m = min(r, delta).
@@ -182,6 +196,10 @@ def smooth_l1(input: torch.Tensor, target: torch.Tensor, *, beta: float = 1.0,
     """
     check_param("beta", beta, low=0.0)
     check_pair(input, target, weight, reduction)
+    if weight is None and input.numel() and input.dtype == target.dtype:
+        if beta > 0 and _fast.usable("smooth_l1", input, target):
+            return _fast.elementwise_loss("smooth_l1", input, target, reduction, beta)
+        return F.smooth_l1_loss(upcast(input), upcast(target), reduction=reduction, beta=beta)
     r = (upcast(input) - upcast(target)).abs()
     if beta == 0:
         return reduce(r, reduction, weight=weight)
@@ -227,6 +245,8 @@ def log_cosh(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor 
         tensor(0.4338)
     """
     check_pair(input, target, weight, reduction)
+    if weight is None and _fast.usable("log_cosh", input, target):
+        return _fast.elementwise_loss("log_cosh", input, target, reduction)
     r = (upcast(input) - upcast(target)).abs()
     # log cosh r = r + log(1 + e^{-2r}) - log 2, finite for every finite r.
     loss = r + torch.nn.functional.softplus(-2.0 * r) - _LOG2
@@ -378,7 +398,7 @@ def _poisson_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def poisson_nll(input: torch.Tensor, target: torch.Tensor, *, log_input: bool = True,
                 full: bool = False, eps: float = 1e-8, weight: torch.Tensor | None = None,
                 reduction: str = "mean") -> torch.Tensor:
-    """Poisson negative log-likelihood (same values as :func:`torch.nn.functional.poisson_nll_loss`).
+    """Poisson negative log-likelihood (same values as torch's ``poisson_nll_loss``).
 
     Shape:
         input: ``[*]`` log-rates (or rates with ``log_input=False``); target: ``[*]`` counts.
