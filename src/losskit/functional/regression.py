@@ -179,7 +179,10 @@ def huber(input: torch.Tensor, target: torch.Tensor, *, delta: float = 1.0,
     when_to_use="Bounding-box regression (Fast R-CNN) and any regression where you want L1's "
                 "robustness without its kink at zero. Equal to huber(delta=beta) / beta.",
     pitfalls="Unlike Huber, the linear part has slope 1 for every beta, so a small beta makes the "
-             "loss nearly L1 (slow final convergence); beta = 0 is exactly L1.",
+             "loss nearly L1 (slow final convergence); beta = 0 is exactly L1."
+             " It is often called faster than Huber: for beta < 1 its gradient near zero is "
+             "1/beta times Huber's (delta = beta), so small residuals are corrected faster; the "
+             "cost per call is the same.",
     references=("Girshick, Fast R-CNN, ICCV 2015.",),
     example_inputs=ex.regression, optimum=_perfect, reference=_torch_reference(F.smooth_l1_loss),
 )
@@ -441,7 +444,9 @@ def _gaussian_reference(input, target, var, *, full=False, eps=1e-6, reduction="
     pitfalls="The model can inflate var to ignore hard samples; early in training the mean is "
              "poorly fit and the variance absorbs it (consider a warm-up with MSE or the beta-NLL "
              "weighting). var must be positive: use softplus on the variance head. eps clamps "
-             "the variance in the value but, as in torch, the gradient passes the clamp.",
+             "the variance in the value but, as in torch, the gradient passes the clamp."
+             " Its value can be negative (a confident, correct prediction has log var < 0), so 0 "
+             "is not a perfect score: compare values, not signs.",
     references=("Nix & Weigend, Estimating the mean and variance of the target probability "
                 "distribution, ICNN 1994.",),
     example_inputs=_gaussian_examples, reference=_gaussian_reference,
