@@ -197,7 +197,7 @@ def test_claimed_properties_hold(name):
             assert (values >= -1e-12).all(), f"{name} claims nonnegative"
         if "zero_at_optimum" in props:
             assert info.optimum is not None, f"{name} claims zero_at_optimum but has no optimum"
-            assert float(info.fn(*info.optimum(args))) == pytest.approx(0.0, abs=1e-10)
+            assert info.fn(*info.optimum(args)).item() == pytest.approx(0.0, abs=1e-10)
         if {"bounded_gradient", "robust_to_outliers"} & props:
             small = _grad_max(info, args)
             big = _grad_max(info, scaled(info, args, 1e3))
@@ -209,8 +209,8 @@ def test_claimed_properties_hold(name):
             mid[0] = 0.5 * (a + b)
             ends = [list(args), list(args)]
             ends[0][0], ends[1][0] = a, b
-            lhs = float(info.fn(*mid))
-            rhs = 0.5 * (float(info.fn(*ends[0])) + float(info.fn(*ends[1])))
+            lhs = info.fn(*mid).item()
+            rhs = 0.5 * (info.fn(*ends[0]).item() + info.fn(*ends[1]).item())
             assert lhs <= rhs + 1e-9, f"{name} claims convexity in the input"
         if "smooth" in props and info.optimum is not None:
             # No kink at the optimum: gradients just either side of it nearly agree.
