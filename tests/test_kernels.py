@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import losskit
 import losskit.functional as LF
 from losskit.kernels import _native
 from losskit.kernels.elementwise import MIN_NUMEL, elementwise_loss, usable
@@ -327,3 +328,207 @@ def test_failed_build_falls_back_to_plain_paths(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+# --- overlap statistics (Dice family): native softmax kernel vs the plain path --------------
+
+
+@needs_native
+@pytest.mark.parametrize("ignore", [None, 2])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_overlap_softmax_kernel_matches_plain(ignore, dtype):
+    from losskit.functional import segmentation as seg
+
+    g = torch.Generator().manual_seed(11)
+    # S = 2 * 9000 voxels spans several OV_CHUNK tasks and a partial OV_BV block.
+    x = (3 * torch.randn(2, 5, 2, 9000, generator=g, dtype=dtype)).requires_grad_(True)
+    t = torch.randint(0, 5, (2, 2, 9000), generator=g)
+    w_i = torch.rand(2, 5, generator=g, dtype=dtype)
+    w_p = torch.randn(2, 5, generator=g, dtype=dtype)
+    results = []
+    previous = _native.enabled()
+    try:
+        for on in (True, False):
+            _native.set_enabled(on)
+            st = seg.overlap_stats(x, t, ignore_index=ignore)
+            value = (st.intersection * w_i).sum() + (st.prediction * w_p).sum()
+            total = value + LF.dice(x, t, ignore_index=ignore)
+            (grad,) = torch.autograd.grad(total, x, retain_graph=True)
+            (again,) = torch.autograd.grad(total, x)  # a retained graph gives the same
+            torch.testing.assert_close(again, grad, rtol=0, atol=0)
+            results.append((st.intersection, st.prediction, st.target, grad))
+    finally:
+        _native.set_enabled(previous)
+    rtol, atol = (1e-6, 1e-6) if dtype == torch.float64 else (1e-4, 1e-4)
+    for ours, plain in zip(*results):
+        torch.testing.assert_close(ours, plain, rtol=rtol, atol=atol)
+
+
+@needs_native
+def test_overlap_softmax_kernel_gradcheck():
+    from losskit.functional import segmentation as seg
+
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(2, 3, 17, generator=g, dtype=torch.float64, requires_grad=True)
+    t = torch.randint(0, 3, (2, 17), generator=g)
+    valid = torch.rand(2, 17, generator=g) > 0.3
+    assert _native.overlap_softmax_supported(x)
+    assert torch.autograd.gradcheck(
+        lambda v: seg._NativeIndexOverlap.apply(v, t, valid)[:2], (x,))
+
+
+# --- similarity log-sum-exp: eager gradient (small S) vs blockwise recompute ----------------
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("upstream", ["constant", "weighted"])
+def test_similarity_logsumexp_eager_matches_recompute(monkeypatch, symmetric, upstream):
+    from losskit.kernels import contrastive
+
+    monkeypatch.setattr(contrastive, "_BLOCK_ELEMENTS", 40)
+    g = torch.Generator().manual_seed(13)
+    q = torch.randn(11, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    k = q if symmetric else torch.randn(13, 3, generator=g, dtype=torch.float64,
+                                        requires_grad=True)
+    exclude = torch.arange(11) if symmetric else torch.tensor([0, -1, 2, 12, -1, 5, 6, 7, 8,
+                                                                 9, 10])
+    w = (torch.full((11,), 0.3, dtype=torch.float64) if upstream == "constant"
+         else torch.rand(11, generator=g, dtype=torch.float64))
+    inputs = (q,) if symmetric else (q, k)
+    s = 2.5 * q @ k.t()
+    rows = torch.nonzero(exclude >= 0).squeeze(1)
+    s = s.index_put((rows, exclude[rows]), torch.tensor(float("-inf"), dtype=s.dtype))
+    expected = torch.logsumexp(s, dim=1)
+    expected_grads = torch.autograd.grad((expected * w).sum(), inputs)
+    for eager_limit in (1 << 26, 0):  # eager path, then the recompute path
+        monkeypatch.setattr(contrastive, "_EAGER_ELEMENTS", eager_limit)
+        ours = contrastive.similarity_logsumexp(q, k, 2.5, exclude)
+        torch.testing.assert_close(ours, expected, rtol=1e-6, atol=1e-6)
+        for a, b in zip(torch.autograd.grad((ours * w).sum(), inputs), expected_grads):
+            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    monkeypatch.setattr(contrastive, "_EAGER_ELEMENTS", 1 << 26)
+    assert torch.autograd.gradcheck(
+        lambda *t: contrastive.similarity_logsumexp(t[0], t[0] if symmetric else t[1], 2.5,
+                                                    exclude), inputs)
+
+
+def test_nt_xent_eager_and_recompute_agree(monkeypatch):
+    from losskit.kernels import contrastive
+
+    g = torch.Generator().manual_seed(14)
+    za = torch.randn(40, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    zb = torch.randn(40, 8, generator=g, dtype=torch.float64, requires_grad=True)
+    weight = torch.rand(40, generator=g, dtype=torch.float64)
+    results = []
+    for eager_limit in (1 << 26, 0):
+        monkeypatch.setattr(contrastive, "_EAGER_ELEMENTS", eager_limit)
+        for kw in ({}, {"weight": weight}):
+            loss = LF.nt_xent(za, zb, temperature=0.1, **kw)
+            results.append((loss, *torch.autograd.grad(loss, (za, zb))))
+    for eager, recompute in zip(results[:2], results[2:]):
+        for a, b in zip(eager, recompute):
+            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+
+
+# --- CORAL kernel, probability range check ---------------------------------------------------
+
+
+def _coral_inputs(dtype, n=257, k=6, seed=3):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.randn(n, k, generator=g, dtype=torch.float64) * 4)
+    x[0] = torch.tensor([60.0, -60.0, 1e4, -1e4, 0.0, 20.0])  # saturated logits stay finite
+    t = torch.randint(0, k + 1, (n,), generator=g)
+    return x.to(dtype), t
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_coral_kernel_matches_plain(dtype, reduction, weighted):
+    x0, t = _coral_inputs(dtype)
+    iw = torch.linspace(0.5, 2.0, x0.shape[1], dtype=dtype) if weighted else None
+    results = []
+    previous = _native.enabled()
+    try:
+        for on in (True, False):
+            _native.set_enabled(on)
+            x = x0.clone().requires_grad_(True)
+            out = LF.coral(x, t, importance_weights=iw, reduction=reduction)
+            upstream = torch.linspace(-1.0, 2.0, out.numel(), dtype=out.dtype).reshape(out.shape)
+            (g,) = torch.autograd.grad(out, x, upstream)
+            with torch.no_grad():
+                nograd = LF.coral(x0, t, importance_weights=iw, reduction=reduction)
+            results.append((out.detach(), g, nograd))
+    finally:
+        _native.set_enabled(previous)
+    rtol, atol = TOL.get(dtype, (2e-2, 2e-2))
+    for a, b in zip(results[0], results[1]):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a.double(), b.double(), rtol=rtol, atol=atol)
+
+
+@needs_native
+def test_coral_kernel_second_backward_and_upstream_scale():
+    x0, t = _coral_inputs(torch.float64, n=40)
+    x = x0.clone().requires_grad_(True)
+    out = LF.coral(x, t)
+    (g1,) = torch.autograd.grad(3.0 * out, x, retain_graph=True)
+    (g2,) = torch.autograd.grad(out, x)
+    torch.testing.assert_close(g1, 3.0 * g2)
+    levels = (t[:, None] > torch.arange(x0.shape[1])).double()
+    expected = (torch.sigmoid(x0) - levels) / x0.shape[0]
+    torch.testing.assert_close(g2, expected)
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_native_unit_range_check(dtype):
+    ok = torch.tensor([0.0, 1.0, 0.5, 1e-30], dtype=dtype)
+    assert _native.in_unit_range(ok) is True
+    for bad in (-1e-30, 1.0000001, float("nan"), float("inf"), -float("inf")):
+        t = ok.clone()
+        t[2] = bad
+        assert _native.in_unit_range(t) is False, bad
+    assert _native.in_unit_range(ok[::2]) is None  # not contiguous: the torch path decides
+    assert _native.in_unit_range(ok.half()) is None
+
+
+def test_small_cross_entropy_hot_path_errors_and_empty_selection():
+    x = torch.randn(5, 4, requires_grad=True)
+    with pytest.raises(losskit.LossInputError, match=r"0\.\.3"):
+        LF.cross_entropy(x, torch.tensor([0, 1, 2, 3, 4]))
+    with pytest.raises(losskit.LossInputError, match="target"):
+        LF.cross_entropy(x, torch.tensor([0, 1, 2]))
+    with pytest.raises(losskit.LossInputError, match="label_smoothing"):
+        LF.cross_entropy(x, torch.tensor([0, 1, 2, 3, 0]), label_smoothing=2.0)
+    out = LF.cross_entropy(x, torch.full((5,), 7), ignore_index=7)
+    assert out.item() == 0.0
+    (g,) = torch.autograd.grad(out, x)
+    assert torch.equal(g, torch.zeros_like(g))
+    xn = x.detach().clone()
+    xn[1, 2] = float("nan")
+    assert torch.isnan(LF.cross_entropy(xn, torch.tensor([0, 1, 2, 3, 0])))
+    y = torch.tensor([0, 1, -100, 3, 2])
+    torch.testing.assert_close(LF.cross_entropy(x, y), F.cross_entropy(x, y))
+
+
+@pytest.mark.parametrize("spread", [1.0, 40.0])  # one shared shift, then per-row shifts
+def test_similarity_logsumexp_eager_symmetric_shift_choice(spread):
+    from losskit.kernels import contrastive
+
+    g = torch.Generator().manual_seed(15)
+    # Row norms from 1 to `spread`: with scale 2.5 the row maxima of S differ by far more
+    # than _SHARED_SHIFT_SPREAD[float64] when spread = 40.
+    norms = torch.linspace(1.0, spread, 12, dtype=torch.float64)[:, None]
+    q = (torch.nn.functional.normalize(torch.randn(12, 4, generator=g, dtype=torch.float64),
+                                       dim=1) * norms).requires_grad_(True)
+    exclude = torch.arange(12)
+    ours = contrastive.similarity_logsumexp(q, q, 2.5, exclude)
+    s = (2.5 * q @ q.t()).masked_fill(torch.eye(12, dtype=torch.bool), float("-inf"))
+    expected = torch.logsumexp(s, dim=1)
+    torch.testing.assert_close(ours, expected, rtol=1e-6, atol=1e-6)
+    (a,) = torch.autograd.grad(ours.sum() * 0.7, q)
+    (b,) = torch.autograd.grad(expected.sum() * 0.7, q)
+    torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)

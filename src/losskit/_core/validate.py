@@ -157,8 +157,17 @@ def check_class_indices(name: str, target: torch.Tensor, num_classes: int,
 
 def check_in_range(name: str, t: torch.Tensor, low: float | None, high: float | None,
                    what: str = "values") -> None:
-    if not _reading_values(t):
+    if not (_VALUE_CHECKS and t.numel()) or torch.compiler.is_compiling():
         return
+    if low is not None and high is not None and t.is_floating_point():
+        # One pass and one read-back for both bounds (NaN fails both comparisons).
+        lo_t, hi_t = torch.aminmax(t)
+        lo, hi = lo_t.item(), hi_t.item()
+        if lo >= low and hi <= high:
+            return
+        if not lo >= low:
+            raise LossInputError(f"{name} must hold {what} >= {low:g}, found {lo:g}")
+        raise LossInputError(f"{name} must hold {what} <= {high:g}, found {hi:g}")
     if low is not None:
         lo = t.min()
         if bool(lo < low) or bool(torch.isnan(lo)):

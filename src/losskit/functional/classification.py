@@ -23,12 +23,14 @@ so a fast path can replace exactly that function.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from .._core import validate as _validate
 from .._core.reduce import reduce, safe_divide, upcast
 from .._core.registry import register_loss
 from .._core.validate import (
@@ -37,13 +39,17 @@ from .._core.validate import (
     check_broadcastable,
     check_class_indices,
     check_floating,
+    check_in_range,
     check_nonnegative,
     check_param,
     check_probabilities,
     check_reduction,
     check_same_shape,
 )
+from ..kernels import _native
 from ..kernels import elementwise as _fast_elementwise
+from ..kernels.softmax_xent import NATIVE_MIN_NUMEL as _CE_NATIVE_MIN_NUMEL
+from ..kernels.softmax_xent import cross_entropy_builtin as _cross_entropy_builtin
 from ..kernels.softmax_xent import cross_entropy_fast as _cross_entropy_fast
 from . import _examples as ex
 
@@ -60,6 +66,10 @@ __all__ = [
 ]
 
 _TASKS_BINARY = ("classification", "binary_classification", "multilabel_classification")
+# Hot paths of cross_entropy / binary_cross_entropy: small CPU calls go straight to torch's
+# C entry points (torch.nn.functional's Python wrappers cost as much as the kernels there).
+_BUILTIN_DTYPES = (torch.float32, torch.float64)
+_REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}
 _TASKS_MULTICLASS = ("classification", "multiclass_classification", "segmentation")
 
 
@@ -241,6 +251,18 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
         >>> binary_cross_entropy(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 0.0]))
         tensor(0.6931)
     """
+    if (pos_weight is None and weight is None and label_smoothing == 0
+            and isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)
+            and input.dtype in _BUILTIN_DTYPES and target.dtype == input.dtype
+            and reduction in _REDUCTION_ENUM and input.shape == target.shape
+            and 0 < input.numel() < _fast_elementwise.MIN_NUMEL):
+        # Hot path (small float calls): the one data check (a native pass when it applies;
+        # check_in_range says what is wrong otherwise), then torch's fused kernel.
+        if (_validate._VALUE_CHECKS and not torch.compiler.is_compiling()
+                and not _native.in_unit_range(target)):
+            check_in_range("target", target, 0.0, 1.0, what="probabilities in [0, 1]; values")
+        return torch.binary_cross_entropy_with_logits(input, target, None, None,
+                                                      _REDUCTION_ENUM[reduction])
     check_param("label_smoothing", label_smoothing, low=0.0, high=1.0)
     x, y = _binary_inputs(input, target, weight, reduction)
     if label_smoothing:
@@ -584,6 +606,28 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
         >>> cross_entropy(torch.tensor([[0.0, 0.0]]), torch.tensor([1]))
         tensor(0.6931)
     """
+    if (weight is None and class_weight is None and not distributed
+            and isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)
+            and input.dtype in _BUILTIN_DTYPES and target.dtype is torch.int64
+            and input.dim() == 2 and input.numel() < _CE_NATIVE_MIN_NUMEL and input.is_cpu
+            and reduction in _REDUCTION_ENUM and not torch.compiler.is_compiling()):
+        # Hot path (small [N, C] index calls): torch's fused kernel (its C entry point, no
+        # Python wrapper) checks the class indices, the batch sizes and label_smoothing
+        # itself; only when it rejects the call are the inputs checked, by the full path
+        # below, to say which argument is wrong and why.
+        try:
+            out = torch._C._nn.cross_entropy_loss(input, target, None,
+                                                  _REDUCTION_ENUM[reduction], ignore_index,
+                                                  label_smoothing)
+        except (IndexError, RuntimeError, ValueError, TypeError):
+            pass
+        else:
+            # torch's mean over nothing (every target ignored, an empty batch) is 0/0;
+            # losskit's is 0, attached. .item() of a CPU scalar is a plain read (~0.3 us).
+            if reduction != "mean" or not math.isnan(out.item()):
+                return out
+            return _cross_entropy_builtin(input, target, None, ignore_index, label_smoothing,
+                                          reduction)
     check_reduction(reduction)
     check_param("label_smoothing", label_smoothing, low=0.0, high=1.0)
     _check_class_input(input)

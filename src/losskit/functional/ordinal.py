@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from .._core.reduce import reduce, safe_divide, upcast
 from .._core.registry import register_loss
@@ -27,6 +28,7 @@ from .._core.validate import (
     check_ndim,
     check_reduction,
 )
+from ..kernels import _native
 from . import _examples as ex
 
 __all__ = ["coral", "coral_predict_rank", "corn", "corn_predict_rank"]
@@ -55,6 +57,42 @@ def _binary_nll(logits: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
     # -log sigmoid(x) = softplus(-x) and -log(1 - sigmoid(x)) = softplus(x): finite for
     # any finite logit, where log(sigmoid(x)) underflows to log(0) below x ~ -100.
     return torch.where(levels, F.softplus(-logits), F.softplus(logits))
+
+
+class _CoralNative(torch.autograd.Function):
+    """CORAL of ``[N, K-1]`` logits in one native sweep; for ``"mean"``/``"sum"`` the
+    gradient is written in the same sweep and handed to backward (no level tensor, no
+    ``[N, K-1]`` loss temporary). ``"none"`` makes its gradient in backward, scaled per row."""
+
+    @staticmethod
+    def forward(ctx, x, target, iw, reduction):
+        ctx.reduction = reduction
+        ctx.save_for_backward(x, target, iw)
+        if reduction == "none":
+            ctx.grad = None
+            return _native.coral_rows(x, target, iw, want_rows=True, want_grad=False)[1]
+        scale = 1.0 / x.shape[0] if reduction == "mean" else 1.0
+        ctx.scale = scale
+        total, _, grad = _native.coral_rows(x, target, iw, want_rows=False,
+                                            want_grad=ctx.needs_input_grad[0], grad_scale=scale)
+        ctx.grad = grad
+        return torch.tensor(total * scale, dtype=x.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_output):
+        x, target, iw = ctx.saved_tensors
+        if ctx.reduction == "none":
+            grad = _native.coral_rows(x, target, iw, want_rows=False, want_grad=True,
+                                      grad_scale=grad_output)[2]
+            return grad, None, None, None
+        grad, ctx.grad = ctx.grad, None
+        if grad is None:  # a second backward (retain_graph=True): recompute
+            grad = _native.coral_rows(x, target, iw, want_rows=False, want_grad=True,
+                                      grad_scale=ctx.scale)[2]
+        if float(grad_output) != 1.0:
+            grad.mul_(grad_output)
+        return grad, None, None, None
 
 
 def _ordinal_examples(n: int, seed: int, ranks: int = 5):
@@ -120,13 +158,29 @@ def coral(input: torch.Tensor, target: torch.Tensor, *,
     """
     _check_ordinal(input, target, weight, reduction)
     x = upcast(input)
-    loss = _binary_nll(x, _levels(target, x.shape[1]))
+    iw = None
     if importance_weights is not None:
         check_floating("importance_weights", importance_weights)
         if importance_weights.shape != (x.shape[1],):
             raise LossInputError(f"importance_weights must have shape [K-1] = ({x.shape[1]},), "
                                  f"got {tuple(importance_weights.shape)}")
-        loss = loss * upcast(importance_weights)
+        iw = upcast(importance_weights)
+    if (weight is None and x.shape[0] > 0 and not torch.compiler.is_compiling()
+            and (iw is None or (iw.dtype == x.dtype and not iw.requires_grad))
+            and _native.coral_supported(x, target)):
+        # One native sweep: loss and gradient together (float16/bfloat16 come here as the
+        # float32 of upcast, whose backward casts the gradient back).
+        if torch.is_grad_enabled() and x.requires_grad:
+            return _CoralNative.apply(x, target, iw, reduction)
+        total, rows, _ = _native.coral_rows(x, target, iw, want_rows=reduction == "none",
+                                            want_grad=False)
+        if rows is not None:
+            return rows
+        return torch.tensor(total / x.shape[0] if reduction == "mean" else total,
+                            dtype=x.dtype)
+    loss = _binary_nll(x, _levels(target, x.shape[1]))
+    if iw is not None:
+        loss = loss * iw
     return reduce(loss.sum(dim=1), reduction, weight=weight)
 
 

@@ -48,6 +48,7 @@ from .._core.validate import (
     check_probabilities,
     check_reduction,
 )
+from ..kernels import _native
 from . import _examples as ex
 
 __all__ = [
@@ -235,6 +236,34 @@ class _IndexOverlap(torch.autograd.Function):
         return out, None, None, None
 
 
+class _NativeIndexOverlap(torch.autograd.Function):
+    """:class:`_IndexOverlap` for ``activation="softmax"`` in the native kernels.
+
+    One sweep over the logits computes each voxel's softmax and accumulates
+    intersection, prediction and target volumes; backward recomputes the softmax per
+    voxel and writes the gradient in one more sweep. Nothing of size ``[N, C, S]`` is
+    kept between the two: the gradient buffer is the only large allocation.
+    Returns ``(inter, pred, target)``; the target volumes are constants.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, index, valid):  # type: ignore[override]
+        logits, index = logits.contiguous(), index.contiguous()
+        valid = None if valid is None else valid.contiguous()
+        inter, pred, tgt = _native.overlap_softmax_forward(logits, index, valid)
+        ctx.save_for_backward(logits, index, valid)
+        ctx.mark_non_differentiable(tgt)
+        return inter, pred, tgt
+
+    @staticmethod
+    def backward(ctx, g_inter, g_pred, _g_tgt):  # type: ignore[override]
+        logits, index, valid = ctx.saved_tensors
+        zeros = logits.new_zeros(logits.shape[:2])
+        return (_native.overlap_softmax_backward(
+            logits, index, valid, zeros if g_inter is None else g_inter,
+            zeros if g_pred is None else g_pred), None, None)
+
+
 def _hard_counts(prep: _Prepared, activation: str) -> torch.Tensor:
     """Voxels whose hard prediction is each class: argmax for softmax, p > 0.5 otherwise."""
     x = prep.logits
@@ -256,7 +285,10 @@ def _stats_from_prepared(prep: _Prepared, activation: str, batch: bool,
                          group: Any = None) -> OverlapStats:
     x = prep.logits
     n, c, s = x.shape
-    if prep.index is not None:
+    if (prep.index is not None and activation == "softmax"
+            and _native.overlap_softmax_supported(x)):
+        inter, pred, tgt = _NativeIndexOverlap.apply(x, prep.index, prep.valid)
+    elif prep.index is not None:
         inter, pred = _IndexOverlap.apply(x, prep.index, prep.valid, activation)
         src = (torch.ones(1, dtype=x.dtype, device=x.device).expand(n, s)
                if prep.valid is None else prep.valid.to(x.dtype))

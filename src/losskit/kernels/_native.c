@@ -267,3 +267,218 @@ void losskit_scale_f32(int64_t n, float* dst, float s, int nt) {
     _Pragma("omp parallel for simd schedule(static) num_threads(nt)")
     for (int64_t i = 0; i < n; i++) dst[i] *= s;
 }
+
+/* ------------------------------------------------------------------------------------
+ * Overlap statistics of a softmax over channels with index targets (Dice family).
+ * x [N, C, S] logits, t [N, S] int64 in 0..C-1, valid [N, S] bytes (0/1) or NULL.
+ * Forward (double outputs [N, C], overwritten):
+ *   inter[n,c] = sum_{s: t_s = c} v_s p_cs,  pred[n,c] = sum_s v_s p_cs,
+ *   tgt[n,c] = sum_{s: t_s = c} v_s.
+ * Backward: grad[n,c,s] = v_s p_cs (g_cs - sum_k p_ks g_ks), g_cs = gP[n,c] + gI[n,c] [t_s = c];
+ * the softmax is recomputed per voxel, so no [N, C, S] tensor is kept in between.
+ * Returns 0, or -1 when C > OV_MAXC (callers take the plain path), -2 out of memory.
+ * ---------------------------------------------------------------------------------- */
+#include <stdlib.h>
+#define OV_MAXC 16
+#define OV_BV 256
+#define OV_CHUNK 8192
+
+#define OVERLAP_KERNELS(T, SUF, EXP)                                                      \
+static void ov_softmax_##SUF(int64_t C, int64_t S, const T* x, const uint8_t* vn,       \
+                             int64_t lo, int64_t len, T e[OV_MAXC][OV_BV], T* inv) {    \
+    T m[OV_BV];                                                                          \
+    for (int64_t v = 0; v < len; v++) m[v] = x[lo + v];                                  \
+    for (int64_t c = 1; c < C; c++) {                                                    \
+        const T* xc = x + c * S + lo;                                                    \
+        _Pragma("omp simd")                                                               \
+        for (int64_t v = 0; v < len; v++) m[v] = xc[v] > m[v] ? xc[v] : m[v];            \
+    }                                                                                    \
+    for (int64_t v = 0; v < len; v++) inv[v] = 0;                                        \
+    for (int64_t c = 0; c < C; c++) {                                                    \
+        const T* xc = x + c * S + lo;                                                    \
+        _Pragma("omp simd")                                                               \
+        for (int64_t v = 0; v < len; v++) { T ev = EXP(xc[v] - m[v]); e[c][v] = ev; inv[v] += ev; } \
+    }                                                                                    \
+    _Pragma("omp simd")                                                                   \
+    for (int64_t v = 0; v < len; v++)                                                    \
+        inv[v] = (vn && !vn[lo + v]) ? (T)0 : (T)1 / inv[v];                             \
+}                                                                                        \
+                                                                                         \
+int losskit_overlap_softmax_fwd_##SUF(int64_t N, int64_t C, int64_t S, const T* x,       \
+                                      const int64_t* t, const uint8_t* valid,            \
+                                      double* inter, double* pred, double* tgt, int nt) { \
+    if (C > OV_MAXC || C < 1) return -1;                                                 \
+    const int64_t nbs = (S + OV_CHUNK - 1) / OV_CHUNK, tasks = N * nbs;                  \
+    double* part = (double*)calloc((size_t)(tasks * 3 * C + 1), sizeof(double));        \
+    if (!part) return -2;                                                                \
+    _Pragma("omp parallel for schedule(static) num_threads(nt)")                          \
+    for (int64_t task = 0; task < tasks; task++) {                                       \
+        const int64_t n = task / nbs, b = task % nbs;                                    \
+        const T* xn = x + n * C * S;                                                     \
+        const int64_t* tn = t + n * S;                                                   \
+        const uint8_t* vn = valid ? valid + n * S : (const uint8_t*)0;                   \
+        double* ai = part + task * 3 * C;                                                \
+        double* ap = ai + C;                                                             \
+        double* at = ai + 2 * C;                                                         \
+        T e[OV_MAXC][OV_BV];                                                             \
+        T inv[OV_BV];                                                                    \
+        const int64_t end = (b + 1) * OV_CHUNK < S ? (b + 1) * OV_CHUNK : S;            \
+        for (int64_t lo = b * OV_CHUNK; lo < end; lo += OV_BV) {                         \
+            const int64_t len = end - lo < OV_BV ? end - lo : OV_BV;                     \
+            ov_softmax_##SUF(C, S, xn, vn, lo, len, e, inv);                             \
+            for (int64_t c = 0; c < C; c++) {                                            \
+                T acc = 0;                                                               \
+                _Pragma("omp simd reduction(+:acc)")                                      \
+                for (int64_t v = 0; v < len; v++) acc += e[c][v] * inv[v];               \
+                ap[c] += (double)acc;                                                    \
+            }                                                                            \
+            T si[OV_MAXC], st[OV_MAXC];                                                  \
+            for (int64_t c = 0; c < C; c++) { si[c] = 0; st[c] = 0; }                    \
+            for (int64_t v = 0; v < len; v++) {                                          \
+                const int64_t tv = tn[lo + v];                                           \
+                si[tv] += e[tv][v] * inv[v];                                             \
+                st[tv] += vn ? (T)vn[lo + v] : (T)1;                                     \
+            }                                                                            \
+            for (int64_t c = 0; c < C; c++) { ai[c] += (double)si[c]; at[c] += (double)st[c]; } \
+        }                                                                                \
+    }                                                                                    \
+    for (int64_t i = 0; i < N * C; i++) { inter[i] = 0; pred[i] = 0; tgt[i] = 0; }       \
+    for (int64_t task = 0; task < tasks; task++) {                                       \
+        const int64_t n = task / nbs;                                                    \
+        const double* ai = part + task * 3 * C;                                          \
+        for (int64_t c = 0; c < C; c++) {                                                \
+            inter[n * C + c] += ai[c]; pred[n * C + c] += ai[C + c];                     \
+            tgt[n * C + c] += ai[2 * C + c];                                             \
+        }                                                                                \
+    }                                                                                    \
+    free(part);                                                                          \
+    return 0;                                                                            \
+}                                                                                        \
+                                                                                         \
+int losskit_overlap_softmax_bwd_##SUF(int64_t N, int64_t C, int64_t S, const T* x,       \
+                                      const int64_t* t, const uint8_t* valid,            \
+                                      const T* g_inter, const T* g_pred, T* grad, int nt) { \
+    if (C > OV_MAXC || C < 1) return -1;                                                 \
+    const int64_t nbs = (S + OV_CHUNK - 1) / OV_CHUNK, tasks = N * nbs;                  \
+    _Pragma("omp parallel for schedule(static) num_threads(nt)")                          \
+    for (int64_t task = 0; task < tasks; task++) {                                       \
+        const int64_t n = task / nbs, b = task % nbs;                                    \
+        const T* xn = x + n * C * S;                                                     \
+        T* gn = grad + n * C * S;                                                        \
+        const int64_t* tn = t + n * S;                                                   \
+        const uint8_t* vn = valid ? valid + n * S : (const uint8_t*)0;                   \
+        const T* gp = g_pred + n * C;                                                    \
+        const T* gi = g_inter + n * C;                                                   \
+        T e[OV_MAXC][OV_BV];                                                             \
+        T inv[OV_BV], mg[OV_BV];                                                         \
+        const int64_t end = (b + 1) * OV_CHUNK < S ? (b + 1) * OV_CHUNK : S;            \
+        for (int64_t lo = b * OV_CHUNK; lo < end; lo += OV_BV) {                         \
+            const int64_t len = end - lo < OV_BV ? end - lo : OV_BV;                     \
+            ov_softmax_##SUF(C, S, xn, vn, lo, len, e, inv);                             \
+            for (int64_t v = 0; v < len; v++) { const int64_t tv = tn[lo + v];           \
+                                                mg[v] = e[tv][v] * gi[tv]; }             \
+            for (int64_t c = 0; c < C; c++) {                                            \
+                const T gc = gp[c];                                                      \
+                _Pragma("omp simd")                                                       \
+                for (int64_t v = 0; v < len; v++) mg[v] += e[c][v] * gc;                 \
+            }                                                                            \
+            _Pragma("omp simd")                                                           \
+            for (int64_t v = 0; v < len; v++) mg[v] *= inv[v];                           \
+            for (int64_t c = 0; c < C; c++) {                                            \
+                const T gc = gp[c], gt = gi[c];                                          \
+                T* out = gn + c * S + lo;                                                \
+                const int64_t* tl = tn + lo;                                             \
+                _Pragma("omp simd")                                                       \
+                for (int64_t v = 0; v < len; v++)                                        \
+                    out[v] = e[c][v] * inv[v] * (gc + (tl[v] == c ? gt : (T)0) - mg[v]); \
+            }                                                                            \
+        }                                                                                \
+    }                                                                                    \
+    return 0;                                                                            \
+}
+OVERLAP_KERNELS(float, f32, exp_f)
+OVERLAP_KERNELS(double, f64, exp_d)
+
+/* ------------------------------------------------------------------------------------
+ * losskit_unit_range: 1 if every x[i] lies in [0, 1] (NaN fails), else 0. Serial: the
+ * probability check of small calls, where a torch reduction costs more than the data.
+ * ---------------------------------------------------------------------------------- */
+#define UNIT_RANGE(T, SUF)                                                               \
+int losskit_unit_range_##SUF(int64_t n, const T* x) {                                    \
+    int bad = 0;                                                                         \
+    _Pragma("omp simd reduction(|:bad)")                                                 \
+    for (int64_t i = 0; i < n; i++) bad |= !(x[i] >= (T)0 && x[i] <= (T)1);              \
+    return !bad;                                                                         \
+}
+UNIT_RANGE(float, f32)
+UNIT_RANGE(double, f64)
+
+/* ------------------------------------------------------------------------------------
+ * CORAL: x [N, K] threshold logits, t [N] int64 ranks, level_ik = [t_i > k],
+ *   loss_i = sum_k w_k softplus(level ? -x_ik : x_ik)      (w = importance weights or 1)
+ *   dloss_i/dx_ik = w_k (sigmoid(x_ik) - level_ik)
+ * softplus(z) = max(z, 0) + log1p(exp(-|z|)) and sigmoid(-x) are formed without
+ * cancellation. Writes loss_i into rows[i] if rows != NULL and gs_i * dloss_i/dx_ik
+ * into grad if grad != NULL (gs_i = gs[i], or gs0 when gs is NULL); returns sum_i loss_i.
+ * ---------------------------------------------------------------------------------- */
+/* Elements per block (K <= CORAL_BLOCK): the level / weight / scale rows are laid out
+ * flat first, so the transcendental loop runs over contiguous data. */
+#define CORAL_BLOCK 2048
+#define CORAL_KERNEL(T, SUF, EXP, LOG1P, CUT)                                            \
+double losskit_coral_##SUF(int64_t N, int64_t K, const T* x, const int64_t* t,          \
+                           const T* w, T* rows, T* grad, const T* gs, double gs0,       \
+                           int nt) {                                                     \
+    double total = 0.0;                                                                  \
+    if (N <= 0 || K <= 0 || K > CORAL_BLOCK) return 0.0; /* callers check K first */     \
+    const int64_t rb = CORAL_BLOCK / K; /* rows per block */                             \
+    const int64_t nb = (N + rb - 1) / rb;                                                \
+    _Pragma("omp parallel reduction(+:total) num_threads(nt)")                            \
+    {                                                                                    \
+        T lv[CORAL_BLOCK], wv[CORAL_BLOCK], gv[CORAL_BLOCK], lb[CORAL_BLOCK];            \
+        _Pragma("omp for schedule(static)")                                               \
+        for (int64_t b = 0; b < nb; b++) {                                               \
+            const int64_t r0 = b * rb, r1 = r0 + rb < N ? r0 + rb : N;                   \
+            const int64_t m = (r1 - r0) * K;                                             \
+            const T* xb = x + r0 * K;                                                    \
+            T* gb = grad ? grad + r0 * K : (T*)0;                                        \
+            for (int64_t i = r0; i < r1; i++) {                                          \
+                const int64_t ti = t[i], o = (i - r0) * K;                               \
+                const T gi = gs ? gs[i] : (T)gs0;                                        \
+                for (int64_t k = 0; k < K; k++) {                                        \
+                    lv[o + k] = ti > k ? (T)1 : (T)0;                                    \
+                    wv[o + k] = w ? w[k] : (T)1;                                         \
+                    gv[o + k] = gi * wv[o + k];                                          \
+                }                                                                        \
+            }                                                                            \
+            T acc = 0;                                                                   \
+            _Pragma("omp simd reduction(+:acc)")                                          \
+            for (int64_t j = 0; j < m; j++) {                                            \
+                const T xv = xb[j];                                                      \
+                const int lev = lv[j] != 0;                                              \
+                const T a = xv < 0 ? -xv : xv;                                           \
+                const T e = a > (T)CUT ? (T)0 : EXP(-a);  /* exp_f saturates, not 0 */   \
+                const T z = lev ? -xv : xv;                                              \
+                const T l = wv[j] * ((z > 0 ? z : (T)0) + LOG1P(e));                     \
+                acc += l;                                                                \
+                lb[j] = l;                                                               \
+                if (gb) {                                                                \
+                    const T r = (T)1 / ((T)1 + e);                                       \
+                    const T big = r, small = e * r;  /* sigmoid(|x|), sigmoid(-|x|) */   \
+                    const T s_pos = xv >= 0 ? big : small;  /* sigmoid(x) */             \
+                    const T s_neg = xv >= 0 ? small : big;  /* 1 - sigmoid(x) */         \
+                    gb[j] = gv[j] * (lev ? -s_neg : s_pos);                              \
+                }                                                                        \
+            }                                                                            \
+            if (rows)                                                                    \
+                for (int64_t i = r0; i < r1; i++) {                                      \
+                    T ri = 0; const T* li = lb + (i - r0) * K;                           \
+                    for (int64_t k = 0; k < K; k++) ri += li[k];                         \
+                    rows[i] = ri;                                                        \
+                }                                                                        \
+            total += (double)acc;                                                        \
+        }                                                                                \
+    }                                                                                    \
+    return total;                                                                        \
+}
+CORAL_KERNEL(float, f32, exp_f, log1p_f, 87.3)
+CORAL_KERNEL(double, f64, exp_d, log1p_d, 746.0)

@@ -143,3 +143,134 @@ def threads(work: int) -> int:
 
 def ptr(t: torch.Tensor | None) -> int | None:
     return None if t is None else t.data_ptr()
+
+
+# --- overlap statistics (Dice family): softmax over channels, index targets -----------------
+
+OVERLAP_MAX_CLASSES = 16  # OV_MAXC in _native.c
+_overlap_ready: set[int] = set()
+
+
+def _overlap_functions(lib: ctypes.CDLL, suffix: str):
+    fwd = getattr(lib, f"losskit_overlap_softmax_fwd_{suffix}")
+    bwd = getattr(lib, f"losskit_overlap_softmax_bwd_{suffix}")
+    if id(lib) not in _overlap_ready:
+        for s in ("f32", "f64"):
+            f = getattr(lib, f"losskit_overlap_softmax_fwd_{s}")
+            f.restype = _INT
+            f.argtypes = [_I64, _I64, _I64, _P, _P, _P, _P, _P, _P, _INT]
+            f = getattr(lib, f"losskit_overlap_softmax_bwd_{s}")
+            f.restype = _INT
+            f.argtypes = [_I64, _I64, _I64, _P, _P, _P, _P, _P, _P, _INT]
+        _overlap_ready.add(id(lib))
+    return fwd, bwd
+
+
+def overlap_softmax_supported(x: torch.Tensor) -> bool:
+    """Whether :func:`overlap_softmax_forward` can take ``x`` ``[N, C, S]`` logits."""
+    return (x.dtype in (torch.float32, torch.float64) and x.device.type == "cpu"
+            and x.dim() == 3 and 1 <= x.shape[1] <= OVERLAP_MAX_CLASSES
+            and library() is not None)
+
+
+def overlap_softmax_forward(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None):
+    """Per-(image, class) soft intersection, prediction and target volumes of
+    ``softmax(x, dim=1)`` against index targets, in one sweep; ``[N, C]`` each, x's dtype.
+
+    x ``[N, C, S]`` contiguous float32/float64, index ``[N, S]`` int64 in ``0..C-1``,
+    valid ``[N, S]`` bool or ``None``. Check :func:`overlap_softmax_supported` first.
+    """
+    n, c, s = x.shape
+    fwd, _ = _overlap_functions(library(), "f32" if x.dtype == torch.float32 else "f64")
+    out = torch.empty(3, n, c, dtype=torch.float64)
+    code = fwd(n, c, s, ptr(x), ptr(index), ptr(valid), ptr(out[0]), ptr(out[1]), ptr(out[2]),
+               threads(x.numel()))
+    if code != 0:
+        raise RuntimeError(f"losskit_overlap_softmax_fwd failed ({code})")
+    return tuple(out.to(x.dtype).unbind(0))
+
+
+def overlap_softmax_backward(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None,
+                             g_inter: torch.Tensor, g_pred: torch.Tensor) -> torch.Tensor:
+    """Gradient wrt ``x`` of ``sum(g_inter * inter + g_pred * pred)`` (see the forward)."""
+    n, c, s = x.shape
+    _, bwd = _overlap_functions(library(), "f32" if x.dtype == torch.float32 else "f64")
+    g_inter = g_inter.to(x.dtype).contiguous()
+    g_pred = g_pred.to(x.dtype).contiguous()
+    grad = torch.empty_like(x, memory_format=torch.contiguous_format)
+    code = bwd(n, c, s, ptr(x), ptr(index), ptr(valid), ptr(g_inter), ptr(g_pred), ptr(grad),
+               threads(x.numel()))
+    if code != 0:
+        raise RuntimeError(f"losskit_overlap_softmax_bwd failed ({code})")
+    return grad
+
+
+# --- probability range check and CORAL (ordinal) ---------------------------------------------
+
+CORAL_MAX_THRESHOLDS = 2048  # CORAL_BLOCK in _native.c
+_coral_ready: set[int] = set()
+
+
+def _setup_coral(lib: ctypes.CDLL) -> None:
+    if id(lib) in _coral_ready:
+        return
+    for s in ("f32", "f64"):
+        f = getattr(lib, f"losskit_unit_range_{s}")
+        f.restype = _INT
+        f.argtypes = [_I64, _P]
+        f = getattr(lib, f"losskit_coral_{s}")
+        f.restype = _D
+        f.argtypes = [_I64, _I64, _P, _P, _P, _P, _P, _P, _D, _INT]
+    _coral_ready.add(id(lib))
+
+
+_unit_range_fns: dict | None = None
+
+
+def in_unit_range(t: torch.Tensor) -> bool | None:
+    """Whether every entry of ``t`` lies in [0, 1] (NaN does not), read in one native pass;
+    ``None`` when the native path does not apply (not contiguous float32/float64 on CPU)."""
+    global _unit_range_fns
+    if not _enabled:
+        return None
+    fns = _unit_range_fns
+    if fns is None:  # first call: load the library and bind the two functions
+        lib = library()
+        if lib is None:
+            return None
+        _setup_coral(lib)
+        fns = _unit_range_fns = {torch.float32: lib.losskit_unit_range_f32,
+                                 torch.float64: lib.losskit_unit_range_f64}
+    fn = fns.get(t.dtype)
+    if fn is None or not t.is_cpu or not t.is_contiguous():
+        return None
+    return fn(t.numel(), t.data_ptr()) != 0
+
+
+def coral_supported(x: torch.Tensor, target: torch.Tensor) -> bool:
+    """Whether :func:`coral_rows` can take ``x`` ``[N, K]`` logits and ``target`` ``[N]``."""
+    return (x.dtype in (torch.float32, torch.float64) and x.is_cpu and target.is_cpu
+            and x.dim() == 2 and x.shape[1] <= CORAL_MAX_THRESHOLDS and x.is_contiguous()
+            and library() is not None)
+
+
+def coral_rows(x: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None, *,
+               want_rows: bool, want_grad: bool, grad_scale: float | torch.Tensor = 1.0):
+    """CORAL's per-row losses, their sum and (optionally) ``grad_scale * dloss/dx`` in one
+    sweep. Returns ``(total: float, rows [N] or None, grad [N, K] or None)``."""
+    lib = library()
+    _setup_coral(lib)
+    n, k = x.shape
+    t = target.to(torch.int64).contiguous()
+    w = None if weights is None else weights.to(x.dtype).contiguous()
+    rows = torch.empty(n, dtype=x.dtype) if want_rows else None
+    grad = torch.empty_like(x) if want_grad else None
+    gs, gs0 = None, 1.0
+    if isinstance(grad_scale, torch.Tensor):
+        gs = grad_scale.to(x.dtype).expand(n).contiguous()
+    else:
+        gs0 = float(grad_scale)
+    fn = lib.losskit_coral_f32 if x.dtype == torch.float32 else lib.losskit_coral_f64
+    total = fn(n, k, x.data_ptr(), t.data_ptr(), ptr(w), ptr(rows), ptr(grad), ptr(gs), gs0,
+               threads(x.numel()))
+    return total, rows, grad
