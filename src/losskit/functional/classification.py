@@ -462,7 +462,9 @@ def _hinge_reference(input, target, *, reduction="mean"):
              "Squared hinge gives -2 t (margin - t x), smooth at the margin.",
     when_to_use="Linear or kernel max-margin classifiers, and when you want a classifier that "
                 "ignores easy examples; squared=True (L2-SVM) is smoother and often easier to "
-                "optimise with gradient methods.",
+                "optimise with gradient methods."
+                " Inside deep models the hinge lives on as margin losses: contrastive, "
+                "triplet_margin and margin_ranking are hinges on distances or score differences.",
     pitfalls="Scores are not probabilities (the loss says nothing about calibration); use "
              "binary_cross_entropy when you need probabilities. Not differentiable at the "
              "margin (a subgradient is used). Targets {0, 1} are mapped to {-1, +1}; mixing "
@@ -565,7 +567,9 @@ def _torch_ce_reference(input, target, *, reduction="mean"):
     pitfalls="Pass logits: a softmax before the loss double-normalises and slows learning. "
              "Label smoothing improves calibration but hurts knowledge distillation from the "
              "smoothed teacher. With class_weight the 'mean' divides by the summed weights, "
-             "not by N. Unlike torch, a batch whose targets are all ignored gives 0, not NaN.",
+             "not by N. Unlike torch, a batch whose targets are all ignored gives 0, not NaN."
+             " For labels that can occur together (multi-label), softmax makes them compete for "
+             "one unit of probability: use binary_cross_entropy per label instead.",
     references=("Bridle, Probabilistic interpretation of feedforward classification network "
                 "outputs, 1990.",
                 "Szegedy et al., Rethinking the Inception Architecture (label smoothing), "
