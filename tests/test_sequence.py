@@ -200,3 +200,14 @@ def test_perplexity_is_exp_of_token_mean():
         torch.testing.assert_close(perplexity(logits, target, mask=mask), expected)
         ignored = target.masked_fill(~mask, -100)
         torch.testing.assert_close(perplexity(logits, ignored), expected)
+
+
+def test_ctc_target_longer_than_input_raises_even_with_zero_infinity():
+    # 4 labels cannot be emitted in 3 frames under any alignment (CTC emits at most one
+    # label per frame), so this is a caller error (typically swapped lengths), not a
+    # numerically infinite loss for zero_infinity to hide.
+    log_probs = torch.randn(3, 1, 5).log_softmax(-1)
+    targets = torch.tensor([[1, 2, 3, 4]])
+    with pytest.raises(losskit.LossInputError,
+                       match=r"targets\[0\] has 4 labels but input_lengths\[0\] = 3"):
+        F.ctc(log_probs, targets, torch.tensor([3]), torch.tensor([4]))

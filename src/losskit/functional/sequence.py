@@ -83,8 +83,16 @@ def _check_ctc_values(targets, input_lengths, target_lengths, frames, classes, b
         if bool((labels == blank).any()):
             raise LossInputError(f"targets contain the blank label {blank}; the blank may only "
                                  "appear in the alignment, never in a target")
+    longer = torch.nonzero(target_lengths > input_lengths).squeeze(1)
+    if longer.numel():
+        # Impossible whatever the flag says: usually swapped or mis-computed lengths.
+        i = int(longer[0])
+        raise LossInputError(
+            f"targets[{i}] has {int(target_lengths[i])} labels but input_lengths[{i}] = "
+            f"{int(input_lengths[i])} frames: a CTC target can never be longer than its input "
+            "(check that input_lengths and target_lengths are not swapped)")
     if zero_infinity:
-        return
+        return  # repeated neighbours that do not fit give an infinite loss, counted as 0
     needed = target_lengths + _repeats(targets, target_lengths)
     short = torch.nonzero(needed > input_lengths).squeeze(1)
     if short.numel():
