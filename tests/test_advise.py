@@ -240,6 +240,7 @@ def test_multilabel_indicator_matrix_gives_per_label_bce_never_softmax():
     y = (g.random((1000, 5)) < [0.4, 0.3, 0.2, 0.1, 0.05]).astype(int)
     prof = profile(y)
     assert prof.task == "multilabel"
+    # expected cardinality = sum of the planted label rates 0.4 + 0.3 + 0.2 + 0.1 + 0.05
     assert prof.label_cardinality == pytest.approx(1.05, abs=0.1)
     rec = recommend(y)
     assert rec.best.name == "binary_cross_entropy"
@@ -343,11 +344,12 @@ def test_profile_statistics_match_their_definitions():
     g = rng(22)
     y = np.concatenate([g.normal(0, 1, 950), g.normal(0, 1, 50) + 30])
     prof = profile(y)
-    assert prof.outlier_fraction == pytest.approx(0.05, abs=0.005)
+    assert prof.outlier_fraction == pytest.approx(0.05, abs=0.005)  # 50 planted of 1000
     assert prof.skewness == pytest.approx(stats.skew(y), rel=1e-3)
     assert prof.excess_kurtosis == pytest.approx(stats.kurtosis(y), rel=1e-3)
     assert prof.mad_sigma == pytest.approx(stats.median_abs_deviation(y, scale="normal"), rel=1e-3)
     counts = profile(np.array([0, 0, 3, 5, 0, 2, 2, 1] * 10, dtype=float), task="count")
+    # three zeros in every eight values: 3 / 8 = 0.375
     assert counts.zero_fraction == 0.375 and counts.integer_valued and counts.sign == "non-negative"
 
 

@@ -43,7 +43,7 @@ def test_piecewise_steps():
 
 def test_scaling_and_products():
     s = 0.5 * LinearWarmup(2)
-    assert s(1) == pytest.approx(0.25)
+    assert s(1) == pytest.approx(0.25)  # 0.5 x (1 of 2 warm-up steps) = 0.5 x 0.5
     assert (LinearWarmup(2) * 4)(1) == pytest.approx(2.0)
     assert (LinearWarmup(2) * Constant(3.0))(1) == pytest.approx(1.5)
     assert as_schedule(2)(7) == 2.0
