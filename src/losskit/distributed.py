@@ -35,6 +35,8 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from ._core._math import safe_divide
+
 __all__ = ["all_reduce_sum", "gather", "global_mean", "global_sum", "is_active", "rank_offset",
            "world_size"]
 
@@ -129,8 +131,6 @@ def global_mean(local_sum: torch.Tensor, local_count: torch.Tensor | float,
     global count is 0); the gradient, once DDP averages it over ``W`` ranks, is that of
     the global mean. Without a process group it is ``local_sum / local_count``.
     """
-    from ._core.reduce import safe_divide
-
     count = torch.as_tensor(local_count, dtype=local_sum.dtype, device=local_sum.device)
     if not is_active(group):
         return safe_divide(local_sum, count)

@@ -20,9 +20,11 @@ from typing import Any
 
 import torch
 
+from .. import distributed as _dist
+from ._math import safe_divide
 from .validate import check_reduction
 
-__all__ = ["accumulation_dtype", "reduce", "safe_divide", "upcast"]
+__all__ = ["accumulation_dtype", "reduce", "reduce_summed", "safe_divide", "upcast"]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -37,16 +39,6 @@ def upcast(t: torch.Tensor | None) -> torch.Tensor | None:
     if t is None or not t.is_floating_point() or t.dtype not in _LOW_PRECISION:
         return t
     return t.float()
-
-
-def safe_divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
-    """``numerator / denominator`` that is 0 (with zero gradient) where the denominator is 0.
-
-    The denominator is replaced before dividing, not the quotient after, because
-    ``torch.where(d > 0, n / d, 0)`` still back-propagates ``0 * inf = NaN``.
-    """
-    positive = denominator > 0
-    return torch.where(positive, numerator, 0.0) / torch.where(positive, denominator, 1.0)
 
 
 def reduce(
@@ -87,31 +79,58 @@ def reduce(
     total = loss.sum()
     if distributed:
         return _reduce_across_ranks(total, loss, reduction, mask, class_weight, group)
+    return _finish(total, reduction, loss.shape, loss.device, mask, class_weight)
+
+
+def reduce_summed(value: torch.Tensor, reduction: str, *, shape: torch.Size | tuple[int, ...],
+                  mask: torch.Tensor | None = None, class_weight: torch.Tensor | None = None,
+                  distributed: bool = False, group: Any = None) -> torch.Tensor:
+    """Finish the reduction of a loss whose terms an accelerator has already summed.
+
+    Accelerators (:mod:`losskit.kernels`) return, for ``reduction="none"``, the unreduced
+    loss exactly as :func:`reduce` would (class weights applied, masked elements 0) and
+    otherwise the sum of those elements. The mean's denominator and the empty-selection
+    rule are applied here, with the same ``mask`` / ``class_weight`` (per element,
+    broadcast to ``shape``) the definition would pass to :func:`reduce`, so a fast path
+    and its definition cannot disagree about them.
+    """
+    check_reduction(reduction)
+    if reduction == "none":
+        return value
+    if distributed:
+        if reduction == "sum":
+            return _dist.global_sum(value, group)
+        denominator = _denominator(torch.Size(shape), value.device, mask, class_weight)
+        return _dist.global_mean(value, denominator.to(value.dtype), group)
+    return _finish(value, reduction, torch.Size(shape), value.device, mask, class_weight)
+
+
+def _finish(total: torch.Tensor, reduction: str, shape: torch.Size, device: torch.device,
+            mask: torch.Tensor | None, class_weight: torch.Tensor | None) -> torch.Tensor:
     if reduction == "sum":
         return total
     if class_weight is None and mask is None:
-        if loss.numel() == 0:
-            return total * 0.0
-        return total / loss.numel()
-    return safe_divide(total, _denominator(loss, mask, class_weight).to(total.dtype))
+        count = shape.numel()
+        # An empty selection is 0, still attached to the graph (its gradient is 0).
+        return total * 0.0 if count == 0 else total / count
+    return safe_divide(total, _denominator(shape, device, mask, class_weight).to(total.dtype))
 
 
-def _denominator(loss: torch.Tensor, mask: torch.Tensor | None,
+def _denominator(shape: torch.Size, device: torch.device, mask: torch.Tensor | None,
                  class_weight: torch.Tensor | None) -> torch.Tensor:
     """What ``"mean"`` divides by: the class-weight sum or the count of counted elements."""
     if class_weight is not None:
         w = class_weight if mask is None else torch.where(mask, class_weight, 0.0)
-        return w.expand_as(loss).sum() if w.shape != loss.shape else w.sum()
+        return w.expand(shape).sum() if w.shape != shape else w.sum()
     if mask is not None:
-        return mask.expand_as(loss).sum() if mask.shape != loss.shape else mask.sum()
-    return torch.tensor(loss.numel(), device=loss.device)
+        return mask.expand(shape).sum() if mask.shape != shape else mask.sum()
+    return torch.tensor(shape.numel(), device=device)
 
 
 def _reduce_across_ranks(total: torch.Tensor, loss: torch.Tensor, reduction: str,
                          mask: torch.Tensor | None, class_weight: torch.Tensor | None,
                          group: Any) -> torch.Tensor:
-    from .. import distributed as dist
-
     if reduction == "sum":
-        return dist.global_sum(total, group)
-    return dist.global_mean(total, _denominator(loss, mask, class_weight).to(total.dtype), group)
+        return _dist.global_sum(total, group)
+    denominator = _denominator(loss.shape, loss.device, mask, class_weight)
+    return _dist.global_mean(total, denominator.to(total.dtype), group)

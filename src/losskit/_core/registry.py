@@ -60,6 +60,9 @@ class LossInfo:
     exactly like the loss. ``optimum(args)`` returns arguments whose input is the
     perfect prediction for the target, where one exists. ``expected_failures`` maps a
     ``check`` name to the reason that check does not apply to this loss.
+    ``learnable`` names the hyperparameters that may be tensors requiring grad (a
+    learnable temperature, margin, scale, ...) and then receive exact gradients; the
+    common suite and ``check`` gradcheck each of them.
     """
 
     name: str
@@ -83,6 +86,7 @@ class LossInfo:
     expected_failures: Mapping[str, str] = field(default_factory=dict)
     none_shape: str = "element"
     builtin: bool = True
+    learnable: tuple[str, ...] = ()
 
     @property
     def signature(self) -> inspect.Signature:
@@ -168,6 +172,7 @@ def register_loss(
     optimum: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None,
     expected_failures: Mapping[str, str] | None = None,
     none_shape: str = "element",
+    learnable: Iterable[str] = (),
     replace: bool = False,
 ) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
     """Decorator that registers a loss function with its :class:`LossInfo`.
@@ -203,7 +208,11 @@ def register_loss(
             grad_args=tuple(grad_args), reference=reference, optimum=optimum,
             expected_failures=MappingProxyType(dict(expected_failures or {})),
             none_shape=none_shape, builtin=fn.__module__.startswith("losskit."),
+            learnable=tuple(learnable),
         )
+        missing = [p for p in info.learnable if p not in info.signature.parameters]
+        if missing:
+            raise LossInputError(f"learnable names {missing[0]!r}, which {loss_name} does not take")
         taken = [n for n in (loss_name, *info.aliases) if n in _REGISTRY or n in _ALIASES]
         if taken and not replace:
             raise LossInputError(

@@ -2,14 +2,21 @@
 
 Each check raises :class:`LossInputError` whose message names the argument, what
 was expected and what came. Shape and dtype checks read tensor metadata only.
-Value checks (index ranges, probability ranges, signs) read the data, which
-costs a reduction and a host sync; they can be switched off in a hot loop with
-:func:`set_value_checks` once the inputs are known to be right.
+
+Value checks (index ranges, probability ranges, signs) read the data. They run only
+where reading is free and meaningful: CPU tensors in eager mode, outside any
+transform. On CUDA (a host-device sync per call), on ``meta`` tensors, while
+``torch.compile`` traces and inside ``torch.func`` transforms (``vmap``, ``grad``)
+they are skipped, so a loss never synchronizes and always traces. They never change a
+result: they raise or they stay silent. :func:`set_value_checks` and
+:func:`value_checks` switch them off for the current thread (a context variable), e.g.
+in a hot CPU loop once the inputs are known to be right.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -28,13 +35,17 @@ __all__ = [
     "check_probabilities",
     "check_reduction",
     "check_same_shape",
+    "readable",
     "set_value_checks",
     "value_checks",
+    "value_checks_enabled",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
 
-_VALUE_CHECKS = True
+# Per thread (and per asyncio task): one thread switching checks off leaves the others alone.
+_VALUE_CHECKS: contextvars.ContextVar[bool] = contextvars.ContextVar("losskit_value_checks",
+                                                                     default=True)
 
 
 class LossInputError(ValueError):
@@ -42,26 +53,51 @@ class LossInputError(ValueError):
 
 
 def set_value_checks(enabled: bool) -> None:
-    """Turn the data-reading checks on or off globally (shape checks always run)."""
-    global _VALUE_CHECKS
-    _VALUE_CHECKS = bool(enabled)
+    """Turn the data-reading checks on or off for the current thread (shape checks always run)."""
+    _VALUE_CHECKS.set(bool(enabled))
 
 
 @contextlib.contextmanager
 def value_checks(enabled: bool) -> Iterator[None]:
-    """Context manager form of :func:`set_value_checks`."""
-    global _VALUE_CHECKS
-    previous = _VALUE_CHECKS
-    _VALUE_CHECKS = bool(enabled)
+    """Context manager form of :func:`set_value_checks` (current thread only)."""
+    token = _VALUE_CHECKS.set(bool(enabled))
     try:
         yield
     finally:
-        _VALUE_CHECKS = previous
+        _VALUE_CHECKS.reset(token)
+
+
+def value_checks_enabled() -> bool:
+    """Whether data-reading checks are on for the current thread."""
+    return _VALUE_CHECKS.get()
+
+
+def _has_storage(t: torch.Tensor) -> bool:
+    # Tensors inside torch.func transforms (vmap's BatchedTensor, grad's wrapper) and the
+    # fake tensors of tracing have no storage to read; asking for its address says so.
+    try:
+        t.data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return False
+    return True
+
+
+def readable(*tensors: torch.Tensor | None) -> bool:
+    """Whether a value check may read these tensors now: checks are on for this thread,
+    nothing is being traced, and every tensor is a plain CPU tensor with storage (not
+    CUDA: a sync; not meta; not inside ``vmap``/``grad``)."""
+    if not _VALUE_CHECKS.get() or torch.compiler.is_compiling():
+        return False
+    for t in tensors:
+        if t is None:
+            continue
+        if t.device.type != "cpu" or not _has_storage(t):
+            return False
+    return True
 
 
 def _reading_values(t: torch.Tensor) -> bool:
-    # Data checks make no sense while tracing (torch.compile) and cost a sync.
-    return _VALUE_CHECKS and t.numel() > 0 and not torch.compiler.is_compiling()
+    return t.numel() > 0 and readable(t)
 
 
 def check_reduction(reduction: str) -> None:
@@ -69,15 +105,46 @@ def check_reduction(reduction: str) -> None:
         raise LossInputError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def check_param(name: str, value: float, *, low: float | None = 0.0, high: float | None = None,
-                low_inclusive: bool = True, high_inclusive: bool = True) -> None:
-    """Check a scalar hyperparameter lies in [low, high] (inclusive unless told)."""
+def check_param(name: str, value: float | torch.Tensor, *, low: float | None = 0.0,
+                high: float | None = None, low_inclusive: bool = True,
+                high_inclusive: bool = True, learnable: bool = False) -> None:
+    """Check a hyperparameter lies in [low, high] (inclusive unless told).
+
+    ``learnable=True`` marks a hyperparameter the loss differentiates when it is a tensor
+    (a learnable temperature, margin, ...): such a tensor is range-checked like a value
+    check, only where its data may be read (:func:`readable`), every element. Any other
+    hyperparameter must be a Python number: a tensor would be frozen (or read with a
+    device sync), so it is refused with an error that says so.
+    """
+    if isinstance(value, torch.Tensor) and not learnable:
+        raise LossInputError(
+            f"{name} must be a Python number, got a tensor: this loss does not learn {name} "
+            f"(pass float({name}) for a fixed value)"
+        )
+    if isinstance(value, torch.Tensor):
+        if value.is_complex() or value.dtype == torch.bool:
+            raise LossInputError(f"{name} must be a real number or tensor, got dtype {value.dtype}")
+        if not (value.numel() and readable(value)):
+            return
+        with torch.no_grad():
+            lo_v, hi_v = float(value.min()), float(value.max())
+        if lo_v != lo_v or hi_v != hi_v:  # NaN
+            raise LossInputError(f"{name} must be a number, got NaN")
+        value_for_message = lo_v if (low is not None and (lo_v < low if low_inclusive
+                                                          else lo_v <= low)) else hi_v
+        _check_range(name, lo_v, low, high, low_inclusive, high_inclusive, value_for_message)
+        _check_range(name, hi_v, low, high, low_inclusive, high_inclusive, hi_v)
+        return
+    _check_range(name, value, low, high, low_inclusive, high_inclusive, value)
+
+
+def _check_range(name, value, low, high, low_inclusive, high_inclusive, shown) -> None:
     bad_low = low is not None and (value < low if low_inclusive else value <= low)
     bad_high = high is not None and (value > high if high_inclusive else value >= high)
-    if bad_low or bad_high:
+    if bad_low or bad_high or value != value:
         lo = "(-inf" if low is None else ("[" if low_inclusive else "(") + f"{low:g}"
         hi = "inf)" if high is None else f"{high:g}" + ("]" if high_inclusive else ")")
-        raise LossInputError(f"{name} must lie in {lo}, {hi}, got {value!r}")
+        raise LossInputError(f"{name} must lie in {lo}, {hi}, got {shown!r}")
 
 
 def check_floating(name: str, t: torch.Tensor) -> None:
@@ -157,7 +224,7 @@ def check_class_indices(name: str, target: torch.Tensor, num_classes: int,
 
 def check_in_range(name: str, t: torch.Tensor, low: float | None, high: float | None,
                    what: str = "values") -> None:
-    if not (_VALUE_CHECKS and t.numel()) or torch.compiler.is_compiling():
+    if not _reading_values(t):
         return
     if low is not None and high is not None and t.is_floating_point():
         # One pass and one read-back for both bounds (NaN fails both comparisons).

@@ -1,13 +1,38 @@
-"""Fused fast paths (torch.autograd.Function) behind the functional signatures.
+"""Accelerators: everything faster than a loss's definition, behind one dispatch.
 
-- ``elementwise``: mse, mae, huber, smooth_l1, log_cosh, binary_cross_entropy and
-  sigmoid_focal in one native sweep that writes the loss and, when autograd needs it,
-  the gradient.
-- ``softmax_xent``: cross entropy / softmax focal per row block, gradient made in forward.
-- ``linear_xent``: linear + cross entropy in token blocks, never the full logits.
-- ``contrastive``, ``triplet``: the metric-learning blocks.
-
-The native code (``_native.c``) is plain C + OpenMP, built with the system compiler on
-first use and cached (``_native``); without a compiler every caller runs its plain torch
-definition, which ``tests/test_kernels.py`` checks the fast paths against.
+Each module here registers fast paths against the losses they speed up
+(:func:`losskit.kernels.register`), declaring the devices, dtypes, options, higher-order
+gradients and tensor hyperparameters they support; the definitions in
+:mod:`losskit.functional` ask :func:`dispatch` at one point and compute the formula
+themselves when no accelerator takes the call. ``accelerators()`` lists them;
+``LOSSKIT_KERNELS=auto|plain|native|triton`` (or ``with losskit.kernels.use("plain"):``)
+chooses the path. See :mod:`losskit.kernels._dispatch` for the contract.
 """
+
+from ._dispatch import (
+    BACKENDS,
+    MODES,
+    Accelerator,
+    AcceleratorDeclined,
+    accelerators,
+    differentiate_definition,
+    dispatch,
+    mode,
+    register,
+    set_mode,
+    use,
+)
+
+__all__ = [
+    "BACKENDS",
+    "MODES",
+    "Accelerator",
+    "AcceleratorDeclined",
+    "accelerators",
+    "differentiate_definition",
+    "dispatch",
+    "mode",
+    "register",
+    "set_mode",
+    "use",
+]
