@@ -103,6 +103,31 @@ def _linear(n, d, v, **kw):
     return make
 
 
+def _views(n, d, negatives=0, weight=False, **kw):
+    def make(dtype, g):
+        opts = dict(kw)
+        if negatives:
+            opts["negatives"] = _randn(g, negatives, d, dtype=dtype)
+        if weight:
+            opts["weight"] = _rand(g, n, dtype=dtype) + 0.5
+        return (_randn(g, n, d, dtype=dtype), _randn(g, n, d, dtype=dtype)), opts
+    return make
+
+
+def _labelled_embeddings(n, d, classes, ref=0, weight=False, **kw):
+    def make(dtype, g):
+        x = _randn(g, n, d, dtype=dtype)
+        y = torch.randint(0, classes, (n,), generator=g)
+        opts = dict(kw)
+        if ref:
+            opts["ref_emb"] = _randn(g, ref, d, dtype=dtype)
+            opts["ref_labels"] = torch.randint(0, classes, (ref,), generator=g)
+        if weight:
+            opts["weight"] = _rand(g, n, dtype=dtype) + 0.5
+        return (x, y), opts
+    return make
+
+
 BIG = MIN_NUMEL + 17  # above the native elementwise threshold, not a block multiple
 SMALL = 37
 ROWS = NATIVE_MIN_NUMEL // 33 + 5  # [ROWS, 33] logits: above the native row threshold
@@ -148,6 +173,25 @@ CASES: dict[str, list[Case]] = {
         Case("options", _linear(29, 6, 41, bias=True, class_weight=True, weight=True,
                                 label_smoothing=0.1, z_loss=1e-2, softcap=3.0), grad=(0, 1)),
         Case("z_loss", _linear(23, 5, 37, z_loss=1e-2), grad=(0, 1)),
+    ],
+    # Small odd sizes: "mean" / "sum" take the gradient-in-forward path, "none" the blockwise
+    # one (tests/test_metric_learning.py forces many blocks and checks the temperature).
+    "info_nce": [
+        Case("plain", _views(29, 7, temperature=0.2), grad=(0, 1)),
+        Case("negatives-weight", _views(23, 5, negatives=11, weight=True, temperature=0.07),
+             grad=(0, 1)),
+        Case("unnormalized", _views(17, 6, normalize=False, temperature=3.0), grad=(0, 1)),
+    ],
+    "nt_xent": [
+        Case("plain", _views(29, 7, temperature=0.5), grad=(0, 1)),
+        # 2 / t = 100: one shared shift in float64, a shift per row in float32.
+        Case("weight-low-t", _views(19, 5, weight=True, temperature=0.02), grad=(0, 1)),
+        Case("unnormalized", _views(17, 6, normalize=False, temperature=3.0), grad=(0, 1)),
+    ],
+    "supcon": [
+        Case("plain", _labelled_embeddings(31, 6, 5, temperature=0.1)),
+        Case("ref-weight", _labelled_embeddings(27, 5, 4, ref=13, weight=True, temperature=0.3)),
+        Case("unnormalized", _labelled_embeddings(21, 4, 3, normalize=False, temperature=2.0)),
     ],
 }
 

@@ -1,48 +1,66 @@
-"""Row-wise log-sum-exp of a similarity matrix that is never stored whole.
+"""Softmax-contrastive losses without keeping the similarity matrix (backend ``"torch"``).
 
-The contrastive losses (``info_nce``, ``nt_xent``, ``supcon``) all need, for every
-anchor ``i``, ``lse_i = log sum_j exp(scale * q_i . k_j)`` over a set of candidate
-keys, with at most one column excluded per row (the anchor itself). Plain autograd
-would keep the ``[M, N]`` similarity matrix, its exponential and its softmax alive
-until backward: three ``M x N`` tensors, 800 MB at ``M = N = 8192``.
+Registered as the accelerator of ``info_nce``, ``nt_xent`` and ``supcon``. At its dispatch
+point each definition (:mod:`losskit.functional.metric_learning`) needs, for anchors
+``a_i`` ``[M, d]`` and candidates ``c_j`` ``[N, d]`` (the anchors themselves when
+``candidates`` is ``None``), the similarities ``s_ij = <a_i, c_j> / t`` and
 
-:class:`SimilarityLogSumExp` works in blocks of rows instead. Forward computes each
-block, reduces it to its log-sum-exp and drops it; backward recomputes the block
-and turns it into gradients (``d lse_i / d s_ij = softmax_ij``). Peak memory is one
-block (``_BLOCK_ELEMENTS`` floats) plus the ``[M, d]`` and ``[N, d]`` inputs and
-gradients, at the price of one extra matrix product.
+    T_i = sum_{p in P(i)} (lse_i - s_ip),   lse_i = log sum_{j != x(i)} exp(s_ij),
 
-When the queries *are* the keys and row ``i`` excludes column ``i`` (``nt_xent`` and
-``supcon`` in one process), the similarity matrix is symmetric and the key-side
-gradient of block ``b`` can be read from the same recomputed block, so backward
-needs one product per block instead of two.
+where ``x(i) = exclude_offset + i`` is the anchor's own column (skipped; none when
+``exclude_offset`` is ``None``) and ``P(i)`` its positives: the single column
+``positive_index[i]``, or every column with the anchor's label except ``x(i)``. It returns
+``out_i = row_weight_i * T_i`` (``reduction="none"``) or ``sum_i out_i``; the definition
+does the rest (folding views, the mean's denominator, the empty-selection rule).
 
-When the whole matrix is small enough (at most ``_EAGER_ELEMENTS`` entries, 256 MB
-of float32: 8192 x 8192) and a gradient will be needed, forward builds it once as a
-scratch buffer, overwrites it with ``exp(S - shift)`` and already computes the
-gradient for a constant upstream gradient (``d sum_i lse_i``: one product when S is
-symmetric, two otherwise); only that ``[M, d]`` / ``[N, d]`` result is kept.
-Backward then only scales it, which is the common case (``"mean"`` of the per-anchor
-losses); with any other upstream gradient it falls back to the blockwise
-recomputation. For a symmetric S whose row maxima are close enough to share one
-shift (normalized embeddings) that is two products instead of three and one ``exp``
-sweep instead of three, otherwise three products but still one sweep. The scratch
-matrix lives only during forward and is well under half of what plain autograd keeps
-(S, its masked copy and its log-softmax).
+Plain autograd keeps the ``[M, N]`` matrix, its exponential and its softmax alive until
+backward: 800 MB at ``M = N = 8192``. Here, with ``G_ij = d out / d s_ij =
+rho_i (n_i softmax_ij - [j in P(i)])`` (``rho_i`` = upstream gradient times
+``row_weight_i``, ``n_i = |P(i)|``):
+
+    d a_i = (1/t) sum_j G_ij c_j,   d c_j = (1/t) sum_i G_ij a_i,
+    d t   = -(1/t) sum_ij G_ij s_ij = -(1/t) sum_i <a_i, d a_i>,
+
+so the temperature's exact gradient costs one ``[M, d]`` dot product with the anchors'
+gradient (it is accumulated from every block through it).
+
+* **Gradient in forward.** When the upstream gradient is one number (``"mean"`` /
+  ``"sum"``) and the matrix has at most ``_EAGER_ELEMENTS`` entries (256 MB of float32),
+  forward builds it once as scratch, overwrites it with ``exp(S - shift)`` and already
+  forms the gradients; only ``[M, d]`` / ``[N, d]`` results are kept and backward scales
+  them. When the anchors are the candidates (``candidates is None``: decided by how the
+  loss calls, never by comparing data) ``S`` is symmetric; if moreover the embeddings are
+  unit vectors and ``t`` is a number with ``2 / t`` small enough that ``exp(-2 / t)`` stays
+  a normal number, one shift ``1 / t`` (the largest possible ``s``) serves every row,
+  ``exp(S - shift)`` is symmetric too and ``G + G^T`` needs a single product.
+* **Blockwise.** Otherwise forward keeps only ``lse`` (one block of rows at a time,
+  ``_BLOCK_ELEMENTS`` entries) and backward recomputes each block: one product per block
+  when ``S`` is symmetric, two otherwise.
+
+``create_graph=True`` differentiates the definition itself
+(:func:`~losskit.kernels.differentiate_definition`, with the closure the definition
+passes as ``definition``). Declined: other distances than the inner product, several
+positives per anchor each with its own denominator (``nt_xent`` with ``labels``), dtypes
+other than float32/float64, ``torch.compile`` and ``torch.func`` transforms. It runs on
+any device (``meta`` included); every tensor it makes is allocated on the input's device.
 """
 
 from __future__ import annotations
 
 import torch
 
-__all__ = ["SimilarityLogSumExp", "similarity_logsumexp"]
+from ._dispatch import differentiate_definition, register
 
-# About 16 MB of float32 per block: large enough for efficient matrix products,
-# small enough that the whole loss stays far below the size of the full matrix.
+__all__: list[str] = []
+
+# About 16 MB of float32 per block: large enough for efficient matrix products, small
+# enough that the whole loss stays far below the size of the full matrix.
 _BLOCK_ELEMENTS = 1 << 22
-# Compute the gradient in forward when S has at most this many entries (float32 /
-# float64 only); above it, backward recomputes the blocks (memory O(N d + block)).
+# Compute the gradient in forward when S has at most this many entries; above it,
+# backward recomputes the blocks (memory O((M + N) d + block)).
 _EAGER_ELEMENTS = 1 << 26
+# One shift for every row needs exp(-2 / t) to stay a normal number in the dtype.
+_SHARED_SHIFT_LIMIT = {torch.float32: 80.0, torch.float64: 700.0}
 
 
 def _row_blocks(rows: int, cols: int):
@@ -51,141 +69,268 @@ def _row_blocks(rows: int, cols: int):
         yield start, min(rows, start + step)
 
 
-def _block_logits(query: torch.Tensor, keys: torch.Tensor, scale: float,
-                  exclude: torch.Tensor | None, start: int, stop: int) -> torch.Tensor:
-    s = torch.mm(query[start:stop], keys.t()).mul_(scale)
-    if exclude is not None:
-        cols = exclude[start:stop]
-        rows = torch.nonzero(cols >= 0).squeeze(1)
-        s[rows, cols[rows]] = float("-inf")
-    return s
+class _Problem:
+    """The call's fixed description (everything but the differentiable inputs)."""
+
+    def __init__(self, loss, row_weight, anchor_labels, candidate_labels, positive_index,
+                 exclude_offset, unit_norm):
+        self.loss = loss
+        self.row_weight = row_weight
+        self.anchor_labels = anchor_labels
+        self.candidate_labels = candidate_labels
+        self.positive_index = positive_index
+        self.exclude_offset = exclude_offset
+        self.unit_norm = unit_norm
+
+    def logits(self, scaled, keys, start, stop):
+        """``S[start:stop]`` with each row's own column at ``-inf``."""
+        s = torch.mm(scaled[start:stop], keys.t())
+        if self.exclude_offset is not None:
+            s.diagonal(self.exclude_offset + start).fill_(float("-inf"))
+        return s
+
+    def positive_mask(self, start, stop):
+        """``[j in P(i)]`` for rows ``start:stop`` (label mode only)."""
+        pos = self.anchor_labels[start:stop, None] == self.candidate_labels[None, :]
+        if self.exclude_offset is not None:
+            pos.diagonal(self.exclude_offset + start).fill_(False)
+        return pos
+
+    def indexed_positive_logits(self, scaled, keys):
+        return (scaled * keys.index_select(0, self.positive_index)).sum(dim=1)
 
 
-class SimilarityLogSumExp(torch.autograd.Function):
-    """``lse_i = logsumexp_j(scale * query_i . keys_j)`` over ``j != exclude_i``, blockwise.
-
-    Inputs: query ``[M, d]``, keys ``[N, d]`` (same dtype), ``scale`` a float,
-    ``exclude`` a long tensor ``[M]`` naming the column each row skips (``-1`` for
-    none) or ``None``, ``grad_enabled`` whether autograd records this call (the
-    gradient is only computed in forward when a backward can follow). Output ``[M]``;
-    a row with no candidate left gives ``-inf``.
-    """
-
-    @staticmethod
-    def forward(ctx, query, keys, scale, exclude, grad_enabled=True):
-        ctx.scale = scale
-        ctx.symmetric = query is keys and exclude is not None and bool(
-            torch.equal(exclude, torch.arange(query.shape[0], device=exclude.device)))
-        ctx.eager = (grad_enabled and any(ctx.needs_input_grad[:2])
-                     and query.dtype in (torch.float32, torch.float64)
-                     and query.shape[0] * keys.shape[0] <= _EAGER_ELEMENTS)
-        if ctx.eager:
-            lse, grad_q, grad_k = _eager_forward(query, keys, scale, exclude, ctx.symmetric,
-                                                 ctx.needs_input_grad)
-            ctx.save_for_backward(query, keys, lse, exclude, grad_q, grad_k)
-            return lse
-        lse = query.new_empty(query.shape[0])
-        for start, stop in _row_blocks(query.shape[0], keys.shape[0]):
-            lse[start:stop] = torch.logsumexp(
-                _block_logits(query, keys, scale, exclude, start, stop), dim=1)
-        ctx.save_for_backward(query, keys, lse, exclude)
-        return lse
-
-    @staticmethod
-    def backward(ctx, grad_lse):
-        if ctx.eager:
-            query, keys, lse, exclude, grad_q, grad_k = ctx.saved_tensors
-            flat = grad_lse.reshape(-1)
-            if flat.numel() == 0 or bool((flat == flat[0]).all()):
-                # Constant upstream gradient: the gradient of sum_i lse_i, scaled.
-                g = flat[0] if flat.numel() else 0.0
-                if ctx.symmetric:
-                    return grad_q * g, None, None, None, None
-                return (None if grad_q is None else grad_q * g,
-                        None if grad_k is None else grad_k * g, None, None, None)
-        else:
-            query, keys, lse, exclude = ctx.saved_tensors
-        scale = ctx.scale
-        # A row whose candidates were all excluded has lse = -inf and no gradient;
-        # replacing it by 0 makes exp(-inf - 0) = 0 instead of exp(-inf + inf) = NaN.
-        lse = torch.where(torch.isfinite(lse), lse, 0.0)
-        row_coef = grad_lse * scale
-        if ctx.symmetric:
-            # S is symmetric, so the column part of block b is exp(S_b - lse_cols) g_cols.
-            grad = torch.zeros_like(query)
-            for start, stop in _row_blocks(query.shape[0], keys.shape[0]):
-                s = _block_logits(query, keys, scale, exclude, start, stop)
-                w = torch.exp(s - lse[start:stop, None]).mul_(row_coef[start:stop, None])
-                w.add_(torch.exp(s.sub_(lse[None, :])).mul_(row_coef[None, :]))
-                grad[start:stop] = torch.mm(w, keys)
-            # query and keys are one tensor: autograd sums both returned gradients.
-            return grad, None, None, None, None
-        grad_q = torch.zeros_like(query) if ctx.needs_input_grad[0] else None
-        grad_k = torch.zeros_like(keys) if ctx.needs_input_grad[1] else None
-        for start, stop in _row_blocks(query.shape[0], keys.shape[0]):
-            s = _block_logits(query, keys, scale, exclude, start, stop)
-            w = torch.exp(s.sub_(lse[start:stop, None])).mul_(row_coef[start:stop, None])
-            if grad_q is not None:
-                grad_q[start:stop] = torch.mm(w, keys)
-            if grad_k is not None:
-                grad_k.addmm_(w.t(), query[start:stop])
-        return grad_q, grad_k, None, None, None
+def _terms(n_pos, lse, positive_sum):
+    # A row with no positive (or no candidate, lse = -inf) contributes exactly 0.
+    return torch.where(n_pos > 0, n_pos * lse - positive_sum, 0.0)
 
 
-# Largest spread of the row maxima of S for which one shift serves every row: each row
-# then keeps a term >= exp(-spread), far from underflow in the dtype.
-_SHARED_SHIFT_SPREAD = {torch.float32: 60.0, torch.float64: 600.0}
-
-
-def _eager_forward(query, keys, scale, exclude, symmetric, needs_grad):
-    """``lse`` and the gradients of ``sum_i lse_i`` wrt query and keys, from one scratch S.
-
-    S is overwritten in place by ``E = exp(S - shift)``: ``softmax_ij = E_ij / rowsum_i``.
-    When S is symmetric and one shift fits every row, E is symmetric too and
-    ``dS = P + P^T = E_ij (c_i + c_j)`` needs a single product with the keys.
-    """
-    # The scale is folded into the [M, d] side: no sweep over S for it.
-    e = torch.mm(query * scale, keys.t())
-    if exclude is not None:
-        rows = torch.nonzero(exclude >= 0).squeeze(1)
-        e[rows, exclude[rows]] = float("-inf")
-    m = e.amax(dim=1) if e.shape[1] else e.new_full((e.shape[0],), float("-inf"))
-    finite = torch.isfinite(m)
-    m = torch.where(finite, m, 0.0)
-    top = m[finite]
-    shared = symmetric and top.numel() > 0 and bool(
-        top.max() - top.min() < _SHARED_SHIFT_SPREAD[e.dtype])
-    if shared:
-        shift = top.max()
-        e.sub_(shift).exp_()
-        m = torch.full_like(m, shift)
+def _forward_blockwise(problem, anchors, keys, scale):
+    m, n = anchors.shape[0], keys.shape[0]
+    scaled = anchors * scale
+    lse = anchors.new_empty(m)
+    if problem.positive_index is not None:
+        n_pos = anchors.new_ones(m)
+        positive_sum = problem.indexed_positive_logits(scaled, keys)
     else:
-        e.sub_(m[:, None]).exp_()
-    total = e.sum(dim=1)
-    lse = m + total.log()
-    # softmax_ij = E_ij c_i / scale; c folds in the scale (d s_ij / d q_i = scale k_j).
-    coef = torch.where(total > 0, total.reciprocal(), 0.0).mul_(scale)
-    if shared:
-        # E symmetric: dS = E_ij (c_i + c_j), one reused block buffer for the factor.
-        factor = None
-        for start, stop in _row_blocks(e.shape[0], e.shape[1]):
-            if factor is None:
-                factor = e.new_empty(stop - start, e.shape[1])
-            f = factor[:stop - start]
-            torch.add(coef[start:stop, None], coef[None, :], out=f)
-            e[start:stop].mul_(f)
-        return lse, torch.mm(e, keys), None
-    e.mul_(coef[:, None])
+        n_pos, positive_sum = anchors.new_empty(m), anchors.new_empty(m)
+    for start, stop in _row_blocks(m, n):
+        s = problem.logits(scaled, keys, start, stop)
+        if problem.positive_index is None:
+            pos = problem.positive_mask(start, stop)
+            n_pos[start:stop] = pos.sum(dim=1)
+            positive_sum[start:stop] = torch.where(pos, s, 0.0).sum(dim=1)
+        lse[start:stop] = torch.logsumexp(s, dim=1)
+    return lse, n_pos, _terms(n_pos, lse, positive_sum)
+
+
+def _indexed_positive_grads(problem, anchors, keys, rho, scale, symmetric):
+    """The ``-rho_i [j = positive_index_i]`` part of G, through the products: ``(d a, d c)``."""
+    idx = problem.positive_index
+    da = -(rho * scale)[:, None] * keys.index_select(0, idx)
+    dc = torch.zeros_like(keys).index_add_(0, idx, -(rho * scale)[:, None] * anchors)
     if symmetric:
-        # dS = P + P^T (both uses of the one tensor).
-        return lse, torch.mm(e, keys).addmm_(e.t(), query), None
-    grad_k = torch.mm(e.t(), query) if needs_grad[1] else None
-    grad_q = torch.mm(e, keys) if needs_grad[0] else None
-    return lse, grad_q, grad_k
+        return da + dc, None
+    return da, dc
 
 
-def similarity_logsumexp(query: torch.Tensor, keys: torch.Tensor, scale: float,
-                         exclude: torch.Tensor | None = None) -> torch.Tensor:
-    """Functional form of :class:`SimilarityLogSumExp` (see there)."""
-    # Inside forward grad mode is always off: tell it whether a backward can follow.
-    return SimilarityLogSumExp.apply(query, keys, float(scale), exclude, torch.is_grad_enabled())
+def _eager_forward(problem, anchors, keys, scale, symmetric, need_keys):
+    """``(T, d a, d c)`` for upstream gradient 1 (``d c`` is None when symmetric or unneeded)."""
+    m, n = anchors.shape[0], keys.shape[0]
+    r = problem.row_weight
+    scaled = anchors * scale
+    e = torch.mm(scaled, keys.t())
+    if problem.exclude_offset is not None:
+        e.diagonal(problem.exclude_offset).fill_(float("-inf"))
+    labelled = problem.positive_index is None
+    if labelled:
+        n_pos, positive_sum = anchors.new_empty(m), anchors.new_empty(m)
+        for start, stop in _row_blocks(m, n):
+            pos = problem.positive_mask(start, stop)
+            n_pos[start:stop] = pos.sum(dim=1)
+            positive_sum[start:stop] = torch.where(pos, e[start:stop], 0.0).sum(dim=1)
+    else:
+        n_pos = anchors.new_ones(m)
+        positive_sum = problem.indexed_positive_logits(scaled, keys)
+    shared = (symmetric and problem.unit_norm and isinstance(scale, float)
+              and 2.0 * scale < _SHARED_SHIFT_LIMIT[e.dtype])
+    if shared:
+        # |s_ij| <= 1/t for unit vectors: shift by the largest possible value.
+        shift = anchors.new_full((m,), scale)
+        e.sub_(scale).exp_()
+    else:
+        shift = e.amax(dim=1) if n else anchors.new_full((m,), float("-inf"))
+        shift = torch.where(torch.isfinite(shift), shift, 0.0)
+        e.sub_(shift[:, None]).exp_()
+    total = e.sum(dim=1)
+    lse = shift + total.log()
+    terms = _terms(n_pos, lse, positive_sum)
+    # softmax_ij = e_ij / total_i, so G_ij = coef_i e_ij - r_i [j in P(i)].
+    coef = torch.where(total > 0, r * n_pos / torch.where(total > 0, total, 1.0), 0.0)
+    if shared:
+        # G + G^T = e_ij (coef_i + coef_j) - (r_i + r_j) [j in P(i)]  (e and P symmetric)
+        for start, stop in _row_blocks(m, n):
+            block = e[start:stop].mul_(coef[start:stop, None] + coef[None, :])
+            if labelled:
+                pos = problem.positive_mask(start, stop)
+                block.sub_(torch.where(pos, r[start:stop, None] + r[None, :], 0.0))
+        da = torch.mm(e, anchors).mul_(scale)
+        dc = None
+    else:
+        for start, stop in _row_blocks(m, n):
+            block = e[start:stop].mul_(coef[start:stop, None])
+            if labelled:
+                block.sub_(torch.where(problem.positive_mask(start, stop),
+                                       r[start:stop, None], 0.0))
+        if symmetric:
+            da = torch.mm(e, anchors).addmm_(e.t(), anchors).mul_(scale)
+            dc = None
+        else:
+            da = torch.mm(e, keys).mul_(scale)
+            dc = torch.mm(e.t(), anchors).mul_(scale) if need_keys else None
+    if not labelled:
+        pa, pc = _indexed_positive_grads(problem, anchors, keys, r, scale, symmetric)
+        da = da + pa
+        if dc is not None:
+            dc = dc + pc
+    return terms, da, dc
+
+
+def _backward_blockwise(problem, anchors, keys, scale, lse, n_pos, rho, symmetric, need_keys):
+    m, n = anchors.shape[0], keys.shape[0]
+    scaled = anchors * scale
+    # A row without candidates has lse = -inf and no gradient; 0 keeps exp finite.
+    lse = torch.where(torch.isfinite(lse), lse, 0.0)
+    coef = rho * n_pos
+    labelled = problem.positive_index is None
+    da = torch.zeros_like(anchors)
+    dc = torch.zeros_like(keys) if (need_keys and not symmetric) else None
+    for start, stop in _row_blocks(m, n):
+        s = problem.logits(scaled, keys, start, stop)
+        if symmetric:
+            # Row part G[b] and, S being symmetric, the column part (G^T)[b] from one block.
+            w = torch.exp(s - lse[start:stop, None]).mul_(coef[start:stop, None])
+            w.add_(torch.exp(s.sub_(lse[None, :])).mul_(coef[None, :]))
+            if labelled:
+                pos = problem.positive_mask(start, stop)
+                w.sub_(torch.where(pos, rho[start:stop, None] + rho[None, :], 0.0))
+            da[start:stop] = torch.mm(w, anchors)
+            continue
+        w = torch.exp(s.sub_(lse[start:stop, None])).mul_(coef[start:stop, None])
+        if labelled:
+            w.sub_(torch.where(problem.positive_mask(start, stop), rho[start:stop, None], 0.0))
+        da[start:stop] = torch.mm(w, keys)
+        if dc is not None:
+            dc.addmm_(w.t(), anchors[start:stop])
+    da.mul_(scale)
+    if dc is not None:
+        dc.mul_(scale)
+    if not labelled:
+        pa, pc = _indexed_positive_grads(problem, anchors, keys, rho, scale, symmetric)
+        da = da + pa
+        if dc is not None:
+            dc = dc + pc
+    return da, dc
+
+
+def _temperature_grad(anchors, da, scale, symmetric):
+    # d t = -(1/t) sum_ij G_ij s_ij = -(1/t) <a, d a>; symmetric d a holds G + G^T: twice.
+    total = (anchors * da).sum()
+    return -total * scale / 2.0 if symmetric else -total * scale
+
+
+class _SoftmaxContrast(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, anchors, candidates, temperature, problem, reduction, definition, track):
+        symmetric = candidates is None
+        keys = anchors if symmetric else candidates
+        scale = 1.0 / temperature
+        ctx.problem, ctx.reduction, ctx.definition = problem, reduction, definition
+        ctx.symmetric, ctx.temperature_is_tensor = symmetric, isinstance(temperature, torch.Tensor)
+        ctx.temperature_number = None if ctx.temperature_is_tensor else temperature
+        need_anchor = track and ctx.needs_input_grad[0]
+        need_keys = track and not symmetric and ctx.needs_input_grad[1]
+        need_t = track and ctx.temperature_is_tensor and ctx.needs_input_grad[2]
+        ctx.need = (need_anchor, need_keys, need_t)
+        tensors = (anchors, candidates, temperature if ctx.temperature_is_tensor else None)
+        eager = (reduction != "none" and any(ctx.need)
+                 and anchors.shape[0] * keys.shape[0] <= _EAGER_ELEMENTS)
+        ctx.grads = None
+        if eager:
+            terms, da, dc = _eager_forward(problem, anchors, keys, scale, symmetric, need_keys)
+            dt = _temperature_grad(anchors, da, scale, symmetric) if need_t else None
+            ctx.grads = (da if need_anchor else None, dc, dt)
+            ctx.save_for_backward(*tensors)
+        else:
+            lse, n_pos, terms = _forward_blockwise(problem, anchors, keys, scale)
+            ctx.save_for_backward(*tensors, lse, n_pos)
+        out = problem.row_weight * terms
+        return out if reduction == "none" else out.sum()
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        saved = ctx.saved_tensors
+        anchors, candidates, t_tensor = saved[:3]
+        need_anchor, need_keys, need_t = ctx.need
+        temperature = t_tensor if ctx.temperature_is_tensor else ctx.temperature_number
+        if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
+            grads = differentiate_definition(ctx.problem.loss, ctx.definition,
+                                             (anchors, candidates, temperature), grad_out)
+            return (grads[0], grads[1], grads[2] if ctx.temperature_is_tensor else None,
+                    None, None, None, None)
+        scale = 1.0 / temperature
+        keys = anchors if ctx.symmetric else candidates
+        if ctx.grads is not None:
+            da, dc, dt = (None if g is None else g * grad_out for g in ctx.grads)
+        else:
+            lse, n_pos = saved[3:]
+            rho = ctx.problem.row_weight * grad_out
+            da, dc = _backward_blockwise(ctx.problem, anchors, keys, scale, lse, n_pos, rho,
+                                         ctx.symmetric, need_keys)
+            dt = _temperature_grad(anchors, da, scale, ctx.symmetric) if need_t else None
+        if dt is not None:
+            dt = dt.to(t_tensor.dtype).reshape(t_tensor.shape)
+        return (da if need_anchor else None, dc if need_keys else None, dt,
+                None, None, None, None)
+
+
+def _supports(anchors, candidates, *, temperature, row_weight, anchor_labels, candidate_labels,
+              positive_index, exclude_offset, distance, pair_form, unit_norm, reduction,
+              definition):
+    if distance != "cosine":
+        return f"takes the inner-product similarity (distance='cosine'), not {distance!r}"
+    if pair_form and positive_index is None:
+        return ("several positives per anchor, each with its own denominator (nt_xent with "
+                "labels), is left to the definition")
+    if candidates is not None and candidates.dtype != anchors.dtype:
+        return "anchors and candidates must share a dtype"
+    if candidates is None and exclude_offset != 0:
+        return "anchors used as candidates must skip their own column"
+    if isinstance(temperature, torch.Tensor) and temperature.numel() != 1:
+        return "temperature must be a number or a one-element tensor"
+    return None
+
+
+def _make_run(loss: str):
+    def run(anchors, candidates, *, temperature, row_weight, anchor_labels, candidate_labels,
+            positive_index, exclude_offset, distance, pair_form, unit_norm, reduction,
+            definition):
+        problem = _Problem(loss, row_weight, anchor_labels, candidate_labels, positive_index,
+                           exclude_offset, unit_norm)
+        track = torch.is_grad_enabled() and any(
+            isinstance(x, torch.Tensor) and x.requires_grad
+            for x in (anchors, candidates, temperature))
+        return _SoftmaxContrast.apply(anchors, candidates, temperature, problem, reduction,
+                                      definition, track)
+    return run
+
+
+_OPTIONS = ("reduction", "weight", "temperature", "normalize", "distributed")
+for _loss, _extra in (("info_nce", ("negatives",)), ("nt_xent", ()), ("supcon", ("ref_emb",))):
+    register(_loss, "torch", name=f"torch.blockwise_{_loss}",
+             devices=("cpu", "cuda", "meta", "xpu", "mps"),
+             dtypes=(torch.float32, torch.float64), supports=_supports, double_backward=True,
+             tensor_hyperparameters=("temperature",), traceable=False,
+             options=(*_OPTIONS, *_extra),
+             description="similarity matrix in row blocks, never kept for backward; gradient "
+                         "in forward when it fits; learnable temperature")(_make_run(_loss))
