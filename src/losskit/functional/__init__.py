@@ -18,4 +18,5 @@ from .ranking import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .reinforcement import *  # noqa: F403
 from .segmentation import *  # noqa: F403
+from .self_supervised import *  # noqa: F403
 from .sequence import *  # noqa: F403
