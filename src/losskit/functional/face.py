@@ -75,6 +75,13 @@ def _normalized(x: torch.Tensor) -> torch.Tensor:
     return F.normalize(upcast(x), dim=1)
 
 
+def _cosines(embeddings: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """``[N, C]`` cosines of embeddings to centers, in their common (promoted) dtype."""
+    e, w = _normalized(embeddings), _normalized(centers)
+    dtype = torch.promote_types(e.dtype, w.dtype)
+    return e.to(dtype) @ w.to(dtype).t()
+
+
 def _margin_cross_entropy(cos: torch.Tensor, target: torch.Tensor, target_logit: torch.Tensor,
                           scale: float | torch.Tensor) -> torch.Tensor:
     """Per-sample ``-log softmax(scale * logits)[target]`` where the target column of ``cos``
@@ -127,7 +134,7 @@ def _additive_angular_margin(cos: torch.Tensor, margin: float | torch.Tensor) ->
 def _subcenter_cosine(embeddings: torch.Tensor, centers: torch.Tensor,
                       subcenters: int) -> torch.Tensor:
     """``[N, C]`` cosines; with ``k`` sub-centers per class the largest of the class's k."""
-    cos = _normalized(embeddings) @ _normalized(centers).t()
+    cos = _cosines(embeddings, centers)
     if subcenters == 1:
         return cos
     return cos.view(cos.shape[0], -1, subcenters).amax(dim=2)
@@ -609,7 +616,7 @@ def proxy_anchor(embeddings: torch.Tensor, proxies: torch.Tensor, target: torch.
     _check_centers("proxies", proxies, embeddings)
     _check_labels("target", target, embeddings.shape[0])
     check_class_indices("target", target, proxies.shape[0])
-    cos = _normalized(embeddings) @ _normalized(proxies).t()  # [N, C]
+    cos = _cosines(embeddings, proxies)  # [N, C]
     positive = target[:, None] == torch.arange(proxies.shape[0], device=cos.device)
     pos_term = _log1p_sum_exp(-alpha * (cos - margin), positive, dim=0)  # [C]
     neg_term = _log1p_sum_exp(alpha * (cos + margin), ~positive, dim=0)
