@@ -200,8 +200,8 @@ def _arcface_reference(embeddings, centers, target, *, margin=0.5, scale=64.0, s
              "margin=28.6 there is 0.5 here). A large margin from random initialization can "
              "stall or diverge on hard or small datasets; warm up with CosFace or m = 0, or "
              "lower s. s must be large enough for the softmax to saturate: s ~ 30-64 for "
-             "thousands of classes. The centers need their own (usually same) learning rate "
-             "and no weight decay trap: they are normalized, so their norm is meaningless. "
+             "thousands of classes. The centers are normalized, so weight decay on them only "
+             "shrinks a norm the loss ignores (and can make their steps erratic). "
              "theta + m > pi switches to cos(theta) - m sin(m) (insightface's convention); "
              "easy_margin variants differ there. A [N, C * k] cosine matrix is formed: for "
              "millions of identities shard the classes (Partial FC).",
@@ -270,9 +270,10 @@ def _cosface_reference(embeddings, centers, target, *, margin=0.35, scale=64.0,
              "so the gradient is that of cross-entropy at a harder operating point: it stays "
              "active until the target cosine beats every other by m.",
     when_to_use="Face recognition and re-identification with identity labels, like ArcFace; "
-                "the margin is in cosine units rather than angle, the gradient is simpler, "
-                "and it is often the more stable of the two from scratch. Defaults m = 0.35, "
-                "s = 64 (the paper's).",
+                "the margin is in cosine units rather than angle and the target logit is "
+                "linear in the cosine (no angle, no fallback branch), so it is the simpler "
+                "and often steadier choice from scratch. Defaults m = 0.35, s = 64 (the "
+                "paper's).",
     pitfalls="m and s interact: s (1 - m) must still dominate the other logits; s too small "
              "caps the achievable probability and the loss never reaches 0. The margin is in "
              "cosine units, not radians. Forms an [N, C] cosine matrix: shard the classes for "
@@ -499,8 +500,9 @@ def _multi_similarity_reference(embeddings, target, *, alpha=2.0, beta=50.0, bas
              "(beta = 50 is sharp).",
     when_to_use="Deep metric learning for retrieval (CUB, Cars, SOP, In-Shop) and re-ID from "
                 "class-labelled batches; weights pairs by self-similarity and relative "
-                "similarity at once. Paper defaults alpha = 2, beta = 50, base = 0.5 (with "
-                "its pair mining, which this function leaves to the caller).",
+                "similarity at once. Defaults alpha = 2, beta = 50 (the paper's) and base = "
+                "0.5 (the threshold of the authors' code and pytorch-metric-learning); the "
+                "paper also mines pairs, which this function leaves to the caller.",
     pitfalls="The paper mines pairs (epsilon = 0.1) before weighting; like "
              "pytorch-metric-learning's MultiSimilarityLoss without a miner this uses every "
              "pair, so values differ from the mined loss. Anchors without positives still "

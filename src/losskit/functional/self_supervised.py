@@ -103,8 +103,9 @@ def _clip_reference(image_embeddings, text_embeddings, *, temperature=0.07, redu
              "and the softmax-weighted mean logit, so a learnable temperature sharpens as "
              "pairs separate.",
     when_to_use="Image-text (or any two-modality) pre-training with paired data and large "
-                "batches: the batch is the negative set, so quality grows with batch size "
-                "(CLIP used 32k, gathered across GPUs with distributed=True). Learn the "
+                "batches: the batch is the negative set and the softmax normalizes over all "
+                "of it, so quality grows with batch size (CLIP used 32k, gathered across "
+                "GPUs with distributed=True); below ~16k siglip is usually better. Learn the "
                 "temperature (losskit.modules.CLIPLoss keeps log(1/t) as a parameter, "
                 "initialised at t = 0.07 and capped at a logit scale of 100, like open_clip).",
     pitfalls="Small batches give few negatives and a weak signal; prefer siglip there. "
@@ -273,9 +274,13 @@ def _vicreg_reference(z_a, z_b, *, sim_weight=25.0, var_weight=25.0, cov_weight=
              "(collapse), and the covariance term decorrelates dimensions; no negatives and "
              "no stop-gradient are needed.",
     when_to_use="Non-contrastive self-supervised pre-training (two augmented views per "
-                "image, an expander head of a few thousand dimensions) when large batches or "
-                "negative pairs are impractical; robust to batch size. Defaults follow the "
-                "paper (lambda = mu = 25, nu = 1).",
+                "image, an expander head of a few thousand dimensions). Against the other "
+                "methods: no negatives, so no need for the large batches of clip_contrastive "
+                "or nt_xent; no momentum teacher or stop-gradient as in BYOL, SimSiam "
+                "(negative_cosine) or dino; collapse is prevented by explicit terms you can "
+                "log; and each branch is regularized on its own, so the two branches may use "
+                "different encoders or modalities (Barlow Twins' cross-correlation ties "
+                "them). Defaults follow the paper (lambda = mu = 25, nu = 1).",
     pitfalls="The variance and covariance terms are batch statistics: tiny batches estimate "
              "them badly (use distributed=True under DDP so they use the global batch, as "
              "the official code does). A batch of one sample has no spread; its variance is "
@@ -374,9 +379,11 @@ def _barlow_reference(z_a, z_b, *, lambd=5.1e-3, eps=1e-5):
              "(redundancy reduction). Standardization over the batch is differentiated "
              "through, which is what prevents collapse.",
     when_to_use="Non-contrastive self-supervised pre-training with two views per image and a "
-                "wide projector (8192 dims in the paper); works with moderate batches (256+) "
-                "and needs no negatives, momentum encoder or stop-gradient. lambd = 5.1e-3 is "
-                "the paper's value for 8192 dimensions.",
+                "wide projector (8192 dims in the paper; accuracy kept rising with the "
+                "projector's width); works with moderate batches (256 in the paper's "
+                "ablation was close to the best) and needs no negatives, momentum encoder or "
+                "stop-gradient. Close to vicreg, with one hyperparameter instead of three. "
+                "lambd = 5.1e-3 is the paper's value for 8192 dimensions.",
     pitfalls="lambd must scale with the dimension (about 1/d): the off-diagonal sum has d^2 "
              "terms. The cross-correlation is a batch statistic: use distributed=True under "
              "DDP (the official code all-reduces C and uses SyncBatchNorm). O(d^2) memory. "
@@ -450,9 +457,11 @@ def _aligned(args):
              "orthogonal to p, scaled by 1/|p|; nothing flows into the target branch, which "
              "is what keeps SimSiam from collapsing.",
     when_to_use="SimSiam (shared encoder, predictor head, stop-gradient) and BYOL (momentum "
-                "target encoder) pre-training: no negatives, modest batches (256) suffice. "
-                "Call it twice with the views swapped and average (SimSiam's symmetric "
-                "loss).",
+                "target encoder) pre-training: the simplest and cheapest self-supervised "
+                "objective, with no negatives, no batch statistics in the loss and modest "
+                "batches (SimSiam: 256). Call it twice with the views swapped and average "
+                "(SimSiam's symmetric loss). For ViTs dino usually learns better features; "
+                "vicreg or barlow_twins avoid the reliance on the predictor and stop-gradient.",
     pitfalls="Without stop_gradient (or a predictor head) the trivial constant solution "
              "collapses the representation; stop_gradient=False is only for experiments. "
              "The minimum is -1, not 0. Watch the per-dimension std of the normalized "
@@ -522,10 +531,13 @@ def _dino_optimum(args):
     gradient="dL/ds_i = (softmax(s_i / tau_s) - q_i) / tau_s: the student moves toward the "
              "teacher's sharpened distribution; nothing flows to the teacher (updated by EMA "
              "of the student outside the loss) or to the center.",
-    when_to_use="DINO-style self-supervised training of ViTs or CNNs: student and momentum "
-                "teacher see different crops; losskit.modules.DINOLoss keeps the center's "
-                "moving average and pairs the official multi-crop views. Defaults tau_s = "
-                "0.1, tau_t = 0.04 (warmed up from 0.04 in the paper's schedule).",
+    when_to_use="DINO-style self-supervised training of ViTs (its strongest use) or CNNs: "
+                "student and momentum teacher see different crops, multi-crop adds cheap "
+                "local views. Costs a momentum teacher and a wide head (65536 outputs in the "
+                "paper) but no negatives and no large batches. losskit.modules.DINOLoss keeps "
+                "the center's moving average and pairs the official multi-crop views. "
+                "Defaults tau_s = 0.1, tau_t = 0.04 (the paper warms tau_t up linearly from "
+                "0.04 to 0.07 over the first 30 epochs: pass teacher_temperature per call).",
     pitfalls="Centering and sharpening must balance: without the center one dimension "
              "dominates (collapse to one-hot); without sharpening (tau_t too high) the "
              "output collapses to uniform. Pass the running center (from DINOLoss), not "
