@@ -268,6 +268,8 @@ def test_circle_without_detached_weights_is_the_derivative_of_the_value():
     e, y = _labelled(n=6, d=3)
     assert torch.autograd.gradcheck(
         lambda a: F.circle(a, y, gamma=16.0, detach_weights=False), (e.requires_grad_(True),))
+    assert torch.autograd.gradgradcheck(
+        lambda a: F.circle(a, y, gamma=16.0, detach_weights=False), (e,))
     torch.testing.assert_close(F.circle(e, y, gamma=16.0, detach_weights=False),
                                F.circle(e, y, gamma=16.0))
     _assert_same(_value_and_grads(lambda a: F.circle(a, y, gamma=16.0, detach_weights=False), e),

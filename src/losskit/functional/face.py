@@ -421,7 +421,10 @@ def _circle_reference(embeddings, target, *, margin=0.25, gamma=256.0, detach_we
                                     "(the paper's and pytorch-metric-learning's gradient), so "
                                     "the embedding gradient is not the finite difference of "
                                     "the value by design; detach_weights=False is gradchecked "
-                                    "in tests/test_face.py"},
+                                    "in tests/test_face.py",
+                       "double_backward": "the same constant weights: finite differences of "
+                                          "the gradient see them move; detach_weights=False "
+                                          "is gradgradchecked in tests/test_face.py"},
 )
 def circle(embeddings: torch.Tensor, target: torch.Tensor, *,
            margin: float | torch.Tensor = 0.25, gamma: float | torch.Tensor = 256.0,
