@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -21,6 +21,7 @@ from .validate import LossInputError
 __all__ = [
     "INPUT_KINDS",
     "PROPERTIES",
+    "LossFn",
     "LossInfo",
     "close_names",
     "get_info",
@@ -44,6 +45,9 @@ PROPERTIES = {
     "nonnegative": "never below zero",
     "zero_at_optimum": "exactly zero when the prediction equals the target",
 }
+
+#: A registered loss function; :func:`register_loss` returns it with its exact type.
+LossFn = TypeVar("LossFn", bound=Callable[..., Any])
 
 # Arguments of a loss that are data or reduction controls, not hyperparameters.
 _NOT_HYPERPARAMETERS = {"weight", "reduction"}
@@ -174,12 +178,14 @@ def register_loss(
     none_shape: str = "element",
     learnable: Iterable[str] = (),
     replace: bool = False,
-) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+) -> Callable[[LossFn], LossFn]:
     """Decorator that registers a loss function with its :class:`LossInfo`.
 
     Works the same for losskit's own losses and for a user's: once registered, a loss
     is available to ``losskit.get``, ``losskit.check``, the CLI, plots and comparisons.
-    The function is returned unchanged, with its ``LossInfo`` as ``fn.info``.
+    The function is returned unchanged, with its ``LossInfo`` as ``fn.info``, and keeps its
+    exact type: type checkers and IDEs see the decorated function's own signature, so a
+    misspelt keyword (``huber(x, y, delat=0.5)``) is flagged.
 
     Example::
 
@@ -197,7 +203,7 @@ def register_loss(
     if input_kind not in INPUT_KINDS:
         raise LossInputError(f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
 
-    def decorator(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    def decorator(fn: LossFn) -> LossFn:
         loss_name = name or fn.__name__
         info = LossInfo(
             name=loss_name, fn=fn, family=family, tasks=tuple(tasks), input_kind=input_kind,
@@ -222,7 +228,7 @@ def register_loss(
         _REGISTRY[loss_name] = info
         for alias in info.aliases:
             _ALIASES[alias] = loss_name
-        fn.info = info  # type: ignore[attr-defined]
+        setattr(fn, "info", info)  # noqa: B010  (a function attribute the type does not declare)
         return fn
 
     return decorator
