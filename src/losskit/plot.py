@@ -127,6 +127,7 @@ def loss_curve(name: str, xs: Sequence[float] | np.ndarray, *,
 def _pointwise(info: LossInfo, axis: str, xs: np.ndarray,
                params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     loss_vals, grad_vals = [], []
+    first_error: Exception | None = None
     for x0 in xs:
         x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
         try:
@@ -136,9 +137,15 @@ def _pointwise(info: LossInfo, axis: str, xs: np.ndarray,
             (g,) = torch.autograd.grad(value, x, allow_unused=True)
             loss_vals.append(float(value.detach()))
             grad_vals.append(float(g) if g is not None else 0.0)
-        except (LossInputError, RuntimeError, ValueError):
+        except (LossInputError, RuntimeError, ValueError) as exc:
+            first_error = first_error or exc
             loss_vals.append(math.nan)
             grad_vals.append(math.nan)
+    if first_error is not None and not np.isfinite(loss_vals).any():
+        # Nothing to draw: a bad hyperparameter, not a loss undefined at some points.
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        raise LossInputError(f"{info.name}" + (f" ({shown})" if shown else "")
+                             + f" cannot be drawn: {first_error}")
     return np.asarray(loss_vals), np.asarray(grad_vals)
 
 

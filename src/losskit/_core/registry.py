@@ -240,12 +240,16 @@ def close_names(name: str, n: int = 5) -> list[str]:
 
 def get_info(name: str) -> LossInfo:
     """The :class:`LossInfo` of a registered loss, by name or alias."""
-    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
+    if not isinstance(name, str):
+        raise LossInputError(f"a loss name must be a string such as 'huber', got "
+                             f"{type(name).__name__}")
+    key = name.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in _REGISTRY:
-        near = close_names(str(key))
+        near = close_names(key) if len(key) <= 60 else []
         hint = f"; did you mean {', '.join(near)}?" if near else "; see losskit.list_losses()"
-        raise LossInputError(f"unknown loss {name!r}{hint}")
+        shown = repr(name) if len(name) <= 60 else f"{name[:60]!r}... ({len(name)} chars)"
+        raise LossInputError(f"unknown loss {shown}{hint}")
     return _REGISTRY[key]
 
 
