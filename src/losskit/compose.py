@@ -239,7 +239,8 @@ def _required(info: LossInfo) -> list[str]:
     return [a for a in info.data_arguments if params[a].default is inspect.Parameter.empty]
 
 
-def _route(term: _Term, args: tuple, kwargs: dict, used: set[str]) -> tuple[tuple, dict, int]:
+def _route(term: _Term, args: tuple[Any, ...], kwargs: dict[str, Any], used: set[str]
+           ) -> tuple[tuple[Any, ...], dict[str, Any], int]:
     """The positional and keyword arguments of one term, and how many positionals it took."""
     info = term.info
     if info is None:  # a foreign module: give it the call as it is

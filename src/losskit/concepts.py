@@ -134,11 +134,11 @@ def _demo_training_step() -> Demonstration:
     y = X @ torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
     w = torch.zeros(3, dtype=torch.float64, requires_grad=True)
     before = F.mse(X @ w, y)
-    before.backward()
+    (w_grad,) = torch.autograd.grad(before, w)
     by_hand = 2 * X.T @ (X @ w.detach() - y) / len(y)
-    grad_error = _f((w.grad - by_hand).abs().max())
+    grad_error = _f((w_grad - by_hand).abs().max())
     with torch.no_grad():
-        w -= 0.1 * w.grad
+        w -= 0.1 * w_grad
     after = F.mse(X @ w, y)
     return Demonstration(
         "one gradient-descent step on the mean squared error of a linear model lowers the "
@@ -173,8 +173,8 @@ def _demo_regression_losses() -> Demonstration:
 
     def grad(fn: Callable[..., torch.Tensor], residual: float, **kw: Any) -> float:
         x = torch.tensor([residual], dtype=torch.float64, requires_grad=True)
-        fn(x, torch.zeros(1, dtype=torch.float64), **kw).backward()
-        return _f(x.grad[0])
+        (g,) = torch.autograd.grad(fn(x, torch.zeros(1, dtype=torch.float64), **kw), x)
+        return _f(g[0])
 
     v = {"mean": _f(data.mean()), "median": _f(data.median()),
          "mse_minimizer": argmin(F.mse), "mae_minimizer": argmin(F.mae),
@@ -530,7 +530,7 @@ def _demo_l2_is_weight_decay() -> Demonstration:
         w = torch.nn.Parameter(w0.clone())
         opt = torch.optim.SGD([w], lr=lr, weight_decay=0.0 if penalize else 2 * lam)
         loss = F.mse(X @ w, y) + (lam * F.l2_penalty([w]) if penalize else 0.0)
-        loss.backward()
+        (w.grad,) = torch.autograd.grad(loss, w)
         opt.step()
         return w.detach()
 
@@ -673,6 +673,7 @@ def _demo_reconstruction() -> Demonstration:
     mu = torch.randn(4, 3, generator=g, dtype=torch.float64)
     logvar = 0.1 * torch.randn(4, 3, generator=g, dtype=torch.float64)
     parts = F.vae_elbo(recon, x, mu, logvar, beta=4.0, return_parts=True)
+    assert not isinstance(parts, torch.Tensor)  # return_parts=True gives the parts
     v = {"mse_optimal_pixel": mse_best, "mae_optimal_pixel": mae_best,
          "elbo_total": _f(parts.total),
          "reconstruction_plus_beta_kl": _f(parts.reconstruction + 4.0 * parts.kl),
@@ -738,8 +739,8 @@ def _demo_imbalance() -> Demonstration:
 def _demo_robust() -> Demonstration:
     def grad(fn: Callable[..., torch.Tensor], x0: float, y0: float, **kw: Any) -> float:
         x = torch.tensor([x0], dtype=torch.float64, requires_grad=True)
-        fn(x, torch.tensor([y0], dtype=torch.float64), **kw).backward()
-        return _f(x.grad[0])
+        (g,) = torch.autograd.grad(fn(x, torch.tensor([y0], dtype=torch.float64), **kw), x)
+        return _f(g[0])
 
     v = {"mse_grad_residual_100": grad(F.mse, 100.0, 0.0),
          "huber_grad_residual_100": grad(F.huber, 100.0, 0.0, delta=1.0),

@@ -338,4 +338,4 @@ class LossMonitor:
         """Write a PNG of every term (and the gradient norm) against the step."""
         from .plot import plot_monitor
 
-        return plot_monitor(self, out=path)
+        return str(plot_monitor(self, out=path))

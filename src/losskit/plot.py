@@ -39,7 +39,7 @@ _AXES = {
 _STYLES = ("-", "--", "-.", ":")
 
 
-def _pyplot():
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -248,10 +248,10 @@ def _svg_panel(xs: np.ndarray, ys: np.ndarray, title: str, xlabel: str, *, x0: f
     left, right, top, bottom = x0 + pad, x0 + width - 12, 22.0, height - 34.0
 
     def px(x: float) -> float:
-        return left + (x - xs[0]) / (xs[-1] - xs[0]) * (right - left)
+        return float(left + (x - xs[0]) / (xs[-1] - xs[0]) * (right - left))
 
     def py(y: float) -> float:
-        return bottom - (min(max(y, y_lo), y_hi) - y_lo) / (y_hi - y_lo) * (bottom - top)
+        return float(bottom - (min(max(y, y_lo), y_hi) - y_lo) / (y_hi - y_lo) * (bottom - top))
 
     segments, current = [], []
     for x, y in zip(xs, ys):

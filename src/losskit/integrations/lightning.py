@@ -37,8 +37,9 @@ __all__ = ["LossMonitorCallback"]
 def _loss_value(outputs: Any) -> torch.Tensor | None:
     if isinstance(outputs, torch.Tensor):
         return outputs
-    if isinstance(outputs, dict) and isinstance(outputs.get("loss"), torch.Tensor):
-        return outputs["loss"]
+    if isinstance(outputs, dict):
+        value = outputs.get("loss")
+        return value if isinstance(value, torch.Tensor) else None
     return None
 
 
