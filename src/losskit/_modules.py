@@ -145,8 +145,10 @@ class AsymmetricMultilabelLoss(Loss):
     keyword given to the call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        gamma_pos: see :func:`losskit.functional.asymmetric_multilabel`. Default: ``0.0``.
-        gamma_neg: see :func:`losskit.functional.asymmetric_multilabel`. Default: ``4.0``.
+        gamma_pos: see :func:`losskit.functional.asymmetric_multilabel`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.0``.
+        gamma_neg: see :func:`losskit.functional.asymmetric_multilabel`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``4.0``.
         clip: see :func:`losskit.functional.asymmetric_multilabel`. Default: ``0.05``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
@@ -156,16 +158,16 @@ class AsymmetricMultilabelLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("asymmetric_multilabel")
-    gamma_pos: float
-    gamma_neg: float
+    gamma_pos: float | torch.Tensor
+    gamma_neg: float | torch.Tensor
     clip: float
     reduction: Reduction
 
     def __init__(
         self,
         *,
-        gamma_pos: float = 0.0,
-        gamma_neg: float = 4.0,
+        gamma_pos: float | torch.Tensor = 0.0,
+        gamma_neg: float | torch.Tensor = 4.0,
         clip: float = 0.05,
         reduction: Reduction = "mean",
     ) -> None:
@@ -248,6 +250,8 @@ class BinaryCrossEntropyLoss(Loss):
             input (e.g. ``[L]``, one per label); ``None`` is 1. Default: ``None``.
         label_smoothing: ``eps`` in [0, 1]; targets become ``y (1 - eps) + eps / 2``.
             Default: ``0.0``.
+        ignore_index: targets equal to it (e.g. -1 for "unknown" labels) do not count;
+            ``"mean"`` divides by the number of counted elements. Default: ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
@@ -258,6 +262,7 @@ class BinaryCrossEntropyLoss(Loss):
     info: ClassVar[LossInfo] = get_info("binary_cross_entropy")
     pos_weight: float | torch.Tensor | None
     label_smoothing: float
+    ignore_index: int | None
     reduction: Reduction
 
     def __init__(
@@ -265,11 +270,13 @@ class BinaryCrossEntropyLoss(Loss):
         *,
         pos_weight: float | torch.Tensor | None = None,
         label_smoothing: float = 0.0,
+        ignore_index: int | None = None,
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__(
             pos_weight=pos_weight,
             label_smoothing=label_smoothing,
+            ignore_index=ignore_index,
             reduction=reduction,
         )
 
@@ -446,13 +453,24 @@ class CrossEntropyLoss(Loss):
     keyword given to the call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        class_weight: ``[C]`` non-negative weights; ``"mean"`` becomes the weighted mean
-            ``sum w_y L / sum w_y`` for index targets (for probability targets torch, and
-            losskit, divide by the number of positions). Default: ``None``.
+        class_weight: ``[C]`` non-negative weights (a tensor may require grad); ``"mean"``
+            becomes the weighted mean ``sum w_y L / sum w_y`` for index targets (for probability
+            targets torch, and losskit, divide by the number of positions). The weight scales a
+            position's whole loss, z-loss included. Learnable: pass an ``nn.Parameter`` to train
+            it. Default: ``None``.
         ignore_index: index targets equal to it do not count (index targets only). Default:
             ``-100``.
         label_smoothing: ``eps`` in [0, 1]; mixes the target with the uniform distribution.
             Default: ``0.0``.
+        z_loss: adds ``z_loss * logsumexp(x)^2`` per counted position (PaLM's auxiliary
+            loss, ~1e-4, keeps the log-normalizer near 0 in low-precision training). Default:
+            ``0.0``.
+        softcap: replaces the logits by ``softcap * tanh(logits / softcap)`` first (Gemma
+            2). Default: ``None``.
+        normalizer: ``"mean"`` divides the sum by this number (or 0-dim tensor) instead of
+            the local count: pass the number of counted tokens of the whole accumulated batch,
+            so gradient accumulation over micro-batches gives the big batch's gradient (dividing
+            each micro-batch by its own count does not). Default: ``None``.
         distributed: average over the tokens of every rank (the global count of non-ignored
             positions) instead of this rank's; DDP-correct gradients, see
             :mod:`losskit.distributed`. Without a process group it changes nothing. Default:
@@ -470,6 +488,9 @@ class CrossEntropyLoss(Loss):
     class_weight: torch.Tensor | Sequence[float] | None
     ignore_index: int
     label_smoothing: float
+    z_loss: float
+    softcap: float | None
+    normalizer: float | torch.Tensor | None
     distributed: bool
     group: Any
     reduction: Reduction
@@ -480,6 +501,9 @@ class CrossEntropyLoss(Loss):
         class_weight: torch.Tensor | Sequence[float] | None = None,
         ignore_index: int = -100,
         label_smoothing: float = 0.0,
+        z_loss: float = 0.0,
+        softcap: float | None = None,
+        normalizer: float | torch.Tensor | None = None,
         distributed: bool = False,
         group: Any = None,
         reduction: Reduction = "mean",
@@ -488,6 +512,9 @@ class CrossEntropyLoss(Loss):
             class_weight=class_weight,
             ignore_index=ignore_index,
             label_smoothing=label_smoothing,
+            z_loss=z_loss,
+            softcap=softcap,
+            normalizer=normalizer,
             distributed=distributed,
             group=group,
             reduction=reduction,
@@ -947,7 +974,8 @@ class HingeLoss(Loss):
     call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        margin: see :func:`losskit.functional.hinge`. Default: ``1.0``.
+        margin: see :func:`losskit.functional.hinge`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``1.0``.
         squared: see :func:`losskit.functional.hinge`. Default: ``False``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
@@ -957,14 +985,14 @@ class HingeLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("hinge")
-    margin: float
+    margin: float | torch.Tensor
     squared: bool
     reduction: Reduction
 
     def __init__(
         self,
         *,
-        margin: float = 1.0,
+        margin: float | torch.Tensor = 1.0,
         squared: bool = False,
         reduction: Reduction = "mean",
     ) -> None:
@@ -982,7 +1010,8 @@ class HuberLoss(Loss):
     call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        delta: see :func:`losskit.functional.huber`. Default: ``1.0``.
+        delta: see :func:`losskit.functional.huber`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``1.0``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
@@ -990,10 +1019,10 @@ class HuberLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("huber")
-    delta: float
+    delta: float | torch.Tensor
     reduction: Reduction
 
-    def __init__(self, *, delta: float = 1.0, reduction: Reduction = "mean") -> None:
+    def __init__(self, *, delta: float | torch.Tensor = 1.0, reduction: Reduction = "mean") -> None:
         super().__init__(delta=delta, reduction=reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
@@ -1247,8 +1276,9 @@ class LinearCrossEntropyLoss(Loss):
             ``0.0``.
         z_loss: see :func:`losskit.functional.linear_cross_entropy`. Default: ``0.0``.
         softcap: see :func:`losskit.functional.linear_cross_entropy`. Default: ``None``.
-        class_weight: see :func:`losskit.functional.linear_cross_entropy`. Default:
-            ``None``.
+        class_weight: see :func:`losskit.functional.linear_cross_entropy`. Learnable: pass
+            an ``nn.Parameter`` to train it. Default: ``None``.
+        normalizer: see :func:`losskit.functional.linear_cross_entropy`. Default: ``None``.
         distributed: see :func:`losskit.functional.linear_cross_entropy`. Default:
             ``False``.
         group: see :func:`losskit.functional.linear_cross_entropy`. Default: ``None``.
@@ -1269,6 +1299,7 @@ class LinearCrossEntropyLoss(Loss):
     z_loss: float
     softcap: float | None
     class_weight: torch.Tensor | None
+    normalizer: float | torch.Tensor | None
     distributed: bool
     group: Any
     reduction: Reduction
@@ -1282,6 +1313,7 @@ class LinearCrossEntropyLoss(Loss):
         z_loss: float = 0.0,
         softcap: float | None = None,
         class_weight: torch.Tensor | None = None,
+        normalizer: float | torch.Tensor | None = None,
         distributed: bool = False,
         group: Any = None,
         reduction: Reduction = "mean",
@@ -1293,6 +1325,7 @@ class LinearCrossEntropyLoss(Loss):
             z_loss=z_loss,
             softcap=softcap,
             class_weight=class_weight,
+            normalizer=normalizer,
             distributed=distributed,
             group=group,
             reduction=reduction,
@@ -1539,7 +1572,8 @@ class MulticlassHingeLoss(Loss):
     keyword given to the call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        margin: required score gap >= 0. Default: ``1.0``.
+        margin: required score gap >= 0. Learnable: pass an ``nn.Parameter`` to train it.
+            Default: ``1.0``.
         squared: square each violation (torch's ``p=2``). Default: ``False``.
         form: ``"weston_watkins"`` (sum over wrong classes divided by C, torch's form) or
             ``"crammer_singer"`` (only the highest-scoring wrong class, no division). Default:
@@ -1552,7 +1586,7 @@ class MulticlassHingeLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("multiclass_hinge")
-    margin: float
+    margin: float | torch.Tensor
     squared: bool
     form: str
     reduction: Reduction
@@ -1560,7 +1594,7 @@ class MulticlassHingeLoss(Loss):
     def __init__(
         self,
         *,
-        margin: float = 1.0,
+        margin: float | torch.Tensor = 1.0,
         squared: bool = False,
         form: str = "weston_watkins",
         reduction: Reduction = "mean",
@@ -1579,7 +1613,8 @@ class NLLLoss(Loss):
     (``weight=``, ...) goes to the function for that call.
 
     Args:
-        class_weight: see :func:`losskit.functional.nll`. Default: ``None``.
+        class_weight: see :func:`losskit.functional.nll`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
         ignore_index: see :func:`losskit.functional.nll`. Default: ``-100``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
@@ -1731,16 +1766,19 @@ class PoissonNLLLoss(Loss):
         log_input: see :func:`losskit.functional.poisson_nll`. Default: ``True``.
         full: see :func:`losskit.functional.poisson_nll`. Default: ``False``.
         eps: see :func:`losskit.functional.poisson_nll`. Default: ``1e-08``.
+        exposure: see :func:`losskit.functional.poisson_nll`. Default: ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
-        input: ``[*]`` log-rates (or rates with ``log_input=False``); target: ``[*]`` counts.
+        input: ``[*]`` log-rates (or rates with ``log_input=False``); target: ``[*]`` counts;
+        exposure: broadcastable to ``[*]``, positive.
     """
 
     info: ClassVar[LossInfo] = get_info("poisson_nll")
     log_input: bool
     full: bool
     eps: float
+    exposure: torch.Tensor | None
     reduction: Reduction
 
     def __init__(
@@ -1749,9 +1787,16 @@ class PoissonNLLLoss(Loss):
         log_input: bool = True,
         full: bool = False,
         eps: float = 1e-08,
+        exposure: torch.Tensor | None = None,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__(log_input=log_input, full=full, eps=eps, reduction=reduction)
+        super().__init__(
+            log_input=log_input,
+            full=full,
+            eps=eps,
+            exposure=exposure,
+            reduction=reduction,
+        )
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.poisson_nll(input, target, **self._arguments(kwargs))
@@ -1813,7 +1858,8 @@ class Poly1CrossEntropyLoss(Loss):
     keyword given to the call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        epsilon: see :func:`losskit.functional.poly1_cross_entropy`. Default: ``1.0``.
+        epsilon: see :func:`losskit.functional.poly1_cross_entropy`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
         ignore_index: see :func:`losskit.functional.poly1_cross_entropy`. Default: ``-100``.
         label_smoothing: see :func:`losskit.functional.poly1_cross_entropy`. Default:
             ``0.0``.
@@ -1825,7 +1871,7 @@ class Poly1CrossEntropyLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("poly1_cross_entropy")
-    epsilon: float
+    epsilon: float | torch.Tensor
     ignore_index: int
     label_smoothing: float
     reduction: Reduction
@@ -1833,7 +1879,7 @@ class Poly1CrossEntropyLoss(Loss):
     def __init__(
         self,
         *,
-        epsilon: float = 1.0,
+        epsilon: float | torch.Tensor = 1.0,
         ignore_index: int = -100,
         label_smoothing: float = 0.0,
         reduction: Reduction = "mean",
@@ -1952,9 +1998,11 @@ class SigmoidFocalLoss(Loss):
 
     Args:
         gamma: focusing parameter >= 0; 0 gives (alpha-weighted) binary cross-entropy.
-            Default: ``2.0``.
-        alpha: weight of the positive class in [0, 1] (negatives get 1 - alpha); ``None``
-            applies no weighting. Default: ``0.25``.
+            Learnable: pass an ``nn.Parameter`` to train it. Default: ``2.0``.
+        alpha: weight of the positive class in [0, 1] (negatives get 1 - alpha): a number, a
+            tensor broadcast against the input (``[C]``: one per label), or ``None`` for no
+            weighting. Learnable: pass an ``nn.Parameter`` to train it. Default: ``0.25``.
+        ignore_index: targets equal to it do not count. Default: ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
@@ -1962,18 +2010,20 @@ class SigmoidFocalLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("sigmoid_focal")
-    gamma: float
-    alpha: float | None
+    gamma: float | torch.Tensor
+    alpha: float | torch.Tensor | None
+    ignore_index: int | None
     reduction: Reduction
 
     def __init__(
         self,
         *,
-        gamma: float = 2.0,
-        alpha: float | None = 0.25,
+        gamma: float | torch.Tensor = 2.0,
+        alpha: float | torch.Tensor | None = 0.25,
+        ignore_index: int | None = None,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__(gamma=gamma, alpha=alpha, reduction=reduction)
+        super().__init__(gamma=gamma, alpha=alpha, ignore_index=ignore_index, reduction=reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.sigmoid_focal(input, target, **self._arguments(kwargs))
@@ -1987,7 +2037,8 @@ class SmoothL1Loss(Loss):
     the call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        beta: see :func:`losskit.functional.smooth_l1`. Default: ``1.0``.
+        beta: see :func:`losskit.functional.smooth_l1`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``1.0``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
@@ -1995,10 +2046,10 @@ class SmoothL1Loss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("smooth_l1")
-    beta: float
+    beta: float | torch.Tensor
     reduction: Reduction
 
-    def __init__(self, *, beta: float = 1.0, reduction: Reduction = "mean") -> None:
+    def __init__(self, *, beta: float | torch.Tensor = 1.0, reduction: Reduction = "mean") -> None:
         super().__init__(beta=beta, reduction=reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
@@ -2043,8 +2094,10 @@ class SoftmaxFocalLoss(Loss):
     keyword given to the call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        gamma: focusing parameter >= 0. Default: ``2.0``.
-        alpha: ``[C]`` per-class multipliers, or ``None`` for none. Default: ``None``.
+        gamma: focusing parameter >= 0. Learnable: pass an ``nn.Parameter`` to train it.
+            Default: ``2.0``.
+        alpha: ``[C]`` per-class multipliers, or ``None`` for none. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
         ignore_index: index targets equal to it do not count. Default: ``-100``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
@@ -2054,7 +2107,7 @@ class SoftmaxFocalLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("softmax_focal")
-    gamma: float
+    gamma: float | torch.Tensor
     alpha: torch.Tensor | Sequence[float] | None
     ignore_index: int
     reduction: Reduction
@@ -2062,7 +2115,7 @@ class SoftmaxFocalLoss(Loss):
     def __init__(
         self,
         *,
-        gamma: float = 2.0,
+        gamma: float | torch.Tensor = 2.0,
         alpha: torch.Tensor | Sequence[float] | None = None,
         ignore_index: int = -100,
         reduction: Reduction = "mean",
