@@ -1022,8 +1022,9 @@ def _supcon_reference(embeddings, labels, *, temperature=0.1, ref_emb=None, ref_
              "low is unstable. The L_in variant (log of the mean instead of mean of logs) is "
              "worse per the paper; this is L_out. Large classes dominate the pull; balance "
              "the sampler. Against pytorch-metric-learning's SupConLoss: the same L_out and "
-             "the same mean; its LpDistance normalizes the embeddings like normalize=True "
-             "here.",
+             "the same mean (its LpDistance normalizes the embeddings like normalize=True "
+             "here), except that it returns 0 for a batch without any negative pair, where "
+             "L_out is not 0 (log 2 per anchor for two equally similar positives).",
     references=("Khosla et al., Supervised Contrastive Learning, NeurIPS 2020.",),
     example_inputs=_labelled_examples, reference=_supcon_reference,
 )
