@@ -561,6 +561,8 @@ def _calls():
         ("nt_xent", (x, y), {"weight": w, "normalize": False}),
         ("supcon", (x, labels), {}),
         ("supcon", (x, labels), {"ref_emb": ref, "ref_labels": ref_labels, "weight": w}),
+        # labels 0 and 1 have no reference, 4 and 5 no anchor
+        ("supcon", (x, labels), {"ref_emb": ref, "ref_labels": ref_labels + 2}),
     ]
 
 

@@ -22,7 +22,9 @@ rho_i (n_i softmax_ij - [j in P(i)])`` (``rho_i`` = upstream gradient times
     d t   = -(1/t) sum_ij G_ij s_ij = -(1/t) sum_i <a_i, d a_i>,
 
 so the temperature's exact gradient costs one ``[M, d]`` dot product with the anchors'
-gradient (it is accumulated from every block through it).
+gradient (it is accumulated from every block through it). The positive part of ``T`` and of
+``G`` is linear in the embeddings (``sum_p s_ip = <a_i, sum_p c_p> / t``), so positives never
+touch the matrix: they go through per-label sums of the rows (:class:`_Problem`), ``O(N d)``.
 
 * **Gradient in forward.** When the upstream gradient is one number (``"mean"`` /
   ``"sum"``) and the matrix has at most ``_EAGER_ELEMENTS`` entries (256 MB of float32),
@@ -70,17 +72,27 @@ def _row_blocks(rows: int, cols: int):
 
 
 class _Problem:
-    """The call's fixed description (everything but the differentiable inputs)."""
+    """The call's fixed description (everything but the differentiable inputs).
+
+    Positives enter only through linear maps, so no label mask is ever swept: ``gather(X)``
+    gives each anchor ``sum_{j in P(i)} X_j`` over candidate-side rows ``X`` ``[N, *]`` and
+    ``scatter(Y)`` each candidate ``sum_{i : j in P(i)} Y_i`` over anchor-side rows ``Y``
+    ``[M, *]``. With labels they go through per-label sums: dense label ids come from a
+    sort (no ``unique``, no data read), the sums from ``index_add`` into ``N + 1`` buckets
+    (the last one empty, for anchors whose label no candidate has), and the anchor's own
+    column is subtracted.
+    """
 
     def __init__(self, loss, row_weight, anchor_labels, candidate_labels, positive_index,
                  exclude_offset, unit_norm):
         self.loss = loss
         self.row_weight = row_weight
-        self.anchor_labels = anchor_labels
-        self.candidate_labels = candidate_labels
         self.positive_index = positive_index
         self.exclude_offset = exclude_offset
         self.unit_norm = unit_norm
+        if positive_index is None:
+            self.anchor_group, self.candidate_group = _label_groups(anchor_labels,
+                                                                   candidate_labels)
 
     def logits(self, scaled, keys, start, stop):
         """``S[start:stop]`` with each row's own column at ``-inf``."""
@@ -89,15 +101,46 @@ class _Problem:
             s.diagonal(self.exclude_offset + start).fill_(float("-inf"))
         return s
 
-    def positive_mask(self, start, stop):
-        """``[j in P(i)]`` for rows ``start:stop`` (label mode only)."""
-        pos = self.anchor_labels[start:stop, None] == self.candidate_labels[None, :]
+    def gather(self, x):
+        if self.positive_index is not None:
+            return x.index_select(0, self.positive_index)
+        sums = x.new_zeros((x.shape[0] + 1, *x.shape[1:])).index_add_(0, self.candidate_group, x)
+        out = sums.index_select(0, self.anchor_group)
         if self.exclude_offset is not None:
-            pos.diagonal(self.exclude_offset + start).fill_(False)
-        return pos
+            m = self.anchor_group.shape[0]
+            out = out - x[self.exclude_offset:self.exclude_offset + m]
+        return out
 
-    def indexed_positive_logits(self, scaled, keys):
-        return (scaled * keys.index_select(0, self.positive_index)).sum(dim=1)
+    def scatter(self, y, n):
+        if self.positive_index is not None:
+            return y.new_zeros((n, *y.shape[1:])).index_add_(0, self.positive_index, y)
+        sums = y.new_zeros((n + 1, *y.shape[1:])).index_add_(0, self.anchor_group, y)
+        out = sums.index_select(0, self.candidate_group)
+        if self.exclude_offset is not None:
+            m = y.shape[0]
+            out[self.exclude_offset:self.exclude_offset + m] -= y
+        return out
+
+    def count(self, like):
+        if self.positive_index is not None:
+            return like.new_ones(self.positive_index.shape[0])
+        return self.gather(like.new_ones(self.candidate_group.shape[0]))
+
+
+def _label_groups(anchor_labels, candidate_labels):
+    """Dense ids ``0..N-1`` of the candidates' labels and the anchors' ids (``N``: no match)."""
+    n = candidate_labels.shape[0]
+    ordered, order = candidate_labels.sort()
+    first = torch.ones_like(ordered, dtype=torch.bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    group_of_sorted = first.cumsum(0) - 1
+    candidate_group = torch.empty_like(group_of_sorted).scatter_(0, order, group_of_sorted)
+    if n == 0:
+        return torch.zeros_like(anchor_labels), candidate_group
+    at = torch.searchsorted(ordered, anchor_labels.to(ordered.dtype)).clamp(max=n - 1)
+    found = ordered.index_select(0, at) == anchor_labels
+    anchor_group = torch.where(found, group_of_sorted.index_select(0, at), n)
+    return anchor_group, candidate_group
 
 
 def _terms(n_pos, lse, positive_sum):
@@ -105,33 +148,28 @@ def _terms(n_pos, lse, positive_sum):
     return torch.where(n_pos > 0, n_pos * lse - positive_sum, 0.0)
 
 
+def _positive_logits(problem, scaled, keys):
+    """``sum_{p in P(i)} s_ip``, linear in the keys: ``<a_i / t, sum_p c_p>``."""
+    return (scaled * problem.gather(keys)).sum(dim=1)
+
+
+def _positive_grads(problem, anchors, keys, rho, scale, symmetric):
+    """The ``-rho_i [j in P(i)]`` part of G, through the products: ``(d a, d c)``."""
+    da = problem.gather(keys).mul_(-(rho * scale)[:, None])
+    dc = problem.scatter(anchors * (-(rho * scale))[:, None], keys.shape[0])
+    if symmetric:
+        return da.add_(dc), None
+    return da, dc
+
+
 def _forward_blockwise(problem, anchors, keys, scale):
     m, n = anchors.shape[0], keys.shape[0]
     scaled = anchors * scale
     lse = anchors.new_empty(m)
-    if problem.positive_index is not None:
-        n_pos = anchors.new_ones(m)
-        positive_sum = problem.indexed_positive_logits(scaled, keys)
-    else:
-        n_pos, positive_sum = anchors.new_empty(m), anchors.new_empty(m)
     for start, stop in _row_blocks(m, n):
-        s = problem.logits(scaled, keys, start, stop)
-        if problem.positive_index is None:
-            pos = problem.positive_mask(start, stop)
-            n_pos[start:stop] = pos.sum(dim=1)
-            positive_sum[start:stop] = torch.where(pos, s, 0.0).sum(dim=1)
-        lse[start:stop] = torch.logsumexp(s, dim=1)
-    return lse, n_pos, _terms(n_pos, lse, positive_sum)
-
-
-def _indexed_positive_grads(problem, anchors, keys, rho, scale, symmetric):
-    """The ``-rho_i [j = positive_index_i]`` part of G, through the products: ``(d a, d c)``."""
-    idx = problem.positive_index
-    da = -(rho * scale)[:, None] * keys.index_select(0, idx)
-    dc = torch.zeros_like(keys).index_add_(0, idx, -(rho * scale)[:, None] * anchors)
-    if symmetric:
-        return da + dc, None
-    return da, dc
+        lse[start:stop] = torch.logsumexp(problem.logits(scaled, keys, start, stop), dim=1)
+    n_pos = problem.count(anchors)
+    return lse, n_pos, _terms(n_pos, lse, _positive_logits(problem, scaled, keys))
 
 
 def _eager_forward(problem, anchors, keys, scale, symmetric, need_keys):
@@ -139,19 +177,11 @@ def _eager_forward(problem, anchors, keys, scale, symmetric, need_keys):
     m, n = anchors.shape[0], keys.shape[0]
     r = problem.row_weight
     scaled = anchors * scale
+    n_pos = problem.count(anchors)
+    positive_sum = _positive_logits(problem, scaled, keys)
     e = torch.mm(scaled, keys.t())
     if problem.exclude_offset is not None:
         e.diagonal(problem.exclude_offset).fill_(float("-inf"))
-    labelled = problem.positive_index is None
-    if labelled:
-        n_pos, positive_sum = anchors.new_empty(m), anchors.new_empty(m)
-        for start, stop in _row_blocks(m, n):
-            pos = problem.positive_mask(start, stop)
-            n_pos[start:stop] = pos.sum(dim=1)
-            positive_sum[start:stop] = torch.where(pos, e[start:stop], 0.0).sum(dim=1)
-    else:
-        n_pos = anchors.new_ones(m)
-        positive_sum = problem.indexed_positive_logits(scaled, keys)
     shared = (symmetric and problem.unit_norm and isinstance(scale, float)
               and 2.0 * scale < _SHARED_SHIFT_LIMIT[e.dtype])
     if shared:
@@ -165,34 +195,25 @@ def _eager_forward(problem, anchors, keys, scale, symmetric, need_keys):
     total = e.sum(dim=1)
     lse = shift + total.log()
     terms = _terms(n_pos, lse, positive_sum)
-    # softmax_ij = e_ij / total_i, so G_ij = coef_i e_ij - r_i [j in P(i)].
+    # softmax_ij = e_ij / total_i, so G_ij = coef_i e_ij - r_i [j in P(i)]; the second part
+    # goes through _positive_grads.
     coef = torch.where(total > 0, r * n_pos / torch.where(total > 0, total, 1.0), 0.0)
     if shared:
-        # G + G^T = e_ij (coef_i + coef_j) - (r_i + r_j) [j in P(i)]  (e and P symmetric)
+        # e symmetric: (coef_i e_ij) + (coef_i e_ij)^T = e_ij (coef_i + coef_j), one product.
         for start, stop in _row_blocks(m, n):
-            block = e[start:stop].mul_(coef[start:stop, None] + coef[None, :])
-            if labelled:
-                pos = problem.positive_mask(start, stop)
-                block.sub_(torch.where(pos, r[start:stop, None] + r[None, :], 0.0))
-        da = torch.mm(e, anchors).mul_(scale)
-        dc = None
+            e[start:stop].mul_(coef[start:stop, None] + coef[None, :])
+        da, dc = torch.mm(e, anchors).mul_(scale), None
     else:
-        for start, stop in _row_blocks(m, n):
-            block = e[start:stop].mul_(coef[start:stop, None])
-            if labelled:
-                block.sub_(torch.where(problem.positive_mask(start, stop),
-                                       r[start:stop, None], 0.0))
+        e.mul_(coef[:, None])
         if symmetric:
-            da = torch.mm(e, anchors).addmm_(e.t(), anchors).mul_(scale)
-            dc = None
+            da, dc = torch.mm(e, anchors).addmm_(e.t(), anchors).mul_(scale), None
         else:
             da = torch.mm(e, keys).mul_(scale)
             dc = torch.mm(e.t(), anchors).mul_(scale) if need_keys else None
-    if not labelled:
-        pa, pc = _indexed_positive_grads(problem, anchors, keys, r, scale, symmetric)
-        da = da + pa
-        if dc is not None:
-            dc = dc + pc
+    pa, pc = _positive_grads(problem, anchors, keys, r, scale, symmetric)
+    da = da.add_(pa)
+    if dc is not None:
+        dc = dc.add_(pc)
     return terms, da, dc
 
 
@@ -202,7 +223,6 @@ def _backward_blockwise(problem, anchors, keys, scale, lse, n_pos, rho, symmetri
     # A row without candidates has lse = -inf and no gradient; 0 keeps exp finite.
     lse = torch.where(torch.isfinite(lse), lse, 0.0)
     coef = rho * n_pos
-    labelled = problem.positive_index is None
     da = torch.zeros_like(anchors)
     dc = torch.zeros_like(keys) if (need_keys and not symmetric) else None
     for start, stop in _row_blocks(m, n):
@@ -211,25 +231,17 @@ def _backward_blockwise(problem, anchors, keys, scale, lse, n_pos, rho, symmetri
             # Row part G[b] and, S being symmetric, the column part (G^T)[b] from one block.
             w = torch.exp(s - lse[start:stop, None]).mul_(coef[start:stop, None])
             w.add_(torch.exp(s.sub_(lse[None, :])).mul_(coef[None, :]))
-            if labelled:
-                pos = problem.positive_mask(start, stop)
-                w.sub_(torch.where(pos, rho[start:stop, None] + rho[None, :], 0.0))
             da[start:stop] = torch.mm(w, anchors)
             continue
         w = torch.exp(s.sub_(lse[start:stop, None])).mul_(coef[start:stop, None])
-        if labelled:
-            w.sub_(torch.where(problem.positive_mask(start, stop), rho[start:stop, None], 0.0))
         da[start:stop] = torch.mm(w, keys)
         if dc is not None:
             dc.addmm_(w.t(), anchors[start:stop])
     da.mul_(scale)
+    pa, pc = _positive_grads(problem, anchors, keys, rho, scale, symmetric)
+    da.add_(pa)
     if dc is not None:
-        dc.mul_(scale)
-    if not labelled:
-        pa, pc = _indexed_positive_grads(problem, anchors, keys, rho, scale, symmetric)
-        da = da + pa
-        if dc is not None:
-            dc = dc + pc
+        dc.mul_(scale).add_(pc)
     return da, dc
 
 
