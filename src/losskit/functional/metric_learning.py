@@ -608,20 +608,23 @@ def batch_triplet(embeddings: torch.Tensor, labels: torch.Tensor, *,
 # --- softmax-contrastive family ---------------------------------------------------------------
 
 
-def _gather_candidates(candidates: torch.Tensor, labels: torch.Tensor, anchors_among: bool,
-                       distributed: bool, group: Any) -> tuple[int, torch.Tensor, torch.Tensor]:
+def _gather_candidates(candidates: torch.Tensor, labels: torch.Tensor | None,
+                       anchors_among: bool, distributed: bool, group: Any,
+                       ) -> tuple[int, torch.Tensor, torch.Tensor | None]:
     """The anchors' row offset in the candidates, and the candidates and their labels.
 
     In one process (or with ``distributed=False``) that is ``(0, candidates, labels)``.
-    With a process group, every rank's candidates are all-gathered with gradients
-    (:func:`losskit.distributed.gather`), so they come from the global batch; when the
-    anchors are among them (``anchors_among``), this rank's rows start at its offset.
+    With a process group, every rank's candidates (and labels, unless None) are
+    all-gathered with gradients (:func:`losskit.distributed.gather`), so they come from the
+    global batch; when the anchors are among them (``anchors_among``), this rank's rows
+    start at its offset.
     """
     if not (distributed and _dist.is_active(group)):
         return 0, candidates, labels
     offset = (_dist.rank_offset(candidates.shape[0], candidates.device, group) if anchors_among
               else 0)
-    return offset, _dist.gather(candidates, group), _dist.gather(labels, group)
+    gathered_labels = None if labels is None else _dist.gather(labels, group)
+    return offset, _dist.gather(candidates, group), gathered_labels
 
 
 def _label_counts(anchor_labels: torch.Tensor, candidate_labels: torch.Tensor,
@@ -781,7 +784,7 @@ def info_nce(query: torch.Tensor, key: torch.Tensor, *,
     q, k = _prepare(query, normalize), _prepare(key, normalize)
     ids = torch.arange(n, device=q.device)
     # Key i is this rank's row offset + i of the gathered keys.
-    offset, keys, _ = _gather_candidates(k, ids, True, distributed, group)
+    offset, keys, _ = _gather_candidates(k, None, True, distributed, group)
     if negatives is not None:
         # Extra negatives (a memory bank every rank shares) are not gathered.
         keys = torch.cat([keys, _prepare(negatives, normalize).to(keys.dtype)])
@@ -931,9 +934,9 @@ def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor | None = None, *,
     rows = torch.arange(views * n, device=anchors.device)
     own_rows = ref_emb is None
     if labels is None:
-        # Views of one sample share its index, shifted to stay unique across ranks.
-        anchor_labels = rows % n
-        refs, ref_y = anchors, anchor_labels
+        # Each view's one positive is the other view of its sample (positive_index below).
+        anchor_labels = None
+        refs, ref_y = anchors, None
     else:
         anchor_labels = labels.repeat(views)
         refs, ref_y = ((anchors, anchor_labels) if own_rows
