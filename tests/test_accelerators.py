@@ -73,8 +73,11 @@ def _classes(n, c, **kw):
         t[::7] = -100
         opts = dict(kw)
         for key in ("class_weight", "alpha"):
-            if opts.get(key) is True:
-                opts[key] = (_rand(g, c) + 0.5).to(dtype)
+            if opts.get(key) in (True, "with_zero"):
+                w = _rand(g, c) + 0.5
+                if opts[key] == "with_zero":  # the target class of rows 1 and 2 weighs 0
+                    w[t[1:3]] = 0.0
+                opts[key] = w.to(dtype)
         return (x, t), opts
     return make
 
@@ -95,8 +98,11 @@ def _linear(n, d, v, **kw):
         opts = dict(kw)
         if opts.get("bias") is True:
             opts["bias"] = _randn(g, v, scale=0.3, dtype=dtype)
-        if opts.get("class_weight") is True:
-            opts["class_weight"] = (_rand(g, v) + 0.5).to(dtype)
+        if opts.get("class_weight") in (True, "with_zero"):
+            cw = _rand(g, v) + 0.5
+            if opts["class_weight"] == "with_zero":
+                cw[t[1:3]] = 0.0
+            opts["class_weight"] = cw.to(dtype)
         if opts.get("weight") is True:
             opts["weight"] = _rand(g, n, dtype=dtype)
         return (h, w, t), opts
@@ -131,6 +137,10 @@ CASES: dict[str, list[Case]] = {
         Case("rows", _classes(ROWS, 33)),
         Case("rows-options", _classes(ROWS, 33, class_weight=True, label_smoothing=0.1),
              backends=("native", "triton")),
+        # A target class of weight 0 removes the position, its smoothing term included.
+        Case("rows-zero-class-weight", _classes(ROWS, 33, class_weight="with_zero",
+                                                label_smoothing=0.1),
+             backends=("native", "triton")),
         Case("rows-smoothing", _classes(ROWS, 33, label_smoothing=0.2)),
         Case("rows-weights", _classes(ROWS, 33, class_weight=True)),
         Case("small", _classes(SMALL, 5)),
@@ -149,6 +159,8 @@ CASES: dict[str, list[Case]] = {
         Case("options", _linear(29, 6, 41, bias=True, class_weight=True, weight=True,
                                 label_smoothing=0.1, z_loss=1e-2, softcap=3.0), grad=(0, 1)),
         Case("z_loss", _linear(23, 5, 37, z_loss=1e-2), grad=(0, 1)),
+        Case("zero-class-weight", _linear(23, 5, 37, class_weight="with_zero",
+                                          label_smoothing=0.2), grad=(0, 1)),
     ],
 }
 
