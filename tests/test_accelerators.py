@@ -137,8 +137,8 @@ def _ranks(n, k, **kw):
 # not multiples of any block.
 SEG = (3, 5, (11, 13, 9))
 SEG_BIG = (2, 5, (17, 19, 21))
-assert 3 * 5 * 11 * 13 * 9 >= overlap_kernels.MIN_NUMEL
-assert 2 * 5 * 17 * 19 * 21 >= overlap_kernels.TORCH_MIN_NUMEL
+assert overlap_kernels.MIN_NUMEL <= 3 * 5 * 11 * 13 * 9
+assert overlap_kernels.TORCH_MIN_NUMEL <= 2 * 5 * 17 * 19 * 21
 CORAL_ROWS = coral_kernels.MIN_NUMEL // 7 + 13  # [CORAL_ROWS, 7] logits
 
 BIG = MIN_NUMEL + 17  # above the native elementwise threshold, not a block multiple
