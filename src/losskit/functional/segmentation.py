@@ -686,8 +686,10 @@ def _tversky_reference(input, target, *, alpha=0.3, beta=0.7, gamma=1.0, smooth=
                 "(up to the smooth term); alpha = beta = 1 is Jaccard.",
     pitfalls=_OVERLAP_PITFALLS + " Abraham & Khan write the focal exponent as 1/gamma: their "
              "gamma = 4/3 is gamma = 0.75 here. With gamma < 1 the gradient near a perfect "
-             "class is very large. MONAI's TverskyLoss defaults to alpha = beta = 0.5 and "
-             "kornia's tversky_loss is average='micro' with smooth_nr=0, smooth_dr=eps."
+             "class is very large. MONAI's TverskyLoss defaults to alpha = beta = 0.5. "
+             "kornia's tversky_loss in its repository's code is average='micro' with "
+             "smooth_nr=0, smooth_dr=eps; its 0.9.0 release instead averages the per-class "
+             "index over the classes present in the target."
              + _OVERLAP_CONVENTIONS,
     references=("Salehi, Erdogmus & Gholipour, Tversky loss function for image segmentation "
                 "using 3D fully convolutional deep networks, MLMI 2017.",
