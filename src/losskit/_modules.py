@@ -9,7 +9,7 @@ GENERATED FILE, do not edit by hand. Regenerate after adding or changing a loss 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -24,19 +24,25 @@ from .functional.reinforcement import ActorCriticParts
 
 __all__ = [
     "ActorCriticLoss",
+    "ArcfaceLoss",
     "AsymmetricMultilabelLoss",
+    "BarlowTwinsLoss",
     "BatchTripletLoss",
     "BinaryCrossEntropyLoss",
     "BoundPenaltyLoss",
     "CIoULoss",
     "CTCLoss",
+    "CircleLoss",
+    "ClipContrastiveLoss",
     "ContrastiveLoss",
     "CoralLoss",
     "CornLoss",
+    "CosfaceLoss",
     "CrossEntropyLoss",
     "DIoULoss",
     "DemographicParityGapLoss",
     "DiceLoss",
+    "DinoLoss",
     "EnergyMarginLoss",
     "EnergyNLLLoss",
     "EqualizedOddsGapLoss",
@@ -60,16 +66,20 @@ __all__ = [
     "MSELoss",
     "MSLELoss",
     "MarginRankingLoss",
+    "MultiSimilarityLoss",
     "MulticlassHingeLoss",
     "NLLLoss",
     "NTXentLoss",
+    "NegativeCosineLoss",
     "PairwiseLogisticLoss",
     "PerplexityLoss",
     "PoissonNLLLoss",
     "PolicyGradientLoss",
     "Poly1CrossEntropyLoss",
+    "ProxyAnchorLoss",
     "QuantileLoss",
     "SequenceCrossEntropyLoss",
+    "SiglipLoss",
     "SigmoidFocalLoss",
     "SmoothL1Loss",
     "SoftF1Loss",
@@ -78,6 +88,7 @@ __all__ = [
     "TripletMarginLoss",
     "TverskyLoss",
     "VAEELBOLoss",
+    "VicregLoss",
 ]
 
 
@@ -135,6 +146,53 @@ class ActorCriticLoss(Loss):
         return F.actor_critic(log_probs, values, returns, **self._arguments(kwargs))
 
 
+class ArcfaceLoss(Loss):
+    """ArcFace (additive angular margin): softmax cross-entropy on scaled cosines to class centers,
+    with the target angle enlarged by a margin; sub-center variant.
+
+    Module form of :func:`losskit.functional.arcface`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(embeddings, centers, target)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.arcface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.5``.
+        scale: see :func:`losskit.functional.arcface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``64.0``.
+        subcenters: see :func:`losskit.functional.arcface`. Default: ``1``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; centers: ``[C * subcenters, d]``; target: ``[N]`` class
+        indices in ``0..C-1``; output: scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("arcface")
+    margin: float | torch.Tensor
+    scale: float | torch.Tensor
+    subcenters: int
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.5,
+        scale: float | torch.Tensor = 64.0,
+        subcenters: int = 1,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, scale=scale, subcenters=subcenters, reduction=reduction)
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        centers: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.arcface(embeddings, centers, target, **self._arguments(kwargs))
+
+
 class AsymmetricMultilabelLoss(Loss):
     """Asymmetric loss (ASL) for multi-label classification: focal-style down-weighting with
     separate strengths for positives and negatives, plus a probability margin that discards very
@@ -175,6 +233,44 @@ class AsymmetricMultilabelLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.asymmetric_multilabel(input, target, **self._arguments(kwargs))
+
+
+class BarlowTwinsLoss(Loss):
+    """Barlow Twins: drive the cross-correlation matrix of the two views' batch-standardized
+    embeddings to the identity.
+
+    Module form of :func:`losskit.functional.barlow_twins`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(z_a, z_b)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        lambd: see :func:`losskit.functional.barlow_twins`. Default: ``0.0051``.
+        eps: see :func:`losskit.functional.barlow_twins`. Default: ``1e-05``.
+        distributed: see :func:`losskit.functional.barlow_twins`. Default: ``False``.
+        group: see :func:`losskit.functional.barlow_twins`. Default: ``None``.
+
+    Shape:
+        z_a, z_b: ``[N, d]``; output: scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("barlow_twins")
+    lambd: float
+    eps: float
+    distributed: bool
+    group: Any
+
+    def __init__(
+        self,
+        *,
+        lambd: float = 0.0051,
+        eps: float = 1e-05,
+        distributed: bool = False,
+        group: Any = None,
+    ) -> None:
+        super().__init__(lambd=lambd, eps=eps, distributed=distributed, group=group)
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.barlow_twins(z_a, z_b, **self._arguments(kwargs))
 
 
 class BatchTripletLoss(Loss):
@@ -345,6 +441,116 @@ class CIoULoss(Loss):
         return F.ciou(input, target, **self._arguments(kwargs))
 
 
+class CircleLoss(Loss):
+    """Circle loss (pair-based, in-batch): every positive and negative similarity is re-weighted by
+    how far it is from its optimum, giving a circular decision boundary.
+
+    Module form of :func:`losskit.functional.circle`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(embeddings, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.circle`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.25``.
+        gamma: see :func:`losskit.functional.circle`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``256.0``.
+        detach_weights: see :func:`losskit.functional.circle`. Default: ``True``.
+        distributed: see :func:`losskit.functional.circle`. Default: ``False``.
+        group: see :func:`losskit.functional.circle`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; target: ``[N]`` integer labels; output: scalar, or
+        ``[N]`` per anchor.
+    """
+
+    info: ClassVar[LossInfo] = get_info("circle")
+    margin: float | torch.Tensor
+    gamma: float | torch.Tensor
+    detach_weights: bool
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.25,
+        gamma: float | torch.Tensor = 256.0,
+        detach_weights: bool = True,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            margin=margin,
+            gamma=gamma,
+            detach_weights=detach_weights,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.circle(embeddings, target, **self._arguments(kwargs))
+
+
+class ClipContrastiveLoss(Loss):
+    """CLIP's symmetric contrastive loss: each image must pick its caption among the batch's texts
+    and each text its image, softmax over cosine similarities.
+
+    Module form of :func:`losskit.functional.clip_contrastive`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(image_embeddings, text_embeddings)`` computes
+    the loss, and a keyword given to the call (``weight=``, ...) goes to the function for that
+    call.
+
+    Args:
+        temperature: see :func:`losskit.functional.clip_contrastive`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.07``.
+        distributed: see :func:`losskit.functional.clip_contrastive`. Default: ``False``.
+        group: see :func:`losskit.functional.clip_contrastive`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        image_embeddings, text_embeddings: ``[N, d]``; output: scalar, or ``[N]`` per
+        pair (the mean of its two directions) with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("clip_contrastive")
+    temperature: float | torch.Tensor
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        temperature: float | torch.Tensor = 0.07,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            temperature=temperature,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        text_embeddings: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.clip_contrastive(image_embeddings, text_embeddings, **self._arguments(kwargs))
+
+
 class ContrastiveLoss(Loss):
     """Contrastive (siamese) pair loss: pull same pairs together, push different pairs at least a
     margin apart.
@@ -396,7 +602,8 @@ class CoralLoss(Loss):
     call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        importance_weights: see :func:`losskit.functional.coral`. Default: ``None``.
+        importance_weights: see :func:`losskit.functional.coral`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
@@ -442,6 +649,50 @@ class CornLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.corn(input, target, **self._arguments(kwargs))
+
+
+class CosfaceLoss(Loss):
+    """CosFace (large margin cosine loss, AM-Softmax): softmax cross-entropy on scaled cosines to
+    class centers with a margin subtracted from the target cosine.
+
+    Module form of :func:`losskit.functional.cosface`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(embeddings, centers, target)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.cosface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.35``.
+        scale: see :func:`losskit.functional.cosface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``64.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; centers: ``[C, d]``; target: ``[N]`` class indices;
+        output: scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("cosface")
+    margin: float | torch.Tensor
+    scale: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.35,
+        scale: float | torch.Tensor = 64.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, scale=scale, reduction=reduction)
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        centers: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.cosface(embeddings, centers, target, **self._arguments(kwargs))
 
 
 class CrossEntropyLoss(Loss):
@@ -604,14 +855,35 @@ class DiceLoss(Loss):
 
     Args:
         activation: ``"softmax"`` (classes exclusive), ``"sigmoid"`` (independent channels,
-            multi-label or binary ``C = 1``) or ``"none"``. Default: ``"softmax"``.
+            multi-label or binary ``C = 1``) or ``"none"`` (the input already holds
+            probabilities; checked in CPU eager calls only). Default: ``"softmax"``.
         include_background: keep class 0 in the mean. Default: ``True``.
         ignore_index: voxels with this target index count for nothing. Default: ``None``.
-        class_weight: ``[C]`` weights; ``"mean"`` is then the weighted mean over pairs.
-            Default: ``None``.
-        smooth: added to numerator and denominator. Default: ``1e-05``.
-        batch: sum the statistics over the whole batch (one Dice per class) instead of one
-            Dice per image. Default: ``False``.
+        class_weight: ``[C]`` non-negative weights (a tensor may require grad); ``"mean"``
+            is then the weighted mean over pairs; with ``average="micro"`` each class's sums are
+            weighted instead. Learnable: pass an ``nn.Parameter`` to train it. Default:
+            ``None``.
+        smooth: added to numerator and denominator (a number or a learnable tensor);
+            ``smooth_nr`` / ``smooth_dr`` set the numerator's / denominator's term apart.
+            Learnable: pass an ``nn.Parameter`` to train it. Default: ``1e-05``.
+        smooth_nr: see :func:`losskit.functional.dice`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``None``.
+        smooth_dr: see :func:`losskit.functional.dice`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``None``.
+        squared_pred: volumes ``sum p^2`` and ``sum t^2`` with intersection ``sum p t``
+            (V-Net's form) instead of ``sum p`` and ``sum t``. Default: ``False``.
+        soft_label: intersection ``sum(min(p, t))`` (default; exact for soft targets) or,
+            when False, the product ``sum(p t)`` (MONAI's default); equal for hard targets.
+            Default: ``True``.
+        log_loss: ``-log(score)`` instead of ``1 - score``. Default: ``False``.
+        other_act: a callable applied to the input instead of ``activation`` (MONAI's
+            ``other_act``); its output is used as the probabilities, unchecked. Default:
+            ``None``.
+        average: ``"macro"`` one score per (image, class), ``"micro"`` one score per image
+            over the classes' summed statistics (kornia's ``average="micro"``). Default:
+            ``"macro"``.
+        batch: sum the statistics over the whole batch (one score per class) instead of one
+            per image. Default: ``False``.
         skip_empty: leave out of the mean the (image, class) pairs where the class is absent
             from the target and from the hard prediction (argmax for softmax, p > 0.5
             otherwise); those are trivially right and otherwise dilute the mean. Default:
@@ -624,8 +896,9 @@ class DiceLoss(Loss):
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
-        ``"none"`` returns one value per (image, class) ``[N, K]``, or per class ``[K]``
-        with ``batch=True`` (``K = C``, or ``C - 1`` without background).
+        ``"none"`` returns one value per (image, class) ``[N, K]``, per class ``[K]`` with
+        ``batch=True`` (``K = C``, or ``C - 1`` without background); with
+        ``average="micro"`` one per image ``[N]``, or a 0-dim tensor with ``batch=True``.
     """
 
     info: ClassVar[LossInfo] = get_info("dice")
@@ -633,7 +906,14 @@ class DiceLoss(Loss):
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
-    smooth: float
+    smooth: float | torch.Tensor
+    smooth_nr: float | torch.Tensor | None
+    smooth_dr: float | torch.Tensor | None
+    squared_pred: bool
+    soft_label: bool
+    log_loss: bool
+    other_act: Callable[[torch.Tensor], torch.Tensor] | None
+    average: str
     batch: bool
     skip_empty: bool
     distributed: bool
@@ -647,7 +927,14 @@ class DiceLoss(Loss):
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
-        smooth: float = 1e-05,
+        smooth: float | torch.Tensor = 1e-05,
+        smooth_nr: float | torch.Tensor | None = None,
+        smooth_dr: float | torch.Tensor | None = None,
+        squared_pred: bool = False,
+        soft_label: bool = True,
+        log_loss: bool = False,
+        other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        average: str = "macro",
         batch: bool = False,
         skip_empty: bool = False,
         distributed: bool = False,
@@ -660,6 +947,13 @@ class DiceLoss(Loss):
             ignore_index=ignore_index,
             class_weight=class_weight,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            squared_pred=squared_pred,
+            soft_label=soft_label,
+            log_loss=log_loss,
+            other_act=other_act,
+            average=average,
             batch=batch,
             skip_empty=skip_empty,
             distributed=distributed,
@@ -669,6 +963,55 @@ class DiceLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.dice(input, target, **self._arguments(kwargs))
+
+
+class DinoLoss(Loss):
+    """DINO self-distillation: cross-entropy from a centered, sharpened, detached teacher
+    distribution to the student's softmax.
+
+    Module form of :func:`losskit.functional.dino`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(student_logits, teacher_logits)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        center: see :func:`losskit.functional.dino`. Default: ``None``.
+        student_temperature: see :func:`losskit.functional.dino`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.1``.
+        teacher_temperature: see :func:`losskit.functional.dino`. Default: ``0.04``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        student_logits, teacher_logits: ``[N, K]``; output: scalar, or ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("dino")
+    center: torch.Tensor | None
+    student_temperature: float | torch.Tensor
+    teacher_temperature: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        center: torch.Tensor | None = None,
+        student_temperature: float | torch.Tensor = 0.1,
+        teacher_temperature: float = 0.04,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            center=center,
+            student_temperature=student_temperature,
+            teacher_temperature=teacher_temperature,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        student_logits: torch.Tensor,
+        teacher_logits: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.dino(student_logits, teacher_logits, **self._arguments(kwargs))
 
 
 class DIoULoss(Loss):
@@ -882,8 +1225,17 @@ class GeneralizedDiceLoss(Loss):
         include_background: see :func:`losskit.functional.generalized_dice`. Default:
             ``True``.
         ignore_index: see :func:`losskit.functional.generalized_dice`. Default: ``None``.
-        class_weight: see :func:`losskit.functional.generalized_dice`. Default: ``None``.
-        smooth: see :func:`losskit.functional.generalized_dice`. Default: ``1e-05``.
+        class_weight: see :func:`losskit.functional.generalized_dice`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth: see :func:`losskit.functional.generalized_dice`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1e-05``.
+        smooth_nr: see :func:`losskit.functional.generalized_dice`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth_dr: see :func:`losskit.functional.generalized_dice`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        weight_type: see :func:`losskit.functional.generalized_dice`. Default: ``"square"``.
+        soft_label: see :func:`losskit.functional.generalized_dice`. Default: ``True``.
+        other_act: see :func:`losskit.functional.generalized_dice`. Default: ``None``.
         batch: see :func:`losskit.functional.generalized_dice`. Default: ``False``.
         skip_empty: see :func:`losskit.functional.generalized_dice`. Default: ``False``.
         distributed: see :func:`losskit.functional.generalized_dice`. Default: ``False``.
@@ -900,7 +1252,12 @@ class GeneralizedDiceLoss(Loss):
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
-    smooth: float
+    smooth: float | torch.Tensor
+    smooth_nr: float | torch.Tensor | None
+    smooth_dr: float | torch.Tensor | None
+    weight_type: str
+    soft_label: bool
+    other_act: Callable[[torch.Tensor], torch.Tensor] | None
     batch: bool
     skip_empty: bool
     distributed: bool
@@ -914,7 +1271,12 @@ class GeneralizedDiceLoss(Loss):
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
-        smooth: float = 1e-05,
+        smooth: float | torch.Tensor = 1e-05,
+        smooth_nr: float | torch.Tensor | None = None,
+        smooth_dr: float | torch.Tensor | None = None,
+        weight_type: str = "square",
+        soft_label: bool = True,
+        other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
         batch: bool = False,
         skip_empty: bool = False,
         distributed: bool = False,
@@ -927,6 +1289,11 @@ class GeneralizedDiceLoss(Loss):
             ignore_index=ignore_index,
             class_weight=class_weight,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            weight_type=weight_type,
+            soft_label=soft_label,
+            other_act=other_act,
             batch=batch,
             skip_empty=skip_empty,
             distributed=distributed,
@@ -1093,8 +1460,19 @@ class JaccardLoss(Loss):
         activation: see :func:`losskit.functional.jaccard`. Default: ``"softmax"``.
         include_background: see :func:`losskit.functional.jaccard`. Default: ``True``.
         ignore_index: see :func:`losskit.functional.jaccard`. Default: ``None``.
-        class_weight: see :func:`losskit.functional.jaccard`. Default: ``None``.
-        smooth: see :func:`losskit.functional.jaccard`. Default: ``1e-05``.
+        class_weight: see :func:`losskit.functional.jaccard`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth: see :func:`losskit.functional.jaccard`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``1e-05``.
+        smooth_nr: see :func:`losskit.functional.jaccard`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth_dr: see :func:`losskit.functional.jaccard`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        squared_pred: see :func:`losskit.functional.jaccard`. Default: ``False``.
+        soft_label: see :func:`losskit.functional.jaccard`. Default: ``True``.
+        log_loss: see :func:`losskit.functional.jaccard`. Default: ``False``.
+        other_act: see :func:`losskit.functional.jaccard`. Default: ``None``.
+        average: see :func:`losskit.functional.jaccard`. Default: ``"macro"``.
         batch: see :func:`losskit.functional.jaccard`. Default: ``False``.
         skip_empty: see :func:`losskit.functional.jaccard`. Default: ``False``.
         distributed: see :func:`losskit.functional.jaccard`. Default: ``False``.
@@ -1111,7 +1489,14 @@ class JaccardLoss(Loss):
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
-    smooth: float
+    smooth: float | torch.Tensor
+    smooth_nr: float | torch.Tensor | None
+    smooth_dr: float | torch.Tensor | None
+    squared_pred: bool
+    soft_label: bool
+    log_loss: bool
+    other_act: Callable[[torch.Tensor], torch.Tensor] | None
+    average: str
     batch: bool
     skip_empty: bool
     distributed: bool
@@ -1125,7 +1510,14 @@ class JaccardLoss(Loss):
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
-        smooth: float = 1e-05,
+        smooth: float | torch.Tensor = 1e-05,
+        smooth_nr: float | torch.Tensor | None = None,
+        smooth_dr: float | torch.Tensor | None = None,
+        squared_pred: bool = False,
+        soft_label: bool = True,
+        log_loss: bool = False,
+        other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        average: str = "macro",
         batch: bool = False,
         skip_empty: bool = False,
         distributed: bool = False,
@@ -1138,6 +1530,13 @@ class JaccardLoss(Loss):
             ignore_index=ignore_index,
             class_weight=class_weight,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            squared_pred=squared_pred,
+            soft_label=soft_label,
+            log_loss=log_loss,
+            other_act=other_act,
+            average=average,
             batch=batch,
             skip_empty=skip_empty,
             distributed=distributed,
@@ -1402,8 +1801,8 @@ class LovaszHingeLoss(Loss):
 
 
 class LovaszSoftmaxLoss(Loss):
-    """Lovász-Softmax loss: a convex, tight surrogate of the per-class Jaccard loss (1 - IoU)
-    evaluated on the errors |1[t = c] - p_c|.
+    """Lovász-Softmax loss: a tight surrogate of the per-class Jaccard loss (1 - IoU), convex in the
+    errors |1[t = c] - p_c| (not in the logits).
 
     Module form of :func:`losskit.functional.lovasz_softmax`. The hyperparameters are
     keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
@@ -1563,6 +1962,65 @@ class MSLELoss(Loss):
         return F.msle(input, target, **self._arguments(kwargs))
 
 
+class MultiSimilarityLoss(Loss):
+    """Multi-Similarity loss: soft log-sum-exp penalties on each anchor's positive and negative
+    similarities around a shared threshold (no mining by default).
+
+    Module form of :func:`losskit.functional.multi_similarity`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(embeddings, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        alpha: see :func:`losskit.functional.multi_similarity`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``2.0``.
+        beta: see :func:`losskit.functional.multi_similarity`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``50.0``.
+        base: see :func:`losskit.functional.multi_similarity`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.5``.
+        distributed: see :func:`losskit.functional.multi_similarity`. Default: ``False``.
+        group: see :func:`losskit.functional.multi_similarity`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; target: ``[N]`` integer labels; output: scalar, or ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("multi_similarity")
+    alpha: float | torch.Tensor
+    beta: float | torch.Tensor
+    base: float | torch.Tensor
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        alpha: float | torch.Tensor = 2.0,
+        beta: float | torch.Tensor = 50.0,
+        base: float | torch.Tensor = 0.5,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            beta=beta,
+            base=base,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.multi_similarity(embeddings, target, **self._arguments(kwargs))
+
+
 class MulticlassHingeLoss(Loss):
     """Multi-class hinge (SVM) loss: every wrong class must score at least a margin below the target
     class.
@@ -1603,6 +2061,39 @@ class MulticlassHingeLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.multiclass_hinge(input, target, **self._arguments(kwargs))
+
+
+class NegativeCosineLoss(Loss):
+    """SimSiam / BYOL objective: negative cosine similarity between a predictor's output and the
+    other view's embedding, with a stop-gradient on the target.
+
+    Module form of :func:`losskit.functional.negative_cosine`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(prediction, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        stop_gradient: see :func:`losskit.functional.negative_cosine`. Default: ``True``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        prediction, target: ``[N, d]``; output: scalar, or ``[N]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("negative_cosine")
+    stop_gradient: bool
+    reduction: Reduction
+
+    def __init__(self, *, stop_gradient: bool = True, reduction: Reduction = "mean") -> None:
+        super().__init__(stop_gradient=stop_gradient, reduction=reduction)
+
+    def forward(
+        self,
+        prediction: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.negative_cosine(prediction, target, **self._arguments(kwargs))
 
 
 class NLLLoss(Loss):
@@ -1895,6 +2386,47 @@ class Poly1CrossEntropyLoss(Loss):
         return F.poly1_cross_entropy(input, target, **self._arguments(kwargs))
 
 
+class ProxyAnchorLoss(Loss):
+    """Proxy-Anchor loss: each class proxy is an anchor that pulls every batch embedding of its
+    class and pushes every other, with log-sum-exp weighting.
+
+    Module form of :func:`losskit.functional.proxy_anchor`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(embeddings, proxies, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.proxy_anchor`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.1``.
+        alpha: see :func:`losskit.functional.proxy_anchor`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``32.0``.
+
+    Shape:
+        embeddings: ``[N, d]``; proxies: ``[C, d]``; target: ``[N]`` class indices;
+        output: scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("proxy_anchor")
+    margin: float | torch.Tensor
+    alpha: float | torch.Tensor
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.1,
+        alpha: float | torch.Tensor = 32.0,
+    ) -> None:
+        super().__init__(margin=margin, alpha=alpha)
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        proxies: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.proxy_anchor(embeddings, proxies, target, **self._arguments(kwargs))
+
+
 class QuantileLoss(Loss):
     """Pinball (quantile) loss: an asymmetric L1 whose minimizer is the q-th quantile.
 
@@ -1944,6 +2476,10 @@ class SequenceCrossEntropyLoss(Loss):
             ``"token"``.
         label_smoothing: see :func:`losskit.functional.sequence_cross_entropy`. Default:
             ``0.0``.
+        z_loss: see :func:`losskit.functional.sequence_cross_entropy`. Default: ``0.0``.
+        softcap: see :func:`losskit.functional.sequence_cross_entropy`. Default: ``None``.
+        normalizer: see :func:`losskit.functional.sequence_cross_entropy`. Default:
+            ``None``.
         distributed: see :func:`losskit.functional.sequence_cross_entropy`. Default:
             ``False``.
         group: see :func:`losskit.functional.sequence_cross_entropy`. Default: ``None``.
@@ -1959,6 +2495,9 @@ class SequenceCrossEntropyLoss(Loss):
     ignore_index: int
     average: str
     label_smoothing: float
+    z_loss: float
+    softcap: float | None
+    normalizer: float | torch.Tensor | None
     distributed: bool
     group: Any
     reduction: Reduction
@@ -1970,6 +2509,9 @@ class SequenceCrossEntropyLoss(Loss):
         ignore_index: int = -100,
         average: str = "token",
         label_smoothing: float = 0.0,
+        z_loss: float = 0.0,
+        softcap: float | None = None,
+        normalizer: float | torch.Tensor | None = None,
         distributed: bool = False,
         group: Any = None,
         reduction: Reduction = "mean",
@@ -1979,6 +2521,9 @@ class SequenceCrossEntropyLoss(Loss):
             ignore_index=ignore_index,
             average=average,
             label_smoothing=label_smoothing,
+            z_loss=z_loss,
+            softcap=softcap,
+            normalizer=normalizer,
             distributed=distributed,
             group=group,
             reduction=reduction,
@@ -1986,6 +2531,61 @@ class SequenceCrossEntropyLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.sequence_cross_entropy(input, target, **self._arguments(kwargs))
+
+
+class SiglipLoss(Loss):
+    """SigLIP: every image-text pair of the batch is an independent binary classification (match or
+    not) with a sigmoid, no softmax over the batch.
+
+    Module form of :func:`losskit.functional.siglip`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(image_embeddings, text_embeddings)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        logit_scale: see :func:`losskit.functional.siglip`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``10.0``.
+        logit_bias: see :func:`losskit.functional.siglip`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``-10.0``.
+        distributed: see :func:`losskit.functional.siglip`. Default: ``False``.
+        group: see :func:`losskit.functional.siglip`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        image_embeddings, text_embeddings: ``[N, d]``; output: scalar, or ``[N]`` (each
+        image's sum over all texts) with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("siglip")
+    logit_scale: float | torch.Tensor
+    logit_bias: float | torch.Tensor
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        logit_scale: float | torch.Tensor = 10.0,
+        logit_bias: float | torch.Tensor = -10.0,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            logit_scale=logit_scale,
+            logit_bias=logit_bias,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        text_embeddings: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.siglip(image_embeddings, text_embeddings, **self._arguments(kwargs))
 
 
 class SigmoidFocalLoss(Loss):
@@ -2233,14 +2833,27 @@ class TverskyLoss(Loss):
     call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        alpha: see :func:`losskit.functional.tversky`. Default: ``0.3``.
-        beta: see :func:`losskit.functional.tversky`. Default: ``0.7``.
-        gamma: see :func:`losskit.functional.tversky`. Default: ``1.0``.
+        alpha: see :func:`losskit.functional.tversky`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.3``.
+        beta: see :func:`losskit.functional.tversky`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``0.7``.
+        gamma: see :func:`losskit.functional.tversky`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``1.0``.
         activation: see :func:`losskit.functional.tversky`. Default: ``"softmax"``.
         include_background: see :func:`losskit.functional.tversky`. Default: ``True``.
         ignore_index: see :func:`losskit.functional.tversky`. Default: ``None``.
-        class_weight: see :func:`losskit.functional.tversky`. Default: ``None``.
-        smooth: see :func:`losskit.functional.tversky`. Default: ``1e-05``.
+        class_weight: see :func:`losskit.functional.tversky`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth: see :func:`losskit.functional.tversky`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``1e-05``.
+        smooth_nr: see :func:`losskit.functional.tversky`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth_dr: see :func:`losskit.functional.tversky`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        soft_label: see :func:`losskit.functional.tversky`. Default: ``True``.
+        log_loss: see :func:`losskit.functional.tversky`. Default: ``False``.
+        other_act: see :func:`losskit.functional.tversky`. Default: ``None``.
+        average: see :func:`losskit.functional.tversky`. Default: ``"macro"``.
         batch: see :func:`losskit.functional.tversky`. Default: ``False``.
         skip_empty: see :func:`losskit.functional.tversky`. Default: ``False``.
         distributed: see :func:`losskit.functional.tversky`. Default: ``False``.
@@ -2253,14 +2866,20 @@ class TverskyLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("tversky")
-    alpha: float
-    beta: float
-    gamma: float
+    alpha: float | torch.Tensor
+    beta: float | torch.Tensor
+    gamma: float | torch.Tensor
     activation: str
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
-    smooth: float
+    smooth: float | torch.Tensor
+    smooth_nr: float | torch.Tensor | None
+    smooth_dr: float | torch.Tensor | None
+    soft_label: bool
+    log_loss: bool
+    other_act: Callable[[torch.Tensor], torch.Tensor] | None
+    average: str
     batch: bool
     skip_empty: bool
     distributed: bool
@@ -2270,14 +2889,20 @@ class TverskyLoss(Loss):
     def __init__(
         self,
         *,
-        alpha: float = 0.3,
-        beta: float = 0.7,
-        gamma: float = 1.0,
+        alpha: float | torch.Tensor = 0.3,
+        beta: float | torch.Tensor = 0.7,
+        gamma: float | torch.Tensor = 1.0,
         activation: str = "softmax",
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
-        smooth: float = 1e-05,
+        smooth: float | torch.Tensor = 1e-05,
+        smooth_nr: float | torch.Tensor | None = None,
+        smooth_dr: float | torch.Tensor | None = None,
+        soft_label: bool = True,
+        log_loss: bool = False,
+        other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        average: str = "macro",
         batch: bool = False,
         skip_empty: bool = False,
         distributed: bool = False,
@@ -2293,6 +2918,12 @@ class TverskyLoss(Loss):
             ignore_index=ignore_index,
             class_weight=class_weight,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            soft_label=soft_label,
+            log_loss=log_loss,
+            other_act=other_act,
+            average=average,
             batch=batch,
             skip_empty=skip_empty,
             distributed=distributed,
@@ -2358,3 +2989,54 @@ class VAEELBOLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor | ELBOParts:
         return F.vae_elbo(recon, x, mu, logvar, **self._arguments(kwargs))
+
+
+class VicregLoss(Loss):
+    """VICReg: invariance (MSE between the two views' embeddings) plus variance and covariance
+    regularizers that keep every dimension alive and decorrelated.
+
+    Module form of :func:`losskit.functional.vicreg`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(z_a, z_b)`` computes the loss, and a keyword given to the call
+    (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        sim_weight: see :func:`losskit.functional.vicreg`. Default: ``25.0``.
+        var_weight: see :func:`losskit.functional.vicreg`. Default: ``25.0``.
+        cov_weight: see :func:`losskit.functional.vicreg`. Default: ``1.0``.
+        eps: see :func:`losskit.functional.vicreg`. Default: ``0.0001``.
+        distributed: see :func:`losskit.functional.vicreg`. Default: ``False``.
+        group: see :func:`losskit.functional.vicreg`. Default: ``None``.
+
+    Shape:
+        z_a, z_b: ``[N, d]``; output: scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("vicreg")
+    sim_weight: float
+    var_weight: float
+    cov_weight: float
+    eps: float
+    distributed: bool
+    group: Any
+
+    def __init__(
+        self,
+        *,
+        sim_weight: float = 25.0,
+        var_weight: float = 25.0,
+        cov_weight: float = 1.0,
+        eps: float = 0.0001,
+        distributed: bool = False,
+        group: Any = None,
+    ) -> None:
+        super().__init__(
+            sim_weight=sim_weight,
+            var_weight=var_weight,
+            cov_weight=cov_weight,
+            eps=eps,
+            distributed=distributed,
+            group=group,
+        )
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.vicreg(z_a, z_b, **self._arguments(kwargs))
