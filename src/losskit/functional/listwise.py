@@ -62,8 +62,8 @@ def _item_mask(mask: torch.Tensor | None, shape: torch.Size, device: torch.devic
     if mask is None:
         return torch.ones(shape, dtype=torch.bool, device=device)
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise LossInputError(f"mask must be a bool tensor (True = a real item), got "
-                             f"{type(mask).__name__ if not isinstance(mask, torch.Tensor) else mask.dtype}")
+        got = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise LossInputError(f"mask must be a bool tensor (True = a real item), got {got}")
     if mask.shape != shape:
         raise LossInputError(f"mask must have the scores' shape {tuple(shape)}, got "
                              f"{tuple(mask.shape)}")

@@ -569,7 +569,7 @@ def tobit(input: torch.Tensor, target: torch.Tensor, *, lower: float | torch.Ten
 
     Example:
         >>> round(float(tobit(torch.tensor([0.0]), torch.tensor([1.0]), upper=1.0)), 4)
-        1.8410
+        1.841
     """
     check_pair(input, target, weight, reduction)
     check_param("sigma", sigma, low=0.0, low_inclusive=False, learnable=True)
