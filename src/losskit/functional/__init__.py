@@ -7,6 +7,7 @@ second, keyword-only hyperparameters, ``weight`` and ``reduction``.
 from ._large_vocab import *  # noqa: F403
 from .boxes import *  # noqa: F403
 from .classification import *  # noqa: F403
+from .counts import *  # noqa: F403
 from .distribution import *  # noqa: F403
 from .energy import *  # noqa: F403
 from .generative import *  # noqa: F403
