@@ -38,6 +38,16 @@ do not move a warm-up. The step is a buffer, saved in ``state_dict``.
 
 **Logging.** After each call ``last_terms`` maps term name -> detached, *unweighted*
 value and ``last_weights`` term name -> the weight used.
+
+**Learned task weights.** ``weighting=`` (a keyword of ``losskit.get`` / :func:`parse`
+and of :class:`Composite`) replaces the plain sum by a module that combines the terms,
+such as :class:`~losskit.weighting.UncertaintyWeighting` or
+:class:`~losskit.weighting.GradNorm`: it receives the dict term name -> weighted term
+(``coefficient * schedule * value``, still attached to the graph) and returns the total.
+It becomes a submodule, so ``composite.parameters()`` holds its learnable weights (give
+them to the optimizer); ``last_terms`` and ``last_weights`` are kept as above (the learned
+multipliers are the weighting's ``weights``). Adding to such a composite with ``+``
+raises, since the weighting was built for its number of terms.
 """
 
 from __future__ import annotations
@@ -116,25 +126,42 @@ class Composite(torch.nn.Module):
 
     step_count: torch.Tensor
 
-    def __init__(self, terms: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, terms: Mapping[str, Any] | None = None, *,
+                 weighting: Callable[..., torch.Tensor] | None = None) -> None:
         super().__init__()
         self._terms: list[_Term] = []
         self.losses = torch.nn.ModuleDict()
         self.register_buffer("step_count", torch.zeros((), dtype=torch.long))
         self.last_terms: dict[str, torch.Tensor] = {}
         self.last_weights: dict[str, float] = {}
+        self.weighting = None
         for name, value in (terms or {}).items():
             weight, module = value if isinstance(value, tuple) else (1.0, value)
             schedule = None if _is_number(weight) else as_schedule(weight)
             coefficient = float(weight) if _is_number(weight) else 1.0
             self._add(_Term(str(name), module, coefficient, schedule))
+        self._set_weighting(weighting)
 
     @classmethod
-    def _from_terms(cls, terms: Iterable[_Term]) -> Composite:
+    def _from_terms(cls, terms: Iterable[_Term],
+                    weighting: Callable[..., torch.Tensor] | None = None) -> Composite:
         out = cls()
         for t in terms:
             out._add(t)
+        out._set_weighting(weighting)
         return out
+
+    def _set_weighting(self, weighting: Callable[..., torch.Tensor] | None) -> None:
+        if weighting is None:
+            return
+        if not callable(weighting):
+            raise LossInputError(f"weighting must be a module that combines the terms, got "
+                                 f"{type(weighting).__name__}")
+        tasks = getattr(weighting, "n_tasks", None)
+        if tasks is not None and tasks != len(self._terms):
+            raise LossInputError(f"the weighting combines {tasks} tasks but the composite has "
+                                 f"{len(self._terms)} terms {self.terms}")
+        self.weighting = weighting
 
     def _add(self, term: _Term) -> None:
         if not callable(term.module):
@@ -185,14 +212,18 @@ class Composite(torch.nn.Module):
         total: torch.Tensor | None = None
         values: dict[str, torch.Tensor] = {}
         weights: dict[str, float] = {}
+        weighted: dict[str, torch.Tensor] = {}
         for term in self._terms:
             call_args, call_kwargs, n_pos = _route(term, args, kwargs, used_keywords)
             used_positional = max(used_positional, n_pos)
             value = term.module(*call_args, **call_kwargs)
             w = term.weight(s)
             total = w * value if total is None else total + w * value
+            weighted[term.name] = w * value
             values[term.name] = value.detach()
             weights[term.name] = w
+        if self.weighting is not None and weighted:
+            total = self.weighting(weighted)
         unused = sorted(set(kwargs) - used_keywords)
         if unused:
             raise LossInputError(f"no term of {self.terms} accepts the keyword {unused[0]!r}")
@@ -212,7 +243,12 @@ class Composite(torch.nn.Module):
             return self
         if not isinstance(other, (Composite, torch.nn.Module)) and not callable(other):
             return NotImplemented
-        return Composite._from_terms([*self._copy_terms(), *as_composite(other)._copy_terms()])
+        other = as_composite(other)
+        if self.weighting is not None or other.weighting is not None:
+            raise LossInputError("cannot add terms to a composite with a learned weighting (it "
+                                 "was built for its number of terms): build the whole sum "
+                                 "first, then pass weighting=")
+        return Composite._from_terms([*self._copy_terms(), *other._copy_terms()])
 
     def __radd__(self, other: Any) -> Composite:
         if _is_number(other) and other == 0:  # sum([loss_a, loss_b]) starts from 0
@@ -224,7 +260,7 @@ class Composite(torch.nn.Module):
     def __mul__(self, factor: Any) -> Composite:
         if not (_is_number(factor) or isinstance(factor, Schedule)):
             return NotImplemented
-        return Composite._from_terms(t.scaled(factor) for t in self._terms)
+        return Composite._from_terms((t.scaled(factor) for t in self._terms), self.weighting)
 
     __rmul__ = __mul__
 
@@ -397,7 +433,9 @@ def parse(spec: str, **hyperparameters: Any) -> Composite:
         **hyperparameters: ``<term>={...}`` options for one term (hyperparameters and
             data arguments to bind, e.g. ``l2_penalty={"params": model}``);
             ``schedules={<term>: Schedule}`` multiplies a term's coefficient by a
-            schedule; any other keyword is a hyperparameter for every term that has it.
+            schedule; ``weighting=`` a module that combines the weighted terms instead
+            of summing them (learned task weights, see the module docstring); any other
+            keyword is a hyperparameter for every term that has it.
 
     Raises:
         LossInputError: the spec does not parse, names an unknown loss (the message lists
@@ -428,6 +466,7 @@ def parse(spec: str, **hyperparameters: Any) -> Composite:
         canonical.setdefault(info.name, n)
 
     schedules = dict(hyperparameters.pop("schedules", None) or {})
+    weighting = hyperparameters.pop("weighting", None)
     per_term: dict[str, Mapping[str, Any]] = {}
     shared: dict[str, Any] = {}
     for key, value in hyperparameters.items():
@@ -458,4 +497,4 @@ def parse(spec: str, **hyperparameters: Any) -> Composite:
     if schedules:
         raise LossInputError(f"schedules name terms {sorted(schedules)} that are not in "
                              f"{tuple(names)}")
-    return Composite._from_terms(terms)
+    return Composite._from_terms(terms, weighting)
