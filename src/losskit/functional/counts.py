@@ -27,17 +27,13 @@ from .._core.validate import (
     readable,
 )
 from . import _examples as ex
+from ._references import elementwise_loop, reduced
 
 __all__ = ["mape", "mase", "negative_binomial_nll", "smape", "tweedie"]
 
 #: scikit-learn's floor on |target| in mean_absolute_percentage_error: float64's machine
 #: epsilon, whatever the dtype.
 _MAPE_EPS = 2.220446049250313e-16
-
-
-def _reduced(loss, reduction):
-    return {"mean": loss.mean() if loss.numel() else loss.sum() * 0.0, "sum": loss.sum(),
-            "none": loss}[reduction]
 
 
 def _check_positive(name: str, t: torch.Tensor, why: str) -> None:
@@ -62,7 +58,7 @@ def _tweedie_reference(input, target, *, reduction="mean"):
     p, mu = 1.5, torch.exp(input)
     dev = 2 * (target ** (2 - p) / ((1 - p) * (2 - p)) - target * mu ** (1 - p) / (1 - p)
                + mu ** (2 - p) / (2 - p))
-    return _reduced(dev / 2, reduction)
+    return reduced(dev / 2, reduction)
 
 
 @register_loss(
@@ -155,7 +151,7 @@ def _negative_binomial_reference(input, target, *, dispersion=1.0, reduction="me
     r = 1.0 / dispersion
     dist = torch.distributions.NegativeBinomial(total_count=torch.as_tensor(r, dtype=input.dtype),
                                                 logits=input + math.log(dispersion))
-    return _reduced(-dist.log_prob(target), reduction)
+    return reduced(-dist.log_prob(target), reduction)
 
 
 @register_loss(
@@ -238,12 +234,8 @@ def _perfect(args: tuple) -> tuple:
     return (args[1].clone(), args[1], *args[2:])
 
 
-def _mape_reference(input, target, *, reduction="mean"):
-    """scikit-learn's formula, element by element."""
-    flat = [(a - b).abs() / max(abs(float(b)), _MAPE_EPS)
-            for a, b in zip(input.reshape(-1), target.reshape(-1))]
-    loss = torch.stack(flat).reshape(input.shape) if flat else input * 0.0
-    return _reduced(loss, reduction)
+# scikit-learn's formula, element by element.
+_mape_reference = elementwise_loop(lambda x, y: (x - y).abs() / max(abs(float(y)), _MAPE_EPS))
 
 
 @register_loss(
@@ -286,14 +278,14 @@ def mape(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | No
     return reduce(loss, reduction, weight=weight)
 
 
-def _smape_reference(input, target, *, reduction="mean"):
-    """The formula element by element, with the 0/0 case written out."""
-    flat = []
-    for a, b in zip(input.reshape(-1), target.reshape(-1)):
-        both_zero = float(a.detach()) == 0.0 and float(b) == 0.0
-        flat.append(a * 0.0 if both_zero else 2 * (a - b).abs() / (a.abs() + b.abs()))
-    loss = torch.stack(flat).reshape(input.shape) if flat else input * 0.0
-    return _reduced(loss, reduction)
+def _smape_scalar(x, y):
+    """The formula for one element, with the 0/0 case written out."""
+    if float(x.detach()) == 0.0 and float(y) == 0.0:
+        return x * 0.0
+    return 2 * (x - y).abs() / (x.abs() + y.abs())
+
+
+_smape_reference = elementwise_loop(_smape_scalar)
 
 
 @register_loss(
@@ -355,7 +347,7 @@ def _mase_reference(input, target, *, reduction="mean"):
         scale = sum(abs(float(actual[t] - actual[t - 1])) for t in range(1, steps)) / (steps - 1)
         rows.append((forecast - actual).abs() / scale)
     loss = torch.stack(rows).reshape(input.shape) if rows else input * 0.0
-    return _reduced(loss, reduction)
+    return reduced(loss, reduction)
 
 
 @register_loss(

@@ -39,6 +39,7 @@ from .._core.validate import (
 )
 from . import _examples as ex
 from ._indicators import binary_indicator, nan_of
+from ._references import reduced
 
 __all__ = ["cox_ph", "deephit", "discrete_hazard", "tobit", "weibull_nll"]
 
@@ -151,10 +152,10 @@ def _efron_correction(r: torch.Tensor, died: torch.Tensor, log_risk: torch.Tenso
                 "you want a ranking of risk rather than a time distribution: the model "
                 "outputs one score per subject, the baseline hazard is left unspecified "
                 "(DeepSurv and other neural Cox models). Prefer Efron with many tied times.",
-    pitfalls="The risk sets are taken within the batch, so each minibatch optimizes a "
-             "different partial likelihood: use batches as large as memory allows, and "
-             "sort-free random batches, or the estimate is biased toward within-batch "
-             "comparisons. A batch without events gives 0 and no gradient. Risks are only "
+    pitfalls="The risk sets are those of the batch: a minibatch optimizes the partial "
+             "likelihood of its own subjects, a noisy stand-in for the full-data one, so use "
+             "large batches with several events each and reshuffle every epoch. A batch "
+             "without events gives 0 and no gradient. Risks are only "
              "identified up to an additive constant (no intercept). Breslow is biased toward "
              "zero when many events share a time. weight rescales each event's term; it does "
              "not enter the risk sets (so it is not a frequency weight). 'none' gives each "
@@ -237,17 +238,12 @@ def _discrete_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, t
     return logits, time_bin, event
 
 
-def _reduced(loss, reduction):
-    return {"mean": loss.mean() if loss.numel() else loss.sum() * 0.0, "sum": loss.sum(),
-            "none": loss}[reduction]
-
-
 def _discrete_hazard_reference(logits, time_bin, event, *, reduction="mean"):
     """pycox's ``nll_logistic_hazard``, transcribed: BCE per interval, cumsum, gather."""
     y = torch.zeros_like(logits).scatter(1, time_bin.view(-1, 1), event.to(logits.dtype)
                                          .view(-1, 1))
     bce = F.binary_cross_entropy_with_logits(logits, y, reduction="none")
-    return _reduced(bce.cumsum(1).gather(1, time_bin.view(-1, 1)).view(-1), reduction)
+    return reduced(bce.cumsum(1).gather(1, time_bin.view(-1, 1)).view(-1), reduction)
 
 
 @register_loss(
@@ -329,7 +325,7 @@ def _deephit_reference(logits, time_bin, event, *, alpha=0.2, sigma=0.1, reducti
                 rank = rank + torch.exp(-(cdf[i, b] - cdf[j, b]) / sigma)
         terms.append(alpha * nll + (1 - alpha) * rank / n)
     loss = torch.stack(terms) if terms else logits.sum(1)
-    return _reduced(loss, reduction)
+    return reduced(loss, reduction)
 
 
 @register_loss(
@@ -430,7 +426,7 @@ def _weibull_reference(log_scale, log_shape, time, event, *, reduction="mean"):
     scale, shape = torch.exp(log_scale), torch.exp(log_shape)
     dist = torch.distributions.Weibull(scale, shape)
     loss = torch.where(event.bool(), -dist.log_prob(time), (time / scale) ** shape)
-    return _reduced(loss, reduction)
+    return reduced(loss, reduction)
 
 
 @register_loss(
@@ -506,7 +502,7 @@ def _tobit_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _tobit_reference(input, target, *, sigma=1.0, reduction="mean"):
     """torch.distributions.Normal: -log_prob (no limits are set by the examples)."""
-    return _reduced(-torch.distributions.Normal(input, sigma).log_prob(target), reduction)
+    return reduced(-torch.distributions.Normal(input, sigma).log_prob(target), reduction)
 
 
 def _perfect(args: tuple) -> tuple:
