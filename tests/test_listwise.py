@@ -167,6 +167,15 @@ def test_group_ids_equal_the_padded_lists(fn):
     assert not none[len(present):].any()
 
 
+def test_group_ids_with_a_mask_drop_the_masked_rows():
+    scores, relevance, mask = _padded(seed=8)
+    flat, rel, group, _ = _flatten(scores, relevance, mask)
+    keep = torch.rand(len(flat), generator=torch.Generator().manual_seed(9)) > 0.3
+    for fn in LOSSES:
+        torch.testing.assert_close(fn(flat, rel, group=group, mask=keep),
+                                   fn(flat[keep], rel[keep], group=group[keep]))
+
+
 def test_group_layout_is_sync_free_under_compile_and_checks_the_width():
     scores, relevance, mask = _padded(seed=3)
     flat, rel, group, _ = _flatten(scores, relevance, mask)
