@@ -12,7 +12,8 @@ Two layouts, the same losses:
   data, the padded tensor has the bounds that shapes give: ``N`` lists (the unused ones
   are empty) of width ``max_list_size`` (default ``N``). Pass ``max_list_size`` (>= the
   largest group) to keep it small: ``listnet``/``listmle`` use O(N * width) memory,
-  ``lambdarank``/``approx_ndcg`` O(N * width^2). A group larger than ``max_list_size``
+  ``lambdarank``/``approx_ndcg`` O(N * width^2), and ask for ``max_list_size`` once that
+  passes 2^24 elements (N > 256 rows without it). A group larger than ``max_list_size``
   raises where its size can be read for free (CPU, eager); elsewhere its extra items
   would be left out, so set the bound from your data loader.
 
@@ -51,7 +52,7 @@ __all__ = ["approx_ndcg", "lambdarank", "listmle", "listnet"]
 
 #: Largest padded pair tensor (lists x width x width) built for ``group=`` input by the
 #: pairwise losses before asking for ``max_list_size``.
-_MAX_PAIR_ELEMENTS = 2 ** 28
+_MAX_PAIR_ELEMENTS = 2 ** 24
 
 
 # --- layouts -----------------------------------------------------------------------------------
