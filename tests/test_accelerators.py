@@ -123,7 +123,8 @@ CASES: dict[str, list[Case]] = {
         Case("small-smoothing", _binary(SMALL, label_smoothing=0.2)),
     ],
     "sigmoid_focal": [
-        Case("big", _binary(BIG)), Case("big-soft-gamma", _binary(BIG, True, gamma=1.5, alpha=None)),
+        Case("big", _binary(BIG)),
+        Case("big-soft-gamma", _binary(BIG, True, gamma=1.5, alpha=None)),
         Case("big-gamma0", _binary(BIG, gamma=0.0, alpha=0.6)),
     ],
     "cross_entropy": [
@@ -220,15 +221,16 @@ def test_accelerator_matches_definition(acc, case, dtype):
             fast = _run(fn, args, kwargs, case.grad, reduction, 7, case.second)
         with kernels.use("plain"):
             plain = _run(fn, args, kwargs, case.grad, reduction, 7, case.second)
-        torch.testing.assert_close(fast[0], plain[0], rtol=rtol, atol=atol,
-                                   msg=lambda m: f"value ({reduction}): {m}")
+        def label(what, _reduction=reduction):
+            return lambda m: f"{what} ({_reduction}): {m}"
+
+        torch.testing.assert_close(fast[0], plain[0], rtol=rtol, atol=atol, msg=label("value"))
         for a, b in zip(fast[1], plain[1]):
-            torch.testing.assert_close(a, b, rtol=rtol, atol=atol,
-                                       msg=lambda m: f"gradient ({reduction}): {m}")
+            torch.testing.assert_close(a, b, rtol=rtol, atol=atol, msg=label("gradient"))
         if case.second:
             for a, b in zip(fast[2], plain[2]):
                 torch.testing.assert_close(a, b, rtol=rtol * 10, atol=atol * 10,
-                                           msg=lambda m: f"second derivative ({reduction}): {m}")
+                                           msg=label("second derivative"))
 
 
 def test_every_accelerator_has_a_case():

@@ -24,7 +24,6 @@ back with ``_core.reduce``; the tests check every accelerator against the defini
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -536,9 +535,10 @@ def hinge(input: torch.Tensor, target: torch.Tensor, *, margin: float | torch.Te
         if bool((target == 0).any()) and bool((target == -1).any()):
             raise LossInputError("target mixes 0 and -1 as labels; use {0, 1} or {-1, 1}")
     x = upcast(input)
-    # Both label conventions map with one expression: sign(2t - 1) sends 1 -> +1 and
-    # 0 or -1 -> -1, and keeps a NaN target NaN (a comparison would hide it).
-    signs = torch.sign(2 * target.to(x.dtype) - 1)
+    # Both label conventions map with one comparison: 1 -> +1, and 0 or -1 -> -1. The
+    # comparison alone would turn a NaN label into -1; adding 0 * t keeps it NaN.
+    t = target.to(x.dtype)
+    signs = torch.where(t > 0, 1.0, -1.0) + 0 * t
     violation = (margin - signs * x).clamp(min=0)
     return reduce(violation.square() if squared else violation, reduction, weight=weight)
 
@@ -722,6 +722,9 @@ def _nll_reference(input, target, *, reduction="mean"):
     references=("torch.nn.NLLLoss (same values, including weight and ignore_index).",),
     example_inputs=_nll_examples, reference=_nll_reference, none_shape="position",
     learnable=("class_weight",),
+    expected_failures={"nan_propagation": "nll reads only the target class's log-probability "
+                       "(a NaN at another class never enters its value, as in torch); the "
+                       "log_softmax or model that produced the NaN is where it shows"},
 )
 def nll(input: torch.Tensor, target: torch.Tensor, *,
         class_weight: torch.Tensor | Sequence[float] | None = None, ignore_index: int = -100,

@@ -155,6 +155,6 @@ def _make_run(kind: str):
 for _kind, _names in _PARAMS.items():
     register(_kind, "native", name=f"native.elementwise.{_kind}", devices=("cpu",),
              dtypes=_DTYPES, supports=_supports(_kind), double_backward=True,
-             options=("reduction",) + _names,
+             options=("reduction", *_names),
              description="one C sweep writing the loss sum and, when autograd needs it, the "
                          "gradient (multithreaded, no temporaries)")(_make_run(_kind))

@@ -146,7 +146,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output):
-        hidden, weight, bias, target, token_weight, class_weight = ctx.saved_tensors
+        hidden, weight, bias, target, token_weight, _ = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
             fn, public = get_info("linear_cross_entropy").fn, ctx.public
             summed = "none" if ctx.reduction == "none" else "sum"
