@@ -39,8 +39,6 @@ PENDING = {
     'info_nce': ('compile', 'double_backward', 'meta', 'vmap'),
     'jaccard': ('compile', 'double_backward', 'vmap'),
     'nt_xent': ('compile', 'double_backward', 'meta', 'vmap'),
-    'pairwise_logistic': ('compile', 'meta', 'vmap'),
-    'soft_f1': ('nan_propagation',),
     'supcon': ('compile', 'double_backward', 'meta', 'vmap'),
     'tversky': ('compile', 'double_backward', 'vmap'),
 }
