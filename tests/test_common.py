@@ -35,8 +35,6 @@ PENDING = {
     'batch_triplet': ('nan_propagation',),
     'info_nce': ('compile', 'double_backward', 'meta', 'vmap'),
     'nt_xent': ('compile', 'double_backward', 'meta', 'vmap'),
-    'pairwise_logistic': ('compile', 'meta', 'vmap'),
-    'soft_f1': ('nan_propagation',),
     'supcon': ('compile', 'double_backward', 'meta', 'vmap'),
 }
 

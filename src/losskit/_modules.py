@@ -24,6 +24,7 @@ from .functional.reinforcement import ActorCriticParts
 
 __all__ = [
     "ActorCriticLoss",
+    "ApproxNDCGLoss",
     "ArcfaceLoss",
     "AsymmetricMultilabelLoss",
     "BarlowTwinsLoss",
@@ -38,11 +39,14 @@ __all__ = [
     "CoralLoss",
     "CornLoss",
     "CosfaceLoss",
+    "CoxPHLoss",
     "CrossEntropyLoss",
     "DIoULoss",
+    "DeepHitLoss",
     "DemographicParityGapLoss",
     "DiceLoss",
     "DinoLoss",
+    "DiscreteHazardLoss",
     "EnergyMarginLoss",
     "EnergyNLLLoss",
     "EqualizedOddsGapLoss",
@@ -58,11 +62,16 @@ __all__ = [
     "KLDivLoss",
     "L1PenaltyLoss",
     "L2PenaltyLoss",
+    "LambdaRankLoss",
     "LinearCrossEntropyLoss",
+    "ListMLELoss",
+    "ListNetLoss",
     "LogCoshLoss",
     "LovaszHingeLoss",
     "LovaszSoftmaxLoss",
     "MAELoss",
+    "MAPELoss",
+    "MASELoss",
     "MSELoss",
     "MSLELoss",
     "MarginRankingLoss",
@@ -70,6 +79,7 @@ __all__ = [
     "MulticlassHingeLoss",
     "NLLLoss",
     "NTXentLoss",
+    "NegativeBinomialNLLLoss",
     "NegativeCosineLoss",
     "PairwiseLogisticLoss",
     "PerplexityLoss",
@@ -78,6 +88,7 @@ __all__ = [
     "Poly1CrossEntropyLoss",
     "ProxyAnchorLoss",
     "QuantileLoss",
+    "SMAPELoss",
     "SequenceCrossEntropyLoss",
     "SiglipLoss",
     "SigmoidFocalLoss",
@@ -85,10 +96,13 @@ __all__ = [
     "SoftF1Loss",
     "SoftmaxFocalLoss",
     "SupConLoss",
+    "TobitLoss",
     "TripletMarginLoss",
     "TverskyLoss",
+    "TweedieLoss",
     "VAEELBOLoss",
     "VicregLoss",
+    "WeibullNLLLoss",
 ]
 
 
@@ -144,6 +158,55 @@ class ActorCriticLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor | ActorCriticParts:
         return F.actor_critic(log_probs, values, returns, **self._arguments(kwargs))
+
+
+class ApproxNDCGLoss(Loss):
+    """1 - ApproxNDCG: NDCG with each item's rank replaced by a smooth approximate rank (a sum of
+    sigmoids of score differences), averaged over lists.
+
+    Module form of :func:`losskit.functional.approx_ndcg`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(scores, relevance)`` computes the loss, and a keyword given
+    to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        mask: see :func:`losskit.functional.approx_ndcg`. Default: ``None``.
+        temperature: see :func:`losskit.functional.approx_ndcg`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        group: see :func:`losskit.functional.approx_ndcg`. Default: ``None``.
+        max_list_size: see :func:`losskit.functional.approx_ndcg`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        scores: ``[Q, L]`` (or ``[N]`` with ``group``); relevance: same shape; mask: bool,
+        same shape. ``"none"`` gives ``[Q]`` (``[N]`` with ``group``).
+    """
+
+    info: ClassVar[LossInfo] = get_info("approx_ndcg")
+    mask: torch.Tensor | None
+    temperature: float | torch.Tensor
+    group: torch.Tensor | None
+    max_list_size: int | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        mask: torch.Tensor | None = None,
+        temperature: float | torch.Tensor = 1.0,
+        group: torch.Tensor | None = None,
+        max_list_size: int | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            mask=mask,
+            temperature=temperature,
+            group=group,
+            max_list_size=max_list_size,
+            reduction=reduction,
+        )
+
+    def forward(self, scores: torch.Tensor, relevance: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.approx_ndcg(scores, relevance, **self._arguments(kwargs))
 
 
 class ArcfaceLoss(Loss):
@@ -695,6 +758,41 @@ class CosfaceLoss(Loss):
         return F.cosface(embeddings, centers, target, **self._arguments(kwargs))
 
 
+class CoxPHLoss(Loss):
+    """Negative Cox partial log-likelihood of risk scores (log hazard ratios), with Breslow or Efron
+    handling of tied event times.
+
+    Module form of :func:`losskit.functional.cox_ph`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(risk, time, event)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        ties: see :func:`losskit.functional.cox_ph`. Default: ``"breslow"``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        risk: ``[N]`` scores (log hazard ratios); time: ``[N]`` times (any real dtype; only
+        their order and ties matter); event: ``[N]`` 1 = event, 0 = censored. ``"none"``
+        gives ``[N]``: each event's term, 0 for censored subjects.
+    """
+
+    info: ClassVar[LossInfo] = get_info("cox_ph")
+    ties: str
+    reduction: Reduction
+
+    def __init__(self, *, ties: str = "breslow", reduction: Reduction = "mean") -> None:
+        super().__init__(ties=ties, reduction=reduction)
+
+    def forward(
+        self,
+        risk: torch.Tensor,
+        time: torch.Tensor,
+        event: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.cox_ph(risk, time, event, **self._arguments(kwargs))
+
+
 class CrossEntropyLoss(Loss):
     """Softmax cross-entropy: the negative log-likelihood of the target class under a softmax over
     the logits; the standard multi-class classification loss.
@@ -817,6 +915,51 @@ class CTCLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.ctc(log_probs, targets, input_lengths, target_lengths, **self._arguments(kwargs))
+
+
+class DeepHitLoss(Loss):
+    """DeepHit (single risk): the likelihood of a discrete time distribution (softmax over intervals
+    plus 'later') combined with a pairwise ranking term on the CDFs.
+
+    Module form of :func:`losskit.functional.deephit`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(logits, time_bin, event)`` computes the loss, and a keyword given
+    to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        alpha: see :func:`losskit.functional.deephit`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.2``.
+        sigma: see :func:`losskit.functional.deephit`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.1``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        logits: ``[N, T]`` (the pmf has T + 1 entries: a zero logit for 'after the last
+        interval' is appended); time_bin: ``[N]`` integer interval index; event: ``[N]``
+        1 = event, 0 = censored. ``"none"`` gives ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("deephit")
+    alpha: float | torch.Tensor
+    sigma: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        alpha: float | torch.Tensor = 0.2,
+        sigma: float | torch.Tensor = 0.1,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(alpha=alpha, sigma=sigma, reduction=reduction)
+
+    def forward(
+        self,
+        logits: torch.Tensor,
+        time_bin: torch.Tensor,
+        event: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.deephit(logits, time_bin, event, **self._arguments(kwargs))
 
 
 class DemographicParityGapLoss(Loss):
@@ -1039,6 +1182,39 @@ class DIoULoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.diou(input, target, **self._arguments(kwargs))
+
+
+class DiscreteHazardLoss(Loss):
+    """Logistic-hazard (discrete-time) survival likelihood: one hazard logit per time interval, a
+    binary cross-entropy for each interval the subject was at risk in.
+
+    Module form of :func:`losskit.functional.discrete_hazard`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(logits, time_bin, event)`` computes the loss,
+    and a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        logits: ``[N, T]`` hazard logits per interval; time_bin: ``[N]`` integer interval
+        index of the event / censoring time; event: ``[N]`` 1 = event, 0 = censored.
+        ``"none"`` gives ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("discrete_hazard")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(
+        self,
+        logits: torch.Tensor,
+        time_bin: torch.Tensor,
+        event: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.discrete_hazard(logits, time_bin, event, **self._arguments(kwargs))
 
 
 class EnergyMarginLoss(Loss):
@@ -1659,6 +1835,45 @@ class L2PenaltyLoss(Loss):
         return F.l2_penalty(params, **self._arguments(kwargs))
 
 
+class LambdaRankLoss(Loss):
+    """LambdaRank: a pairwise logistic loss on every (more relevant, less relevant) pair of a list,
+    each pair weighted by the NDCG change of swapping the two items in the current ranking.
+
+    Module form of :func:`losskit.functional.lambdarank`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(scores, relevance)`` computes the loss, and a keyword given
+    to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        mask: see :func:`losskit.functional.lambdarank`. Default: ``None``.
+        group: see :func:`losskit.functional.lambdarank`. Default: ``None``.
+        max_list_size: see :func:`losskit.functional.lambdarank`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        scores: ``[Q, L]`` (or ``[N]`` with ``group``); relevance: same shape; mask: bool,
+        same shape. ``"none"`` gives ``[Q]`` (``[N]`` with ``group``).
+    """
+
+    info: ClassVar[LossInfo] = get_info("lambdarank")
+    mask: torch.Tensor | None
+    group: torch.Tensor | None
+    max_list_size: int | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        mask: torch.Tensor | None = None,
+        group: torch.Tensor | None = None,
+        max_list_size: int | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(mask=mask, group=group, max_list_size=max_list_size, reduction=reduction)
+
+    def forward(self, scores: torch.Tensor, relevance: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.lambdarank(scores, relevance, **self._arguments(kwargs))
+
+
 class LinearCrossEntropyLoss(Loss):
     """Cross entropy of a linear output layer computed from hidden states block by block, so the
     [tokens, vocabulary] logits are never held in memory.
@@ -1738,6 +1953,85 @@ class LinearCrossEntropyLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.linear_cross_entropy(hidden, linear_weight, target, **self._arguments(kwargs))
+
+
+class ListMLELoss(Loss):
+    """ListMLE: the Plackett-Luce negative log-likelihood of the items' order by relevance under the
+    scores, averaged over lists.
+
+    Module form of :func:`losskit.functional.listmle`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(scores, relevance)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        mask: see :func:`losskit.functional.listmle`. Default: ``None``.
+        group: see :func:`losskit.functional.listmle`. Default: ``None``.
+        max_list_size: see :func:`losskit.functional.listmle`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        scores: ``[Q, L]`` (or ``[N]`` with ``group``); relevance: same shape; mask: bool,
+        same shape. ``"none"`` gives ``[Q]`` (``[N]`` with ``group``).
+    """
+
+    info: ClassVar[LossInfo] = get_info("listmle")
+    mask: torch.Tensor | None
+    group: torch.Tensor | None
+    max_list_size: int | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        mask: torch.Tensor | None = None,
+        group: torch.Tensor | None = None,
+        max_list_size: int | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(mask=mask, group=group, max_list_size=max_list_size, reduction=reduction)
+
+    def forward(self, scores: torch.Tensor, relevance: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.listmle(scores, relevance, **self._arguments(kwargs))
+
+
+class ListNetLoss(Loss):
+    """ListNet: cross-entropy between the top-one distributions softmax(relevance) and
+    softmax(scores) over each list's items, averaged over lists.
+
+    Module form of :func:`losskit.functional.listnet`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(scores, relevance)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        mask: see :func:`losskit.functional.listnet`. Default: ``None``.
+        group: see :func:`losskit.functional.listnet`. Default: ``None``.
+        max_list_size: see :func:`losskit.functional.listnet`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        scores: ``[Q, L]`` (or ``[N]`` with ``group``); relevance: same shape; mask: bool,
+        same shape (True = real item). ``"none"`` gives one loss per list ``[Q]`` (``[N]``
+        with ``group``). See the module docstring for the layouts.
+    """
+
+    info: ClassVar[LossInfo] = get_info("listnet")
+    mask: torch.Tensor | None
+    group: torch.Tensor | None
+    max_list_size: int | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        mask: torch.Tensor | None = None,
+        group: torch.Tensor | None = None,
+        max_list_size: int | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(mask=mask, group=group, max_list_size=max_list_size, reduction=reduction)
+
+    def forward(self, scores: torch.Tensor, relevance: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.listnet(scores, relevance, **self._arguments(kwargs))
 
 
 class LogCoshLoss(Loss):
@@ -1880,6 +2174,31 @@ class MAELoss(Loss):
         return F.mae(input, target, **self._arguments(kwargs))
 
 
+class MAPELoss(Loss):
+    """Mean absolute percentage error, as scikit-learn: |y - x| / max(|y|, eps), a fraction (0.1 =
+    10%), eps = float64's machine epsilon.
+
+    Module form of :func:`losskit.functional.mape`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` forecasts; target: ``[*]`` actual values.
+    """
+
+    info: ClassVar[LossInfo] = get_info("mape")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.mape(input, target, **self._arguments(kwargs))
+
+
 class MarginRankingLoss(Loss):
     """Margin ranking loss: a hinge on the score difference of two items whose order is given.
 
@@ -1888,20 +2207,31 @@ class MarginRankingLoss(Loss):
     a keyword given to the call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        margin: see :func:`losskit.functional.margin_ranking`. Default: ``0.0``.
+        margin: see :func:`losskit.functional.margin_ranking`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.0``.
+        group: see :func:`losskit.functional.margin_ranking`. Default: ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
         input1: ``[*]`` scores; input2: ``[*]`` same shape; target: ``[*]`` (or
-        broadcastable) holding +1 / -1; ``"none"`` gives ``[*]``.
+        broadcastable) holding +1 / -1; ``"none"`` gives ``[*]``. With ``group``:
+        input1, input2, target, group ``[N]``; ``"none"`` gives the ``[N, N]`` pair losses,
+        0 for pairs of different queries; ``weight`` broadcasts against it.
     """
 
     info: ClassVar[LossInfo] = get_info("margin_ranking")
-    margin: float
+    margin: float | torch.Tensor
+    group: torch.Tensor | None
     reduction: Reduction
 
-    def __init__(self, *, margin: float = 0.0, reduction: Reduction = "mean") -> None:
-        super().__init__(margin=margin, reduction=reduction)
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.0,
+        group: torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, group=group, reduction=reduction)
 
     def forward(
         self,
@@ -1911,6 +2241,38 @@ class MarginRankingLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.margin_ranking(input1, input2, target, **self._arguments(kwargs))
+
+
+class MASELoss(Loss):
+    """Mean absolute scaled error: the forecast's absolute errors divided by the mean absolute error
+    of the naive (previous value) forecast.
+
+    Module form of :func:`losskit.functional.mase`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        scale: see :func:`losskit.functional.mase`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*, T]`` forecasts (T time steps last); target: same shape.
+    """
+
+    info: ClassVar[LossInfo] = get_info("mase")
+    scale: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        scale: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(scale=scale, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.mase(input, target, **self._arguments(kwargs))
 
 
 class MSELoss(Loss):
@@ -2063,6 +2425,42 @@ class MulticlassHingeLoss(Loss):
         return F.multiclass_hinge(input, target, **self._arguments(kwargs))
 
 
+class NegativeBinomialNLLLoss(Loss):
+    """Negative binomial (NB2) negative log-likelihood of counts: mean mu, variance mu + dispersion
+    mu^2, for counts more spread out than Poisson allows.
+
+    Module form of :func:`losskit.functional.negative_binomial_nll`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        dispersion: see :func:`losskit.functional.negative_binomial_nll`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        log_input: see :func:`losskit.functional.negative_binomial_nll`. Default: ``True``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` log-means (means with ``log_input=False``); target: ``[*]`` counts.
+    """
+
+    info: ClassVar[LossInfo] = get_info("negative_binomial_nll")
+    dispersion: float | torch.Tensor
+    log_input: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        dispersion: float | torch.Tensor = 1.0,
+        log_input: bool = True,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(dispersion=dispersion, log_input=log_input, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.negative_binomial_nll(input, target, **self._arguments(kwargs))
+
+
 class NegativeCosineLoss(Loss):
     """SimSiam / BYOL objective: negative cosine similarity between a predictor's output and the
     other view's embedding, with a stop-gradient on the target.
@@ -2188,19 +2586,22 @@ class PairwiseLogisticLoss(Loss):
     keyword given to the call (``weight=``, ...) goes to the function for that call.
 
     Args:
+        group: see :func:`losskit.functional.pairwise_logistic`. Default: ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
-        input: ``[N]`` scores; target: ``[N]`` labels 0 / 1 (integer, bool or float).
-        ``"none"`` returns the ``[P, Q]`` pair losses (positives in batch order by rows,
-        negatives by columns); ``weight`` broadcasts against it.
+        input: ``[N]`` scores; target: ``[N]`` labels 0 / 1 (integer, bool or float);
+        group: ``[N]`` integer ids. ``"none"`` returns the ``[N, N]`` pair losses, row i a
+        positive and column j a negative (of the same group), 0 elsewhere; ``weight``
+        broadcasts against it.
     """
 
     info: ClassVar[LossInfo] = get_info("pairwise_logistic")
+    group: torch.Tensor | None
     reduction: Reduction
 
-    def __init__(self, *, reduction: Reduction = "mean") -> None:
-        super().__init__(reduction=reduction)
+    def __init__(self, *, group: torch.Tensor | None = None, reduction: Reduction = "mean") -> None:
+        super().__init__(group=group, reduction=reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.pairwise_logistic(input, target, **self._arguments(kwargs))
@@ -2629,6 +3030,30 @@ class SigmoidFocalLoss(Loss):
         return F.sigmoid_focal(input, target, **self._arguments(kwargs))
 
 
+class SMAPELoss(Loss):
+    """Symmetric MAPE: 2 |x - y| / (|x| + |y|), in [0, 2]; 0 where forecast and actual are both 0.
+
+    Module form of :func:`losskit.functional.smape`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` forecasts; target: ``[*]`` actual values.
+    """
+
+    info: ClassVar[LossInfo] = get_info("smape")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.smape(input, target, **self._arguments(kwargs))
+
+
 class SmoothL1Loss(Loss):
     """Smooth L1: L1 with the kink around zero replaced by a parabola of width beta.
 
@@ -2776,6 +3201,47 @@ class SupConLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.supcon(embeddings, labels, **self._arguments(kwargs))
+
+
+class TobitLoss(Loss):
+    """Tobit (censored Gaussian) negative log-likelihood: a Gaussian density for values inside the
+    limits, the probability mass beyond a limit for values piled up at it.
+
+    Module form of :func:`losskit.functional.tobit`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        lower: see :func:`losskit.functional.tobit`. Default: ``None``.
+        upper: see :func:`losskit.functional.tobit`. Default: ``None``.
+        sigma: see :func:`losskit.functional.tobit`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` predicted latent means; target: ``[*]`` observed values; lower,
+        upper: ``None``, a number, or a tensor broadcastable to ``[*]`` (per-row limits);
+        sigma: a positive number or tensor broadcastable to ``[*]``. ``"none"`` gives ``[*]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("tobit")
+    lower: float | torch.Tensor | None
+    upper: float | torch.Tensor | None
+    sigma: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        lower: float | torch.Tensor | None = None,
+        upper: float | torch.Tensor | None = None,
+        sigma: float | torch.Tensor = 1.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(lower=lower, upper=upper, sigma=sigma, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.tobit(input, target, **self._arguments(kwargs))
 
 
 class TripletMarginLoss(Loss):
@@ -2935,6 +3401,41 @@ class TverskyLoss(Loss):
         return F.tversky(input, target, **self._arguments(kwargs))
 
 
+class TweedieLoss(Loss):
+    """Half the unit Tweedie deviance of a predicted mean: the negative log-likelihood of a Tweedie
+    distribution (variance ~ mean^power) up to terms free of the mean.
+
+    Module form of :func:`losskit.functional.tweedie`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        power: see :func:`losskit.functional.tweedie`. Default: ``1.5``.
+        log_input: see :func:`losskit.functional.tweedie`. Default: ``True``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` log-means (means with ``log_input=False``); target: ``[*]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("tweedie")
+    power: float
+    log_input: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        power: float = 1.5,
+        log_input: bool = True,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(power=power, log_input=log_input, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.tweedie(input, target, **self._arguments(kwargs))
+
+
 class VAEELBOLoss(Loss):
     """Negative evidence lower bound of a Gaussian-latent VAE: reconstruction error plus beta times
     the KL of the posterior from the standard normal prior.
@@ -3040,3 +3541,36 @@ class VicregLoss(Loss):
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.vicreg(z_a, z_b, **self._arguments(kwargs))
+
+
+class WeibullNLLLoss(Loss):
+    """Weibull negative log-likelihood with right censoring, from predicted log-scale and log-shape:
+    -log f(t) for events, -log S(t) for censored subjects.
+
+    Module form of :func:`losskit.functional.weibull_nll`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(log_scale, log_shape, time, event)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        log_scale: ``[*]``; log_shape: broadcastable to ``[*]`` (one shared shape is fine);
+        time: ``[*]`` positive; event: ``[*]`` 1 = event, 0 = censored. ``"none"`` gives ``[*]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("weibull_nll")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(
+        self,
+        log_scale: torch.Tensor,
+        log_shape: torch.Tensor,
+        time: torch.Tensor,
+        event: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.weibull_nll(log_scale, log_shape, time, event, **self._arguments(kwargs))
