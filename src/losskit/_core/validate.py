@@ -86,7 +86,8 @@ def readable(*tensors: torch.Tensor | None) -> bool:
     """Whether a value check may read these tensors now: checks are on for this thread,
     nothing is being traced, and every tensor is a plain CPU tensor with storage (not
     CUDA: a sync; not meta; not inside ``vmap``/``grad``)."""
-    if not _VALUE_CHECKS.get() or torch.compiler.is_compiling():
+    # is_compiling() first: dynamo cannot trace ContextVar.get, and it need not.
+    if torch.compiler.is_compiling() or not _VALUE_CHECKS.get():
         return False
     for t in tensors:
         if t is None:
