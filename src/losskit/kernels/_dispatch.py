@@ -215,7 +215,9 @@ def dispatch(loss: str, *args: Any, **kwargs: Any) -> Any:
     entries = _REGISTRY.get(loss)
     if not entries:
         return None
-    current = _MODE.get() or _PROCESS_MODE
+    # While torch.compile traces, the thread's override cannot be read (dynamo does not
+    # trace ContextVar.get): the process-wide mode applies.
+    current = _PROCESS_MODE if torch.compiler.is_compiling() else (_MODE.get() or _PROCESS_MODE)
     if current == "plain":
         return None
     if current == "auto":
