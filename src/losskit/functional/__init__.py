@@ -5,6 +5,7 @@ second, keyword-only hyperparameters, ``weight`` and ``reduction``.
 """
 
 from ._large_vocab import *  # noqa: F403
+from .alignment import *  # noqa: F403
 from .boxes import *  # noqa: F403
 from .classification import *  # noqa: F403
 from .distribution import *  # noqa: F403
@@ -16,5 +17,6 @@ from .penalties import *  # noqa: F403
 from .ranking import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .reinforcement import *  # noqa: F403
+from .rl_finetuning import *  # noqa: F403
 from .segmentation import *  # noqa: F403
 from .sequence import *  # noqa: F403
