@@ -8,6 +8,7 @@ from ._large_vocab import *  # noqa: F403
 from .alignment import *  # noqa: F403
 from .boxes import *  # noqa: F403
 from .classification import *  # noqa: F403
+from .distillation import *  # noqa: F403
 from .distribution import *  # noqa: F403
 from .energy import *  # noqa: F403
 from .generative import *  # noqa: F403
