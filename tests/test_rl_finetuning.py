@@ -269,3 +269,26 @@ def test_nan_propagates_through_clip_and_mask_rules():
         assert torch.isnan(F.ppo_value(*args, mask=mask))
     rewards = torch.tensor([float("nan"), 1.0, 0.0, 1.0], dtype=torch.float64)
     assert torch.isnan(F.grpo(logps, old, rewards, group_size=2))
+
+
+def test_kl_estimator_gradients_in_expectation():
+    # With tokens drawn from pi = softmax(theta) (the sampling itself not differentiated),
+    # E[grad k2] = grad KL(pi || ref), E[grad k3] = grad KL(ref || pi), E[grad k1] = 0:
+    # enumerate the vocabulary, weighting each token by its probability (a constant).
+    g = torch.Generator().manual_seed(10)
+    theta = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
+    ref = torch.log_softmax(torch.randn(6, generator=g, dtype=torch.float64), 0)
+    logp = torch.log_softmax(theta, 0)
+    p = logp.exp().detach()
+
+    def expected_grad(estimator):
+        per_token = F.kl_penalty(logp[None], ref[None], estimator=estimator, reduction="none")
+        return torch.autograd.grad((p * per_token[0]).sum(), theta, retain_graph=True)[0]
+
+    forward_kl = (logp.exp() * (logp - ref)).sum()
+    reverse_kl = (ref.exp() * (ref - logp)).sum()
+    torch.testing.assert_close(expected_grad("k1"), torch.zeros(6, dtype=torch.float64))
+    torch.testing.assert_close(expected_grad("k2"),
+                               torch.autograd.grad(forward_kl, theta, retain_graph=True)[0])
+    torch.testing.assert_close(expected_grad("k3"),
+                               torch.autograd.grad(reverse_kl, theta, retain_graph=True)[0])

@@ -339,9 +339,9 @@ def dpo(policy_chosen_logps: torch.Tensor, policy_rejected_logps: torch.Tensor,
                 "normalization removes DPO's tendency to reward longer answers.",
     pitfalls="The inputs must be length-averaged (sequence_logps(..., average=True)); summed "
              "log-probabilities make beta and gamma meaningless. beta is much larger than "
-             "DPO's (2 to 10) because averages are small; gamma / beta is the margin in "
-             "nats per token (the paper tunes gamma / beta around 0.5). With no reference the "
-             "policy may drift from the SFT model; watch a held-out likelihood.",
+             "DPO's (2 to 10 in the paper) because averages are small; gamma / beta is the "
+             "target margin in nats per token, so tune the two together. With no reference "
+             "the policy may drift from the SFT model; watch a held-out likelihood.",
     references=("Meng, Xia, Chen, SimPO: Simple Preference Optimization with a Reference-Free "
                 "Reward, NeurIPS 2024.",),
     example_inputs=_preference_examples, reference=_simpo_reference, none_shape="sample",
@@ -408,7 +408,8 @@ def _log1mexp(x: torch.Tensor) -> torch.Tensor:
              "completion, ORPO is not ORPO and the model can lower the likelihood of both. The "
              "inputs must be length-averaged log-probabilities, strictly below 0 (a mean "
              "log-probability of exactly 0 means infinite odds; it is treated as the smallest "
-             "representable gap below 0). beta is the paper's lambda (0.1 to 0.25).",
+             "representable gap below 0). beta is the paper's lambda, the weight of this term "
+             "next to the NLL term.",
     references=("Hong, Lee, Thorne, ORPO: Monolithic Preference Optimization without "
                 "Reference Model, EMNLP 2024.",),
     example_inputs=_preference_examples, reference=_orpo_reference, none_shape="sample",

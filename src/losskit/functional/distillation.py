@@ -173,8 +173,9 @@ def _distillation_reference(student, teacher, target=None, *, temperature=1.0, a
                 "and stays bounded. For on-policy distillation (GKD) score the student's own "
                 "samples with both models.",
     pitfalls="The vocabulary axis is the last one (unlike kl_div, whose class axis is 1), and "
-             "both models must share the tokenizer. T^2 scaling is part of the definition: "
-             "alpha trades it against the label loss, so changing T changes nothing else. "
+             "both models must share the tokenizer. The T^2 factor is part of the definition, "
+             "so the soft-target gradient keeps its scale when T changes and alpha keeps its "
+             "meaning. "
              "beta is only used by jsd and must lie strictly inside (0, 1): at the ends the "
              "generalized JSD is identically 0 (TRL's GKD instead maps beta = 0 / 1 to the two "
              "KLs: use divergence='forward_kl' / 'reverse_kl'). The teacher is detached; "

@@ -38,6 +38,7 @@ from .._core.validate import (
     check_reduction,
     check_same_shape,
 )
+from ..kernels import token_logps as _sequence_logps_kernel  # noqa: F401  (rl.sequence_logps)
 from . import _examples as ex
 from ._lm import (
     AGGREGATIONS,
@@ -444,18 +445,21 @@ def grpo(logps: torch.Tensor, old_logps: torch.Tensor, rewards: torch.Tensor, *,
             "tokens sampled from the policy, with Schulman's k1, k2 or k3 estimator.",
     formula="x = ref - logp;  k1 = -x;  k2 = x^2 / 2;  k3 = e^x - x - 1;  token mean over the "
             "mask",
-    gradient="k1: 1 per token (its expectation's gradient is zero, it only makes sense as a "
-             "reward); k2: logp - ref; k3: 1 - e^(ref - logp), which is 0 at logp = ref and "
-             "pulls logp toward ref.",
+    gradient="Differentiated as a loss on tokens sampled from the policy: k1's gradient "
+             "(1 per token times d logp) has expectation 0, so it does nothing as a loss; k2's "
+             "((logp - ref) d logp) is in expectation the gradient of KL(policy || ref); k3's "
+             "((1 - e^(ref - logp)) d logp) that of the reverse KL(ref || policy). Both pull "
+             "logp toward ref.",
     when_to_use="A penalty keeping an RL-fine-tuned policy near its reference model: add "
                 "beta * kl_penalty(logps, ref_logps, mask=mask) to a policy loss, or subtract "
                 "beta * k1 from the reward instead (the original RLHF recipe). k3 is unbiased "
                 "for the KL, never negative and has low variance, the usual choice (GRPO).",
     pitfalls="The estimators are only valid for tokens sampled from the current policy; on "
-             "other data they estimate nothing. k1 is unbiased but negative on many samples; "
-             "as a differentiated loss its gradient does not estimate the KL gradient (use k2 "
-             "or k3, or k1 in the reward). k3 explodes when the policy puts far less mass on "
-             "a token than the reference (e^x): x is capped at 20 before exp (as verl does).",
+             "other data they estimate nothing. k1 is unbiased but negative on many samples and "
+             "its gradient is zero in expectation: use it as a reward penalty, not as a loss. "
+             "As a loss, k3 (GRPO's choice) differentiates KL(ref || policy), k2 KL(policy || "
+             "ref). k3 explodes when the policy puts far less mass on a token than the "
+             "reference (e^x): x is capped at 20 before exp (as verl does).",
     references=("Schulman, Approximating KL Divergence, blog post, 2020 "
                 "(joschu.net/blog/kl-approx.html).",
                 "Shao et al., DeepSeekMath: Pushing the Limits of Mathematical Reasoning in "
