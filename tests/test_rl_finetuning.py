@@ -112,8 +112,12 @@ def test_normalizer_makes_gradient_accumulation_exact(aggregation):
         local = [F.ppo_clip(logps[s], old[s], adv[s], mask=mask[s]).item() for s in
                  (slice(0, 2), slice(2, 6))]
         assert abs((local[0] + local[1]) / 2 - full.item()) > 1e-3
+    # only "mean" has a denominator to replace (as in reduce): "sum" is unchanged
+    torch.testing.assert_close(
+        F.ppo_clip(logps, old, adv, mask=mask, normalizer=10, reduction="sum"),
+        F.ppo_clip(logps, old, adv, mask=mask, reduction="sum"))
     with pytest.raises(losskit.LossInputError, match="normalizer"):
-        F.ppo_clip(logps, old, adv, normalizer=10, reduction="sum")
+        F.ppo_clip(logps, old, adv, normalizer=torch.ones(2))
 
 
 @pytest.mark.parametrize("aggregation", ["token", "sequence", "constant"])

@@ -198,11 +198,19 @@ def test_accelerator_double_backward_is_the_definitions():
     assert hvp_auto.abs().sum() > 0
 
 
-def test_accelerator_runs_and_declines_under_vmap():
+def test_accelerator_runs_and_declines_under_vmap(monkeypatch):
     logits, labels = _lm_batch(b=3, t=4, v=6, seed=7)
-    assert [a.name for a in kernels.accelerators("sequence_logps")] == ["blockwise_token_logps"]
-    # per-sample gradients through torch.func: the accelerator declines, the definition runs
+    calls = []
+    original = token_logps.TokenLogProbs.apply
+    monkeypatch.setattr(token_logps.TokenLogProbs, "apply",
+                        lambda *a: calls.append(1) or original(*a))
+    (full,) = torch.autograd.grad(rl.sequence_logps(logits, labels).sum(), logits)
+    assert calls == [1]
+    with kernels.use("plain"):
+        rl.sequence_logps(logits, labels)
+    assert calls == [1]
+    # per-sample gradients through torch.func: the Function declines, the definition runs
     per_sample = torch.func.vmap(torch.func.grad(
         lambda z, y: rl.sequence_logps(z[None], y[None]).sum()))(logits.detach(), labels)
-    (full,) = torch.autograd.grad(rl.sequence_logps(logits, labels).sum(), logits)
     torch.testing.assert_close(per_sample, full)
+    assert calls == [1]

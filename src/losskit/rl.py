@@ -22,8 +22,8 @@ from ._core.validate import (
     check_param,
     check_same_shape,
 )
-from .kernels import dispatch
-from .kernels import token_logps as _token_logps  # noqa: F401  (registers the accelerator)
+from .kernels import mode as _kernels_mode
+from .kernels import token_logps as _token_logps
 
 __all__ = ["gae", "sequence_logps"]
 
@@ -112,7 +112,10 @@ def sequence_logps(logits: torch.Tensor, labels: torch.Tensor, *, ignore_index: 
 
     Computed as ``logits[y] - logsumexp(logits)`` in float32 or wider, block by block
     (:mod:`losskit.kernels.token_logps`), so no second ``[B, T, V]`` tensor (a log-softmax,
-    or a float32 copy of bfloat16 logits) is kept for backward.
+    or a float32 copy of bfloat16 logits) is kept for backward. Under
+    ``LOSSKIT_KERNELS=plain``, while torch.compile traces and inside torch.func transforms
+    the plain ``gather - logsumexp`` runs (for float16 / bfloat16 logits it then keeps a
+    float32 copy for backward).
 
     Shape:
         logits: ``[B, T, V]``; labels: ``[B, T]`` token ids or ``ignore_index``; output:
@@ -132,9 +135,10 @@ def sequence_logps(logits: torch.Tensor, labels: torch.Tensor, *, ignore_index: 
     check_class_indices("labels", labels, logits.shape[-1], ignore_index)
     valid = labels != ignore_index
     index = torch.where(valid, labels, 0)
-    token = dispatch("sequence_logps", logits, index,
-                     definition=lambda z: _token_logps_definition(z, index))
-    if token is None:
+    if _kernels_mode() != "plain" and _token_logps.declines(logits, index) is None:
+        token = _token_logps.token_logps(logits, index,
+                                         lambda z: _token_logps_definition(z, index))
+    else:
         token = _token_logps_definition(logits, index)
     token = torch.where(valid, token, 0.0)
     total = token.sum(-1)

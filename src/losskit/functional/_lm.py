@@ -16,7 +16,6 @@ from .._core.validate import (
     check_broadcastable,
     check_floating,
     check_in_range,
-    check_reduction,
     readable,
 )
 
@@ -36,7 +35,7 @@ def check_logps(name: str, t: torch.Tensor, *, nonpositive: bool = False) -> Non
     """A floating tensor of log-probabilities; ``nonpositive`` also checks ``<= 0`` (CPU)."""
     check_floating(name, t)
     if nonpositive:
-        check_in_range(name, t, None, 0.0, what="log-probabilities")
+        check_in_range(name, t.detach(), None, 0.0, what="log-probabilities")
 
 
 def check_mask(mask: torch.Tensor | None, shape: torch.Size) -> None:
@@ -48,15 +47,12 @@ def check_mask(mask: torch.Tensor | None, shape: torch.Size) -> None:
     check_broadcastable("mask", mask, shape)
 
 
-def check_normalizer(normalizer: float | int | torch.Tensor | None, reduction: str) -> None:
-    """``normalizer``: a count >= 0 (Python number or one-element tensor), only with "mean"."""
+def check_normalizer(normalizer: float | int | torch.Tensor | None) -> None:
+    """``normalizer``: a count >= 0, a Python number or a one-element tensor (read only where
+    value checks may read). It replaces the denominator of ``"mean"``; "sum" and "none"
+    ignore it, as :func:`losskit._core.reduce.reduce` does."""
     if normalizer is None:
         return
-    check_reduction(reduction)
-    if reduction != "mean":
-        raise LossInputError(
-            f"normalizer divides the sum of reduction='mean' by a given count; it has no "
-            f"meaning with reduction={reduction!r}")
     if isinstance(normalizer, torch.Tensor):
         if normalizer.numel() != 1 or normalizer.is_complex() or normalizer.dtype == torch.bool:
             raise LossInputError(
@@ -73,21 +69,13 @@ def check_normalizer(normalizer: float | int | torch.Tensor | None, reduction: s
         raise LossInputError(f"normalizer must be a count >= 0, got {normalizer!r}")
 
 
-def _divide(total: torch.Tensor, normalizer: float | int | torch.Tensor) -> torch.Tensor:
-    """``total / normalizer``; 0 (still attached, zero gradient) when the normalizer is 0."""
-    if isinstance(normalizer, torch.Tensor):
-        count = normalizer.detach().reshape(()).to(device=total.device, dtype=total.dtype)
-        return safe_divide(total, count)
-    return total * 0.0 if normalizer == 0 else total / normalizer
-
-
 def finish(loss: torch.Tensor, reduction: str, *, weight: torch.Tensor | None = None,
            mask: torch.Tensor | None = None,
            normalizer: float | int | torch.Tensor | None = None) -> torch.Tensor:
-    """:func:`reduce`, where ``normalizer`` (with "mean") replaces the count of ``mask``."""
-    if normalizer is None:
-        return reduce(loss, reduction, weight=weight, mask=mask)
-    return _divide(reduce(loss, "sum", weight=weight, mask=mask), normalizer)
+    """:func:`reduce`; a (detached) ``normalizer`` replaces the count of "mean"."""
+    if isinstance(normalizer, torch.Tensor):
+        normalizer = normalizer.detach().reshape(())
+    return reduce(loss, reduction, weight=weight, mask=mask, normalizer=normalizer)
 
 
 def aggregate(per_token: torch.Tensor, mask: torch.Tensor | None, aggregation: str,

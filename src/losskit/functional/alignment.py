@@ -327,7 +327,7 @@ def dpo(policy_chosen_logps: torch.Tensor, policy_rejected_logps: torch.Tensor,
     input_kind="log_probs",
     target_kind="length-averaged log-probabilities of the rejected completions [B]",
     aliases=("simple_preference_optimization",), grad_args=(0, 1),
-    learnable=("beta", "gamma"),
+    learnable=("beta", "gamma"), properties=("nonnegative", "smooth"),
     summary="SimPO: reference-free preference loss on length-averaged log-probabilities with "
             "a target reward margin gamma.",
     formula="u = beta (c - r) - gamma  (c, r: mean log-probability per token);  "
@@ -393,6 +393,7 @@ def _log1mexp(x: torch.Tensor) -> torch.Tensor:
     input_kind="log_probs",
     target_kind="length-averaged log-probabilities of the rejected completions [B]",
     aliases=("odds_ratio_preference_optimization",), grad_args=(0, 1), learnable=("beta",),
+    properties=("nonnegative", "smooth"),
     summary="ORPO's odds-ratio term: a logistic loss on the log odds ratio between the chosen "
             "and the rejected completion, added to the usual SFT loss on the chosen one.",
     formula="odds(y) = P / (1 - P), P = exp(mean log-probability);  log_odds = (c - r) - "
@@ -453,6 +454,7 @@ def orpo(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, *,
     family="alignment", tasks=("preference_optimization", "language_modeling"),
     input_kind="log_probs", target_kind="reference log-probabilities [B] and desirable [B] bool",
     aliases=("kahneman_tversky_optimization",), grad_args=(0,), learnable=("beta",),
+    properties=("nonnegative", "smooth", "bounded_gradient"),
     summary="KTO: alignment from unpaired thumbs-up / thumbs-down feedback, a prospect-theory "
             "value of the implicit reward relative to a KL reference point.",
     formula="r = policy - reference;  z0 = max(reference_kl, 0) (constant);  desirable: "

@@ -228,7 +228,7 @@ def distillation(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
         raise LossInputError(f"teacher_logits must have the shape of student_logits "
                              f"{tuple(student_logits.shape)}, got {tuple(teacher_logits.shape)}")
     _check_options(temperature, alpha, divergence, beta, target)
-    check_normalizer(normalizer, reduction)
+    check_normalizer(normalizer)
     rows_shape = student_logits.shape[:-1]
     if target is not None:
         _check_target(target, rows_shape, student_logits.shape[-1], ignore_index)
@@ -360,7 +360,7 @@ def linear_distillation(student_hidden: torch.Tensor, student_linear_weight: tor
                              f"student's rows, the teacher's width), got "
                              f"{tuple(teacher_hidden.shape)}")
     _check_options(temperature, alpha, divergence, beta, target)
-    check_normalizer(normalizer, reduction)
+    check_normalizer(normalizer)
     if target is not None:
         _check_target(target, rows_shape, vocab, ignore_index)
     check_broadcastable("weight", weight, rows_shape)
@@ -385,6 +385,6 @@ def linear_distillation(student_hidden: torch.Tensor, student_linear_weight: tor
         terms = definition(sh, student_linear_weight, th, teacher_linear_weight)
     if reduction == "none":
         return terms.reshape(rows_shape)
-    if normalizer is not None:
-        return finish(terms, "mean", normalizer=normalizer)
-    return reduce_summed(terms, reduction, shape=sh.shape[:1], mask=valid)
+    if isinstance(normalizer, torch.Tensor):
+        normalizer = normalizer.detach().reshape(())
+    return reduce_summed(terms, reduction, shape=sh.shape[:1], mask=valid, normalizer=normalizer)

@@ -38,7 +38,6 @@ from .._core.validate import (
     check_reduction,
     check_same_shape,
 )
-from ..kernels import token_logps as _sequence_logps_kernel  # noqa: F401  (rl.sequence_logps)
 from . import _examples as ex
 from ._lm import (
     AGGREGATIONS,
@@ -260,7 +259,7 @@ def ppo_clip(logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Ten
     high = _check_clip(clip, clip_high)
     if aggregation not in AGGREGATIONS:
         raise LossInputError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
-    check_normalizer(normalizer, reduction)
+    check_normalizer(normalizer)
     lp, old = _token_inputs(logps, old_logps, mask)
     check_logps("advantages", advantages)
     if advantages.shape == lp.shape[:1]:
@@ -319,7 +318,7 @@ def ppo_value(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Ten
     """
     check_reduction(reduction)
     check_param("clip", clip, low=0.0)
-    check_normalizer(normalizer, reduction)
+    check_normalizer(normalizer)
     for name, t in (("values", values), ("old_values", old_values), ("returns", returns)):
         check_logps(name, t)
     check_same_shape("values", values, "old_values", old_values)
@@ -407,7 +406,7 @@ def grpo(logps: torch.Tensor, old_logps: torch.Tensor, rewards: torch.Tensor, *,
     check_param("beta", beta, low=0.0)
     if aggregation not in AGGREGATIONS:
         raise LossInputError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
-    check_normalizer(normalizer, reduction)
+    check_normalizer(normalizer)
     lp, old = _token_inputs(logps, old_logps, mask)
     check_logps("rewards", rewards)
     check_ndim("rewards", rewards, 1, "[B]: one reward per completion")
@@ -487,7 +486,7 @@ def kl_penalty(logps: torch.Tensor, reference_logps: torch.Tensor, *, estimator:
     check_reduction(reduction)
     if estimator not in KL_ESTIMATORS:
         raise LossInputError(f"estimator must be one of {KL_ESTIMATORS}, got {estimator!r}")
-    check_normalizer(normalizer, reduction)
+    check_normalizer(normalizer)
     check_logps("logps", logps)
     check_logps("reference_logps", reference_logps)
     check_same_shape("logps", logps, "reference_logps", reference_logps)

@@ -242,7 +242,7 @@ def _supports(student_hidden, student_weight, teacher_hidden, teacher_weight, ta
 @register("linear_distillation", "torch", name="chunked_linear_distillation",
           devices=("cpu", "cuda"),
           dtypes=(torch.float16, torch.bfloat16, torch.float32, torch.float64),
-          double_backward=True, supports=_supports,
+          double_backward=True, supports=_supports, traceable=False,
           description="block-wise logits, divergence and closed-form gradients; never holds "
                       "the [N, V] logits",
           options=("temperature", "alpha", "divergence", "beta", "ignore_index", "weight"))

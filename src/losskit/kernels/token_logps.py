@@ -1,11 +1,12 @@
 """Log-probabilities of chosen tokens from ``[B, T, V]`` logits, with no second such tensor.
 
-Accelerates :func:`losskit.rl.sequence_logps`. ``log p(y) = z_y - logsumexp(z)``: forward
-computes the log-sum-exp block by block in float32 or wider (a block of float16 / bfloat16
-logits is converted at a time, never the whole tensor) and keeps only the logits the
-caller already holds, the labels and the ``[B, T]`` log-normalizers for backward. Backward
-writes ``g (onehot(y) - softmax(z))`` block by block into the one ``[B, T, V]`` gradient
-autograd needs anyway.
+Accelerates :func:`losskit.rl.sequence_logps` (a helper, not a loss: it is called
+directly, not through the loss dispatch, and honours ``LOSSKIT_KERNELS=plain``).
+``log p(y) = z_y - logsumexp(z)``: forward computes the log-sum-exp block by block in
+float32 or wider (a block of float16 / bfloat16 logits is converted at a time, never the
+whole tensor) and keeps only the logits the caller already holds, the labels and the
+``[B, T]`` log-normalizers for backward. Backward writes ``g (onehot(y) - softmax(z))``
+block by block into the one ``[B, T, V]`` gradient autograd needs anyway.
 
 The plain definition (``gather - logsumexp``) keeps no second ``[B, T, V]`` tensor for float32
 logits either, but for float16 / bfloat16 it must convert the logits to float32 as a whole
@@ -21,9 +22,9 @@ from typing import Any
 
 import torch
 
-from ._dispatch import differentiate_definition, register
+from ._dispatch import differentiate_definition
 
-__all__ = ["BLOCK_BYTES", "TokenLogProbs"]
+__all__ = ["BLOCK_BYTES", "TokenLogProbs", "declines", "token_logps"]
 
 #: Budget for one block of logits in the accumulation dtype.
 BLOCK_BYTES = 16 << 20
@@ -83,23 +84,24 @@ def _plain_tensor(t: torch.Tensor) -> bool:
     return torch.autograd.forward_ad.unpack_dual(t).tangent is None
 
 
-def _supports(logits: torch.Tensor, index: torch.Tensor, *,
-              definition: Callable[..., torch.Tensor] | None = None) -> str | None:
+def declines(logits: torch.Tensor, index: torch.Tensor) -> str | None:
+    """Why :func:`token_logps` cannot take this call (None when it can): it is a custom
+    autograd Function, so not while torch.compile traces, inside torch.func transforms or
+    under forward-mode AD, where the definition runs instead."""
     if torch.compiler.is_compiling():
         return "torch.compile is tracing (the compiled graph uses the definition)"
     if not (_plain_tensor(logits) and _plain_tensor(index)):
         return "inside a torch.func transform or forward-mode AD (no custom Function there)"
-    if logits.dim() != 3 or index.device != logits.device or definition is None:
+    if logits.dim() != 3 or index.device != logits.device:
         return "expects [B, T, V] logits and [B, T] indices on one device"
     return None
 
 
-@register("sequence_logps", "torch", name="blockwise_token_logps", devices=("cpu", "cuda"),
-          dtypes=(torch.float16, torch.bfloat16, torch.float32, torch.float64),
-          double_backward=True, supports=_supports,
-          description="block-wise float32 log-sum-exp and gradient; keeps no second [B, T, V] "
-                      "tensor for backward")
-def blockwise_token_logps(logits: torch.Tensor, index: torch.Tensor, *,
-                          definition: Callable[..., torch.Tensor]) -> Any:
-    """Log-probabilities ``[B, T]`` of ``index`` under ``[B, T, V]`` logits (module doc)."""
+def token_logps(logits: torch.Tensor, index: torch.Tensor,
+                definition: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+    """Log-probabilities ``[B, T]`` of ``index`` under ``[B, T, V]`` logits (module doc).
+
+    ``definition(logits)`` computes the same in plain torch; it supplies the higher
+    derivatives under ``create_graph=True``. Call only where :func:`declines` is None.
+    """
     return TokenLogProbs.apply(logits, index, definition)
