@@ -141,6 +141,22 @@ assert overlap_kernels.MIN_NUMEL <= 3 * 5 * 11 * 13 * 9
 assert overlap_kernels.TORCH_MIN_NUMEL <= 2 * 5 * 17 * 19 * 21
 CORAL_ROWS = coral_kernels.MIN_NUMEL // 7 + 13  # [CORAL_ROWS, 7] logits
 
+def _distill(n, d, dt, v, **kw):
+    def make(dtype, g):
+        h = _randn(g, n, d, dtype=dtype)
+        w = _randn(g, v, d, scale=0.7, dtype=dtype)
+        ht = _randn(g, n, dt, dtype=dtype)
+        wt = _randn(g, v, dt, scale=0.7, dtype=dtype)
+        t = torch.randint(0, v, (n,), generator=g)
+        t[::5] = -100
+        opts = dict(kw)
+        target = t if opts.pop("target", False) else None
+        if opts.get("weight") is True:
+            opts["weight"] = _rand(g, n, dtype=dtype)
+        return (h, w, ht, wt, target), opts
+    return make
+
+
 BIG = MIN_NUMEL + 17  # above the native elementwise threshold, not a block multiple
 SMALL = 37
 ROWS = NATIVE_MIN_NUMEL // 33 + 5  # [ROWS, 33] logits: above the native row threshold
@@ -218,6 +234,13 @@ CASES: dict[str, list[Case]] = {
     "coral": [
         Case("rows", _ranks(CORAL_ROWS, 7)),
         Case("rows-importance", _ranks(CORAL_ROWS, 7, importance_weights=True)),
+    ],
+    "linear_distillation": [
+        Case("forward_kl", _distill(29, 6, 5, 41, temperature=2.0), grad=(0, 1)),
+        Case("reverse_kl-options", _distill(29, 6, 5, 41, divergence="reverse_kl", alpha=0.4,
+                                            target=True, weight=True), grad=(0, 1)),
+        Case("jsd", _distill(23, 5, 7, 37, divergence="jsd", beta=0.3, temperature=0.8,
+                             target=True), grad=(0, 1)),
     ],
 }
 

@@ -18,6 +18,7 @@ from . import functional as F
 from ._core.registry import LossInfo, get_info
 from ._core.types import Reduction
 from ._nn_base import Loss
+from .functional.alignment import DPOParts
 from .functional.generative import ELBOParts
 from .functional.penalties import ParamsLike
 from .functional.reinforcement import ActorCriticParts
@@ -31,6 +32,7 @@ __all__ = [
     "BatchTripletLoss",
     "BinaryCrossEntropyLoss",
     "BoundPenaltyLoss",
+    "BradleyTerryLoss",
     "CIoULoss",
     "CTCLoss",
     "CircleLoss",
@@ -42,15 +44,18 @@ __all__ = [
     "CoxPHLoss",
     "CrossEntropyLoss",
     "DIoULoss",
+    "DPOLoss",
     "DeepHitLoss",
     "DemographicParityGapLoss",
     "DiceLoss",
     "DinoLoss",
     "DiscreteHazardLoss",
+    "DistillationLoss",
     "EnergyMarginLoss",
     "EnergyNLLLoss",
     "EqualizedOddsGapLoss",
     "GIoULoss",
+    "GRPOLoss",
     "GaussianKLLoss",
     "GaussianNLLLoss",
     "GeneralizedDiceLoss",
@@ -60,10 +65,13 @@ __all__ = [
     "JSDivLoss",
     "JaccardLoss",
     "KLDivLoss",
+    "KLPenaltyLoss",
+    "KTOLoss",
     "L1PenaltyLoss",
     "L2PenaltyLoss",
     "LambdaRankLoss",
     "LinearCrossEntropyLoss",
+    "LinearDistillationLoss",
     "ListMLELoss",
     "ListNetLoss",
     "LogCoshLoss",
@@ -81,6 +89,9 @@ __all__ = [
     "NTXentLoss",
     "NegativeBinomialNLLLoss",
     "NegativeCosineLoss",
+    "ORPOLoss",
+    "PPOClipLoss",
+    "PPOValueLoss",
     "PairwiseLogisticLoss",
     "PerplexityLoss",
     "PoissonNLLLoss",
@@ -92,6 +103,7 @@ __all__ = [
     "SequenceCrossEntropyLoss",
     "SiglipLoss",
     "SigmoidFocalLoss",
+    "SimPOLoss",
     "SmoothL1Loss",
     "SoftF1Loss",
     "SoftmaxFocalLoss",
@@ -475,6 +487,48 @@ class BoundPenaltyLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.bound_penalty(pred, lower, upper, **self._arguments(kwargs))
+
+
+class BradleyTerryLoss(Loss):
+    """Bradley-Terry loss for training a reward model on preference pairs, with an optional per-pair
+    margin and a centering penalty that keeps rewards near zero.
+
+    Module form of :func:`losskit.functional.bradley_terry`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(chosen_rewards, rejected_rewards)`` computes the
+    loss, and a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.bradley_terry`. Default: ``None``.
+        center_coef: see :func:`losskit.functional.bradley_terry`. Default: ``0.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        chosen_rewards, rejected_rewards: ``[B]`` scalar scores; margin: a float or
+        broadcastable to ``[B]``; weight: broadcastable to ``[B]``; output: scalar, or
+        ``[B]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("bradley_terry")
+    margin: float | torch.Tensor | None
+    center_coef: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor | None = None,
+        center_coef: float = 0.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, center_coef=center_coef, reduction=reduction)
+
+    def forward(
+        self,
+        chosen_rewards: torch.Tensor,
+        rejected_rewards: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.bradley_terry(chosen_rewards, rejected_rewards, **self._arguments(kwargs))
 
 
 class CIoULoss(Loss):
@@ -1217,6 +1271,137 @@ class DiscreteHazardLoss(Loss):
         return F.discrete_hazard(logits, time_bin, event, **self._arguments(kwargs))
 
 
+class DistillationLoss(Loss):
+    """Knowledge distillation: a divergence (forward KL, reverse KL or generalized JSD) between the
+    teacher's and the student's tempered softmax, scaled by T^2 and optionally mixed with
+    cross-entropy on the labels.
+
+    Module form of :func:`losskit.functional.distillation`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(student_logits, teacher_logits, target)`` computes the loss,
+    and a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        temperature: see :func:`losskit.functional.distillation`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        alpha: see :func:`losskit.functional.distillation`. Default: ``1.0``.
+        divergence: see :func:`losskit.functional.distillation`. Default: ``"forward_kl"``.
+        beta: see :func:`losskit.functional.distillation`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.5``.
+        ignore_index: see :func:`losskit.functional.distillation`. Default: ``-100``.
+        normalizer: see :func:`losskit.functional.distillation`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        student_logits, teacher_logits: ``[*, V]`` (``[N, V]`` or ``[B, T, V]``); target:
+        ``[*]`` class indices or ``ignore_index``; weight: broadcastable to ``[*]``;
+        output: scalar, or ``[*]`` with ``reduction="none"`` (0 at ignored rows).
+    """
+
+    info: ClassVar[LossInfo] = get_info("distillation")
+    temperature: float | torch.Tensor
+    alpha: float
+    divergence: str
+    beta: float | torch.Tensor
+    ignore_index: int
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        temperature: float | torch.Tensor = 1.0,
+        alpha: float = 1.0,
+        divergence: str = "forward_kl",
+        beta: float | torch.Tensor = 0.5,
+        ignore_index: int = -100,
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            temperature=temperature,
+            alpha=alpha,
+            divergence=divergence,
+            beta=beta,
+            ignore_index=ignore_index,
+            normalizer=normalizer,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        student_logits: torch.Tensor,
+        teacher_logits: torch.Tensor,
+        target: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.distillation(student_logits, teacher_logits, target, **self._arguments(kwargs))
+
+
+class DPOLoss(Loss):
+    """Direct Preference Optimization: a logistic loss on how much more the policy prefers the
+    chosen over the rejected completion than the reference model does; IPO, hinge (SLiC) and
+    robust-DPO variants via loss_type.
+
+    Module form of :func:`losskit.functional.dpo`. The hyperparameters are keyword-only and kept
+    as attributes; ``loss(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
+    reference_rejected_logps)`` computes the loss, and a keyword given to the call (``weight=``,
+    ...) goes to the function for that call.
+
+    Args:
+        beta: see :func:`losskit.functional.dpo`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``0.1``.
+        loss_type: see :func:`losskit.functional.dpo`. Default: ``"sigmoid"``.
+        label_smoothing: see :func:`losskit.functional.dpo`. Default: ``0.0``.
+        return_parts: see :func:`losskit.functional.dpo`. Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        every log-probability: ``[B]`` (one per completion, summed over its tokens);
+        weight: broadcastable to ``[B]``; output: scalar, or ``[B]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("dpo")
+    beta: float | torch.Tensor
+    loss_type: str
+    label_smoothing: float
+    return_parts: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        beta: float | torch.Tensor = 0.1,
+        loss_type: str = "sigmoid",
+        label_smoothing: float = 0.0,
+        return_parts: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            beta=beta,
+            loss_type=loss_type,
+            label_smoothing=label_smoothing,
+            return_parts=return_parts,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        policy_chosen_logps: torch.Tensor,
+        policy_rejected_logps: torch.Tensor,
+        reference_chosen_logps: torch.Tensor | None = None,
+        reference_rejected_logps: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor | DPOParts:
+        return F.dpo(
+            policy_chosen_logps,
+            policy_rejected_logps,
+            reference_chosen_logps,
+            reference_rejected_logps,
+            **self._arguments(kwargs),
+        )
+
+
 class EnergyMarginLoss(Loss):
     """Margin (hinge) loss for energy-based models: the correct answer's energy must be at least
     `margin` below that of the most offending wrong answer.
@@ -1508,6 +1693,82 @@ class GIoULoss(Loss):
         return F.giou(input, target, **self._arguments(kwargs))
 
 
+class GRPOLoss(Loss):
+    """GRPO: PPO's clipped surrogate with critic-free advantages, each completion's reward
+    normalized within its group of completions of the same prompt, plus an optional k3 KL penalty to
+    a reference model.
+
+    Module form of :func:`losskit.functional.grpo`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(logps, old_logps, rewards)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        group_size: see :func:`losskit.functional.grpo`. Default: ``None``.
+        mask: see :func:`losskit.functional.grpo`. Default: ``None``.
+        reference_logps: see :func:`losskit.functional.grpo`. Default: ``None``.
+        beta: see :func:`losskit.functional.grpo`. Default: ``0.0``.
+        clip: see :func:`losskit.functional.grpo`. Default: ``0.2``.
+        clip_high: see :func:`losskit.functional.grpo`. Default: ``None``.
+        scale_rewards: see :func:`losskit.functional.grpo`. Default: ``True``.
+        aggregation: see :func:`losskit.functional.grpo`. Default: ``"token"``.
+        normalizer: see :func:`losskit.functional.grpo`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        logps, old_logps, reference_logps: ``[B, T]``; rewards: ``[B]``; mask: bool,
+        broadcastable to ``[B, T]``; weight: broadcastable to ``[B, T]``; output: scalar,
+        or as :func:`ppo_clip` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("grpo")
+    group_size: int | None
+    mask: torch.Tensor | None
+    reference_logps: torch.Tensor | None
+    beta: float
+    clip: float
+    clip_high: float | None
+    scale_rewards: bool
+    aggregation: str
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        group_size: int | None = None,
+        mask: torch.Tensor | None = None,
+        reference_logps: torch.Tensor | None = None,
+        beta: float = 0.0,
+        clip: float = 0.2,
+        clip_high: float | None = None,
+        scale_rewards: bool = True,
+        aggregation: str = "token",
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            group_size=group_size,
+            mask=mask,
+            reference_logps=reference_logps,
+            beta=beta,
+            clip=clip,
+            clip_high=clip_high,
+            scale_rewards=scale_rewards,
+            aggregation=aggregation,
+            normalizer=normalizer,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        logps: torch.Tensor,
+        old_logps: torch.Tensor,
+        rewards: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.grpo(logps, old_logps, rewards, **self._arguments(kwargs))
+
+
 class HingeLoss(Loss):
     """Binary hinge loss of the support vector machine: zero once the score is on the right side of
     the label by the margin, linear otherwise.
@@ -1783,6 +2044,107 @@ class KLDivLoss(Loss):
         return F.kl_div(input, target, **self._arguments(kwargs))
 
 
+class KLPenaltyLoss(Loss):
+    """Per-token sample estimate of KL(policy || reference) from log-probabilities of tokens sampled
+    from the policy, with Schulman's k1, k2 or k3 estimator.
+
+    Module form of :func:`losskit.functional.kl_penalty`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(logps, reference_logps)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        estimator: see :func:`losskit.functional.kl_penalty`. Default: ``"k3"``.
+        mask: see :func:`losskit.functional.kl_penalty`. Default: ``None``.
+        normalizer: see :func:`losskit.functional.kl_penalty`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        logps, reference_logps: ``[*]`` (e.g. ``[B, T]``); mask: bool, broadcastable to
+        ``[*]``; weight: broadcastable to ``[*]``; output: scalar, or ``[*]`` with
+        ``reduction="none"`` (masked tokens 0).
+    """
+
+    info: ClassVar[LossInfo] = get_info("kl_penalty")
+    estimator: str
+    mask: torch.Tensor | None
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        estimator: str = "k3",
+        mask: torch.Tensor | None = None,
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(estimator=estimator, mask=mask, normalizer=normalizer, reduction=reduction)
+
+    def forward(
+        self,
+        logps: torch.Tensor,
+        reference_logps: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.kl_penalty(logps, reference_logps, **self._arguments(kwargs))
+
+
+class KTOLoss(Loss):
+    """KTO: alignment from unpaired thumbs-up / thumbs-down feedback, a prospect-theory value of the
+    implicit reward relative to a KL reference point.
+
+    Module form of :func:`losskit.functional.kto`. The hyperparameters are keyword-only and kept
+    as attributes; ``loss(policy_logps, reference_logps, desirable)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        beta: see :func:`losskit.functional.kto`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``0.1``.
+        reference_kl: see :func:`losskit.functional.kto`. Default: ``0.0``.
+        desirable_weight: see :func:`losskit.functional.kto`. Default: ``1.0``.
+        undesirable_weight: see :func:`losskit.functional.kto`. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        policy_logps, reference_logps: ``[B]`` summed log-probabilities; desirable: ``[B]``
+        bool; weight: broadcastable to ``[B]``; output: scalar, or ``[B]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("kto")
+    beta: float | torch.Tensor
+    reference_kl: float | torch.Tensor
+    desirable_weight: float
+    undesirable_weight: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        beta: float | torch.Tensor = 0.1,
+        reference_kl: float | torch.Tensor = 0.0,
+        desirable_weight: float = 1.0,
+        undesirable_weight: float = 1.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            beta=beta,
+            reference_kl=reference_kl,
+            desirable_weight=desirable_weight,
+            undesirable_weight=undesirable_weight,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        policy_logps: torch.Tensor,
+        reference_logps: torch.Tensor,
+        desirable: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.kto(policy_logps, reference_logps, desirable, **self._arguments(kwargs))
+
+
 class L1PenaltyLoss(Loss):
     """L1 norm of the parameters: the lasso penalty, which drives weights to exactly zero.
 
@@ -1953,6 +2315,82 @@ class LinearCrossEntropyLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.linear_cross_entropy(hidden, linear_weight, target, **self._arguments(kwargs))
+
+
+class LinearDistillationLoss(Loss):
+    """Distillation from the last hidden states and output matrices of a student and a teacher,
+    computed block by block so neither [tokens, vocabulary] logits tensor is ever held in memory.
+
+    Module form of :func:`losskit.functional.linear_distillation`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(student_hidden, student_linear_weight,
+    teacher_hidden, teacher_linear_weight, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        temperature: see :func:`losskit.functional.linear_distillation`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        alpha: see :func:`losskit.functional.linear_distillation`. Default: ``1.0``.
+        divergence: see :func:`losskit.functional.linear_distillation`. Default:
+            ``"forward_kl"``.
+        beta: see :func:`losskit.functional.linear_distillation`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.5``.
+        ignore_index: see :func:`losskit.functional.linear_distillation`. Default: ``-100``.
+        normalizer: see :func:`losskit.functional.linear_distillation`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        student_hidden: ``[*, Ds]``; student_linear_weight: ``[V, Ds]``; teacher_hidden:
+        ``[*, Dt]``; teacher_linear_weight: ``[V, Dt]``; target: ``[*]``; weight:
+        broadcastable to ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("linear_distillation")
+    temperature: float | torch.Tensor
+    alpha: float
+    divergence: str
+    beta: float | torch.Tensor
+    ignore_index: int
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        temperature: float | torch.Tensor = 1.0,
+        alpha: float = 1.0,
+        divergence: str = "forward_kl",
+        beta: float | torch.Tensor = 0.5,
+        ignore_index: int = -100,
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            temperature=temperature,
+            alpha=alpha,
+            divergence=divergence,
+            beta=beta,
+            ignore_index=ignore_index,
+            normalizer=normalizer,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        student_hidden: torch.Tensor,
+        student_linear_weight: torch.Tensor,
+        teacher_hidden: torch.Tensor,
+        teacher_linear_weight: torch.Tensor,
+        target: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.linear_distillation(
+            student_hidden,
+            student_linear_weight,
+            teacher_hidden,
+            teacher_linear_weight,
+            target,
+            **self._arguments(kwargs),
+        )
 
 
 class ListMLELoss(Loss):
@@ -2577,6 +3015,41 @@ class NTXentLoss(Loss):
         return F.nt_xent(z_a, z_b, **self._arguments(kwargs))
 
 
+class ORPOLoss(Loss):
+    """ORPO's odds-ratio term: a logistic loss on the log odds ratio between the chosen and the
+    rejected completion, added to the usual SFT loss on the chosen one.
+
+    Module form of :func:`losskit.functional.orpo`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(chosen_logps, rejected_logps)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        beta: see :func:`losskit.functional.orpo`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``0.1``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        chosen_logps, rejected_logps: ``[B]`` mean log-probability per token, ``<= 0``;
+        weight: broadcastable to ``[B]``; output: scalar, or ``[B]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("orpo")
+    beta: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, beta: float | torch.Tensor = 0.1, reduction: Reduction = "mean") -> None:
+        super().__init__(beta=beta, reduction=reduction)
+
+    def forward(
+        self,
+        chosen_logps: torch.Tensor,
+        rejected_logps: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.orpo(chosen_logps, rejected_logps, **self._arguments(kwargs))
+
+
 class PairwiseLogisticLoss(Loss):
     """Pairwise logistic loss: a smooth surrogate of 1 - AUC that scores every (positive, negative)
     pair of the batch.
@@ -2785,6 +3258,113 @@ class Poly1CrossEntropyLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.poly1_cross_entropy(input, target, **self._arguments(kwargs))
+
+
+class PPOClipLoss(Loss):
+    """PPO's clipped surrogate objective, per token, with an optional separate upper clip (DAPO's
+    clip-higher) and a choice of how tokens are averaged.
+
+    Module form of :func:`losskit.functional.ppo_clip`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(logps, old_logps, advantages)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        clip: see :func:`losskit.functional.ppo_clip`. Default: ``0.2``.
+        clip_high: see :func:`losskit.functional.ppo_clip`. Default: ``None``.
+        mask: see :func:`losskit.functional.ppo_clip`. Default: ``None``.
+        aggregation: see :func:`losskit.functional.ppo_clip`. Default: ``"token"``.
+        normalizer: see :func:`losskit.functional.ppo_clip`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        logps, old_logps: ``[B, T]``; advantages: ``[B, T]`` per token or ``[B]`` per
+        sequence; mask: bool, broadcastable to ``[B, T]``; weight: broadcastable to
+        ``[B, T]`` (a per-sequence weight is ``[B, 1]``); output: scalar, or with
+        ``reduction="none"`` ``[B, T]`` (masked tokens 0), or ``[B]`` per-sequence means
+        for ``aggregation="sequence"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("ppo_clip")
+    clip: float
+    clip_high: float | None
+    mask: torch.Tensor | None
+    aggregation: str
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        clip: float = 0.2,
+        clip_high: float | None = None,
+        mask: torch.Tensor | None = None,
+        aggregation: str = "token",
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            clip=clip,
+            clip_high=clip_high,
+            mask=mask,
+            aggregation=aggregation,
+            normalizer=normalizer,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        logps: torch.Tensor,
+        old_logps: torch.Tensor,
+        advantages: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.ppo_clip(logps, old_logps, advantages, **self._arguments(kwargs))
+
+
+class PPOValueLoss(Loss):
+    """PPO's clipped value loss: the critic's squared error, pessimistically maxed with the error of
+    a value update clipped to within clip of the old value.
+
+    Module form of :func:`losskit.functional.ppo_value`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(values, old_values, returns)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        clip: see :func:`losskit.functional.ppo_value`. Default: ``0.2``.
+        mask: see :func:`losskit.functional.ppo_value`. Default: ``None``.
+        normalizer: see :func:`losskit.functional.ppo_value`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        values, old_values, returns: ``[*]`` (e.g. ``[B, T]`` per token or ``[B]``); mask:
+        bool, broadcastable to ``[*]``; weight: broadcastable to ``[*]``; output: scalar,
+        or ``[*]`` with ``reduction="none"`` (masked elements 0).
+    """
+
+    info: ClassVar[LossInfo] = get_info("ppo_value")
+    clip: float
+    mask: torch.Tensor | None
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        clip: float = 0.2,
+        mask: torch.Tensor | None = None,
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(clip=clip, mask=mask, normalizer=normalizer, reduction=reduction)
+
+    def forward(
+        self,
+        values: torch.Tensor,
+        old_values: torch.Tensor,
+        returns: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.ppo_value(values, old_values, returns, **self._arguments(kwargs))
 
 
 class ProxyAnchorLoss(Loss):
@@ -3028,6 +3608,58 @@ class SigmoidFocalLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.sigmoid_focal(input, target, **self._arguments(kwargs))
+
+
+class SimPOLoss(Loss):
+    """SimPO: reference-free preference loss on length-averaged log-probabilities with a target
+    reward margin gamma.
+
+    Module form of :func:`losskit.functional.simpo`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(chosen_logps, rejected_logps)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        beta: see :func:`losskit.functional.simpo`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``2.0``.
+        gamma: see :func:`losskit.functional.simpo`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``0.5``.
+        label_smoothing: see :func:`losskit.functional.simpo`. Default: ``0.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        chosen_logps, rejected_logps: ``[B]`` mean log-probability per token of each
+        completion; weight: broadcastable to ``[B]``; output: scalar, or ``[B]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("simpo")
+    beta: float | torch.Tensor
+    gamma: float | torch.Tensor
+    label_smoothing: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        beta: float | torch.Tensor = 2.0,
+        gamma: float | torch.Tensor = 0.5,
+        label_smoothing: float = 0.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            beta=beta,
+            gamma=gamma,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        chosen_logps: torch.Tensor,
+        rejected_logps: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.simpo(chosen_logps, rejected_logps, **self._arguments(kwargs))
 
 
 class SMAPELoss(Loss):

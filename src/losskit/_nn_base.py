@@ -26,7 +26,10 @@ _ACRONYMS = {"mse": "MSE", "mae": "MAE", "msle": "MSLE", "nll": "NLL", "kl": "KL
              # survival, ranking, forecasting
              "ph": "PH", "deephit": "DeepHit", "ndcg": "NDCG", "listnet": "ListNet",
              "listmle": "ListMLE", "lambdarank": "LambdaRank", "mape": "MAPE", "smape": "SMAPE",
-             "mase": "MASE"}
+             "mase": "MASE",
+             # alignment and RL fine-tuning
+             "dpo": "DPO", "simpo": "SimPO", "orpo": "ORPO", "kto": "KTO", "ppo": "PPO",
+             "grpo": "GRPO"}
 
 
 def class_name(name: str) -> str:
