@@ -10,11 +10,13 @@ from .classification import *  # noqa: F403
 from .distribution import *  # noqa: F403
 from .energy import *  # noqa: F403
 from .generative import *  # noqa: F403
+from .image import *  # noqa: F403
 from .metric_learning import *  # noqa: F403
 from .ordinal import *  # noqa: F403
 from .penalties import *  # noqa: F403
 from .ranking import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .reinforcement import *  # noqa: F403
+from .robust import *  # noqa: F403
 from .segmentation import *  # noqa: F403
 from .sequence import *  # noqa: F403

@@ -1,0 +1,5 @@
+"""Losses that own learnable state (an optimizer sees their parameters)."""
+
+from .robust import GeneralRobust
+
+__all__ = ["GeneralRobust"]
