@@ -86,7 +86,9 @@ def readable(*tensors: torch.Tensor | None) -> bool:
     """Whether a value check may read these tensors now: checks are on for this thread,
     nothing is being traced, and every tensor is a plain CPU tensor with storage (not
     CUDA: a sync; not meta; not inside ``vmap``/``grad``)."""
-    if not _VALUE_CHECKS.get() or torch.compiler.is_compiling():
+    # is_compiling() first: dynamo folds it to a constant, but cannot trace ContextVar.get,
+    # so the other order breaks the graph of every loss with a value check.
+    if torch.compiler.is_compiling() or not _VALUE_CHECKS.get():
         return False
     for t in tensors:
         if t is None:
