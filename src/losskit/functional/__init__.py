@@ -5,6 +5,7 @@ second, keyword-only hyperparameters, ``weight`` and ``reduction``.
 """
 
 from ._large_vocab import *  # noqa: F403
+from .adversarial import *  # noqa: F403
 from .boxes import *  # noqa: F403
 from .classification import *  # noqa: F403
 from .distribution import *  # noqa: F403
@@ -19,4 +20,5 @@ from .regression import *  # noqa: F403
 from .reinforcement import *  # noqa: F403
 from .robust import *  # noqa: F403
 from .segmentation import *  # noqa: F403
+from .segmentation_topology import *  # noqa: F403
 from .sequence import *  # noqa: F403
