@@ -11,12 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 import losskit
 from losskit import functional as F
-
-skimage_metrics = pytest.importorskip("skimage.metrics")
-ndimage = pytest.importorskip("scipy.ndimage")
 
 
 def _pair(shape, seed=0, noise=0.3):
@@ -27,6 +25,7 @@ def _pair(shape, seed=0, noise=0.3):
 
 
 def _skimage_ssim(x, y, data_range, **kw):
+    skimage_metrics = pytest.importorskip("skimage.metrics")  # the test extra installs it
     return skimage_metrics.structural_similarity(
         x, y, gaussian_weights=True, sigma=kw.pop("sigma", 1.5), use_sample_covariance=False,
         data_range=data_range, **kw)
