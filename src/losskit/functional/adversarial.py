@@ -406,10 +406,11 @@ _R1_WHY = ("r1_penalty differentiates real_logits with respect to real_inputs, s
     gradient="Computed with create_graph=True, so the penalty's gradient reaches the "
              "discriminator's parameters through its second derivatives; it is zero only "
              "where the discriminator is locally constant on the real data.",
-    when_to_use="Regularizing the discriminator of a non-saturating GAN (StyleGAN 1-3 use "
-                "gamma from 0.1 to 10 depending on resolution, often applied every 16 steps, "
-                "'lazy regularization'); it makes the game locally convergent (Mescheder et "
-                "al.).",
+    when_to_use="Regularizing the discriminator of a non-saturating GAN: the StyleGAN "
+                "family uses it with gamma tuned per dataset and resolution (10 for FFHQ), "
+                "applied every 16 steps in StyleGAN2 ('lazy regularization'). Mescheder et al. "
+                "show it makes the game locally convergent where unregularized GAN training "
+                "need not converge.",
     pitfalls="real_inputs must require grad before the discriminator is called "
              "(x.requires_grad_(True); logits = D(x)), or there is no graph to differentiate. "
              "Batch normalization in the discriminator mixes samples' gradients. It costs a "

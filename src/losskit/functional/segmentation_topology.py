@@ -314,9 +314,10 @@ def _boundary_reference(input, distance_map, *, reduction="mean"):
              "is rewarded; the distance weighting gives far false positives large gradients "
              "whatever the region's size.",
     when_to_use="Highly unbalanced segmentation (small lesions, thin structures) together "
-                "with a regional loss: Kervadec et al. use alpha * dice (or generalized_dice) "
-                "+ (1 - alpha) * boundary with alpha decreasing from 1 over training. Alone "
-                "it can collapse to predicting nothing where phi is large and positive.",
+                "with a regional loss: Kervadec et al. pair it with generalized Dice and move "
+                "weight from the regional term to the boundary term as training proceeds. "
+                "Alone, early in training, it mostly pushes probabilities down everywhere "
+                "outside the region (a regional loss is needed to grow the region).",
     pitfalls="The distance maps must be precomputed from the ground truth (not "
              "differentiable, O(voxels) per image with an exact EDT), e.g. with "
              "scipy.ndimage.distance_transform_edt, per image and class: "
