@@ -381,3 +381,16 @@ def test_diffusion_min_snr_under_vmap_and_compile():
     compiled = torch.compile(F.diffusion, backend="aot_eager", fullgraph=True)
     kw = {"alphas_cumprod": ac, "prediction_type": "epsilon", "snr_gamma": 5.0}
     torch.testing.assert_close(compiled(pred, target, t, **kw), F.diffusion(pred, target, t, **kw))
+
+
+def test_penalties_read_no_data_on_meta_tensors():
+    # meta tensors have no values: any read (a device sync on CUDA) would raise
+    w = torch.randn(3, 5, device="meta", requires_grad=True)
+    x = torch.randn(4, 3, device="meta", requires_grad=True)
+    out = F.r1_penalty(torch.tanh(x @ w).sum(-1), x)
+    (g,) = torch.autograd.grad(out, w)
+    assert out.device.type == "meta" and g.shape == w.shape
+    real, fake = torch.randn(4, 3, device="meta"), torch.randn(4, 3, device="meta")
+    out = F.gradient_penalty(lambda v: torch.tanh(v @ w).sum(-1), real, fake)
+    (g,) = torch.autograd.grad(out, w)
+    assert out.device.type == "meta" and g.shape == w.shape
