@@ -43,6 +43,7 @@ value and ``last_weights`` term name -> the weight used.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -120,7 +121,12 @@ class Composite(torch.nn.Module):
         super().__init__()
         self._terms: list[_Term] = []
         self.losses = torch.nn.ModuleDict()
+        # The step lives in a Python int (read on every call without touching tensor data,
+        # so the composite traces under torch.compile) and is mirrored in a buffer so that
+        # state_dict saves and restores it.
+        self._step = 0
         self.register_buffer("step_count", torch.zeros((), dtype=torch.long))
+        self.register_load_state_dict_post_hook(_read_step_after_load)
         self.last_terms: dict[str, torch.Tensor] = {}
         self.last_weights: dict[str, float] = {}
         for name, value in (terms or {}).items():
@@ -154,12 +160,16 @@ class Composite(torch.nn.Module):
 
     @property
     def current_step(self) -> int:
-        return int(self.step_count)
+        return self._step
+
+    def _set_step(self, step: int) -> None:
+        self._step = int(step)
+        self.step_count.fill_(self._step)
 
     def step(self, n: int = 1) -> int:
         """Advance the schedule step by ``n`` (once per optimizer step); returns the new step."""
-        self.step_count += int(n)
-        return self.current_step
+        self._set_step(self._step + int(n))
+        return self._step
 
     def weights(self, step: int | None = None) -> dict[str, float]:
         """Each term's weight at ``step`` (default: the current step)."""
@@ -178,8 +188,8 @@ class Composite(torch.nn.Module):
 
     def forward(self, *args: Any, step: int | None = None, **kwargs: Any) -> torch.Tensor:
         if step is not None:
-            self.step_count.fill_(int(step))
-        s = self.current_step
+            self._set_step(step)
+        s = self._step
         used_keywords: set[str] = set()
         used_positional = 0
         total: torch.Tensor | None = None
@@ -233,12 +243,17 @@ class Composite(torch.nn.Module):
                 for t in self._terms]
 
 
+def _read_step_after_load(module: Composite, incompatible_keys: Any) -> None:
+    module._step = int(module.step_count)
+
+
 def _required(info: LossInfo) -> list[str]:
     params = info.signature.parameters
     return [a for a in info.data_arguments if params[a].default is inspect.Parameter.empty]
 
 
-def _route(term: _Term, args: tuple, kwargs: dict, used: set[str]) -> tuple[tuple, dict, int]:
+def _route(term: _Term, args: tuple[Any, ...], kwargs: dict[str, Any], used: set[str]
+           ) -> tuple[tuple[Any, ...], dict[str, Any], int]:
     """The positional and keyword arguments of one term, and how many positionals it took."""
     info = term.info
     if info is None:  # a foreign module: give it the call as it is
@@ -348,10 +363,16 @@ def _tokens(spec: str) -> list[tuple[str, str, int]]:
     return out
 
 
+def _shown(text: str, limit: int = 60) -> str:
+    """``text`` quoted, shortened to about ``limit`` characters for an error message."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
+
+
 def _syntax_error(spec: str, pos: int, what: str) -> LossInputError:
-    return LossInputError(f"cannot parse loss spec {spec!r}: {what} at position {pos} "
-                          f"({spec[:pos]!r} <- here); write a weighted sum such as "
-                          "'0.5*dice + 0.5*cross_entropy'")
+    before = spec[max(0, pos - 30):pos]
+    return LossInputError(f"cannot parse loss spec {_shown(spec)}: {what} at position {pos} "
+                          f"({'...' if pos > 30 else ''}{before!r} <- here); write a weighted "
+                          "sum such as '0.5*dice + 0.5*cross_entropy'")
 
 
 def _parse_terms(spec: str) -> list[tuple[float, str]]:
@@ -365,6 +386,8 @@ def _parse_terms(spec: str) -> list[tuple[float, str]]:
         if expect_operand:
             if kind == "number":
                 coefficient *= float(text)
+                if not math.isfinite(coefficient):
+                    raise _syntax_error(spec, pos, f"the weight {text[:30]} is not finite")
             elif kind == "name":
                 if name is not None:
                     raise _syntax_error(spec, pos, f"two loss names multiplied ({name!r} * "
@@ -414,16 +437,16 @@ def parse(spec: str, **hyperparameters: Any) -> Composite:
             unknown.append(written)
     if unknown:
         hints = []
-        for u in unknown:
-            near = close_names(u)
-            hints.append(f"{u!r}" + (f" (did you mean {', '.join(near)}?)" if near else ""))
-        raise LossInputError(f"unknown loss {', '.join(hints)} in spec {spec!r}; see "
+        for u in unknown[:3]:
+            near = close_names(u) if len(u) <= 60 else []
+            hints.append(_shown(u) + (f" (did you mean {', '.join(near)}?)" if near else ""))
+        raise LossInputError(f"unknown loss {', '.join(hints)} in spec {_shown(spec)}; see "
                              "losskit.list_losses()")
 
     names: list[str] = []
     for _, written in parsed:
         names.append(_unique(written, set(names)))
-    canonical = {}
+    canonical: dict[str, str] = {}
     for n, info in zip(names, infos):
         canonical.setdefault(info.name, n)
 

@@ -86,8 +86,7 @@ def readable(*tensors: torch.Tensor | None) -> bool:
     """Whether a value check may read these tensors now: checks are on for this thread,
     nothing is being traced, and every tensor is a plain CPU tensor with storage (not
     CUDA: a sync; not meta; not inside ``vmap``/``grad``)."""
-    # is_compiling() first: dynamo folds it to a constant, but cannot trace ContextVar.get,
-    # so the other order breaks the graph of every loss with a value check.
+    # is_compiling first: dynamo cannot trace ContextVar.get (and checks never run there).
     if torch.compiler.is_compiling() or not _VALUE_CHECKS.get():
         return False
     for t in tensors:
@@ -140,7 +139,8 @@ def check_param(name: str, value: float | torch.Tensor, *, low: float | None = 0
     _check_range(name, value, low, high, low_inclusive, high_inclusive, value)
 
 
-def _check_range(name, value, low, high, low_inclusive, high_inclusive, shown) -> None:
+def _check_range(name: str, value: float, low: float | None, high: float | None,
+                 low_inclusive: bool, high_inclusive: bool, shown: float) -> None:
     bad_low = low is not None and (value < low if low_inclusive else value <= low)
     bad_high = high is not None and (value > high if high_inclusive else value >= high)
     if bad_low or bad_high or value != value:
@@ -191,7 +191,7 @@ def check_broadcastable(name: str, t: torch.Tensor | None, shape: torch.Size) ->
     if not isinstance(t, torch.Tensor):
         raise LossInputError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     try:
-        out = torch.broadcast_shapes(t.shape, shape)
+        out = torch.broadcast_shapes(t.shape, shape)  # type: ignore[no-untyped-call]
     except RuntimeError:
         out = None
     if out != shape:
@@ -201,19 +201,25 @@ def check_broadcastable(name: str, t: torch.Tensor | None, shape: torch.Size) ->
 
 
 def check_class_indices(name: str, target: torch.Tensor, num_classes: int,
-                        ignore_index: int | None = None) -> None:
-    """Integer target whose entries are in 0..num_classes-1 (or equal ``ignore_index``)."""
+                        ignore_index: int | None = None) -> bool:
+    """Integer target whose entries are in 0..num_classes-1 (or equal ``ignore_index``).
+
+    Returns True when the values were read and every entry is a class index in
+    0..num_classes-1 (so none is an out-of-range ``ignore_index``): a caller may then
+    skip building the mask of counted positions. False means "not read here" or "some
+    entries are ignore_index", never that the target is wrong (that raises).
+    """
     check_integer(name, target, hint=" (for probability targets pass a float tensor shaped like "
                                      "the input)")
     if not _reading_values(target):
-        return
+        return False
     # One pass for the common case (every entry a class index): min and max together.
     lo, hi = (int(v) for v in torch.aminmax(target))
     if lo >= 0 and hi < num_classes:
-        return
+        return True
     valid = target if ignore_index is None else target[target != ignore_index]
     if valid.numel() == 0:
-        return
+        return False
     lo, hi = int(valid.min()), int(valid.max())
     if lo < 0 or hi >= num_classes:
         bad = lo if lo < 0 else hi
@@ -222,6 +228,7 @@ def check_class_indices(name: str, target: torch.Tensor, num_classes: int,
             f"{name} contains class index {bad}, but the input has {num_classes} classes: "
             f"valid indices are 0..{num_classes - 1}{extra}"
         )
+    return False
 
 
 def check_in_range(name: str, t: torch.Tensor, low: float | None, high: float | None,
@@ -238,13 +245,15 @@ def check_in_range(name: str, t: torch.Tensor, low: float | None, high: float | 
             raise LossInputError(f"{name} must hold {what} >= {low:g}, found {lo:g}")
         raise LossInputError(f"{name} must hold {what} <= {high:g}, found {hi:g}")
     if low is not None:
-        lo = t.min()
-        if bool(lo < low) or bool(torch.isnan(lo)):
-            raise LossInputError(f"{name} must hold {what} >= {low:g}, found {float(lo):g}")
+        smallest = t.min()
+        if bool(smallest < low) or bool(torch.isnan(smallest)):
+            raise LossInputError(
+                f"{name} must hold {what} >= {low:g}, found {float(smallest):g}")
     if high is not None:
-        hi = t.max()
-        if bool(hi > high) or bool(torch.isnan(hi)):
-            raise LossInputError(f"{name} must hold {what} <= {high:g}, found {float(hi):g}")
+        largest = t.max()
+        if bool(largest > high) or bool(torch.isnan(largest)):
+            raise LossInputError(
+                f"{name} must hold {what} <= {high:g}, found {float(largest):g}")
 
 
 def check_probabilities(name: str, t: torch.Tensor) -> None:

@@ -10,6 +10,7 @@ from .boxes import *  # noqa: F403
 from .classification import *  # noqa: F403
 from .distribution import *  # noqa: F403
 from .energy import *  # noqa: F403
+from .face import *  # noqa: F403
 from .generative import *  # noqa: F403
 from .image import *  # noqa: F403
 from .metric_learning import *  # noqa: F403
@@ -21,4 +22,5 @@ from .reinforcement import *  # noqa: F403
 from .robust import *  # noqa: F403
 from .segmentation import *  # noqa: F403
 from .segmentation_topology import *  # noqa: F403
+from .self_supervised import *  # noqa: F403
 from .sequence import *  # noqa: F403
