@@ -9,7 +9,7 @@ GENERATED FILE, do not edit by hand. Regenerate after adding or changing a loss 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -24,26 +24,42 @@ from .functional.reinforcement import ActorCriticParts
 
 __all__ = [
     "ActorCriticLoss",
+    "ArcfaceLoss",
     "AsymmetricMultilabelLoss",
+    "BarlowTwinsLoss",
     "BatchTripletLoss",
     "BinaryCrossEntropyLoss",
     "BoundPenaltyLoss",
+    "BoundaryLoss",
     "CIoULoss",
     "CTCLoss",
+    "CauchyLoss",
+    "CharbonnierLoss",
+    "CircleLoss",
+    "ClDiceLoss",
+    "ClipContrastiveLoss",
     "ContrastiveLoss",
     "CoralLoss",
     "CornLoss",
+    "CosfaceLoss",
     "CrossEntropyLoss",
     "DIoULoss",
     "DemographicParityGapLoss",
     "DiceLoss",
+    "DiffusionLoss",
+    "DinoLoss",
     "EnergyMarginLoss",
     "EnergyNLLLoss",
     "EqualizedOddsGapLoss",
     "GIoULoss",
+    "GanDiscriminatorLoss",
+    "GanGeneratorLoss",
     "GaussianKLLoss",
     "GaussianNLLLoss",
+    "GemanMcclureLoss",
+    "GeneralRobustLoss",
     "GeneralizedDiceLoss",
+    "GradientPenaltyLoss",
     "HingeLoss",
     "HuberLoss",
     "InfoNCELoss",
@@ -60,24 +76,35 @@ __all__ = [
     "MSELoss",
     "MSLELoss",
     "MarginRankingLoss",
+    "MsSsimLoss",
+    "MultiSimilarityLoss",
     "MulticlassHingeLoss",
     "NLLLoss",
     "NTXentLoss",
+    "NegativeCosineLoss",
     "PairwiseLogisticLoss",
     "PerplexityLoss",
     "PoissonNLLLoss",
     "PolicyGradientLoss",
     "Poly1CrossEntropyLoss",
+    "ProxyAnchorLoss",
     "QuantileLoss",
+    "R1PenaltyLoss",
     "SequenceCrossEntropyLoss",
+    "SiglipLoss",
     "SigmoidFocalLoss",
     "SmoothL1Loss",
     "SoftF1Loss",
     "SoftmaxFocalLoss",
+    "SsimLoss",
     "SupConLoss",
+    "TotalVariationLoss",
     "TripletMarginLoss",
+    "TukeyBiweightLoss",
     "TverskyLoss",
     "VAEELBOLoss",
+    "VicregLoss",
+    "WelschLoss",
 ]
 
 
@@ -135,6 +162,53 @@ class ActorCriticLoss(Loss):
         return F.actor_critic(log_probs, values, returns, **self._arguments(kwargs))
 
 
+class ArcfaceLoss(Loss):
+    """ArcFace (additive angular margin): softmax cross-entropy on scaled cosines to class centers,
+    with the target angle enlarged by a margin; sub-center variant.
+
+    Module form of :func:`losskit.functional.arcface`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(embeddings, centers, target)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.arcface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.5``.
+        scale: see :func:`losskit.functional.arcface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``64.0``.
+        subcenters: see :func:`losskit.functional.arcface`. Default: ``1``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; centers: ``[C * subcenters, d]``; target: ``[N]`` class
+        indices in ``0..C-1``; output: scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("arcface")
+    margin: float | torch.Tensor
+    scale: float | torch.Tensor
+    subcenters: int
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.5,
+        scale: float | torch.Tensor = 64.0,
+        subcenters: int = 1,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, scale=scale, subcenters=subcenters, reduction=reduction)
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        centers: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.arcface(embeddings, centers, target, **self._arguments(kwargs))
+
+
 class AsymmetricMultilabelLoss(Loss):
     """Asymmetric loss (ASL) for multi-label classification: focal-style down-weighting with
     separate strengths for positives and negatives, plus a probability margin that discards very
@@ -175,6 +249,44 @@ class AsymmetricMultilabelLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.asymmetric_multilabel(input, target, **self._arguments(kwargs))
+
+
+class BarlowTwinsLoss(Loss):
+    """Barlow Twins: drive the cross-correlation matrix of the two views' batch-standardized
+    embeddings to the identity.
+
+    Module form of :func:`losskit.functional.barlow_twins`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(z_a, z_b)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        lambd: see :func:`losskit.functional.barlow_twins`. Default: ``0.0051``.
+        eps: see :func:`losskit.functional.barlow_twins`. Default: ``1e-05``.
+        distributed: see :func:`losskit.functional.barlow_twins`. Default: ``False``.
+        group: see :func:`losskit.functional.barlow_twins`. Default: ``None``.
+
+    Shape:
+        z_a, z_b: ``[N, d]``; output: scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("barlow_twins")
+    lambd: float
+    eps: float
+    distributed: bool
+    group: Any
+
+    def __init__(
+        self,
+        *,
+        lambd: float = 0.0051,
+        eps: float = 1e-05,
+        distributed: bool = False,
+        group: Any = None,
+    ) -> None:
+        super().__init__(lambd=lambd, eps=eps, distributed=distributed, group=group)
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.barlow_twins(z_a, z_b, **self._arguments(kwargs))
 
 
 class BatchTripletLoss(Loss):
@@ -318,6 +430,95 @@ class BoundPenaltyLoss(Loss):
         return F.bound_penalty(pred, lower, upper, **self._arguments(kwargs))
 
 
+class BoundaryLoss(Loss):
+    """Boundary (surface) loss: predicted probabilities weighted by a precomputed signed distance to
+    the ground-truth boundary, an integral over the region between the predicted and the true
+    boundary.
+
+    Module form of :func:`losskit.functional.boundary`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, distance_map)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        include_background: see :func:`losskit.functional.boundary`. Default: ``True``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, H, W]`` or ``[N, C, D, H, W]`` logits; distance_map: same shape;
+        weight: broadcastable to the unreduced loss; output: scalar, or ``[N, K, *spatial]``
+        with ``reduction="none"`` (``K = C``, or ``C - 1`` without background).
+    """
+
+    info: ClassVar[LossInfo] = get_info("boundary")
+    include_background: bool
+    reduction: Reduction
+
+    def __init__(self, *, include_background: bool = True, reduction: Reduction = "mean") -> None:
+        super().__init__(include_background=include_background, reduction=reduction)
+
+    def forward(
+        self,
+        input: torch.Tensor,
+        distance_map: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.boundary(input, distance_map, **self._arguments(kwargs))
+
+
+class CauchyLoss(Loss):
+    """Cauchy (Lorentzian) loss: the log of a quadratic, general_robust at alpha = 0.
+
+    Module form of :func:`losskit.functional.cauchy`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        scale: see :func:`losskit.functional.cauchy`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("cauchy")
+    scale: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, scale: float | torch.Tensor = 1.0, reduction: Reduction = "mean") -> None:
+        super().__init__(scale=scale, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.cauchy(input, target, **self._arguments(kwargs))
+
+
+class CharbonnierLoss(Loss):
+    """Charbonnier loss: a differentiable L1, sqrt(r^2 + eps^2).
+
+    Module form of :func:`losskit.functional.charbonnier`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        eps: see :func:`losskit.functional.charbonnier`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.001``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("charbonnier")
+    eps: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, eps: float | torch.Tensor = 0.001, reduction: Reduction = "mean") -> None:
+        super().__init__(eps=eps, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.charbonnier(input, target, **self._arguments(kwargs))
+
+
 class CIoULoss(Loss):
     """Complete IoU loss: DIoU plus a term that matches the aspect ratio of the prediction to the
     target's.
@@ -343,6 +544,161 @@ class CIoULoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.ciou(input, target, **self._arguments(kwargs))
+
+
+class CircleLoss(Loss):
+    """Circle loss (pair-based, in-batch): every positive and negative similarity is re-weighted by
+    how far it is from its optimum, giving a circular decision boundary.
+
+    Module form of :func:`losskit.functional.circle`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(embeddings, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.circle`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.25``.
+        gamma: see :func:`losskit.functional.circle`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``256.0``.
+        detach_weights: see :func:`losskit.functional.circle`. Default: ``True``.
+        distributed: see :func:`losskit.functional.circle`. Default: ``False``.
+        group: see :func:`losskit.functional.circle`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; target: ``[N]`` integer labels; output: scalar, or
+        ``[N]`` per anchor.
+    """
+
+    info: ClassVar[LossInfo] = get_info("circle")
+    margin: float | torch.Tensor
+    gamma: float | torch.Tensor
+    detach_weights: bool
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.25,
+        gamma: float | torch.Tensor = 256.0,
+        detach_weights: bool = True,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            margin=margin,
+            gamma=gamma,
+            detach_weights=detach_weights,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.circle(embeddings, target, **self._arguments(kwargs))
+
+
+class ClDiceLoss(Loss):
+    """Soft clDice: a Dice-like score between each mask and the other's soft skeleton (centerline),
+    so breaking a thin structure costs much more than thinning it.
+
+    Module form of :func:`losskit.functional.cl_dice`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        iterations: see :func:`losskit.functional.cl_dice`. Default: ``3``.
+        smooth: see :func:`losskit.functional.cl_dice`. Default: ``1.0``.
+        include_background: see :func:`losskit.functional.cl_dice`. Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, H, W]`` or ``[N, C, D, H, W]`` logits; target: ``[N, *spatial]``
+        indices or ``[N, C, *spatial]`` probabilities; weight: ``[N]``; output: scalar, or
+        ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("cl_dice")
+    iterations: int
+    smooth: float
+    include_background: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        iterations: int = 3,
+        smooth: float = 1.0,
+        include_background: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            iterations=iterations,
+            smooth=smooth,
+            include_background=include_background,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.cl_dice(input, target, **self._arguments(kwargs))
+
+
+class ClipContrastiveLoss(Loss):
+    """CLIP's symmetric contrastive loss: each image must pick its caption among the batch's texts
+    and each text its image, softmax over cosine similarities.
+
+    Module form of :func:`losskit.functional.clip_contrastive`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(image_embeddings, text_embeddings)`` computes
+    the loss, and a keyword given to the call (``weight=``, ...) goes to the function for that
+    call.
+
+    Args:
+        temperature: see :func:`losskit.functional.clip_contrastive`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.07``.
+        distributed: see :func:`losskit.functional.clip_contrastive`. Default: ``False``.
+        group: see :func:`losskit.functional.clip_contrastive`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        image_embeddings, text_embeddings: ``[N, d]``; output: scalar, or ``[N]`` per
+        pair (the mean of its two directions) with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("clip_contrastive")
+    temperature: float | torch.Tensor
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        temperature: float | torch.Tensor = 0.07,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            temperature=temperature,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        text_embeddings: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.clip_contrastive(image_embeddings, text_embeddings, **self._arguments(kwargs))
 
 
 class ContrastiveLoss(Loss):
@@ -442,6 +798,50 @@ class CornLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.corn(input, target, **self._arguments(kwargs))
+
+
+class CosfaceLoss(Loss):
+    """CosFace (large margin cosine loss, AM-Softmax): softmax cross-entropy on scaled cosines to
+    class centers with a margin subtracted from the target cosine.
+
+    Module form of :func:`losskit.functional.cosface`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(embeddings, centers, target)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.cosface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.35``.
+        scale: see :func:`losskit.functional.cosface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``64.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; centers: ``[C, d]``; target: ``[N]`` class indices;
+        output: scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("cosface")
+    margin: float | torch.Tensor
+    scale: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.35,
+        scale: float | torch.Tensor = 64.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, scale=scale, reduction=reduction)
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        centers: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.cosface(embeddings, centers, target, **self._arguments(kwargs))
 
 
 class CrossEntropyLoss(Loss):
@@ -671,6 +1071,106 @@ class DiceLoss(Loss):
         return F.dice(input, target, **self._arguments(kwargs))
 
 
+class DiffusionLoss(Loss):
+    """Denoising diffusion training loss: per-sample mean squared error of the network's prediction
+    (noise, velocity or clean sample), optionally weighted by min-SNR-gamma.
+
+    Module form of :func:`losskit.functional.diffusion`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(prediction, target, timesteps)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        alphas_cumprod: see :func:`losskit.functional.diffusion`. Default: ``None``.
+        prediction_type: see :func:`losskit.functional.diffusion`. Default: ``"epsilon"``.
+        snr_gamma: see :func:`losskit.functional.diffusion`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        prediction: ``[N, *]``; target: same; timesteps: ``[N]`` integer indices into
+        alphas_cumprod ``[T]``; weight: ``[N]``; output: scalar, or ``[N]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("diffusion")
+    alphas_cumprod: torch.Tensor | None
+    prediction_type: str
+    snr_gamma: float | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        alphas_cumprod: torch.Tensor | None = None,
+        prediction_type: str = "epsilon",
+        snr_gamma: float | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            alphas_cumprod=alphas_cumprod,
+            prediction_type=prediction_type,
+            snr_gamma=snr_gamma,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        prediction: torch.Tensor,
+        target: torch.Tensor,
+        timesteps: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.diffusion(prediction, target, timesteps, **self._arguments(kwargs))
+
+
+class DinoLoss(Loss):
+    """DINO self-distillation: cross-entropy from a centered, sharpened, detached teacher
+    distribution to the student's softmax.
+
+    Module form of :func:`losskit.functional.dino`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(student_logits, teacher_logits)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        center: see :func:`losskit.functional.dino`. Default: ``None``.
+        student_temperature: see :func:`losskit.functional.dino`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.1``.
+        teacher_temperature: see :func:`losskit.functional.dino`. Default: ``0.04``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        student_logits, teacher_logits: ``[N, K]``; output: scalar, or ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("dino")
+    center: torch.Tensor | None
+    student_temperature: float | torch.Tensor
+    teacher_temperature: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        center: torch.Tensor | None = None,
+        student_temperature: float | torch.Tensor = 0.1,
+        teacher_temperature: float = 0.04,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            center=center,
+            student_temperature=student_temperature,
+            teacher_temperature=teacher_temperature,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        student_logits: torch.Tensor,
+        teacher_logits: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.dino(student_logits, teacher_logits, **self._arguments(kwargs))
+
+
 class DIoULoss(Loss):
     """Distance IoU loss: 1 - IoU plus the squared distance between box centers over the squared
     diagonal of the enclosing box.
@@ -802,6 +1302,68 @@ class EqualizedOddsGapLoss(Loss):
         return F.equalized_odds_gap(logits, target, group, **self._arguments(kwargs))
 
 
+class GanDiscriminatorLoss(Loss):
+    """The discriminator's (critic's) side of a GAN objective, from its raw outputs on real and on
+    generated samples: non-saturating (cross-entropy), hinge, least-squares or Wasserstein.
+
+    Module form of :func:`losskit.functional.gan_discriminator`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(real_logits, fake_logits)`` computes the loss,
+    and a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        kind: see :func:`losskit.functional.gan_discriminator`. Default:
+            ``"non_saturating"``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        real_logits: ``[N, *]``; fake_logits: ``[M, *]``; output: scalar, or ``[N, *]`` with
+        ``reduction="none"`` (N = M).
+    """
+
+    info: ClassVar[LossInfo] = get_info("gan_discriminator")
+    kind: str
+    reduction: Reduction
+
+    def __init__(self, *, kind: str = "non_saturating", reduction: Reduction = "mean") -> None:
+        super().__init__(kind=kind, reduction=reduction)
+
+    def forward(
+        self,
+        real_logits: torch.Tensor,
+        fake_logits: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.gan_discriminator(real_logits, fake_logits, **self._arguments(kwargs))
+
+
+class GanGeneratorLoss(Loss):
+    """The generator's side of a GAN objective, from the discriminator's raw outputs on generated
+    samples: non-saturating, hinge, least-squares or Wasserstein.
+
+    Module form of :func:`losskit.functional.gan_generator`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(fake_logits)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        kind: see :func:`losskit.functional.gan_generator`. Default: ``"non_saturating"``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        fake_logits: ``[N, *]``; weight: broadcastable to it; output: scalar, or ``[N, *]``
+        with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("gan_generator")
+    kind: str
+    reduction: Reduction
+
+    def __init__(self, *, kind: str = "non_saturating", reduction: Reduction = "mean") -> None:
+        super().__init__(kind=kind, reduction=reduction)
+
+    def forward(self, fake_logits: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.gan_generator(fake_logits, **self._arguments(kwargs))
+
+
 class GaussianKLLoss(Loss):
     """KL divergence of a diagonal Gaussian posterior N(mu, exp(logvar)) from the standard normal
     prior, summed over latent dimensions.
@@ -867,6 +1429,71 @@ class GaussianNLLLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.gaussian_nll(input, target, var, **self._arguments(kwargs))
+
+
+class GemanMcclureLoss(Loss):
+    """Geman-McClure loss: a rational function bounded by 2, general_robust at alpha = -2.
+
+    Module form of :func:`losskit.functional.geman_mcclure`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        scale: see :func:`losskit.functional.geman_mcclure`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("geman_mcclure")
+    scale: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, scale: float | torch.Tensor = 1.0, reduction: Reduction = "mean") -> None:
+        super().__init__(scale=scale, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.geman_mcclure(input, target, **self._arguments(kwargs))
+
+
+class GeneralRobustLoss(Loss):
+    """Barron's general robust loss: one shape parameter alpha moves continuously through L2 (alpha
+    = 2), Charbonnier / pseudo-Huber (1), Cauchy (0), Geman-McClure (-2) and Welsch (-> -inf).
+
+    Module form of :func:`losskit.functional.general_robust`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        alpha: see :func:`losskit.functional.general_robust`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        scale: see :func:`losskit.functional.general_robust`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; alpha, scale: floats or tensors broadcastable to
+        ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("general_robust")
+    alpha: float | torch.Tensor
+    scale: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        alpha: float | torch.Tensor = 1.0,
+        scale: float | torch.Tensor = 1.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(alpha=alpha, scale=scale, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.general_robust(input, target, **self._arguments(kwargs))
 
 
 class GeneralizedDiceLoss(Loss):
@@ -963,6 +1590,48 @@ class GIoULoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.giou(input, target, **self._arguments(kwargs))
+
+
+class GradientPenaltyLoss(Loss):
+    """WGAN-GP gradient penalty: the critic's input-gradient norm pushed to 1 on random points
+    between real and generated samples.
+
+    Module form of :func:`losskit.functional.gradient_penalty`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(critic, real, fake)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        target: see :func:`losskit.functional.gradient_penalty`. Default: ``1.0``.
+        generator: see :func:`losskit.functional.gradient_penalty`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        real: ``[N, *]``; fake: same; weight: ``[N]``; output: scalar, or ``[N]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("gradient_penalty")
+    target: float
+    generator: torch.Generator | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        target: float = 1.0,
+        generator: torch.Generator | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(target=target, generator=generator, reduction=reduction)
+
+    def forward(
+        self,
+        critic: Callable[[torch.Tensor], torch.Tensor],
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.gradient_penalty(critic, real, fake, **self._arguments(kwargs))
 
 
 class HingeLoss(Loss):
@@ -1514,6 +2183,64 @@ class MarginRankingLoss(Loss):
         return F.margin_ranking(input1, input2, target, **self._arguments(kwargs))
 
 
+class MsSsimLoss(Loss):
+    """One minus multi-scale SSIM: contrast-structure compared at five resolutions (halved each
+    time) and luminance at the coarsest, combined as a weighted geometric mean.
+
+    Module form of :func:`losskit.functional.ms_ssim`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        data_range: see :func:`losskit.functional.ms_ssim`. Default: ``1.0``.
+        window_size: see :func:`losskit.functional.ms_ssim`. Default: ``11``.
+        sigma: see :func:`losskit.functional.ms_ssim`. Default: ``1.5``.
+        k1: see :func:`losskit.functional.ms_ssim`. Default: ``0.01``.
+        k2: see :func:`losskit.functional.ms_ssim`. Default: ``0.03``.
+        weights: see :func:`losskit.functional.ms_ssim`. Default: ``(0.0448, 0.2856, 0.3001,
+            0.2363, 0.1333)``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, H, W]`` or ``[N, C, D, H, W]``, every spatial side at least
+        ``(window_size - 1) * 2^(M-1) + 1``; target: same; weight: ``[N]``; output: scalar,
+        or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("ms_ssim")
+    data_range: float
+    window_size: int
+    sigma: float
+    k1: float
+    k2: float
+    weights: tuple[float, ...]
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        data_range: float = 1.0,
+        window_size: int = 11,
+        sigma: float = 1.5,
+        k1: float = 0.01,
+        k2: float = 0.03,
+        weights: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333),
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            data_range=data_range,
+            window_size=window_size,
+            sigma=sigma,
+            k1=k1,
+            k2=k2,
+            weights=weights,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.ms_ssim(input, target, **self._arguments(kwargs))
+
+
 class MSELoss(Loss):
     """Mean squared error: the average of squared residuals.
 
@@ -1563,6 +2290,65 @@ class MSLELoss(Loss):
         return F.msle(input, target, **self._arguments(kwargs))
 
 
+class MultiSimilarityLoss(Loss):
+    """Multi-Similarity loss: soft log-sum-exp penalties on each anchor's positive and negative
+    similarities around a shared threshold (no mining by default).
+
+    Module form of :func:`losskit.functional.multi_similarity`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(embeddings, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        alpha: see :func:`losskit.functional.multi_similarity`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``2.0``.
+        beta: see :func:`losskit.functional.multi_similarity`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``50.0``.
+        base: see :func:`losskit.functional.multi_similarity`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.5``.
+        distributed: see :func:`losskit.functional.multi_similarity`. Default: ``False``.
+        group: see :func:`losskit.functional.multi_similarity`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; target: ``[N]`` integer labels; output: scalar, or ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("multi_similarity")
+    alpha: float | torch.Tensor
+    beta: float | torch.Tensor
+    base: float | torch.Tensor
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        alpha: float | torch.Tensor = 2.0,
+        beta: float | torch.Tensor = 50.0,
+        base: float | torch.Tensor = 0.5,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            beta=beta,
+            base=base,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.multi_similarity(embeddings, target, **self._arguments(kwargs))
+
+
 class MulticlassHingeLoss(Loss):
     """Multi-class hinge (SVM) loss: every wrong class must score at least a margin below the target
     class.
@@ -1603,6 +2389,39 @@ class MulticlassHingeLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.multiclass_hinge(input, target, **self._arguments(kwargs))
+
+
+class NegativeCosineLoss(Loss):
+    """SimSiam / BYOL objective: negative cosine similarity between a predictor's output and the
+    other view's embedding, with a stop-gradient on the target.
+
+    Module form of :func:`losskit.functional.negative_cosine`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(prediction, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        stop_gradient: see :func:`losskit.functional.negative_cosine`. Default: ``True``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        prediction, target: ``[N, d]``; output: scalar, or ``[N]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("negative_cosine")
+    stop_gradient: bool
+    reduction: Reduction
+
+    def __init__(self, *, stop_gradient: bool = True, reduction: Reduction = "mean") -> None:
+        super().__init__(stop_gradient=stop_gradient, reduction=reduction)
+
+    def forward(
+        self,
+        prediction: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.negative_cosine(prediction, target, **self._arguments(kwargs))
 
 
 class NLLLoss(Loss):
@@ -1895,6 +2714,47 @@ class Poly1CrossEntropyLoss(Loss):
         return F.poly1_cross_entropy(input, target, **self._arguments(kwargs))
 
 
+class ProxyAnchorLoss(Loss):
+    """Proxy-Anchor loss: each class proxy is an anchor that pulls every batch embedding of its
+    class and pushes every other, with log-sum-exp weighting.
+
+    Module form of :func:`losskit.functional.proxy_anchor`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(embeddings, proxies, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.proxy_anchor`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.1``.
+        alpha: see :func:`losskit.functional.proxy_anchor`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``32.0``.
+
+    Shape:
+        embeddings: ``[N, d]``; proxies: ``[C, d]``; target: ``[N]`` class indices;
+        output: scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("proxy_anchor")
+    margin: float | torch.Tensor
+    alpha: float | torch.Tensor
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.1,
+        alpha: float | torch.Tensor = 32.0,
+    ) -> None:
+        super().__init__(margin=margin, alpha=alpha)
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        proxies: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.proxy_anchor(embeddings, proxies, target, **self._arguments(kwargs))
+
+
 class QuantileLoss(Loss):
     """Pinball (quantile) loss: an asymmetric L1 whose minimizer is the q-th quantile.
 
@@ -1928,6 +2788,38 @@ class QuantileLoss(Loss):
         return F.quantile(input, target, **self._arguments(kwargs))
 
 
+class R1PenaltyLoss(Loss):
+    """R1 regularization: the squared norm of the discriminator's gradient with respect to real
+    inputs, which keeps the discriminator flat on the data.
+
+    Module form of :func:`losskit.functional.r1_penalty`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(real_logits, real_inputs)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        real_logits: ``[N]`` or ``[N, *]`` (a patch discriminator's map is summed per
+        sample); real_inputs: ``[N, *]``; weight: ``[N]``; output: scalar, or ``[N]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("r1_penalty")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(
+        self,
+        real_logits: torch.Tensor,
+        real_inputs: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.r1_penalty(real_logits, real_inputs, **self._arguments(kwargs))
+
+
 class SequenceCrossEntropyLoss(Loss):
     """Cross-entropy over every token of a padded batch of sequences, with a padding mask and
     per-token or per-sequence averaging.
@@ -1944,6 +2836,10 @@ class SequenceCrossEntropyLoss(Loss):
             ``"token"``.
         label_smoothing: see :func:`losskit.functional.sequence_cross_entropy`. Default:
             ``0.0``.
+        z_loss: see :func:`losskit.functional.sequence_cross_entropy`. Default: ``0.0``.
+        softcap: see :func:`losskit.functional.sequence_cross_entropy`. Default: ``None``.
+        normalizer: see :func:`losskit.functional.sequence_cross_entropy`. Default:
+            ``None``.
         distributed: see :func:`losskit.functional.sequence_cross_entropy`. Default:
             ``False``.
         group: see :func:`losskit.functional.sequence_cross_entropy`. Default: ``None``.
@@ -1959,6 +2855,9 @@ class SequenceCrossEntropyLoss(Loss):
     ignore_index: int
     average: str
     label_smoothing: float
+    z_loss: float
+    softcap: float | None
+    normalizer: float | torch.Tensor | None
     distributed: bool
     group: Any
     reduction: Reduction
@@ -1970,6 +2869,9 @@ class SequenceCrossEntropyLoss(Loss):
         ignore_index: int = -100,
         average: str = "token",
         label_smoothing: float = 0.0,
+        z_loss: float = 0.0,
+        softcap: float | None = None,
+        normalizer: float | torch.Tensor | None = None,
         distributed: bool = False,
         group: Any = None,
         reduction: Reduction = "mean",
@@ -1979,6 +2881,9 @@ class SequenceCrossEntropyLoss(Loss):
             ignore_index=ignore_index,
             average=average,
             label_smoothing=label_smoothing,
+            z_loss=z_loss,
+            softcap=softcap,
+            normalizer=normalizer,
             distributed=distributed,
             group=group,
             reduction=reduction,
@@ -1986,6 +2891,61 @@ class SequenceCrossEntropyLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.sequence_cross_entropy(input, target, **self._arguments(kwargs))
+
+
+class SiglipLoss(Loss):
+    """SigLIP: every image-text pair of the batch is an independent binary classification (match or
+    not) with a sigmoid, no softmax over the batch.
+
+    Module form of :func:`losskit.functional.siglip`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(image_embeddings, text_embeddings)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        logit_scale: see :func:`losskit.functional.siglip`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``10.0``.
+        logit_bias: see :func:`losskit.functional.siglip`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``-10.0``.
+        distributed: see :func:`losskit.functional.siglip`. Default: ``False``.
+        group: see :func:`losskit.functional.siglip`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        image_embeddings, text_embeddings: ``[N, d]``; output: scalar, or ``[N]`` (each
+        image's sum over all texts) with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("siglip")
+    logit_scale: float | torch.Tensor
+    logit_bias: float | torch.Tensor
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        logit_scale: float | torch.Tensor = 10.0,
+        logit_bias: float | torch.Tensor = -10.0,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            logit_scale=logit_scale,
+            logit_bias=logit_bias,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        text_embeddings: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.siglip(image_embeddings, text_embeddings, **self._arguments(kwargs))
 
 
 class SigmoidFocalLoss(Loss):
@@ -2126,6 +3086,62 @@ class SoftmaxFocalLoss(Loss):
         return F.softmax_focal(input, target, **self._arguments(kwargs))
 
 
+class SsimLoss(Loss):
+    """One minus the structural similarity index (SSIM) of two images: a comparison of local means,
+    contrasts and correlations under an 11x11 Gaussian window.
+
+    Module form of :func:`losskit.functional.ssim`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        data_range: R, the dynamic range of the pixel values (a Python number). Default:
+            ``1.0``.
+        window_size: taps of the Gaussian window (odd); scikit-image uses ``2 * int(3.5 *
+            sigma + 0.5) + 1`` (11 for sigma = 1.5). Default: ``11``.
+        sigma: standard deviation of the Gaussian window, in pixels. k1, k2: the stabilizing
+            constants ``C1 = (k1 R)^2`` and ``C2 = (k2 R)^2``. Default: ``1.5``.
+        k1: see :func:`losskit.functional.ssim`. Default: ``0.01``.
+        k2: see :func:`losskit.functional.ssim`. Default: ``0.03``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, H, W]`` or ``[N, C, D, H, W]`` with every spatial side
+        ``>= window_size``; target: same; weight: ``[N]``; output: scalar, or ``[N]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("ssim")
+    data_range: float
+    window_size: int
+    sigma: float
+    k1: float
+    k2: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        data_range: float = 1.0,
+        window_size: int = 11,
+        sigma: float = 1.5,
+        k1: float = 0.01,
+        k2: float = 0.03,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            data_range=data_range,
+            window_size=window_size,
+            sigma=sigma,
+            k1=k1,
+            k2=k2,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.ssim(input, target, **self._arguments(kwargs))
+
+
 class SupConLoss(Loss):
     """Supervised contrastive loss (SupCon, L_out): every sample of the anchor's class is a
     positive, every other sample a negative.
@@ -2178,6 +3194,32 @@ class SupConLoss(Loss):
         return F.supcon(embeddings, labels, **self._arguments(kwargs))
 
 
+class TotalVariationLoss(Loss):
+    """Anisotropic total variation: the L1 norm of differences between neighbouring pixels, summed
+    per image; a smoothness prior that keeps edges.
+
+    Module form of :func:`losskit.functional.total_variation`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input)`` computes the loss, and a keyword given
+    to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *spatial]`` with 1 to 3 spatial axes; weight: ``[N]``; output:
+        scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("total_variation")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.total_variation(input, **self._arguments(kwargs))
+
+
 class TripletMarginLoss(Loss):
     """Triplet margin loss on explicit (anchor, positive, negative) triplets.
 
@@ -2222,6 +3264,35 @@ class TripletMarginLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.triplet_margin(anchor, positive, negative, **self._arguments(kwargs))
+
+
+class TukeyBiweightLoss(Loss):
+    """Tukey's biweight (bisquare): quadratic near zero, constant c^2 / 6 beyond |r| = c, so
+    outliers have exactly zero influence.
+
+    Module form of :func:`losskit.functional.tukey_biweight`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        c: see :func:`losskit.functional.tukey_biweight`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``4.685``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; c: a float or a tensor broadcastable to ``[*]``;
+        output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("tukey_biweight")
+    c: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, c: float | torch.Tensor = 4.685, reduction: Reduction = "mean") -> None:
+        super().__init__(c=c, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.tukey_biweight(input, target, **self._arguments(kwargs))
 
 
 class TverskyLoss(Loss):
@@ -2358,3 +3429,82 @@ class VAEELBOLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor | ELBOParts:
         return F.vae_elbo(recon, x, mu, logvar, **self._arguments(kwargs))
+
+
+class VicregLoss(Loss):
+    """VICReg: invariance (MSE between the two views' embeddings) plus variance and covariance
+    regularizers that keep every dimension alive and decorrelated.
+
+    Module form of :func:`losskit.functional.vicreg`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(z_a, z_b)`` computes the loss, and a keyword given to the call
+    (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        sim_weight: see :func:`losskit.functional.vicreg`. Default: ``25.0``.
+        var_weight: see :func:`losskit.functional.vicreg`. Default: ``25.0``.
+        cov_weight: see :func:`losskit.functional.vicreg`. Default: ``1.0``.
+        eps: see :func:`losskit.functional.vicreg`. Default: ``0.0001``.
+        distributed: see :func:`losskit.functional.vicreg`. Default: ``False``.
+        group: see :func:`losskit.functional.vicreg`. Default: ``None``.
+
+    Shape:
+        z_a, z_b: ``[N, d]``; output: scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("vicreg")
+    sim_weight: float
+    var_weight: float
+    cov_weight: float
+    eps: float
+    distributed: bool
+    group: Any
+
+    def __init__(
+        self,
+        *,
+        sim_weight: float = 25.0,
+        var_weight: float = 25.0,
+        cov_weight: float = 1.0,
+        eps: float = 0.0001,
+        distributed: bool = False,
+        group: Any = None,
+    ) -> None:
+        super().__init__(
+            sim_weight=sim_weight,
+            var_weight=var_weight,
+            cov_weight=cov_weight,
+            eps=eps,
+            distributed=distributed,
+            group=group,
+        )
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.vicreg(z_a, z_b, **self._arguments(kwargs))
+
+
+class WelschLoss(Loss):
+    """Welsch (Leclerc) loss: one minus a Gaussian bump, bounded by 1; general_robust as alpha ->
+    -inf.
+
+    Module form of :func:`losskit.functional.welsch`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        scale: see :func:`losskit.functional.welsch`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("welsch")
+    scale: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, scale: float | torch.Tensor = 1.0, reduction: Reduction = "mean") -> None:
+        super().__init__(scale=scale, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.welsch(input, target, **self._arguments(kwargs))

@@ -96,7 +96,7 @@ def _generator_reference(fake_logits, *, kind="non_saturating", reduction="mean"
 
 @register_loss(
     family="generative", tasks=("generative", "gan"), input_kind="logits",
-    target_kind="none (the discriminator's outputs on generated samples)",
+    target_kind="none",
     aliases=("gan_g", "generator_loss"), properties=("convex", "smooth"),
     summary="The generator's side of a GAN objective, from the discriminator's raw outputs on "
             "generated samples: non-saturating, hinge, least-squares or Wasserstein.",
@@ -179,7 +179,7 @@ def _discriminator_reference(real_logits, fake_logits, *, kind="non_saturating",
 
 @register_loss(
     family="generative", tasks=("generative", "gan"), input_kind="logits",
-    target_kind="none (the discriminator's outputs on real and on generated samples)",
+    target_kind="none",
     aliases=("gan_d", "discriminator_loss"), properties=("convex",), grad_args=(0, 1),
     summary="The discriminator's (critic's) side of a GAN objective, from its raw outputs on "
             "real and on generated samples: non-saturating (cross-entropy), hinge, "
@@ -303,7 +303,7 @@ _LINEAR_WHY = ("the example's critic is linear (w . x), the one critic whose pen
 
 @register_loss(
     family="generative", tasks=("generative", "gan", "regularization"), input_kind="values",
-    target_kind="values (real samples and generated samples, same shape)",
+    target_kind="none",
     aliases=("wgan_gp", "gp"), properties=("nonnegative",), grad_args=(1, 2),
     none_shape="sample",
     summary="WGAN-GP gradient penalty: the critic's input-gradient norm pushed to 1 on random "
@@ -396,7 +396,7 @@ _R1_WHY = ("r1_penalty differentiates real_logits with respect to real_inputs, s
 
 @register_loss(
     family="generative", tasks=("generative", "gan", "regularization"), input_kind="logits",
-    target_kind="none (real inputs that require grad, from which the logits were computed)",
+    target_kind="none",
     aliases=("r1", "r1_regularization"), properties=("nonnegative",), grad_args=(),
     none_shape="sample",
     summary="R1 regularization: the squared norm of the discriminator's gradient with respect "
