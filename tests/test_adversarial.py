@@ -394,3 +394,26 @@ def test_penalties_read_no_data_on_meta_tensors():
     out = F.gradient_penalty(lambda v: torch.tanh(v @ w).sum(-1), real, fake)
     (g,) = torch.autograd.grad(out, w)
     assert out.device.type == "meta" and g.shape == w.shape
+
+
+def test_r1_penalty_common_checks_with_the_discriminator_in_the_loop():
+    # what the registry's checks cannot do for r1 (they copy the arguments apart)
+    g = torch.Generator().manual_seed(8)
+    w = torch.randn(3, 4, generator=g, dtype=F64)
+    data = torch.randn(6, 3, generator=g, dtype=F64)
+
+    def call(x, **kw):
+        x = x.clone().requires_grad_(True)
+        return F.r1_penalty(torch.tanh(x @ w.to(x.dtype)).sum(-1), x, **kw)
+
+    none = call(data, reduction="none")
+    assert none.shape == (6,) and (none >= 0).all()
+    torch.testing.assert_close(call(data, reduction="sum"), none.sum())
+    torch.testing.assert_close(call(data), none.mean())
+    perm = torch.randperm(6, generator=g)
+    torch.testing.assert_close(call(data[perm]), none.mean())  # batch order
+    torch.testing.assert_close(call(torch.cat([data, data])), none.mean())  # batch size
+    big = call(data.float() * 1e4)  # saturated tanh: finite, near 0
+    assert torch.isfinite(big) and big.item() < 1e-3
+    with pytest.raises(losskit.LossInputError, match="reduction"):
+        call(data, reduction="average")

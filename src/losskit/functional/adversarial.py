@@ -293,6 +293,11 @@ def _penalty_reference(critic, real, fake, *, target=1.0, reduction="mean"):
     return _reduced(loss, reduction)
 
 
+_AUTOGRAD_COMPILE_WHY = ("the penalty calls torch.autograd.grad, which dynamo does not trace "
+                         "under its default configuration (torch._dynamo.config."
+                         "trace_autograd_ops=False), so fullgraph=True cannot hold; compile the "
+                         "discriminator inside it instead")
+
 _LINEAR_WHY = ("the example's critic is linear (w . x), the one critic whose penalty does not "
                "change with the random interpolation points, so the common checks can compare "
                "calls; its penalty is constant in real and fake, so there is no gradient to "
@@ -326,7 +331,8 @@ _LINEAR_WHY = ("the example's critic is linear (w . x), the one critic whose pen
     references=("Gulrajani, Ahmed, Arjovsky, Dumoulin & Courville, Improved Training of "
                 "Wasserstein GANs, NeurIPS 2017.",),
     example_inputs=_penalty_examples, reference=_penalty_reference,
-    expected_failures={"differentiable": _LINEAR_WHY, "convergence": _LINEAR_WHY},
+    expected_failures={"differentiable": _LINEAR_WHY, "convergence": _LINEAR_WHY,
+                       "compile": _AUTOGRAD_COMPILE_WHY},
 )
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
                      fake: torch.Tensor, *, target: float = 1.0,
@@ -390,8 +396,9 @@ def _r1_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 _R1_WHY = ("r1_penalty differentiates real_logits with respect to real_inputs, so the two must "
            "stay linked by the discriminator's graph; this check re-creates the arguments as "
-           "separate tensors (detached copies, casts or permutations), which cuts that link. "
-           "tests/test_adversarial.py runs the same check with the discriminator in the loop")
+           "separate tensors (detached copies, casts, permutations or meta copies), which cuts "
+           "that link. tests/test_adversarial.py runs the same checks with the discriminator "
+           "in the loop")
 
 
 @register_loss(
@@ -422,9 +429,11 @@ _R1_WHY = ("r1_penalty differentiates real_logits with respect to real_inputs, s
                 "Karras, Laine, Aittala, Hellsten, Lehtinen & Aila, Analyzing and Improving the "
                 "Image Quality of StyleGAN, CVPR 2020 (lazy regularization)."),
     example_inputs=_r1_examples,
-    expected_failures={c: _R1_WHY for c in ("finite_scalar", "gradcheck", "reduction_consistency",
-                                            "batch_size", "batch_order", "extreme_inputs",
-                                            "low_precision")},
+    expected_failures={
+        **{c: _R1_WHY for c in ("finite_scalar", "gradcheck", "reduction_consistency",
+                                "batch_size", "batch_order", "extreme_inputs", "low_precision",
+                                "properties", "meta")},
+        "compile": _R1_WHY + "; and " + _AUTOGRAD_COMPILE_WHY},
 )
 def r1_penalty(real_logits: torch.Tensor, real_inputs: torch.Tensor, *,
                weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
