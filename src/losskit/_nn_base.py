@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from ._composite import as_composite
 from ._core.registry import LossInfo
 from ._core.validate import LossInputError, check_reduction
 
@@ -105,18 +106,12 @@ class Loss(torch.nn.Module):
 
     # Arithmetic builds weighted sums (losskit.compose): 0.5 * dice + 0.5 * ce.
     def __add__(self, other: Any) -> Any:
-        from .compose import as_composite
-
         return as_composite(self).__add__(other)
 
     def __radd__(self, other: Any) -> Any:
-        from .compose import as_composite
-
         return as_composite(self).__radd__(other)
 
     def __mul__(self, factor: Any) -> Any:
-        from .compose import as_composite
-
         return as_composite(self).__mul__(factor)
 
     __rmul__ = __mul__
