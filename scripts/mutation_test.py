@@ -171,7 +171,7 @@ def default_tests(path: Path, source: str) -> list[list[str]]:
     names = _registered_names(source)
     runs = [[f"tests/test_{family}.py"]] if (ROOT / f"tests/test_{family}.py").exists() else []
     peers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests/peer_cases").glob("test_*.py")
-                   if any(re.search(rf"\.{n}\(", p.read_text()) for n in names))
+                   if any(re.search(rf"\b{n}\b", p.read_text()) for n in names))
     if peers:
         runs.append(peers)
     accelerated = [n for n in names if f'"{n}": [' in (ROOT / "tests/test_accelerators.py")
