@@ -120,7 +120,7 @@ class _Apply(ast.NodeTransformer):
     def __init__(self, target: int, field: str) -> None:
         self.target, self.field = target, field
 
-    def visit(self, node):  # noqa: D102
+    def visit(self, node):
         if id(node) != self.target:
             return self.generic_visit(node)
         if self.field == "op":
@@ -163,18 +163,23 @@ def _registered_names(source: str) -> list[str]:
     return names
 
 
-def default_tests(path: Path, source: str) -> list[str]:
-    """The family's own tests, then the accelerator tests of the file's losses (the common
-    suite's checks run in-process after them, see :func:`_checks_pass`)."""
+def default_tests(path: Path, source: str) -> list[list[str]]:
+    """pytest runs, in order: the family's own tests, then the accelerator tests of the
+    file's losses (the common suite's checks run in-process after them, see
+    :func:`_checks_pass`)."""
     family = path.stem
     names = _registered_names(source)
-    tests = [f"tests/test_{family}.py"] if (ROOT / f"tests/test_{family}.py").exists() else []
+    runs = [[f"tests/test_{family}.py"]] if (ROOT / f"tests/test_{family}.py").exists() else []
+    peers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests/peer_cases").glob("test_*.py")
+                   if any(re.search(rf"\b{n}\b", p.read_text()) for n in names))
+    if peers:
+        runs.append(peers)
     accelerated = [n for n in names if f'"{n}": [' in (ROOT / "tests/test_accelerators.py")
                    .read_text()]
-    if not accelerated:
-        return tests
-    selection = " or ".join(f"[{n}:" for n in accelerated)
-    return [*tests, "tests/test_accelerators.py", "-k", selection]
+    if accelerated:
+        selection = " or ".join(f"[{n}:" for n in accelerated)
+        runs.append(["tests/test_accelerators.py", "-k", selection])
+    return runs
 
 
 def _checks_pass(losses: list[str]) -> bool:
@@ -199,8 +204,8 @@ def _checks_pass(losses: list[str]) -> bool:
     return True
 
 
-def _run_child(src_copy: Path, rel: Path, mutated: str, tests: list[str], losses: list[str],
-               timeout: float) -> str:
+def _run_child(src_copy: Path, rel: Path, mutated: str, tests: list[list[str]],
+               losses: list[str], timeout: float) -> str:
     import signal
 
     pid = os.fork()
@@ -216,10 +221,11 @@ def _run_child(src_copy: Path, rel: Path, mutated: str, tests: list[str], losses
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
             os.dup2(devnull, 2)
-            code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-                                "--rootdir", str(ROOT), *tests])
-            if code != 0:
-                os._exit(1)
+            for run in tests:
+                code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                                    "--rootdir", str(ROOT), *run])
+                if code != 0:
+                    os._exit(1)
             os._exit(0 if _checks_pass(losses) else 1)
         except BaseException:
             os._exit(1)
@@ -246,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     path = args.file.resolve()
     rel = path.relative_to(ROOT / "src")
     source = path.read_text()
-    tests = args.tests.split() if args.tests else default_tests(path, source)
-    tests = [re.sub(r"^'(.*)'$", r"\1", t) for t in tests]
+    tests = ([[re.sub(r"^'(.*)'$", r"\1", t) for t in args.tests.split()]] if args.tests
+             else default_tests(path, source))
     import pytest  # noqa: F401  (imported once here, inherited by every forked child)
     import torch
 
