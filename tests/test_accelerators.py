@@ -373,6 +373,19 @@ def test_forced_backend_raises_when_it_declines():
         LF.msle(x.abs(), y.abs())
 
 
+def test_tracing_declines_opaque_accelerators_before_asking_them(monkeypatch):
+    # Under torch.compile an accelerator that cannot be traced is declined before its
+    # supports() runs: dynamo would have to trace it (the native library's first build
+    # takes a lock, which is a graph break under fullgraph=True).
+    asked = []
+    acc = kernels.Accelerator(loss="mse", backend="native", name="probe", run=lambda *a: None,
+                              supports=lambda *a, **k: asked.append(1), devices=frozenset({"cpu"}),
+                              traceable=False)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    assert "torch.compile" in acc.decline_reason((torch.zeros(2),), {})
+    assert not asked
+
+
 def test_plain_mode_never_accelerates():
     x, y = torch.randn(4), torch.randn(4)
     with kernels.use("plain"):
