@@ -11,6 +11,7 @@ from .distribution import *  # noqa: F403
 from .energy import *  # noqa: F403
 from .face import *  # noqa: F403
 from .generative import *  # noqa: F403
+from .long_tail import *  # noqa: F403
 from .metric_learning import *  # noqa: F403
 from .ordinal import *  # noqa: F403
 from .penalties import *  # noqa: F403
