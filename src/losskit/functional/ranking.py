@@ -222,8 +222,8 @@ def _soft_f1_reference(input, target, *, smooth=1e-5, reduction="mean"):
              "Bernoulli labels (expected counts), so p = y < 1 does not give 0 there; use hard "
              "targets or segmentation's min-form dice for soft labels.",
     references=("Jansche, Maximum Expected F-Measure Training of Logistic Regression Models, "
-                "HLT/EMNLP 2005.", "Lipton, Elkan & Naryanaswamy, Optimal Thresholding of "
-                "Classifiers to Maximize F1 Measure, ECML 2014."),
+                "HLT/EMNLP 2005.", "Lipton, Elkan & Narayanaswamy, Optimal Thresholding of "
+                "Classifiers to Maximize F1 Measure, ECML PKDD 2014."),
     example_inputs=_soft_f1_examples, optimum=_soft_f1_optimum, reference=_soft_f1_reference,
     none_shape="class",
 )
