@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from . import functional  # noqa: F401  (registers the built-in losses)
 from ._core.registry import PROPERTIES, close_names, get_info, list_losses
 from ._core.validate import LossInputError
 from ._render import console, table
 
+if TYPE_CHECKING:
+    from .concepts import Topic
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("list", help="list the registered losses")
     p.add_argument("--task", help="only losses for this task (e.g. regression, segmentation)")
     p.add_argument("--family", help="only losses of this family (e.g. classification)")
@@ -115,7 +119,7 @@ def _list_topics(args: argparse.Namespace) -> int:
     return 0
 
 
-def _explain_topic(topic, args: argparse.Namespace) -> int:
+def _explain_topic(topic: Topic, args: argparse.Namespace) -> int:
     """Print a concept topic (losskit.concepts) as a card."""
     if args.plot:
         from .cli import CLIError

@@ -43,6 +43,7 @@ value and ``last_weights`` term name -> the weight used.
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -251,7 +252,8 @@ def _required(info: LossInfo) -> list[str]:
     return [a for a in info.data_arguments if params[a].default is inspect.Parameter.empty]
 
 
-def _route(term: _Term, args: tuple, kwargs: dict, used: set[str]) -> tuple[tuple, dict, int]:
+def _route(term: _Term, args: tuple[Any, ...], kwargs: dict[str, Any], used: set[str]
+           ) -> tuple[tuple[Any, ...], dict[str, Any], int]:
     """The positional and keyword arguments of one term, and how many positionals it took."""
     info = term.info
     if info is None:  # a foreign module: give it the call as it is
@@ -361,10 +363,16 @@ def _tokens(spec: str) -> list[tuple[str, str, int]]:
     return out
 
 
+def _shown(text: str, limit: int = 60) -> str:
+    """``text`` quoted, shortened to about ``limit`` characters for an error message."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
+
+
 def _syntax_error(spec: str, pos: int, what: str) -> LossInputError:
-    return LossInputError(f"cannot parse loss spec {spec!r}: {what} at position {pos} "
-                          f"({spec[:pos]!r} <- here); write a weighted sum such as "
-                          "'0.5*dice + 0.5*cross_entropy'")
+    before = spec[max(0, pos - 30):pos]
+    return LossInputError(f"cannot parse loss spec {_shown(spec)}: {what} at position {pos} "
+                          f"({'...' if pos > 30 else ''}{before!r} <- here); write a weighted "
+                          "sum such as '0.5*dice + 0.5*cross_entropy'")
 
 
 def _parse_terms(spec: str) -> list[tuple[float, str]]:
@@ -378,6 +386,8 @@ def _parse_terms(spec: str) -> list[tuple[float, str]]:
         if expect_operand:
             if kind == "number":
                 coefficient *= float(text)
+                if not math.isfinite(coefficient):
+                    raise _syntax_error(spec, pos, f"the weight {text[:30]} is not finite")
             elif kind == "name":
                 if name is not None:
                     raise _syntax_error(spec, pos, f"two loss names multiplied ({name!r} * "
@@ -427,16 +437,16 @@ def parse(spec: str, **hyperparameters: Any) -> Composite:
             unknown.append(written)
     if unknown:
         hints = []
-        for u in unknown:
-            near = close_names(u)
-            hints.append(f"{u!r}" + (f" (did you mean {', '.join(near)}?)" if near else ""))
-        raise LossInputError(f"unknown loss {', '.join(hints)} in spec {spec!r}; see "
+        for u in unknown[:3]:
+            near = close_names(u) if len(u) <= 60 else []
+            hints.append(_shown(u) + (f" (did you mean {', '.join(near)}?)" if near else ""))
+        raise LossInputError(f"unknown loss {', '.join(hints)} in spec {_shown(spec)}; see "
                              "losskit.list_losses()")
 
     names: list[str] = []
     for _, written in parsed:
         names.append(_unique(written, set(names)))
-    canonical = {}
+    canonical: dict[str, str] = {}
     for n, info in zip(names, infos):
         canonical.setdefault(info.name, n)
 

@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["load_object", "register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ._checks import CHECKS
     from ._subject import TASKS
 
@@ -55,9 +55,11 @@ def _import_module(spec: str) -> Any:
             loader.exec_module(module)
             return module
         return importlib.import_module(spec)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         if loader is not None and sys.modules.get(path.stem) is module:
             del sys.modules[path.stem]  # do not leave a half-run module behind
+        if isinstance(exc, SystemExit):
+            raise CLIError(f"importing {spec} called sys.exit({exc.code!r})") from None
         raise CLIError(f"cannot import {spec}: {type(exc).__name__}: {exc}") from None
 
 
