@@ -181,6 +181,8 @@ def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Ten
         log_probs: ``[T, N, C]`` log-softmax outputs (time first); targets: ``[N, S]`` padded
         or ``[sum(target_lengths)]`` concatenated labels (never ``blank``); input_lengths,
         target_lengths: ``[N]`` integers; output: scalar, or ``[N]`` with ``"none"``.
+        Unbatched, as torch: log_probs ``[T, C]``, targets ``[S]``, lengths 0-dim tensors
+        or ints; every reduction then gives a scalar.
 
     Example:
         >>> lp = torch.log(torch.tensor([[[0.5, 0.5]], [[0.5, 0.5]]]))
@@ -189,7 +191,11 @@ def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Ten
     """
     check_reduction(reduction)
     check_floating("log_probs", log_probs)
-    check_ndim("log_probs", log_probs, 3, "[T, N, C]: time, batch, classes")
+    check_ndim("log_probs", log_probs, (2, 3),
+               "[T, N, C]: time, batch, classes; or [T, C] for one unbatched sequence")
+    if log_probs.dim() == 2:
+        return _unbatched_ctc(log_probs, targets, input_lengths, target_lengths, blank=blank,
+                              zero_infinity=zero_infinity, weight=weight, reduction=reduction)
     frames, batch, classes = log_probs.shape
     check_integer("targets", targets)
     check_ndim("targets", targets, (1, 2), "[N, S] padded or [sum(target_lengths)]")
@@ -211,6 +217,32 @@ def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Ten
     if reduction == "mean":
         loss = loss / target_lengths.clamp(min=1).to(loss.dtype)
     return reduce(loss, reduction, weight=weight)
+
+
+def _unbatched_ctc(log_probs, targets, input_lengths, target_lengths, *, blank, zero_infinity,
+                   weight, reduction):
+    """torch's unbatched form: ``[T, C]`` log-probabilities and one ``[S]`` target."""
+    check_integer("targets", targets)
+    if targets.dim() != 1:
+        raise LossInputError(f"an unbatched log_probs [T, C] = {tuple(log_probs.shape)} takes "
+                             f"targets [S] (one label sequence), got shape "
+                             f"{tuple(targets.shape)}; a batch needs log_probs [T, N, C]")
+
+    def one(name, value):
+        if not isinstance(value, torch.Tensor):
+            value = torch.as_tensor(value, dtype=torch.long, device=log_probs.device)
+        if value.numel() != 1:
+            raise LossInputError(f"{name} of an unbatched [T, C] input must be one integer "
+                                 f"(a 0-dim tensor or an int), got shape {tuple(value.shape)}")
+        return value.reshape(1)
+
+    if weight is not None:
+        check_broadcastable("weight", weight, torch.Size([]))
+    loss = ctc(log_probs.unsqueeze(1), targets.unsqueeze(0),
+               one("input_lengths", input_lengths), one("target_lengths", target_lengths),
+               blank=blank, zero_infinity=zero_infinity,
+               weight=None if weight is None else weight.reshape(1), reduction=reduction)
+    return loss.reshape(())
 
 
 # --- sequence cross-entropy --------------------------------------------------------------------
