@@ -933,6 +933,8 @@ class CTCLoss(Loss):
         log_probs: ``[T, N, C]`` log-softmax outputs (time first); targets: ``[N, S]`` padded
         or ``[sum(target_lengths)]`` concatenated labels (never ``blank``); input_lengths,
         target_lengths: ``[N]`` integers; output: scalar, or ``[N]`` with ``"none"``.
+        Unbatched, as torch: log_probs ``[T, C]``, targets ``[S]``, lengths 0-dim tensors
+        or ints; every reduction then gives a scalar.
     """
 
     info: ClassVar[LossInfo] = get_info("ctc")
