@@ -835,8 +835,8 @@ def _softmax_focal_reference(input, target, *, reduction="mean"):
             "sum_c over q_c alpha_c (1 - p_c)^gamma (-log p_c))",
     gradient="Cross-entropy's gradient p - onehot(y) scaled by (1 - p_y)^gamma - gamma p_y "
              "(1 - p_y)^(gamma - 1) log p_y, whatever the number of classes: at gamma = 2 "
-             "an example keeps 60% of cross-entropy's gradient at p_y = 0.5, 40% at 0.6 and "
-             "2.9% at 0.9, while its loss falls to 25%, 16% and 1%.",
+             "an example keeps 60% of cross-entropy's gradient at p_y = 0.5, 40.5% at 0.6 "
+             "and 2.9% at 0.9, while its loss falls to 25%, 16% and 1%.",
     when_to_use="Multi-class problems with many easy examples and a few hard or rare ones "
                 "(dense segmentation, long-tailed classification). alpha is a per-class "
                 "multiplier, e.g. inverse class frequency.",
