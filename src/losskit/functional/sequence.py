@@ -138,8 +138,14 @@ def _ctc_reference(log_probs, targets, input_lengths, target_lengths, *, blank=0
                 "input and monotonic in it.",
     pitfalls="A target of length L with R repeated neighbours needs T >= L + R frames (a blank "
              "must separate repeats); shorter inputs have probability 0 and infinite loss. "
-             "zero_infinity=True (default here) counts them as 0, zero_infinity=False raises "
-             "a LossInputError naming the sample. Pass log_softmax outputs, not logits. The "
+             "zero_infinity=True (default here; torch's default is False) counts them as 0, "
+             "zero_infinity=False raises a LossInputError naming the sample where torch "
+             "returns inf. A target longer than its input (L > T: almost always swapped or "
+             "mis-computed lengths) raises whatever zero_infinity says, where torch returns "
+             "inf (0 with zero_infinity); the value checks run on CPU tensors in eager mode, "
+             "elsewhere torch's result comes through. Invalid lengths raise LossInputError "
+             "(a ValueError) where torch raises RuntimeError. Pass log_softmax outputs, not "
+             "logits. The "
              "blank tends to dominate early (peaky behaviour) and CTC assumes frames are "
              "conditionally independent given the input (no language model).",
     references=("Graves, Fernández, Gomez & Schmidhuber, Connectionist Temporal "
@@ -172,9 +178,10 @@ def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Ten
 
     Same values as :func:`torch.nn.functional.ctc_loss` (``"mean"`` divides each sample by
     its target length, then averages over the batch), except the default
-    ``zero_infinity=True``: an impossible alignment (target longer than its input, counting
-    repeated labels) gives 0 for that sample. With ``zero_infinity=False`` it raises a
-    :class:`LossInputError` naming the sample instead of returning ``inf``. An empty batch
+    ``zero_infinity=True``: a target whose repeated labels do not fit its input gives 0 for
+    that sample. With ``zero_infinity=False`` it raises a :class:`LossInputError` naming
+    the sample instead of returning ``inf``, and a target longer than its input always
+    raises (where the lengths can be read: CPU tensors in eager mode). An empty batch
     gives 0.0 attached to the graph.
 
     Shape:
