@@ -132,15 +132,14 @@ def pairwise_loss(fn, boxes1, boxes2, dtype):
     return fn(pairs_a, pairs_b, reduction="none").float()  # [n, m] via leading dimensions
 
 
+@pytest.mark.parametrize("dtype", [torch.int16, torch.int32, torch.int64])
 @pytest.mark.parametrize("fn, expected", [(F.giou, GIOU_INT), (F.diou, DIOU_INT),
                                           (F.ciou, DIOU_INT)],
                          ids=["generalized", "distance", "complete"])
-def test_iou_matrix_integer_boxes(fn, expected):
-    """Test{Generalized,Distance,Complete}BoxIou.test_iou, INT_BOXES x INT_BOXES2, atol 1e-4.
-
-    torchvision computes these for int16/32/64 boxes; losskit's losses take floating boxes
-    (a loss's input is a prediction): the integer coordinates are given as float64."""
-    out = pairwise_loss(fn, INT_BOXES, INT_BOXES2, torch.float64)
+def test_iou_matrix_integer_boxes(fn, expected, dtype):
+    """Test{Generalized,Distance,Complete}BoxIou.test_iou, INT_BOXES x INT_BOXES2 in
+    int16 / int32 / int64, atol 1e-4 (integer boxes are computed in float32)."""
+    out = pairwise_loss(fn, INT_BOXES, INT_BOXES2, dtype)
     torch.testing.assert_close(1 - out, torch.tensor(expected), rtol=0.0, atol=1e-4)
 
 

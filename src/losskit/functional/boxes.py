@@ -40,6 +40,21 @@ __all__ = ["ciou", "diou", "giou"]
 _LAYOUTS = {4: "[N, 4] (x1, y1, x2, y2)", 6: "[N, 6] (x1, y1, z1, x2, y2, z2)"}
 
 
+def _float_boxes(input, target):
+    """Integer boxes (pixel coordinates, as torchvision accepts) as floating point: the dtype
+    of the floating one of the pair, or float32 when both are integers."""
+    def is_int(t):
+        return isinstance(t, torch.Tensor) and not (t.is_floating_point() or t.is_complex()
+                                                    or t.dtype == torch.bool)
+
+    if not (is_int(input) or is_int(target)):
+        return input, target
+    dtype = next((t.dtype for t in (input, target)
+                  if isinstance(t, torch.Tensor) and t.is_floating_point()), torch.float32)
+    return (input.to(dtype) if is_int(input) else input,
+            target.to(dtype) if is_int(target) else target)
+
+
 def _check_boxes(input, target, weight, reduction, eps, *, widths=(4, 6)):
     check_reduction(reduction)
     check_param("eps", eps, low=0.0, low_inclusive=False)
@@ -163,7 +178,8 @@ def _ciou_reference(input, target, *, eps=1e-7, reduction="mean"):
 _BOX_PITFALLS = (
     "Boxes must be (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1 (3-D: x1, y1, z1, x2, y2, z2): "
     "parametrize predictions so (e.g. x2 = x1 + softplus(w)); the loss raises on negative "
-    "sides. An empty batch gives 0.0 (torchvision also gives 0; MONAI's mean of nothing is "
+    "sides. Integer boxes (pixel coordinates) are converted to floating point, as in "
+    "torchvision. An empty batch gives 0.0 (torchvision also gives 0; MONAI's mean of nothing is "
     "NaN). It is scale-invariant, "
     "so small boxes pull as hard as large ones, and it is usually paired with an L1 term on the "
     "coordinates, whose scale must then be balanced against it. Zero-area boxes have IoU 0.")
@@ -209,6 +225,7 @@ def giou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
         >>> giou(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]]))
         tensor(1.0794)
     """
+    input, target = _float_boxes(input, target)
     _check_boxes(input, target, weight, reduction, eps)
     a, b = upcast(input), upcast(target)
     iou, union, extent = _geometry(a, b, eps)
@@ -253,6 +270,7 @@ def diou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
         >>> diou(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]]))
         tensor(0.9683)
     """
+    input, target = _float_boxes(input, target)
     _check_boxes(input, target, weight, reduction, eps)
     a, b = upcast(input), upcast(target)
     iou, _, extent = _geometry(a, b, eps)
@@ -303,6 +321,7 @@ def ciou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
         >>> ciou(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]]))
         tensor(0.9683)
     """
+    input, target = _float_boxes(input, target)
     _check_boxes(input, target, weight, reduction, eps, widths=(4,))
     a, b = upcast(input), upcast(target)
     iou, _, extent = _geometry(a, b, eps)
