@@ -306,3 +306,24 @@ def test_proper_scoring_is_declared_where_it_holds():
         assert "proper_scoring" not in losskit.info(name).properties
         assert "temperature_scale" in card(name), name
 
+
+
+# --- metric learning (the nt_xent card's corrected sentence; the card lives elsewhere) -------
+
+
+def test_nt_xent_picks_the_partner_among_2n_minus_1_candidates():
+    """Each of the 2N views is classified against the 2N - 1 other views (one positive,
+    2N - 2 negatives): cross-entropy over 2N - 1 candidates, written out here."""
+    g = torch.Generator().manual_seed(0)
+    n, t = 4, 0.5
+    z_a, z_b = torch.randn(n, 8, generator=g, dtype=D), torch.randn(n, 8, generator=g, dtype=D)
+    z = torch.nn.functional.normalize(torch.cat([z_a, z_b]), dim=1)
+    sim = z @ z.T / t
+    losses = []
+    for i in range(2 * n):
+        others = [j for j in range(2 * n) if j != i]
+        assert len(others) == 2 * n - 1
+        partner = others.index((i + n) % (2 * n))
+        losses.append(-torch.log_softmax(sim[i, others], 0)[partner])
+    expected = torch.stack(losses).mean()
+    torch.testing.assert_close(F.nt_xent(z_a, z_b, temperature=t), expected)
