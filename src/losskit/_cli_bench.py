@@ -10,7 +10,7 @@ import argparse
 import json
 from typing import Any
 
-from .cli import CLIError
+from ._cli_errors import CLIError
 
 
 def _cases() -> dict[str, Any]:
