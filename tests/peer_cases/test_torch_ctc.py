@@ -22,7 +22,7 @@ ValueError) where torch raises RuntimeError.
 
 from __future__ import annotations
 
-from itertools import product
+from itertools import pairwise, product
 
 import pytest
 import torch
@@ -70,7 +70,7 @@ def _brute_force_ctc(log_probs, targets, input_lengths, target_lengths, blank):
         rows = [targets[s:s + n].tolist() for s, n in zip(starts, target_lengths)]
     else:
         rows = [targets[i, :n].tolist() for i, n in enumerate(target_lengths)]
-    states = 2 * max(target_lengths + [0]) + 1
+    states = 2 * max([*target_lengths, 0]) + 1
     ext = torch.full((batch, states), blank, dtype=torch.long)
     for i, row in enumerate(rows):
         for k, label in enumerate(row):
@@ -112,7 +112,7 @@ def needed_frames(targets, target_lengths):
             start += int(n)
     else:
         rows = [targets[i, :int(n)].tolist() for i, n in enumerate(target_lengths)]
-    return [len(r) + sum(a == b for a, b in zip(r, r[1:])) for r in rows]
+    return [len(r) + sum(a == b for a, b in pairwise(r)) for r in rows]
 
 
 def reduce_like_torch(per_sample, target_lengths, reduction):
