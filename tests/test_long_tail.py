@@ -290,12 +290,12 @@ def test_brier_matches_definition_and_scikit_learn():
     expected = ((p - np.eye(5)[y.numpy()]) ** 2).sum(1)
     np.testing.assert_allclose(F.brier(x, y, reduction="none").detach().numpy(), expected,
                                rtol=1e-10)
-    assert float(F.brier(x, y)) == pytest.approx(
+    assert float(F.brier(x.detach(), y)) == pytest.approx(
         brier_score_loss(y.numpy(), p, labels=list(range(5))), rel=1e-10)
     # Binary: scikit-learn's positive-class form is half of the two-class Brier score.
     xb, yb = logits(n=8, c=2, seed=26), labels(n=8, c=2, seed=27)
     p1 = softmax_np(xb)[:, 1]
-    assert float(F.brier(xb, yb)) == pytest.approx(2 * brier_score_loss(yb.numpy(), p1),
+    assert float(F.brier(xb.detach(), yb)) == pytest.approx(2 * brier_score_loss(yb.numpy(), p1),
                                                    rel=1e-10)
 
 
@@ -309,7 +309,7 @@ def test_brier_soft_targets_ignore_index_and_range():
     y = torch.tensor([0, -100, 2, 1])
     keep = [0, 2, 3]
     expected = ((p[keep] - np.eye(3)[[0, 2, 1]]) ** 2).sum(1).mean()
-    assert float(F.brier(x, y)) == pytest.approx(expected, rel=1e-10)
+    assert float(F.brier(x.detach(), y)) == pytest.approx(expected, rel=1e-10)
     worst = F.brier(torch.tensor([[50.0, -50.0]], dtype=D), torch.tensor([1]))
     assert float(worst) == pytest.approx(2.0)
 
@@ -328,9 +328,9 @@ def test_dense_inputs_all_ignored_and_empty(name):
     torch.testing.assert_close(per_pixel.reshape(-1), flat, **TOL)
     out = fn(x, torch.full_like(y, -100))
     (g,) = torch.autograd.grad(out, x)
-    assert float(out) == 0.0 and not g.any()
+    assert float(out.detach()) == 0.0 and not g.any()
     empty = fn(torch.zeros(0, 3, dtype=D, requires_grad=True), torch.zeros(0, dtype=torch.long))
-    assert float(empty) == 0.0
+    assert float(empty.detach()) == 0.0
 
 
 def test_long_tail_losses_are_registered_as_classification():
