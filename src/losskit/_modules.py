@@ -34,11 +34,15 @@ __all__ = [
     "BinaryCrossEntropyLoss",
     "BootstrappedCrossEntropyLoss",
     "BoundPenaltyLoss",
+    "BoundaryLoss",
     "BradleyTerryLoss",
     "BrierLoss",
     "CIoULoss",
     "CTCLoss",
+    "CauchyLoss",
+    "CharbonnierLoss",
     "CircleLoss",
+    "ClDiceLoss",
     "ClipContrastiveLoss",
     "ContrastiveLoss",
     "CoralLoss",
@@ -51,6 +55,7 @@ __all__ = [
     "DeepHitLoss",
     "DemographicParityGapLoss",
     "DiceLoss",
+    "DiffusionLoss",
     "DinoLoss",
     "DiscreteHazardLoss",
     "DistillationLoss",
@@ -59,10 +64,15 @@ __all__ = [
     "EqualizedOddsGapLoss",
     "GIoULoss",
     "GRPOLoss",
+    "GanDiscriminatorLoss",
+    "GanGeneratorLoss",
     "GaussianKLLoss",
     "GaussianNLLLoss",
+    "GemanMcclureLoss",
+    "GeneralRobustLoss",
     "GeneralizedCrossEntropyLoss",
     "GeneralizedDiceLoss",
+    "GradientPenaltyLoss",
     "HingeLoss",
     "HuberLoss",
     "InfoNCELoss",
@@ -88,6 +98,7 @@ __all__ = [
     "MSELoss",
     "MSLELoss",
     "MarginRankingLoss",
+    "MsSsimLoss",
     "MultiSimilarityLoss",
     "MulticlassHingeLoss",
     "NLLLoss",
@@ -104,6 +115,7 @@ __all__ = [
     "Poly1CrossEntropyLoss",
     "ProxyAnchorLoss",
     "QuantileLoss",
+    "R1PenaltyLoss",
     "SMAPELoss",
     "SequenceCrossEntropyLoss",
     "SiglipLoss",
@@ -112,15 +124,19 @@ __all__ = [
     "SmoothL1Loss",
     "SoftF1Loss",
     "SoftmaxFocalLoss",
+    "SsimLoss",
     "SupConLoss",
     "SymmetricCrossEntropyLoss",
     "TobitLoss",
+    "TotalVariationLoss",
     "TripletMarginLoss",
+    "TukeyBiweightLoss",
     "TverskyLoss",
     "TweedieLoss",
     "VAEELBOLoss",
     "VicregLoss",
     "WeibullNLLLoss",
+    "WelschLoss",
 ]
 
 
@@ -602,6 +618,41 @@ class BoundPenaltyLoss(Loss):
         return F.bound_penalty(pred, lower, upper, **self._arguments(kwargs))
 
 
+class BoundaryLoss(Loss):
+    """Boundary (surface) loss: predicted probabilities weighted by a precomputed signed distance to
+    the ground-truth boundary, an integral over the region between the predicted and the true
+    boundary.
+
+    Module form of :func:`losskit.functional.boundary`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, distance_map)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        include_background: see :func:`losskit.functional.boundary`. Default: ``True``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, H, W]`` or ``[N, C, D, H, W]`` logits; distance_map: same shape;
+        weight: broadcastable to the unreduced loss; output: scalar, or ``[N, K, *spatial]``
+        with ``reduction="none"`` (``K = C``, or ``C - 1`` without background).
+    """
+
+    info: ClassVar[LossInfo] = get_info("boundary")
+    include_background: bool
+    reduction: Reduction
+
+    def __init__(self, *, include_background: bool = True, reduction: Reduction = "mean") -> None:
+        super().__init__(include_background=include_background, reduction=reduction)
+
+    def forward(
+        self,
+        input: torch.Tensor,
+        distance_map: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.boundary(input, distance_map, **self._arguments(kwargs))
+
+
 class BradleyTerryLoss(Loss):
     """Bradley-Terry loss for training a reward model on preference pairs, with an optional per-pair
     margin and a centering penalty that keeps rewards near zero.
@@ -671,6 +722,60 @@ class BrierLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.brier(input, target, **self._arguments(kwargs))
+
+
+class CauchyLoss(Loss):
+    """Cauchy (Lorentzian) loss: the log of a quadratic, general_robust at alpha = 0.
+
+    Module form of :func:`losskit.functional.cauchy`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        scale: see :func:`losskit.functional.cauchy`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("cauchy")
+    scale: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, scale: float | torch.Tensor = 1.0, reduction: Reduction = "mean") -> None:
+        super().__init__(scale=scale, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.cauchy(input, target, **self._arguments(kwargs))
+
+
+class CharbonnierLoss(Loss):
+    """Charbonnier loss: a differentiable L1, sqrt(r^2 + eps^2).
+
+    Module form of :func:`losskit.functional.charbonnier`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        eps: see :func:`losskit.functional.charbonnier`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.001``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("charbonnier")
+    eps: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, eps: float | torch.Tensor = 0.001, reduction: Reduction = "mean") -> None:
+        super().__init__(eps=eps, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.charbonnier(input, target, **self._arguments(kwargs))
 
 
 class CIoULoss(Loss):
@@ -757,6 +862,51 @@ class CircleLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.circle(embeddings, target, **self._arguments(kwargs))
+
+
+class ClDiceLoss(Loss):
+    """Soft clDice: a Dice-like score between each mask and the other's soft skeleton (centerline),
+    so breaking a thin structure costs much more than thinning it.
+
+    Module form of :func:`losskit.functional.cl_dice`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        iterations: see :func:`losskit.functional.cl_dice`. Default: ``3``.
+        smooth: see :func:`losskit.functional.cl_dice`. Default: ``1.0``.
+        include_background: see :func:`losskit.functional.cl_dice`. Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, H, W]`` or ``[N, C, D, H, W]`` logits; target: ``[N, *spatial]``
+        indices or ``[N, C, *spatial]`` probabilities; weight: ``[N]``; output: scalar, or
+        ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("cl_dice")
+    iterations: int
+    smooth: float
+    include_background: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        iterations: int = 3,
+        smooth: float = 1.0,
+        include_background: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            iterations=iterations,
+            smooth=smooth,
+            include_background=include_background,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.cl_dice(input, target, **self._arguments(kwargs))
 
 
 class ClipContrastiveLoss(Loss):
@@ -1306,6 +1456,57 @@ class DiceLoss(Loss):
         return F.dice(input, target, **self._arguments(kwargs))
 
 
+class DiffusionLoss(Loss):
+    """Denoising diffusion training loss: per-sample mean squared error of the network's prediction
+    (noise, velocity or clean sample), optionally weighted by min-SNR-gamma.
+
+    Module form of :func:`losskit.functional.diffusion`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(prediction, target, timesteps)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        alphas_cumprod: see :func:`losskit.functional.diffusion`. Default: ``None``.
+        prediction_type: see :func:`losskit.functional.diffusion`. Default: ``"epsilon"``.
+        snr_gamma: see :func:`losskit.functional.diffusion`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        prediction: ``[N, *]``; target: same; timesteps: ``[N]`` integer indices into
+        alphas_cumprod ``[T]``; weight: ``[N]``; output: scalar, or ``[N]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("diffusion")
+    alphas_cumprod: torch.Tensor | None
+    prediction_type: str
+    snr_gamma: float | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        alphas_cumprod: torch.Tensor | None = None,
+        prediction_type: str = "epsilon",
+        snr_gamma: float | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            alphas_cumprod=alphas_cumprod,
+            prediction_type=prediction_type,
+            snr_gamma=snr_gamma,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        prediction: torch.Tensor,
+        target: torch.Tensor,
+        timesteps: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.diffusion(prediction, target, timesteps, **self._arguments(kwargs))
+
+
 class DinoLoss(Loss):
     """DINO self-distillation: cross-entropy from a centered, sharpened, detached teacher
     distribution to the student's softmax.
@@ -1651,6 +1852,68 @@ class EqualizedOddsGapLoss(Loss):
         return F.equalized_odds_gap(logits, target, group, **self._arguments(kwargs))
 
 
+class GanDiscriminatorLoss(Loss):
+    """The discriminator's (critic's) side of a GAN objective, from its raw outputs on real and on
+    generated samples: non-saturating (cross-entropy), hinge, least-squares or Wasserstein.
+
+    Module form of :func:`losskit.functional.gan_discriminator`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(real_logits, fake_logits)`` computes the loss,
+    and a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        kind: see :func:`losskit.functional.gan_discriminator`. Default:
+            ``"non_saturating"``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        real_logits: ``[N, *]``; fake_logits: ``[M, *]``; output: scalar, or ``[N, *]`` with
+        ``reduction="none"`` (N = M).
+    """
+
+    info: ClassVar[LossInfo] = get_info("gan_discriminator")
+    kind: str
+    reduction: Reduction
+
+    def __init__(self, *, kind: str = "non_saturating", reduction: Reduction = "mean") -> None:
+        super().__init__(kind=kind, reduction=reduction)
+
+    def forward(
+        self,
+        real_logits: torch.Tensor,
+        fake_logits: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.gan_discriminator(real_logits, fake_logits, **self._arguments(kwargs))
+
+
+class GanGeneratorLoss(Loss):
+    """The generator's side of a GAN objective, from the discriminator's raw outputs on generated
+    samples: non-saturating, hinge, least-squares or Wasserstein.
+
+    Module form of :func:`losskit.functional.gan_generator`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(fake_logits)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        kind: see :func:`losskit.functional.gan_generator`. Default: ``"non_saturating"``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        fake_logits: ``[N, *]``; weight: broadcastable to it; output: scalar, or ``[N, *]``
+        with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("gan_generator")
+    kind: str
+    reduction: Reduction
+
+    def __init__(self, *, kind: str = "non_saturating", reduction: Reduction = "mean") -> None:
+        super().__init__(kind=kind, reduction=reduction)
+
+    def forward(self, fake_logits: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.gan_generator(fake_logits, **self._arguments(kwargs))
+
+
 class GaussianKLLoss(Loss):
     """KL divergence of a diagonal Gaussian posterior N(mu, exp(logvar)) from the standard normal
     prior, summed over latent dimensions.
@@ -1716,6 +1979,71 @@ class GaussianNLLLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.gaussian_nll(input, target, var, **self._arguments(kwargs))
+
+
+class GemanMcclureLoss(Loss):
+    """Geman-McClure loss: a rational function bounded by 2, general_robust at alpha = -2.
+
+    Module form of :func:`losskit.functional.geman_mcclure`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        scale: see :func:`losskit.functional.geman_mcclure`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("geman_mcclure")
+    scale: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, scale: float | torch.Tensor = 1.0, reduction: Reduction = "mean") -> None:
+        super().__init__(scale=scale, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.geman_mcclure(input, target, **self._arguments(kwargs))
+
+
+class GeneralRobustLoss(Loss):
+    """Barron's general robust loss: one shape parameter alpha moves continuously through L2 (alpha
+    = 2), Charbonnier / pseudo-Huber (1), Cauchy (0), Geman-McClure (-2) and Welsch (-> -inf).
+
+    Module form of :func:`losskit.functional.general_robust`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        alpha: see :func:`losskit.functional.general_robust`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        scale: see :func:`losskit.functional.general_robust`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; alpha, scale: floats or tensors broadcastable to
+        ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("general_robust")
+    alpha: float | torch.Tensor
+    scale: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        alpha: float | torch.Tensor = 1.0,
+        scale: float | torch.Tensor = 1.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(alpha=alpha, scale=scale, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.general_robust(input, target, **self._arguments(kwargs))
 
 
 class GeneralizedCrossEntropyLoss(Loss):
@@ -1876,6 +2204,48 @@ class GIoULoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.giou(input, target, **self._arguments(kwargs))
+
+
+class GradientPenaltyLoss(Loss):
+    """WGAN-GP gradient penalty: the critic's input-gradient norm pushed to 1 on random points
+    between real and generated samples.
+
+    Module form of :func:`losskit.functional.gradient_penalty`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(critic, real, fake)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        target: see :func:`losskit.functional.gradient_penalty`. Default: ``1.0``.
+        generator: see :func:`losskit.functional.gradient_penalty`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        real: ``[N, *]``; fake: same; weight: ``[N]``; output: scalar, or ``[N]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("gradient_penalty")
+    target: float
+    generator: torch.Generator | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        target: float = 1.0,
+        generator: torch.Generator | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(target=target, generator=generator, reduction=reduction)
+
+    def forward(
+        self,
+        critic: Callable[[torch.Tensor], torch.Tensor],
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.gradient_penalty(critic, real, fake, **self._arguments(kwargs))
 
 
 class GRPOLoss(Loss):
@@ -2983,6 +3353,64 @@ class MASELoss(Loss):
         return F.mase(input, target, **self._arguments(kwargs))
 
 
+class MsSsimLoss(Loss):
+    """One minus multi-scale SSIM: contrast-structure compared at five resolutions (halved each
+    time) and luminance at the coarsest, combined as a weighted geometric mean.
+
+    Module form of :func:`losskit.functional.ms_ssim`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        data_range: see :func:`losskit.functional.ms_ssim`. Default: ``1.0``.
+        window_size: see :func:`losskit.functional.ms_ssim`. Default: ``11``.
+        sigma: see :func:`losskit.functional.ms_ssim`. Default: ``1.5``.
+        k1: see :func:`losskit.functional.ms_ssim`. Default: ``0.01``.
+        k2: see :func:`losskit.functional.ms_ssim`. Default: ``0.03``.
+        weights: see :func:`losskit.functional.ms_ssim`. Default: ``(0.0448, 0.2856, 0.3001,
+            0.2363, 0.1333)``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, H, W]`` or ``[N, C, D, H, W]``, every spatial side at least
+        ``(window_size - 1) * 2^(M-1) + 1``; target: same; weight: ``[N]``; output: scalar,
+        or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("ms_ssim")
+    data_range: float
+    window_size: int
+    sigma: float
+    k1: float
+    k2: float
+    weights: tuple[float, ...]
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        data_range: float = 1.0,
+        window_size: int = 11,
+        sigma: float = 1.5,
+        k1: float = 0.01,
+        k2: float = 0.03,
+        weights: tuple[float, ...] = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333),
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            data_range=data_range,
+            window_size=window_size,
+            sigma=sigma,
+            k1=k1,
+            k2=k2,
+            weights=weights,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.ms_ssim(input, target, **self._arguments(kwargs))
+
+
 class MSELoss(Loss):
     """Mean squared error: the average of squared residuals.
 
@@ -3711,6 +4139,38 @@ class QuantileLoss(Loss):
         return F.quantile(input, target, **self._arguments(kwargs))
 
 
+class R1PenaltyLoss(Loss):
+    """R1 regularization: the squared norm of the discriminator's gradient with respect to real
+    inputs, which keeps the discriminator flat on the data.
+
+    Module form of :func:`losskit.functional.r1_penalty`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(real_logits, real_inputs)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        real_logits: ``[N]`` or ``[N, *]`` (a patch discriminator's map is summed per
+        sample); real_inputs: ``[N, *]``; weight: ``[N]``; output: scalar, or ``[N]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("r1_penalty")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(
+        self,
+        real_logits: torch.Tensor,
+        real_inputs: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.r1_penalty(real_logits, real_inputs, **self._arguments(kwargs))
+
+
 class SequenceCrossEntropyLoss(Loss):
     """Cross-entropy over every token of a padded batch of sequences, with a padding mask and
     per-token or per-sequence averaging.
@@ -4079,6 +4539,62 @@ class SoftmaxFocalLoss(Loss):
         return F.softmax_focal(input, target, **self._arguments(kwargs))
 
 
+class SsimLoss(Loss):
+    """One minus the structural similarity index (SSIM) of two images: a comparison of local means,
+    contrasts and correlations under an 11x11 Gaussian window.
+
+    Module form of :func:`losskit.functional.ssim`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        data_range: R, the dynamic range of the pixel values (a Python number). Default:
+            ``1.0``.
+        window_size: taps of the Gaussian window (odd); scikit-image uses ``2 * int(3.5 *
+            sigma + 0.5) + 1`` (11 for sigma = 1.5). Default: ``11``.
+        sigma: standard deviation of the Gaussian window, in pixels. k1, k2: the stabilizing
+            constants ``C1 = (k1 R)^2`` and ``C2 = (k2 R)^2``. Default: ``1.5``.
+        k1: see :func:`losskit.functional.ssim`. Default: ``0.01``.
+        k2: see :func:`losskit.functional.ssim`. Default: ``0.03``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, H, W]`` or ``[N, C, D, H, W]`` with every spatial side
+        ``>= window_size``; target: same; weight: ``[N]``; output: scalar, or ``[N]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("ssim")
+    data_range: float
+    window_size: int
+    sigma: float
+    k1: float
+    k2: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        data_range: float = 1.0,
+        window_size: int = 11,
+        sigma: float = 1.5,
+        k1: float = 0.01,
+        k2: float = 0.03,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            data_range=data_range,
+            window_size=window_size,
+            sigma=sigma,
+            k1=k1,
+            k2=k2,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.ssim(input, target, **self._arguments(kwargs))
+
+
 class SupConLoss(Loss):
     """Supervised contrastive loss (SupCon, L_out): every sample of the anchor's class is a
     positive, every other sample a negative.
@@ -4214,6 +4730,32 @@ class TobitLoss(Loss):
         return F.tobit(input, target, **self._arguments(kwargs))
 
 
+class TotalVariationLoss(Loss):
+    """Anisotropic total variation: the L1 norm of differences between neighbouring pixels, summed
+    per image; a smoothness prior that keeps edges.
+
+    Module form of :func:`losskit.functional.total_variation`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input)`` computes the loss, and a keyword given
+    to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *spatial]`` with 1 to 3 spatial axes; weight: ``[N]``; output:
+        scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("total_variation")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.total_variation(input, **self._arguments(kwargs))
+
+
 class TripletMarginLoss(Loss):
     """Triplet margin loss on explicit (anchor, positive, negative) triplets.
 
@@ -4258,6 +4800,35 @@ class TripletMarginLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.triplet_margin(anchor, positive, negative, **self._arguments(kwargs))
+
+
+class TukeyBiweightLoss(Loss):
+    """Tukey's biweight (bisquare): quadratic near zero, constant c^2 / 6 beyond |r| = c, so
+    outliers have exactly zero influence.
+
+    Module form of :func:`losskit.functional.tukey_biweight`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        c: see :func:`losskit.functional.tukey_biweight`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``4.685``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; c: a float or a tensor broadcastable to ``[*]``;
+        output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("tukey_biweight")
+    c: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, c: float | torch.Tensor = 4.685, reduction: Reduction = "mean") -> None:
+        super().__init__(c=c, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.tukey_biweight(input, target, **self._arguments(kwargs))
 
 
 class TverskyLoss(Loss):
@@ -4544,3 +5115,31 @@ class WeibullNLLLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.weibull_nll(log_scale, log_shape, time, event, **self._arguments(kwargs))
+
+
+class WelschLoss(Loss):
+    """Welsch (Leclerc) loss: one minus a Gaussian bump, bounded by 1; general_robust as alpha ->
+    -inf.
+
+    Module form of :func:`losskit.functional.welsch`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        scale: see :func:`losskit.functional.welsch`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("welsch")
+    scale: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, scale: float | torch.Tensor = 1.0, reduction: Reduction = "mean") -> None:
+        super().__init__(scale=scale, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.welsch(input, target, **self._arguments(kwargs))

@@ -100,26 +100,36 @@ class Accelerator:
     traceable: bool = True
 
     def decline_reason(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-        """Why this accelerator does not take the call, or ``None`` when it does."""
-        first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+        """Why this accelerator does not take the call, or ``None`` when it does.
+
+        Cheapest first (this runs on every call of an accelerated loss): the first
+        argument's device and dtype, the accelerator's own ``supports`` (sizes, options),
+        then tracing and transforms, then hyperparameters that require grad.
+        """
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else next(
+            (a for a in args if isinstance(a, torch.Tensor)), None)
         if first is not None:
             if first.device.type not in self.devices:
                 return f"runs on {sorted(self.devices)}, not {first.device.type}"
             if self.dtypes and first.dtype not in self.dtypes:
                 names = sorted(str(d).removeprefix("torch.") for d in self.dtypes)
                 return f"takes {names}, not {str(first.dtype).removeprefix('torch.')}"
+        reason = self.supports(*args, **kwargs)
+        if reason is not None:
+            return reason
         if not self.traceable:
             if torch.compiler.is_compiling():
                 return "torch.compile is tracing (compiled graphs use the definition)"
             if any(isinstance(a, torch.Tensor) and not _has_storage(a)
                    for a in (*args, *kwargs.values())):
                 return "inside a torch.func transform (vmap/grad) or on tensors without storage"
-        for key, value in kwargs.items():
-            if (isinstance(value, torch.Tensor) and value.requires_grad
-                    and key not in self.tensor_hyperparameters and torch.is_grad_enabled()):
-                return f"{key} is a tensor that requires grad, which this path does not " \
-                       "differentiate"
-        return self.supports(*args, **kwargs)
+        if torch.is_grad_enabled():
+            for key, value in kwargs.items():
+                if (isinstance(value, torch.Tensor) and value.requires_grad
+                        and key not in self.tensor_hyperparameters):
+                    return f"{key} is a tensor that requires grad, which this path does " \
+                           "not differentiate"
+        return None
 
 
 def _has_storage(t: torch.Tensor) -> bool:
