@@ -8,8 +8,9 @@ dropped, parsed or imputed gets one line in ``notes``.
 * columns that hold dates (a datetime type, or text of which 90% parses as dates) are
   dropped from the features: their order is structure, not signal for a linear probe
   (pass them as ``time=`` for time-ordered folds);
-* id-like columns (text or integers that are unique per row, or named like an id) are
-  dropped: a unique key lets a model memorize rows;
+* id-like columns are dropped (a unique key lets a model memorize rows): text that is
+  unique per row, a row number (0, 1, 2, ...), or a column named like an id (``id``,
+  ``customer_id``, ``uuid``, ``key``, ``code``) whose values are mostly unique;
 * text with more than :data:`MAX_LEVELS` distinct values is dropped (free text, names);
   text with fewer is one-hot encoded, missing values as their own level;
 * numeric columns with missing values are kept and imputed with the median of the
@@ -27,7 +28,8 @@ import numpy as np
 
 from ._core.validate import LossInputError
 
-__all__ = ["MAX_LEVELS", "Features", "prepare_features"]
+__all__ = ["MAX_LEVELS", "Features", "event_indicator", "prepare_features", "structure_column",
+           "time_order"]
 
 #: Text columns with more distinct values than this are dropped rather than one-hot encoded.
 MAX_LEVELS = 20
@@ -88,11 +90,10 @@ def _id_like(name: str, col: Any, n: int) -> bool:
         return False
     if text:
         return True
-    if integer:
+    if integer and len(values) >= 20:
+        # a row number: 0, 1, 2, ... or 1, 2, 3, ... (a year or a size is not one)
         v = np.sort(np.asarray(values, float))
-        steps = np.diff(v)
-        # a running number (1, 2, 3, ...) or a key with a constant stride
-        return bool(len(steps) and np.all(steps > 0) and np.ptp(steps) == 0)
+        return bool(v[0] in (0.0, 1.0) and np.all(np.diff(v) == 1))
     return False
 
 
@@ -220,3 +221,62 @@ def _finish(X: np.ndarray, names: list[str], notes: list[str], dropped: list[str
                      "treated as missing")
         X = np.where(inf, np.nan, X)
     return Features(X if X.shape[1] else None, names, notes, dropped, dates)
+
+
+# ---------------------------------------------------------------------------------------
+# Declared structure: event, group and time columns
+
+
+def structure_column(value: Any, X: Any, name: str, n: int) -> tuple[np.ndarray | None, Any]:
+    """(one value per row, X without that column) for an argument such as ``time=`` that is
+    an array or the name of a column of the table ``X``."""
+    if value is None:
+        return None, X
+    if isinstance(value, str):
+        if not hasattr(X, "columns") or value not in X.columns:
+            have = list(map(str, X.columns)) if hasattr(X, "columns") else "X is not a table"
+            raise LossInputError(f"{name}={value!r} names no column of X (columns: {have})")
+        return _as_1d(X[value], name, n), X.drop(columns=[value])
+    return _as_1d(value, name, n), X
+
+
+def _as_1d(value: Any, name: str, n: int) -> np.ndarray:
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if hasattr(value, "to_numpy"):
+        value = value.to_numpy()
+    a = np.asarray(value)
+    if a.ndim != 1 or len(a) != n:
+        raise LossInputError(f"{name} must hold one value per row of y ({n}), got shape "
+                             f"{a.shape}")
+    return a
+
+
+def time_order(time: np.ndarray) -> np.ndarray:
+    """The permutation that sorts rows by ``time`` (numbers, datetimes or date strings)."""
+    if time.dtype.kind in "biuf":
+        return np.argsort(time, kind="mergesort")
+    if time.dtype.kind == "M":
+        return np.argsort(time.astype("datetime64[ns]").astype("int64"), kind="mergesort")
+    import pandas as pd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(pd.Series(time), errors="coerce", format="mixed")
+    if parsed.isna().mean() > 0.1:
+        raise LossInputError("time must hold numbers or dates; more than 10% of its values are "
+                             "neither")
+    return np.argsort(parsed.to_numpy(dtype="datetime64[ns]").astype("int64"), kind="mergesort")
+
+
+def event_indicator(event: np.ndarray) -> np.ndarray:
+    """The event column as floats 0/1 (1 = the event happened, 0 = censored)."""
+    try:
+        e = np.asarray(event).astype(float)
+    except (TypeError, ValueError):
+        raise LossInputError("event must be 0/1 (1 = the event happened, 0 = censored)") from None
+    bad = e[np.isfinite(e)]
+    if not np.all(np.isin(bad, (0.0, 1.0))):
+        raise LossInputError("event must be 0/1 (1 = the event happened, 0 = censored), got "
+                             f"values such as {sorted(set(np.unique(bad).tolist()))[:5]}")
+    return e

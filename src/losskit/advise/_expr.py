@@ -172,9 +172,8 @@ class _Parser:
         name = self.toks[start][1] if self.i == start + 1 and self.toks[start][0] == "name" \
             else None
         op = None
-        if self.peek()[1] in ("==", "!=", "<", "<=", ">", ">=") and self.peek()[0] == "op":
-            op = self.take()
-        elif self.at("in"):
+        ordering = self.peek()[0] == "op" and self.peek()[1] in ("==", "!=", "<", "<=", ">", ">=")
+        if ordering or self.at("in"):
             op = self.take()
         elif self.at("not") and self.peek(1)[1] == "in":
             self.take("not")

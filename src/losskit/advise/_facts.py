@@ -31,6 +31,7 @@ PROFILE_FACTS = {
     "one_positive_per_group": "each group has exactly one row at the top relevance",
     "relevance_levels": "distinct relevance values",
     "autocorrelation": "lag-1 autocorrelation of the target in row (or time) order",
+    "residual_autocorrelation": "the same for the residuals of a linear fit on the features",
     "layout_columns": "column names of a preference or image-text table",
     # classes
     "n_classes": "distinct classes", "classes": "the class labels",
@@ -136,6 +137,7 @@ DERIVED = {
     "long_tail": "three or more classes with an imbalance of 10 or more",
     "label_noise": "confident learning flags 7% or more of the labels",
     "ordered_rows": "the rows look time-ordered (autocorrelated) but no time was given",
+    "ordered_rows_explained": "the same, but a linear fit on the features leaves white residuals",
     "tweedie_power": "the Tweedie power for the data (1.5 by default)",
     "many_identities": "metric learning with 50 or more identities",
 }

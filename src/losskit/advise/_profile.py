@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._core.validate import LossInputError
-from ..tabular import prepare_features
+from ..tabular import event_indicator, prepare_features, structure_column, time_order
 from ..vocabulary import (
     TASKS,
     as_target_array,
@@ -641,62 +641,6 @@ def _group_facts(group: np.ndarray, values: np.ndarray | None) -> dict[str, Any]
 
 
 # ---------------------------------------------------------------------------------------
-# Declared structure: event, group and time columns
-
-
-def _column(value: Any, X: Any, name: str, n: int) -> tuple[np.ndarray | None, Any, str | None]:
-    """(array, X without that column, the column name) for a structure argument that is
-    an array or the name of a column of X."""
-    if value is None:
-        return None, X, None
-    if isinstance(value, str):
-        if not hasattr(X, "columns") or value not in X.columns:
-            have = list(X.columns) if hasattr(X, "columns") else "X is not a table"
-            raise LossInputError(f"{name}={value!r} names no column of X ({have})")
-        return _as_1d(X[value], name, n), X.drop(columns=[value]), value
-    return _as_1d(value, name, n), X, None
-
-
-def _as_1d(value: Any, name: str, n: int) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    if hasattr(value, "to_numpy"):
-        import pandas as pd
-
-        if pd.api.types.is_datetime64_any_dtype(getattr(value, "dtype", None)):
-            value = value.astype("int64")
-        value = value.to_numpy()
-    a = np.asarray(value)
-    if a.ndim != 1 or len(a) != n:
-        raise LossInputError(f"{name} must hold one value per row of y ({n}), got shape "
-                             f"{a.shape}")
-    return a
-
-
-def _time_order(time: np.ndarray) -> np.ndarray:
-    if time.dtype.kind in "biuf":
-        return np.argsort(time, kind="mergesort")
-    import pandas as pd
-
-    parsed = pd.to_datetime(pd.Series(time), errors="coerce", format="mixed")
-    if parsed.isna().mean() > 0.1:
-        raise LossInputError("time must be numbers or dates; more than 10% of its values are "
-                             "neither")
-    return np.argsort(parsed.to_numpy(dtype="datetime64[ns]").astype("int64"), kind="mergesort")
-
-
-def _event(event: np.ndarray) -> np.ndarray:
-    try:
-        e = event.astype(float)
-    except (TypeError, ValueError):
-        raise LossInputError("event must be 0/1 (1 = the event happened, 0 = censored)") from None
-    if not np.all(np.isin(e[np.isfinite(e)], (0.0, 1.0))):
-        raise LossInputError("event must be 0/1 (1 = the event happened, 0 = censored), got "
-                             f"values {sorted(set(np.unique(e).tolist()))[:5]}")
-    return e
-
-
-# ---------------------------------------------------------------------------------------
 
 
 def profile(y: Any, X: Any = None, *, task: str | None = None, metric: str | None = None,
@@ -729,13 +673,13 @@ def _profile(y: Any, X: Any, *, task: str | None, metric: str | None, time: Any,
         raise LossInputError("y must hold one target per sample, got a scalar")
     if n == 0:
         raise LossInputError("y is empty: there is nothing to profile")
-    event_a, X, _ = _column(event, X, "event", n)
-    group_a, X, _ = _column(group, X, "group", n)
-    time_a, X, _ = _column(time, X, "time", n)
+    event_a, X = structure_column(event, X, "event", n)
+    group_a, X = structure_column(group, X, "group", n)
+    time_a, X = structure_column(time, X, "time", n)
     structure = {"event_given": event_a is not None, "group_given": group_a is not None,
                  "time_given": time_a is not None}
     if event_a is not None:
-        event_a = _event(event_a)
+        event_a = event_indicator(event_a)
         if task not in (None, "survival"):
             raise LossInputError(f"an event indicator means survival times, but task={task!r} "
                                  "was declared")
@@ -794,15 +738,14 @@ def _profile(y: Any, X: Any, *, task: str | None, metric: str | None, time: Any,
         task = inferred if inferred in ("binary", "multiclass", "multilabel") else "multiclass"
     kind = task or inferred
     if time_a is not None and a.ndim == 1:
-        order = _time_order(time_a[ok])
+        order = time_order(time_a[ok])
         values = values[order]
         Xd = None if Xd is None else Xd[order]
         X_log = None if X_log is None else X_log[order]
-    if kind in _NUMERIC + ("ordinal", "multioutput") and a.ndim <= 2 and (
-            values.dtype == object or values.dtype.kind in "US"):
-        if kind != "ordinal":
-            raise LossInputError(f"task {kind!r} needs numeric targets, but y holds labels "
-                                 f"such as {values.ravel()[0]!r}")
+    if kind in (*_NUMERIC, "ordinal", "multioutput") and a.ndim <= 2 and (
+            values.dtype == object or values.dtype.kind in "US") and kind != "ordinal":
+        raise LossInputError(f"task {kind!r} needs numeric targets, but y holds labels "
+                             f"such as {values.ravel()[0]!r}")
 
     if kind == "survival":
         if event_a is None:
@@ -813,7 +756,7 @@ def _profile(y: Any, X: Any, *, task: str | None, metric: str | None, time: Any,
             raise LossInputError(f"survival times must be non-negative, got {t.min():g}")
         facts.update(_numeric_facts(t))
         facts.update(_survival_facts(t, event_a[ok]))
-    elif kind == "segmentation" or a.ndim >= 3 and kind != "reconstruction":
+    elif kind == "segmentation" or (a.ndim >= 3 and kind != "reconstruction"):
         facts.update(_segmentation_facts(a))
     elif kind == "reconstruction":
         facts.update(_reconstruction_facts(a if a.ndim >= 2 else values))
@@ -828,7 +771,7 @@ def _profile(y: Any, X: Any, *, task: str | None, metric: str | None, time: Any,
         facts.update(_soft_label_facts(a))
     elif a.ndim == 2 and inferred == "multiclass":  # one-hot: profile the indices
         facts.update(_class_facts(np.argmax(a, axis=1), kind))
-    elif kind in _CLASSIFICATION or kind in ("multiclass", "ranking") and a.ndim == 1:
+    elif kind in _CLASSIFICATION or (kind in ("multiclass", "ranking") and a.ndim == 1):
         facts.update(_class_facts(values, kind))
         if kind == "binary" and len(values) >= 200:
             facts.update(_rate_drift(values, facts["positive_label"]))
@@ -843,8 +786,16 @@ def _profile(y: Any, X: Any, *, task: str | None, metric: str | None, time: Any,
                                  f"such as {values[0]!r}")
         facts.update(_regression_facts(values, Xd, kind, X_log))
     if a.ndim == 1 and kind in ("continuous", "count", "proportion") and len(values) >= 20:
-        acf = _lag1_autocorrelation(values.astype(float))
+        v = values.astype(float)
+        acf = _lag1_autocorrelation(v)
         facts["autocorrelation"] = None if acf is None else _r(acf)
+        facts["residual_autocorrelation"] = None
+        if acf is not None and Xd is not None:
+            w = v / _scale_of(v)
+            A = np.column_stack([np.ones(len(w)), Xd])
+            coef, *_ = np.linalg.lstsq(A, w, rcond=None)
+            resid = _lag1_autocorrelation(w - A @ coef)
+            facts["residual_autocorrelation"] = None if resid is None else _r(resid)
     if X is not None and facts["n_features"]:
         facts["features_per_sample"] = _r(facts["n_features"] / n)
     return _finish(task, inferred, rule, facts)

@@ -290,9 +290,13 @@ def namespace(prof: TargetProfile, obj: dict[str, Any]) -> dict[str, Any]:
                            and (ns["imbalance_ratio"] or 0) >= 10)
     ns["label_noise"] = bool((ns["suspected_label_noise"] or 0) >= 0.07
                              and (ns["imbalance_ratio"] or 0) < 5)
-    acf, n = ns["autocorrelation"], ns["n"] or 1
-    ns["ordered_rows"] = bool(acf is not None and not ns["time_given"]
-                              and abs(acf) >= max(0.3, 3 / math.sqrt(n)))
+    acf, resid, n = ns["autocorrelation"], ns["residual_autocorrelation"], ns["n"] or 1
+    bar = max(0.3, 3 / math.sqrt(n))
+    ordered = acf is not None and not ns["time_given"] and abs(acf) >= bar
+    # Features that account for the order (lags, a sorted-by column) leave white residuals,
+    # and shuffled K-fold is then valid (Bergmeir, Hyndman & Koo 2018).
+    ns["ordered_rows"] = bool(ordered and (resid is None or abs(resid) >= bar))
+    ns["ordered_rows_explained"] = bool(ordered and resid is not None and abs(resid) < bar)
     ns["tweedie_power"] = 1.5
     ns["many_identities"] = bool(task == "metric_learning" and (ns["n_classes"] or 0) >= 50)
     return ns
