@@ -47,6 +47,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("calibration", "vocabulary"):  # submodules, loaded on first use
+        return import_module(f"losskit.{name}")
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'losskit' has no attribute {name!r}")
