@@ -111,9 +111,10 @@ def _one_blas_thread() -> Iterator[None]:
 
 
 def _scale_of(v: np.ndarray) -> float:
-    """A power of two near max |v|: dividing by it is exact and keeps squares finite."""
+    """A power of two at most max |v| (and above half of it): dividing by it is exact and
+    brings every value into [-2, 2], so squares and sums stay finite."""
     m = float(np.max(np.abs(v))) if v.size else 0.0
-    return 2.0 ** math.frexp(m)[1] if m > 0 and math.isfinite(m) else 1.0
+    return math.ldexp(1.0, math.frexp(m)[1] - 1) if m > 0 and math.isfinite(m) else 1.0
 
 
 def _mean_std(v: np.ndarray) -> tuple[float, float]:
@@ -216,11 +217,14 @@ def _robust_linear_fit(X: np.ndarray, y: np.ndarray, iterations: int = 50) -> np
 
     Starts from the median with zero slopes (a least-squares start is broken by a single
     gross value), then down-weights points beyond 1.345 robust sigmas of the current
-    residuals (Huber's 95%-efficiency constant). Works on y divided by a power of two so
-    that any finite target stays finite.
+    residuals (Huber's 95%-efficiency constant). Works on y in units of its robust scale,
+    so ordinary rows are O(1) and a gross value only gets a tiny weight: any finite target
+    stays finite.
     """
-    s = _scale_of(y - np.median(y))
-    t = (y - np.median(y)) / s
+    centered = y - np.median(y)
+    s = _robust_scale(centered)[1]
+    s = s if s > 0 and math.isfinite(s) else _scale_of(centered)
+    t = centered / s
     A = np.column_stack([np.ones(len(X)), X])
     ridge = 1e-6 * len(t) * np.eye(A.shape[1])
     ridge[0, 0] = 0.0
