@@ -81,6 +81,15 @@ def table(outcomes: list[Outcome]) -> str:
         "Regenerate with `python tests/advisor_evaluation.py --write`; "
         "`tests/test_advisor_real_data.py` fails below 95%.",
         "",
+        "History, so the number is read for what it is: the first run of these cases, with "
+        "the keys already committed, scored 44/50 (88%). The misses were two crashes on "
+        "multi-output targets, a crash on a metric that pointed to classes (a long tail read "
+        "as counts), label noise and heteroscedasticity claimed on 25-32 rows, and an "
+        "empty target column in the fertility loader (2012 and 2013 are empty in the bundled "
+        "copy; the case now predicts 2011). Each fix was general (inference that reads the "
+        "metric, minimum sample sizes for those estimates), not a per-case rule, but the "
+        "same cases measured the fixes: a fresh set of cases is the honest test.",
+        "",
         "| case | data | task | expected | acceptable | recommend's top 3 | result |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
