@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("statsmodels")
 pytest.importorskip("sklearn")
 
-from tests.advisor_evaluation import run  # noqa: E402
+from tests.advisor_evaluation import run
 
 
 @pytest.fixture(scope="module")

@@ -275,13 +275,27 @@ def _grouped(y, scores, group):
             yield yy, ss
 
 
+def _padded(y, scores, group) -> tuple[np.ndarray, np.ndarray]:
+    """The groups as rows of a [Q, L] matrix; padding has relevance 0 and the lowest score,
+    so it adds no gain and changes no ideal DCG: scikit-learn scores every query at once."""
+    lists = list(_grouped(y, scores, group))
+    if not lists:
+        return np.zeros((0, 2)), np.zeros((0, 2))
+    width = max(len(yy) for yy, _ in lists)
+    floor = min(float(np.min(ss)) for _, ss in lists) - 1.0
+    rel = np.zeros((len(lists), width))
+    sco = np.full((len(lists), width), floor)
+    for i, (yy, ss) in enumerate(lists):
+        rel[i, :len(yy)], sco[i, :len(ss)] = yy, ss
+    return rel, sco
+
+
 def _ndcg_fn(k: int) -> Callable[..., float]:
     def fn(y, scores, *, group=None, **_):
         if group is None:
             return _sk().ndcg_score(np.asarray(y, float)[None], np.asarray(scores)[None], k=k)
-        values = [_sk().ndcg_score(yy[None], ss[None], k=k) for yy, ss in _grouped(y, scores,
-                                                                                   group)]
-        return float(np.mean(values)) if values else float("nan")
+        rel, sco = _padded(y, scores, group)
+        return float(_sk().ndcg_score(rel, sco, k=k)) if len(rel) else float("nan")
     return fn
 
 

@@ -85,6 +85,15 @@ def _check_args(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value < low:
             raise CLIError(f"--{name} must be at least {low}, got {value}")
+    if args.task:
+        from ..vocabulary import normalize_task
+        from ._compare import TABULAR_TASKS
+
+        task = normalize_task(args.task)
+        if task not in (*TABULAR_TASKS, "classification"):
+            raise CLIError(f"compare trains a model on a feature table; a {task} target needs "
+                           f"its own training loop (tasks compare can train: "
+                           f"{', '.join(TABULAR_TASKS)})")
     if args.out:
         out = Path(args.out)
         if out.exists() and not out.is_dir():
