@@ -929,3 +929,26 @@ def test_huber_and_smooth_l1_with_the_same_delta_are_one_choice():
     assert set(different) == {"huber", "smooth_l1"}
     rec = recommend(linear_data(outlier_share=0.05)[1], top_k=6)
     assert "smooth_l1" not in names(rec)
+
+
+def test_cli_structure_options(tmp_path, capsys):
+    import pandas as pd
+
+    g = rng(53)
+    df = pd.DataFrame({"age": g.normal(60, 8, 200), "time": g.exponential(10, 200),
+                       "died": (g.random(200) < 0.6).astype(int),
+                       "query": np.repeat(np.arange(40), 5), "grade": g.integers(0, 4, 200)})
+    path = tmp_path / "d.csv"
+    df.to_csv(path, index=False)
+    assert main(["recommend", str(path), "--target", "time", "--event", "died", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["profile"]["task"] == "survival" and d["choices"][0]["name"] == "cox_ph"
+    assert d["profile"]["n_features"] == 3  # age, query, grade: died is the event
+    assert main(["recommend", str(path), "--target", "grade", "--group", "query",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["profile"]["task"] == "ranking"
+    assert main(["recommend", str(path), "--target", "died", "--costs", "under=3,over=1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "fn=...,fp=..." in err
+    assert main(["recommend", str(path), "--target", "time", "--event", "nope"]) == 2
+    assert "no column 'nope' for --event" in capsys.readouterr().err
