@@ -35,6 +35,14 @@ class Candidate:
     head: str = "identity"
     source: str = "user"  # "user" | "recommendation" | "baseline" | "default"
     takes_group: bool = False
+    probability_target: bool = False
+
+    def fit(self, problem: Problem, y: np.ndarray, batch: Batch) -> Any:
+        """This candidate's head, fitted to one fold's training targets."""
+        head = fit_head(self.head, problem, y, self.params, batch)
+        head.takes_group = self.takes_group
+        head.probability_target = self.probability_target
+        return head
 
     @property
     def layout(self) -> str:
@@ -76,20 +84,22 @@ def _build(spec: str, params: Mapping[str, Any]) -> Callable[..., torch.Tensor]:
     return get(spec, **_tensorize(params))
 
 
-def _registered_head(spec: str) -> tuple[str | None, bool]:
-    """(head of a registered loss or of every term of a weighted sum, takes group ids)."""
+def _registered_head(spec: str) -> tuple[str, bool, bool]:
+    """(head of a registered loss or of every term of a weighted sum, whether it takes group
+    ids, whether it wants probability targets)."""
     from .._core.registry import get_info
 
     terms = [t.split("*")[-1].strip() for t in spec.split("+")]
-    heads, group = set(), False
+    heads, group, proba = set(), False, False
     for term in terms:
         info = get_info(term)
         heads.add(head_of(info))
         group = group or (info.family == "ranking" and info.accepts("group"))
+        proba = proba or info.target_kind.startswith("probabilities")
     if len(heads) > 1:
         raise LossInputError(f"the terms of {spec!r} train different heads ({sorted(heads)}); "
                              "compare them separately")
-    return heads.pop(), group
+    return heads.pop(), group, proba
 
 
 def probe_rows(y: np.ndarray, batch: Batch, n: int = 16) -> tuple[np.ndarray, Batch]:
@@ -107,8 +117,7 @@ def _probe(cand: Candidate, problem: Problem, y: np.ndarray, batch: Batch) -> st
     """None if the loss trains through its head on these targets, else the reason."""
     rows, part = probe_rows(y, batch)
     try:
-        head = fit_head(cand.head, problem, y, cand.params, batch)
-        head.takes_group = cand.takes_group
+        head = cand.fit(problem, y, batch)
         part.y = head.target(rows)
         g = torch.Generator().manual_seed(0)
         raw = (0.1 * torch.randn(len(rows), head.n_outputs, generator=g)).requires_grad_(True)
@@ -135,7 +144,7 @@ def _one(item: Any, problem: Problem, y: np.ndarray, batch: Batch, source: str) 
     task = problem.task
     if isinstance(item, str):
         spec = item.strip()
-        head, takes_group = _registered_head(spec)  # raises for an unknown name
+        head, takes_group, proba = _registered_head(spec)  # raises for an unknown name
         if not trainable(head):
             raise LossInputError(f"loss {spec!r} trains a {head!r} head, which compare cannot "
                                  "fit on a feature table")
@@ -147,7 +156,8 @@ def _one(item: Any, problem: Problem, y: np.ndarray, batch: Batch, source: str) 
             loss = _build(spec, params)
         except TypeError as exc:
             raise LossInputError(f"loss {spec!r}: {exc}") from None
-        cand = Candidate(_label(spec, params), loss, spec, params, head, source, takes_group)
+        cand = Candidate(_label(spec, params), loss, spec, params, head, source, takes_group,
+                         proba)
         why = _probe(cand, problem, y, batch)
         if why is not None:
             raise LossInputError(f"loss {cand.label!r} cannot be trained on this {task} target "

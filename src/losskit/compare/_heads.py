@@ -146,6 +146,8 @@ class FittedHead:
     kind = "values"
     #: Pass the group ids to the loss (ranking losses take ``group=``).
     takes_group = False
+    #: The loss wants class probabilities, not indices (kl_div, js_div): one-hot targets.
+    probability_target = False
 
     def __init__(self, problem: Problem, y: np.ndarray, params: dict[str, Any],
                  batch: Batch | None = None):
@@ -386,6 +388,8 @@ class _Softmax(FittedHead):
         return self.center + raw
 
     def target(self, y: np.ndarray) -> torch.Tensor:
+        if self.probability_target:
+            return torch.eye(self.problem.n_classes)[torch.as_tensor(y, dtype=torch.long)]
         return torch.as_tensor(y, dtype=torch.long)
 
     def proba(self, out: torch.Tensor) -> np.ndarray:

@@ -25,7 +25,7 @@ import torch
 from .._core.validate import LossInputError
 from ..vocabulary import Metric
 from ._candidates import Candidate
-from ._heads import Batch, FittedHead, Problem, fit_head
+from ._heads import Batch, FittedHead, Problem
 from ._metrics import tune_threshold
 
 __all__ = ["FoldResult", "TrainConfig", "build_model", "fit_fold", "prepare_features",
@@ -240,8 +240,7 @@ def fit_fold(cand: Candidate, problem: Problem, X_train: torch.Tensor, y_train: 
              extra: tuple[Metric, ...] = ()) -> FoldResult:
     """Train ``cand`` with Adam (cosine-decayed learning rate) and score the held-out fold."""
     torch.manual_seed(seed)
-    head = fit_head(cand.head, problem, y_train, cand.params, b_train)
-    head.takes_group = cand.takes_group
+    head = cand.fit(problem, y_train, b_train)
     net = build_model(cfg.model, X_train.shape[1], head.n_outputs, cfg.hidden)
     model = _Model(net, head)
     lr = cfg.lr or (0.05 if cfg.model == "linear" else 0.01)
