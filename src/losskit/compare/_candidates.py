@@ -102,6 +102,24 @@ def _registered_head(spec: str) -> tuple[str, bool, bool]:
     return heads.pop(), group, proba
 
 
+def _fill_required(spec: str, params: dict[str, Any], y: np.ndarray) -> dict[str, Any]:
+    """Required hyperparameters a loss has no default for, estimated from the targets when
+    losskit knows how (a negative binomial's dispersion: the moment estimate)."""
+    from .._core.registry import get_info
+
+    if "+" in spec or "*" in spec:
+        return params
+    info = get_info(spec)
+    out = dict(params)
+    for name, default in info.hyperparameters.items():
+        if default is not inspect.Parameter.empty or name in out:
+            continue
+        if name == "dispersion" and y.ndim == 1:
+            mean, var = float(np.mean(y)), float(np.var(y))
+            out[name] = round(max((var - mean) / max(mean, 1e-8) ** 2, 0.01), 4)
+    return out
+
+
 def probe_rows(y: np.ndarray, batch: Batch, n: int = 16) -> tuple[np.ndarray, Batch]:
     """A few rows for the trial call: whole groups for ranking, both classes where possible."""
     if batch.group is not None:
@@ -152,6 +170,7 @@ def _one(item: Any, problem: Problem, y: np.ndarray, batch: Batch, source: str) 
             raise LossInputError(f"loss {spec!r} trains a {head!r} head, which does not fit a "
                                  f"{task} target (heads that do: "
                                  f"{', '.join(heads_for_task(task))})")
+        params = _fill_required(spec, params, y)
         try:
             loss = _build(spec, params)
         except TypeError as exc:

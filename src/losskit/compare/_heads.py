@@ -528,14 +528,19 @@ class _SurvivalParams(FittedHead):
     name = "survival_params"
 
     def setup(self, y: np.ndarray, batch: Batch | None) -> None:
-        self.log_scale0 = float(np.log(max(np.median(y), 1e-8)))
+        log_t = np.log(np.maximum(y, 1e-8))
+        self.log_scale0 = float(np.median(log_t))
+        self.log_scale_step = float(np.std(log_t)) or 1.0
 
     @property
     def n_outputs(self) -> int:
         return 2
 
     def output(self, raw: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self.log_scale0 + raw[:, 0], raw[:, 1]], dim=1)
+        # the shape starts near 1 (an exponential) and moves slowly: a unit step of the log
+        # shape is a factor e in every (t / scale)^shape term
+        return torch.stack([self.log_scale0 + self.log_scale_step * raw[:, 0],
+                            0.1 * raw[:, 1]], dim=1)
 
     def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
         return fn(out[:, 0], out[:, 1], batch.y, batch.event)
