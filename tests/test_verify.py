@@ -400,11 +400,191 @@ def test_user_losses_with_parametrize_with_checks(loss, check):
 @pytest.mark.slow
 def test_compile_check_runs_when_asked(monkeypatch):
     # aot_eager traces with dynamo like inductor but generates no C++ (seconds, not a minute)
-    monkeypatch.setattr(losskit.verify._checks, "COMPILE_BACKEND", "aot_eager")
+    monkeypatch.setattr(losskit.verify._transforms, "COMPILE_BACKEND", "aot_eager")
     torch._dynamo.reset()
     report = losskit.check(CustomMSELoss(), task="regression", checks=["compile"])
     assert report["compile"].passed, report["compile"].detail
-    assert "= eager" in report["compile"].detail
+    assert "equal eager" in report["compile"].detail
+
+
+# --- where users run losses: each transform check catches its planted bug -------------------
+
+
+def item_reading_mse(input, target, reduction="mean"):
+    loss = (input - target) ** 2
+    if loss.max().item() > 1e6:  # a data-dependent branch: a GPU sync, a graph break
+        loss = loss.clamp(max=1e6)
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+class _NoSecondDerivative(torch.autograd.Function):
+    """Squared error with a hand-written backward that autograd cannot differentiate again."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return ((x - y) ** 2).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, y = ctx.saved_tensors
+        g = (2 * (x - y) / x.numel()).detach()  # a constant: the second derivative is lost
+        return grad * g, None
+
+
+def frozen_second_derivative_mse(input, target):
+    return _NoSecondDerivative.apply(input, target)
+
+
+def frozen_temperature_loss(input, target, *, temperature: float = 0.5):
+    # float() freezes a learnable temperature: its gradient is silently dropped
+    return torch.nn.functional.cross_entropy(input / float(temperature), target)
+
+
+def nan_hiding_hinge(input, target):
+    # relu by comparison: a NaN input fails the comparison and becomes 0
+    return torch.where(input * target < 1, 1 - input * target, 0.0).mean()
+
+
+def graph_breaking_mse(input, target):
+    print("tracing")  # noqa: T201  (dynamo cannot put a print in a full graph)
+    return ((input - target) ** 2).mean()
+
+
+def test_reading_tensor_data_is_caught_by_meta():
+    report = losskit.check(item_reading_mse, task="regression", checks=["meta"])
+    assert report["meta"].failed and "reading tensor data" in report["meta"].detail
+    assert losskit.check(CustomMSELoss(), task="regression", checks=["meta"]).passed
+
+
+def test_missing_second_derivative_is_caught_by_double_backward():
+    report = losskit.check(frozen_second_derivative_mse, task="regression",
+                           checks=["double_backward", "gradcheck"])
+    assert report["double_backward"].failed
+    assert report["gradcheck"].passed  # first derivatives are right: only the second is not
+
+
+def test_frozen_learnable_temperature_is_caught():
+    report = losskit.check(frozen_temperature_loss, task="multiclass", checks=["learnable"])
+    assert report["learnable"].failed and "temperature" in report["learnable"].detail
+
+    def learnt(input, target, *, temperature: float = 0.5):
+        return torch.nn.functional.cross_entropy(input / temperature, target)
+
+    assert losskit.check(learnt, task="multiclass", checks=["learnable"]).passed
+
+
+def test_hidden_nan_is_caught_by_nan_propagation():
+    def make(n, seed):
+        g = torch.Generator().manual_seed(seed)
+        return (torch.randn(n, generator=g, dtype=torch.float64),
+                torch.where(torch.rand(n, generator=g) > 0.5, 1.0, -1.0).double())
+    report = losskit.check(nan_hiding_hinge, example=make, checks=["nan_propagation"])
+    assert report["nan_propagation"].failed and "finite" in report["nan_propagation"].detail
+    assert losskit.check(CustomMSELoss(), task="regression", checks=["nan_propagation"]).passed
+
+
+def test_vmap_check_catches_a_data_dependent_branch():
+    report = losskit.check(item_reading_mse, task="regression", checks=["vmap"])
+    assert report["vmap"].failed
+    assert losskit.check(CustomMSELoss(), task="regression", checks=["vmap"]).passed
+
+
+@pytest.mark.slow
+def test_graph_break_is_caught_by_compile(monkeypatch):
+    monkeypatch.setattr(losskit.verify._transforms, "COMPILE_BACKEND", "aot_eager")
+    report = losskit.check(item_reading_mse, task="regression", checks=["compile"])
+    assert report["compile"].failed and "fullgraph" in report["compile"].detail
+
+
+# --- every claimed property is measured: a loss without it fails ----------------------------
+
+
+def _claiming(properties, fn, *, family="regression", input_kind="values", optimum=True,
+              example_inputs=None, name="planted"):
+    from losskit._core.registry import _ALIASES, _REGISTRY
+    from losskit.functional import _examples as ex
+
+    _REGISTRY.pop(name, None)
+    _ALIASES.pop(name, None)
+    decorator = losskit.register_loss(
+        name=name, family=family, tasks=("regression",), input_kind=input_kind,
+        target_kind="values", summary="A planted loss for the property checks.",
+        formula="see the test", gradient="see the test", when_to_use="never, it is planted",
+        pitfalls="it claims a property it does not have", references=("tests/test_verify.py",),
+        example_inputs=example_inputs or ex.regression, properties=properties,
+        optimum=(lambda a: (a[1].clone(), *a[1:])) if optimum else None, replace=True)
+    decorator(fn)
+    try:
+        return losskit.check(name, checks=["properties"])["properties"]
+    finally:
+        _REGISTRY.pop(name, None)
+
+
+def _reduced(loss, reduction):
+    return loss.mean() if reduction == "mean" else loss.sum() if reduction == "sum" else loss
+
+
+PLANTED_PROPERTIES = {
+    # each: (claimed property, a loss without it, a correct loss with it)
+    "nonnegative": (lambda x, y, *, reduction="mean": _reduced(x - y, reduction),
+                    lambda x, y, *, reduction="mean": _reduced((x - y).abs(), reduction)),
+    "zero_at_optimum": (lambda x, y, *, reduction="mean": _reduced((x - y) ** 2 + 0.1, reduction),
+                        lambda x, y, *, reduction="mean": _reduced((x - y) ** 2, reduction)),
+    "bounded_gradient": (lambda x, y, *, reduction="mean": _reduced((x - y) ** 2, reduction),
+                         lambda x, y, *, reduction="mean": _reduced((x - y).abs(), reduction)),
+    "robust_to_outliers": (lambda x, y, *, reduction="mean": _reduced((x - y) ** 4, reduction),
+                           lambda x, y, *, reduction="mean": _reduced(
+                               torch.nn.functional.huber_loss(x, y, reduction="none"),
+                               reduction)),
+    "convex": (lambda x, y, *, reduction="mean": _reduced(torch.sin(3 * (x - y)), reduction),
+               lambda x, y, *, reduction="mean": _reduced((x - y) ** 2, reduction)),
+    "smooth": (lambda x, y, *, reduction="mean": _reduced((x - y).abs(), reduction),
+               lambda x, y, *, reduction="mean": _reduced((x - y) ** 2, reduction)),
+}
+
+
+@pytest.mark.parametrize("prop", sorted(PLANTED_PROPERTIES))
+def test_every_elementwise_property_can_fail(prop):
+    bad, good = PLANTED_PROPERTIES[prop]
+    result = _claiming((prop,), bad)
+    assert result.failed, f"{prop}: a loss without it passed ({result.detail})"
+    assert _claiming((prop,), good).passed
+
+
+def test_handles_imbalance_can_fail():
+    from losskit.functional import _examples as ex
+
+    def ignores_pos_weight(x, y, *, pos_weight=None, reduction="mean"):
+        # claims a rebalancing knob, never uses it
+        return _reduced(torch.nn.functional.binary_cross_entropy_with_logits(
+            x, y, reduction="none"), reduction)
+
+    def uses_pos_weight(x, y, *, pos_weight=None, reduction="mean"):
+        pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=x.dtype)
+        return _reduced(torch.nn.functional.binary_cross_entropy_with_logits(
+            x, y, pos_weight=pw, reduction="none"), reduction)
+
+    kw = dict(family="classification", input_kind="logits", optimum=False,
+              example_inputs=ex.binary_logits)
+    assert _claiming(("handles_imbalance",), ignores_pos_weight, **kw).failed
+    assert _claiming(("handles_imbalance",), uses_pos_weight, **kw).passed
+
+
+def test_proper_scoring_can_fail():
+    from losskit.functional import _examples as ex
+
+    def focal(x, y, *, reduction="mean"):  # focal loss is not a proper scoring rule
+        return _reduced(losskit.F.sigmoid_focal(x, y, alpha=None, reduction="none"), reduction)
+
+    def bce(x, y, *, reduction="mean"):
+        return _reduced(torch.nn.functional.binary_cross_entropy_with_logits(
+            x, y, reduction="none"), reduction)
+
+    kw = dict(family="classification", input_kind="logits", optimum=False,
+              example_inputs=ex.binary_logits)
+    assert _claiming(("proper_scoring",), focal, **kw).failed
+    assert _claiming(("proper_scoring",), bce, **kw).passed
 
 
 # --- the command line --------------------------------------------------------------------------

@@ -120,7 +120,12 @@ class Composite(torch.nn.Module):
         super().__init__()
         self._terms: list[_Term] = []
         self.losses = torch.nn.ModuleDict()
+        # The step lives in a Python int (read on every call without touching tensor data,
+        # so the composite traces under torch.compile) and is mirrored in a buffer so that
+        # state_dict saves and restores it.
+        self._step = 0
         self.register_buffer("step_count", torch.zeros((), dtype=torch.long))
+        self.register_load_state_dict_post_hook(_read_step_after_load)
         self.last_terms: dict[str, torch.Tensor] = {}
         self.last_weights: dict[str, float] = {}
         for name, value in (terms or {}).items():
@@ -154,12 +159,16 @@ class Composite(torch.nn.Module):
 
     @property
     def current_step(self) -> int:
-        return int(self.step_count)
+        return self._step
+
+    def _set_step(self, step: int) -> None:
+        self._step = int(step)
+        self.step_count.fill_(self._step)
 
     def step(self, n: int = 1) -> int:
         """Advance the schedule step by ``n`` (once per optimizer step); returns the new step."""
-        self.step_count += int(n)
-        return self.current_step
+        self._set_step(self._step + int(n))
+        return self._step
 
     def weights(self, step: int | None = None) -> dict[str, float]:
         """Each term's weight at ``step`` (default: the current step)."""
@@ -178,8 +187,8 @@ class Composite(torch.nn.Module):
 
     def forward(self, *args: Any, step: int | None = None, **kwargs: Any) -> torch.Tensor:
         if step is not None:
-            self.step_count.fill_(int(step))
-        s = self.current_step
+            self._set_step(step)
+        s = self._step
         used_keywords: set[str] = set()
         used_positional = 0
         total: torch.Tensor | None = None
@@ -231,6 +240,10 @@ class Composite(torch.nn.Module):
     def _copy_terms(self) -> list[_Term]:
         return [_Term(t.name, t.module, t.coefficient, t.schedule, dict(t.bound))
                 for t in self._terms]
+
+
+def _read_step_after_load(module: Composite, incompatible_keys: Any) -> None:
+    module._step = int(module.step_count)
 
 
 def _required(info: LossInfo) -> list[str]:

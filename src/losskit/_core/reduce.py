@@ -24,7 +24,8 @@ from .. import distributed as _dist
 from ._math import safe_divide
 from .validate import check_reduction
 
-__all__ = ["accumulation_dtype", "reduce", "reduce_summed", "safe_divide", "upcast"]
+__all__ = ["accumulation_dtype", "mean_denominator", "reduce", "reduce_summed", "safe_divide",
+           "upcast"]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -50,6 +51,7 @@ def reduce(
     class_weight: torch.Tensor | None = None,
     distributed: bool = False,
     group: Any = None,
+    normalizer: float | torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Apply weights and mask to an unreduced loss and reduce it.
 
@@ -63,6 +65,9 @@ def reduce(
         distributed: reduce over every rank of ``group`` (see :mod:`losskit.distributed`):
             the value is the global mean or sum on every rank and DDP's gradient
             averaging yields the single-process gradient. A no-op without a process group.
+        normalizer: what ``"mean"`` divides the sum by instead of the local count (e.g.
+            the number of tokens in a whole accumulated batch, so gradient accumulation
+            gives the gradient of one big batch); 0 gives 0.
 
     Returns:
         ``loss`` with masked elements zeroed for ``"none"``, else a 0-dim tensor.
@@ -77,6 +82,8 @@ def reduce(
     if reduction == "none":
         return loss
     total = loss.sum()
+    if reduction == "mean" and normalizer is not None:
+        return _by_normalizer(total, normalizer, distributed, group)
     if distributed:
         return _reduce_across_ranks(total, loss, reduction, mask, class_weight, group)
     return _finish(total, reduction, loss.shape, loss.device, mask, class_weight)
@@ -84,7 +91,8 @@ def reduce(
 
 def reduce_summed(value: torch.Tensor, reduction: str, *, shape: torch.Size | tuple[int, ...],
                   mask: torch.Tensor | None = None, class_weight: torch.Tensor | None = None,
-                  distributed: bool = False, group: Any = None) -> torch.Tensor:
+                  distributed: bool = False, group: Any = None,
+                  normalizer: float | torch.Tensor | None = None) -> torch.Tensor:
     """Finish the reduction of a loss whose terms an accelerator has already summed.
 
     Accelerators (:mod:`losskit.kernels`) return, for ``reduction="none"``, the unreduced
@@ -97,12 +105,25 @@ def reduce_summed(value: torch.Tensor, reduction: str, *, shape: torch.Size | tu
     check_reduction(reduction)
     if reduction == "none":
         return value
+    if reduction == "mean" and normalizer is not None:
+        return _by_normalizer(value, normalizer, distributed, group)
     if distributed:
         if reduction == "sum":
             return _dist.global_sum(value, group)
         denominator = _denominator(torch.Size(shape), value.device, mask, class_weight)
         return _dist.global_mean(value, denominator.to(value.dtype), group)
     return _finish(value, reduction, torch.Size(shape), value.device, mask, class_weight)
+
+
+def _by_normalizer(total: torch.Tensor, normalizer: float | torch.Tensor, distributed: bool,
+                   group: Any) -> torch.Tensor:
+    """The sum divided by a given count (a number or a tensor); the distributed form sums
+    the ranks' totals and divides by the same global count."""
+    if distributed:
+        total = _dist.global_sum(total, group)
+    if isinstance(normalizer, torch.Tensor):
+        return safe_divide(total, normalizer.to(device=total.device, dtype=total.dtype))
+    return total / normalizer if normalizer else total * 0.0
 
 
 def _finish(total: torch.Tensor, reduction: str, shape: torch.Size, device: torch.device,
@@ -116,9 +137,16 @@ def _finish(total: torch.Tensor, reduction: str, shape: torch.Size, device: torc
     return safe_divide(total, _denominator(shape, device, mask, class_weight).to(total.dtype))
 
 
+def mean_denominator(shape: torch.Size | tuple[int, ...], device: torch.device,
+                     mask: torch.Tensor | None = None,
+                     class_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """What ``"mean"`` divides by: the class-weight sum or the count of counted elements
+    (``mask`` and ``class_weight`` per element, broadcast to ``shape``)."""
+    return _denominator(torch.Size(shape), device, mask, class_weight)
+
+
 def _denominator(shape: torch.Size, device: torch.device, mask: torch.Tensor | None,
                  class_weight: torch.Tensor | None) -> torch.Tensor:
-    """What ``"mean"`` divides by: the class-weight sum or the count of counted elements."""
     if class_weight is not None:
         w = class_weight if mask is None else torch.where(mask, class_weight, 0.0)
         return w.expand(shape).sum() if w.shape != shape else w.sum()

@@ -91,6 +91,8 @@ PROPERTIES = {
     "handles_imbalance": "has a mechanism aimed at rare classes or rare foreground",
     "nonnegative": "never below zero",
     "zero_at_optimum": "exactly zero when the prediction equals the target",
+    "proper_scoring": "a proper scoring rule: the expected loss under a Bernoulli or "
+                      "categorical target is minimized by predicting the true probability",
 }
 
 # Arguments of a loss that are data or reduction controls, not hyperparameters.

@@ -86,7 +86,8 @@ def readable(*tensors: torch.Tensor | None) -> bool:
     """Whether a value check may read these tensors now: checks are on for this thread,
     nothing is being traced, and every tensor is a plain CPU tensor with storage (not
     CUDA: a sync; not meta; not inside ``vmap``/``grad``)."""
-    if not _VALUE_CHECKS.get() or torch.compiler.is_compiling():
+    # is_compiling first: dynamo cannot trace ContextVar.get (and checks never run there).
+    if torch.compiler.is_compiling() or not _VALUE_CHECKS.get():
         return False
     for t in tensors:
         if t is None:
@@ -199,19 +200,25 @@ def check_broadcastable(name: str, t: torch.Tensor | None, shape: torch.Size) ->
 
 
 def check_class_indices(name: str, target: torch.Tensor, num_classes: int,
-                        ignore_index: int | None = None) -> None:
-    """Integer target whose entries are in 0..num_classes-1 (or equal ``ignore_index``)."""
+                        ignore_index: int | None = None) -> bool:
+    """Integer target whose entries are in 0..num_classes-1 (or equal ``ignore_index``).
+
+    Returns True when the values were read and every entry is a class index in
+    0..num_classes-1 (so none is an out-of-range ``ignore_index``): a caller may then
+    skip building the mask of counted positions. False means "not read here" or "some
+    entries are ignore_index", never that the target is wrong (that raises).
+    """
     check_integer(name, target, hint=" (for probability targets pass a float tensor shaped like "
                                      "the input)")
     if not _reading_values(target):
-        return
+        return False
     # One pass for the common case (every entry a class index): min and max together.
     lo, hi = (int(v) for v in torch.aminmax(target))
     if lo >= 0 and hi < num_classes:
-        return
+        return True
     valid = target if ignore_index is None else target[target != ignore_index]
     if valid.numel() == 0:
-        return
+        return False
     lo, hi = int(valid.min()), int(valid.max())
     if lo < 0 or hi >= num_classes:
         bad = lo if lo < 0 else hi
@@ -220,6 +227,7 @@ def check_class_indices(name: str, target: torch.Tensor, num_classes: int,
             f"{name} contains class index {bad}, but the input has {num_classes} classes: "
             f"valid indices are 0..{num_classes - 1}{extra}"
         )
+    return False
 
 
 def check_in_range(name: str, t: torch.Tensor, low: float | None, high: float | None,

@@ -9,6 +9,7 @@ from .boxes import *  # noqa: F403
 from .classification import *  # noqa: F403
 from .distribution import *  # noqa: F403
 from .energy import *  # noqa: F403
+from .face import *  # noqa: F403
 from .generative import *  # noqa: F403
 from .metric_learning import *  # noqa: F403
 from .ordinal import *  # noqa: F403
@@ -17,4 +18,5 @@ from .ranking import *  # noqa: F403
 from .regression import *  # noqa: F403
 from .reinforcement import *  # noqa: F403
 from .segmentation import *  # noqa: F403
+from .self_supervised import *  # noqa: F403
 from .sequence import *  # noqa: F403

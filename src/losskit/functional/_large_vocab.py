@@ -1,9 +1,11 @@
 """Large-vocabulary cross entropy from hidden states, without the full logits.
 
-``linear_cross_entropy(hidden, linear_weight, target)`` equals
-``cross_entropy(hidden @ linear_weight.T + bias, target)`` (plus the options below) but
-runs block by block over tokens (see :mod:`losskit.kernels.linear_xent`), so the
-``[N, V]`` logits of a language-model head never exist at once.
+``linear_cross_entropy(hidden, linear_weight, target)`` is, by definition,
+``cross_entropy(hidden @ linear_weight.T + bias, target)`` (plus the options below). Its
+accelerators (:mod:`losskit.kernels.linear_xent`) run block by block over tokens, so the
+``[N, V]`` logits of a language-model head never exist at once; the definition itself
+materializes them and runs where the accelerators decline (``torch.compile``,
+``torch.func`` transforms, tensor-valued options).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .. import distributed as _dist
+from .._core.reduce import reduce_summed
 from .._core.registry import register_loss
 from .._core.validate import (
     LossInputError,
@@ -24,8 +26,10 @@ from .._core.validate import (
     check_param,
     check_reduction,
 )
-from ..kernels.linear_xent import LinearCrossEntropy
+from ..kernels import dispatch
+from ..kernels import linear_xent as _chunked  # noqa: F401  (registers the chunked paths)
 from . import _examples as ex
+from .classification import _per_position, cross_entropy
 
 __all__ = ["linear_cross_entropy"]
 
@@ -49,7 +53,11 @@ def _reference(hidden, linear_weight, target, *, bias=None, ignore_index=-100,
                            label_smoothing=label_smoothing, reduction="none")
     valid = target != ignore_index
     if z_loss:
-        loss = loss + z_loss * torch.where(valid, torch.logsumexp(logits, -1), 0.0).square()
+        # The class weight scales a token's whole loss, z-loss included.
+        z = z_loss * torch.where(valid, torch.logsumexp(logits, -1), 0.0).square()
+        if class_weight is not None:
+            z = z * class_weight[torch.where(valid, target, 0)]
+        loss = loss + z
     if weight is not None:
         loss = loss * weight
     if reduction == "none":
@@ -66,7 +74,7 @@ def _reference(hidden, linear_weight, target, *, bias=None, ignore_index=-100,
     input_kind="hidden_states", target_kind="class_indices",
     aliases=("fused_linear_cross_entropy", "chunked_cross_entropy", "lm_head_cross_entropy"),
     properties=("convex",),
-    grad_args=(0, 1), none_shape="sample",
+    grad_args=(0, 1), none_shape="sample", learnable=("class_weight",),
     summary="Cross entropy of a linear output layer computed from hidden states block by "
             "block, so the [tokens, vocabulary] logits are never held in memory.",
     formula="z = h W^T + b [; z = c tanh(z / c)];  L = -log softmax(z)_y (with label "
@@ -80,9 +88,12 @@ def _reference(hidden, linear_weight, target, *, bias=None, ignore_index=-100,
                 "softmax and gradient.",
     pitfalls="The positional weight is the [V, D] output matrix (torch's linear_weight); the "
              "keyword `weight` is the per-token weight, as everywhere in losskit, and "
-             "`class_weight` the per-class one. Gradients are computed in forward, so calling "
-             "it under torch.no_grad is cheaper and double backward is not supported. "
-             "z_loss (PaLM uses 1e-4) keeps the log-normalizer near 0 in bf16 training.",
+             "`class_weight` the per-class one. The chunked paths compute gradients in "
+             "forward, so calling it under torch.no_grad is cheaper; double backward "
+             "differentiates the materialized definition (memory of the full logits). Under "
+             "torch.compile and torch.func transforms the definition runs, which holds the "
+             "[N, V] logits. z_loss (PaLM uses 1e-4) keeps the log-normalizer near 0 in bf16 "
+             "training.",
     references=("Wijmans et al., Cut Your Losses in Large-Vocabulary Language Models, "
                 "ICLR 2025.",
                 "Chowdhery et al., PaLM (2022), z-loss.",
@@ -93,6 +104,7 @@ def linear_cross_entropy(hidden: torch.Tensor, linear_weight: torch.Tensor, targ
                          *, bias: torch.Tensor | None = None, ignore_index: int = -100,
                          label_smoothing: float = 0.0, z_loss: float = 0.0,
                          softcap: float | None = None, class_weight: torch.Tensor | None = None,
+                         normalizer: float | torch.Tensor | None = None,
                          distributed: bool = False, group: Any = None,
                          weight: torch.Tensor | None = None,
                          reduction: str = "mean") -> torch.Tensor:
@@ -100,6 +112,8 @@ def linear_cross_entropy(hidden: torch.Tensor, linear_weight: torch.Tensor, targ
 
     Argument order follows :func:`torch.nn.functional.linear_cross_entropy`; the ``[V, D]``
     output matrix is called ``linear_weight`` because ``weight`` is the per-token weight.
+    The options are :func:`cross_entropy`'s (``normalizer`` for gradient accumulation,
+    ``z_loss``, ``softcap``, ``class_weight`` scaling a token's whole loss).
 
     Shape:
         hidden: ``[*, D]`` hidden states; linear_weight: ``[V, D]``; bias: ``[V]``;
@@ -125,10 +139,12 @@ def linear_cross_entropy(hidden: torch.Tensor, linear_weight: torch.Tensor, targ
     if hidden.dim() < 1 or hidden.shape[-1] != dim:
         raise LossInputError(f"hidden must have shape [*, {dim}] to match linear_weight "
                              f"[{vocab}, {dim}], got {tuple(hidden.shape)}")
-    if target.shape != hidden.shape[:-1]:
+    if not isinstance(target, torch.Tensor) or target.shape != hidden.shape[:-1]:
         raise LossInputError(f"target must have shape {tuple(hidden.shape[:-1])} (hidden "
-                             f"without its last axis), got {tuple(target.shape)}")
-    check_class_indices("target", target, vocab, ignore_index)
+                             f"without its last axis), got "
+                             f"{getattr(target, 'shape', type(target).__name__)}")
+    verified = check_class_indices("target", target, vocab, ignore_index)
+    all_counted = verified and not 0 <= ignore_index < vocab
     check_param("label_smoothing", label_smoothing, low=0.0, high=1.0)
     check_param("z_loss", z_loss, low=0.0)
     if softcap is not None:
@@ -139,19 +155,26 @@ def linear_cross_entropy(hidden: torch.Tensor, linear_weight: torch.Tensor, targ
             if t.shape != (vocab,):
                 raise LossInputError(f"{name} must have shape [{vocab}], got {tuple(t.shape)}")
     check_broadcastable("weight", weight, target.shape)
-    flat_weight = None if weight is None else weight.expand(target.shape).reshape(-1)
-    across_ranks = distributed and reduction != "none" and _dist.is_active(group)
-    out = LinearCrossEntropy.apply(
-        hidden.reshape(-1, dim), linear_weight, bias, target.reshape(-1), flat_weight,
-        class_weight, int(ignore_index), float(label_smoothing), float(z_loss),
-        None if softcap is None else float(softcap), "sum" if across_ranks else reduction,
-        torch.is_grad_enabled() and (hidden.requires_grad or linear_weight.requires_grad
-                                     or (bias is not None and bias.requires_grad)))
-    if across_ranks:
-        if reduction == "sum":
-            return _dist.global_sum(out, group)
-        counted = target != ignore_index
-        tokens = (counted.sum() if class_weight is None
-                  else class_weight[target[counted]].sum()).to(out.dtype)
-        return _dist.global_mean(out, tokens, group)
+    h, t = hidden.reshape(-1, dim), target.reshape(-1)
+    token_weight = None if weight is None else weight.expand(target.shape).reshape(-1)
+    # call: (hidden [N, D], linear_weight, target [N], *, bias, class_weight, weight [N],
+    #        ignore_index, label_smoothing, z_loss, softcap, reduction) -> per-token loss
+    #        (weighted, 0 where ignored) or its sum
+    fast = dispatch("linear_cross_entropy", h, linear_weight, t, bias=bias,
+                    class_weight=class_weight, weight=token_weight, ignore_index=ignore_index,
+                    label_smoothing=label_smoothing, z_loss=z_loss, softcap=softcap,
+                    reduction=reduction)
+    if fast is not None:
+        valid = None if all_counted else t != ignore_index
+        cw = None if class_weight is None else _per_position(class_weight.to(fast.dtype), t,
+                                                             valid)
+        out = reduce_summed(fast, reduction, shape=t.shape, mask=valid, class_weight=cw,
+                            distributed=distributed, group=group, normalizer=normalizer)
+        return out.reshape(target.shape) if reduction == "none" else out
+    # The definition: the logits, then cross-entropy over the vocabulary.
+    out = cross_entropy(F.linear(h, linear_weight, bias), t, class_weight=class_weight,
+                        ignore_index=ignore_index, label_smoothing=label_smoothing,
+                        z_loss=z_loss, softcap=softcap, normalizer=normalizer,
+                        distributed=distributed, group=group, weight=token_weight,
+                        reduction=reduction)
     return out.reshape(target.shape) if reduction == "none" else out

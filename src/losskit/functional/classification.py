@@ -16,22 +16,21 @@ Conventions (DESIGN.md section 2):
 * Ignored targets (``ignore_index``) and empty batches give 0.0 attached to the graph, not
   NaN as PyTorch does.
 
-The core arithmetic of the losses that will get fused kernels (``_bce_terms``,
-``_index_cross_entropy``, ``_sigmoid_focal_terms``) lives in one private function each,
-so a fast path can replace exactly that function.
+Each function is its loss's definition in plain torch. Where an accelerator exists
+(torch's fused builtins, the native C sweeps and row kernels of :mod:`losskit.kernels`)
+the definition asks :func:`losskit.kernels.dispatch` at one point and reduces what comes
+back with ``_core.reduce``; the tests check every accelerator against the definition.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from .._core import validate as _validate
-from .._core.reduce import reduce, safe_divide, upcast
+from .._core.reduce import reduce, reduce_summed, safe_divide, upcast
 from .._core.registry import register_loss
 from .._core.validate import (
     LossInputError,
@@ -39,19 +38,18 @@ from .._core.validate import (
     check_broadcastable,
     check_class_indices,
     check_floating,
-    check_in_range,
     check_nonnegative,
     check_param,
     check_probabilities,
     check_reduction,
     check_same_shape,
 )
-from ..kernels import _native
-from ..kernels import elementwise as _fast_elementwise
-from ..kernels.softmax_xent import NATIVE_MIN_NUMEL as _CE_NATIVE_MIN_NUMEL
-from ..kernels.softmax_xent import cross_entropy_builtin as _cross_entropy_builtin
-from ..kernels.softmax_xent import cross_entropy_fast as _cross_entropy_fast
+from ..kernels import builtin as _builtin  # noqa: F401  (registers torch's fused losses)
+from ..kernels import dispatch
+from ..kernels import elementwise as _native_elementwise  # noqa: F401  (registers C sweeps)
+from ..kernels import softmax_xent as _native_rows  # noqa: F401  (registers C row kernels)
 from . import _examples as ex
+from ._references import reduced
 
 __all__ = [
     "asymmetric_multilabel",
@@ -66,25 +64,22 @@ __all__ = [
 ]
 
 _TASKS_BINARY = ("classification", "binary_classification", "multilabel_classification")
-# Hot paths of cross_entropy / binary_cross_entropy: small CPU calls go straight to torch's
-# C entry points (torch.nn.functional's Python wrappers cost as much as the kernels there).
-_BUILTIN_DTYPES = (torch.float32, torch.float64)
-_REDUCTION_ENUM = {"none": 0, "mean": 1, "sum": 2}
 _TASKS_MULTICLASS = ("classification", "multiclass_classification", "segmentation")
 
 
 # --- shared helpers -------------------------------------------------------------------------
 
 
-def _focal_factor(z: torch.Tensor, gamma: float) -> torch.Tensor:
+def _focal_factor(z: torch.Tensor, gamma: float | torch.Tensor) -> torch.Tensor:
     """``z ** gamma`` for a probability ``z`` in [0, 1], safe to differentiate.
 
     ``gamma = 0`` is exactly 1 (the plain loss). ``z`` is clamped at the smallest normal
     float first: for ``gamma < 1`` the derivative ``gamma z^(gamma-1)`` is infinite at 0 and
     would turn a saturated logit into a NaN gradient; the clamp changes the value by at
-    most ``tiny ** gamma`` (tiny = 1.2e-38 in float32).
+    most ``tiny ** gamma`` (tiny = 1.2e-38 in float32). A tensor ``gamma`` (learnable)
+    always takes the power, whose value at 0 is 1 too.
     """
-    if gamma == 0:
+    if not isinstance(gamma, torch.Tensor) and gamma == 0:
         return torch.ones_like(z)
     return z.clamp(min=torch.finfo(z.dtype).tiny).pow(gamma)
 
@@ -125,8 +120,10 @@ def _check_class_input(input: torch.Tensor) -> None:
 
 
 def _target_kind(input: torch.Tensor, target: torch.Tensor, ignore_index: int | None,
-                 *, allow_soft: bool = True) -> str:
-    """``"index"`` or ``"soft"``; raises a LossInputError that says which form was meant."""
+                 *, allow_soft: bool = True) -> tuple[str, bool]:
+    """``("index" | "soft", all_counted)``; raises a LossInputError that says which form was
+    meant. ``all_counted`` is True when the value check read every index target and none
+    is ``ignore_index``, so the definition needs no mask (False means "unknown")."""
     if not isinstance(target, torch.Tensor):
         raise LossInputError(f"target must be a torch.Tensor, got {type(target).__name__}")
     index_shape = (input.shape[0], *input.shape[2:])
@@ -135,7 +132,7 @@ def _target_kind(input: torch.Tensor, target: torch.Tensor, ignore_index: int | 
     if target.is_floating_point():
         if allow_soft and target.shape == input.shape:
             check_probabilities("target", target)
-            return "soft"
+            return "soft", True
         if target.shape == index_shape:
             raise LossInputError(
                 f"target has the shape of class indices {tuple(target.shape)} but dtype "
@@ -144,8 +141,10 @@ def _target_kind(input: torch.Tensor, target: torch.Tensor, ignore_index: int | 
                    f"{tuple(input.shape)}" if allow_soft else "")
             )
     elif target.shape == index_shape:
-        check_class_indices("target", target, input.shape[1], ignore_index)
-        return "index"
+        verified = check_class_indices("target", target, input.shape[1], ignore_index)
+        # Every entry is in 0..C-1: none is ignored unless ignore_index is itself a class.
+        return "index", verified and not (ignore_index is not None
+                                          and 0 <= ignore_index < input.shape[1])
     elif allow_soft and target.shape == input.shape:
         raise LossInputError(
             f"target has the input's shape {tuple(target.shape)} but integer dtype "
@@ -158,10 +157,19 @@ def _target_kind(input: torch.Tensor, target: torch.Tensor, ignore_index: int | 
     )
 
 
-def _gather_class(t: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+def _gather_class(t: torch.Tensor, target: torch.Tensor,
+                  valid: torch.Tensor | None) -> torch.Tensor:
     """``t[n, target[n, *], *]`` per position; positions that do not count read class 0."""
-    safe = torch.where(valid, target, 0).long()
+    safe = (target if valid is None else torch.where(valid, target, 0)).long()
     return t.gather(1, safe.unsqueeze(1)).squeeze(1)
+
+
+def _per_position(vector: torch.Tensor | None, target: torch.Tensor,
+                  valid: torch.Tensor | None) -> torch.Tensor | None:
+    """``vector[target]`` per position (class weights, alpha); class 0 where not counted."""
+    if vector is None:
+        return None
+    return vector[target if valid is None else torch.where(valid, target, 0)]
 
 
 def _class_sum(t: torch.Tensor, class_vector: torch.Tensor | None) -> torch.Tensor:
@@ -188,7 +196,9 @@ def _bce_terms(x: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor | None
     return (1 - y) * x - (1 + (pos_weight - 1) * y) * log_p
 
 
-def _binary_inputs(input, target, weight, reduction):
+def _binary_inputs(input, target, weight, reduction, ignore_index=None):
+    """Checked ``(x, y, mask)``: upcast logits, float targets, and the mask of counted
+    elements (``None`` without ``ignore_index``; ignored targets read 0 in ``y``)."""
     check_reduction(reduction)
     check_floating("input", input)
     if not isinstance(target, torch.Tensor):
@@ -196,14 +206,39 @@ def _binary_inputs(input, target, weight, reduction):
     check_same_shape("input", input, "target", target)
     check_broadcastable("weight", weight, input.shape)
     x = upcast(input)
+    mask = None
+    if ignore_index is not None:
+        mask = target != ignore_index
+        target = torch.where(mask, target, 0)
     if not (target.is_floating_point() or target.is_complex()):
         target = target.to(x.dtype)  # integer or bool 0/1 labels are accepted as they are
     check_probabilities("target", target)
-    return x, upcast(target).to(x.dtype)
+    return x, upcast(target).to(x.dtype), mask
+
+
+def _binary_alpha(alpha, x: torch.Tensor) -> torch.Tensor | float | None:
+    """Focal alpha: None, a number in [0, 1], or a tensor broadcast against the input
+    (e.g. ``[C]``, one per label), learnable."""
+    if alpha is None or not isinstance(alpha, torch.Tensor):
+        if alpha is not None:
+            check_param("alpha", alpha, low=0.0, high=1.0)
+        return alpha
+    a = _as_tensor("alpha", alpha, x)
+    check_broadcastable("alpha", a, x.shape)
+    check_param("alpha", a, low=0.0, high=1.0, learnable=True)
+    return a
+
+
+def _bce_scalar(x, y):
+    # The textbook Bernoulli likelihood on probabilities (fine in float64 at |x| < 30).
+    p = 1.0 / (1.0 + torch.exp(-x))
+    return -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
 
 
 def _bce_reference(input, target, *, reduction="mean"):
-    return F.binary_cross_entropy_with_logits(input, target, reduction=reduction)
+    flat = [_bce_scalar(x, y) for x, y in zip(input.reshape(-1), target.reshape(-1))]
+    loss = torch.stack(flat).reshape(input.shape) if flat else input * 0
+    return reduced(loss, reduction)
 
 
 @register_loss(
@@ -232,7 +267,8 @@ def _bce_reference(input, target, *, reduction="mean"):
 )
 def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                          pos_weight: float | torch.Tensor | None = None,
-                         label_smoothing: float = 0.0, weight: torch.Tensor | None = None,
+                         label_smoothing: float = 0.0, ignore_index: int | None = None,
+                         weight: torch.Tensor | None = None,
                          reduction: str = "mean") -> torch.Tensor:
     """Binary cross-entropy with logits (same values as ``F.binary_cross_entropy_with_logits``).
 
@@ -240,6 +276,8 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
         pos_weight: weight of the positive term, a number or a tensor broadcast against the
             input (e.g. ``[L]``, one per label); ``None`` is 1.
         label_smoothing: ``eps`` in [0, 1]; targets become ``y (1 - eps) + eps / 2``.
+        ignore_index: targets equal to it (e.g. -1 for "unknown" labels) do not count;
+            ``"mean"`` divides by the number of counted elements.
         weight: rescales the unreduced loss; ``"mean"`` still divides by the element count,
             as torch does.
 
@@ -251,42 +289,30 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
         >>> binary_cross_entropy(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 0.0]))
         tensor(0.6931)
     """
-    if (pos_weight is None and weight is None and label_smoothing == 0
-            and isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)
-            and input.dtype in _BUILTIN_DTYPES and target.dtype == input.dtype
-            and reduction in _REDUCTION_ENUM and input.shape == target.shape
-            and 0 < input.numel() < _fast_elementwise.MIN_NUMEL):
-        # Hot path (small float calls): the one data check (a native pass when it applies;
-        # check_in_range says what is wrong otherwise), then torch's fused kernel.
-        if (_validate._VALUE_CHECKS and not torch.compiler.is_compiling()
-                and not _native.in_unit_range(target)):
-            check_in_range("target", target, 0.0, 1.0, what="probabilities in [0, 1]; values")
-        return torch.binary_cross_entropy_with_logits(input, target, None, None,
-                                                      _REDUCTION_ENUM[reduction])
     check_param("label_smoothing", label_smoothing, low=0.0, high=1.0)
-    x, y = _binary_inputs(input, target, weight, reduction)
+    x, y, mask = _binary_inputs(input, target, weight, reduction, ignore_index)
     if label_smoothing:
         y = y * (1 - label_smoothing) + 0.5 * label_smoothing
-    pw = None
-    if pos_weight is not None:
-        pw = _as_tensor("pos_weight", pos_weight, x)
-        check_broadcastable("pos_weight", pw, x.shape)
-        check_nonnegative("pos_weight", pw)
-    if (weight is None and (pw is None or pw.dim() == 0)
-            and _fast_elementwise.usable("binary_cross_entropy", x, y)):
-        return _fast_elementwise.elementwise_loss("binary_cross_entropy", x, y, reduction,
-                                                  1.0 if pw is None else float(pw))
-    if weight is None and x.numel() and x.dtype == y.dtype:
-        # torch's fused kernel: the same formula, and the least per-call overhead
-        return F.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction=reduction)
-    return reduce(_bce_terms(x, y, pw), reduction, weight=weight)
+    if isinstance(pos_weight, torch.Tensor):
+        pos_weight = _as_tensor("pos_weight", pos_weight, x)
+        check_broadcastable("pos_weight", pos_weight, x.shape)
+        check_nonnegative("pos_weight", pos_weight)
+    elif pos_weight is not None:
+        check_param("pos_weight", pos_weight, low=0.0)
+    if mask is None:
+        # call: (x, y, *, reduction, pos_weight, weight) -> unreduced loss or its sum
+        fast = dispatch("binary_cross_entropy", x, y, reduction=reduction,
+                        pos_weight=pos_weight, weight=weight)
+        if fast is not None:
+            return reduce_summed(fast, reduction, shape=x.shape)
+    return reduce(_bce_terms(x, y, pos_weight), reduction, weight=weight, mask=mask)
 
 
-def _sigmoid_focal_terms(x: torch.Tensor, y: torch.Tensor, gamma: float,
-                         alpha: float | None) -> torch.Tensor:
+def _sigmoid_focal_terms(x: torch.Tensor, y: torch.Tensor, gamma: float | torch.Tensor,
+                         alpha: float | torch.Tensor | None) -> torch.Tensor:
     """Elementwise RetinaNet focal loss ``alpha_t (1 - p_t)^gamma * BCE(x, y)``."""
     loss = _bce_terms(x, y, None)
-    if gamma:
+    if isinstance(gamma, torch.Tensor) or gamma:
         # 1 - p_t = y sigmoid(-x) + (1 - y) sigmoid(x): the probability given to the wrong
         # answer, read from sigmoid(-x) directly so it does not cancel to 0 when p_t ~ 1.
         # For soft y this equals torchvision's p + y - 2 p y.
@@ -302,8 +328,7 @@ def _sigmoid_focal_reference(input, target, *, reduction="mean"):
     p = torch.sigmoid(input)
     p_t = p * target + (1 - p) * (1 - target)
     alpha_t = 0.25 * target + 0.75 * (1 - target)
-    loss = -alpha_t * (1 - p_t) ** 2 * torch.log(p_t)
-    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+    return reduced(-alpha_t * (1 - p_t) ** 2 * torch.log(p_t), reduction)
 
 
 @register_loss(
@@ -321,6 +346,7 @@ def _sigmoid_focal_reference(input, target, *, reduction="mean"):
     when_to_use="Dense detection and multi-label problems with extreme foreground/background "
                 "imbalance (1:1000 anchors), where the sum of many easy negatives would swamp "
                 "the loss. gamma = 2, alpha = 0.25 are the RetinaNet defaults.",
+    learnable=("gamma", "alpha"),
     pitfalls="alpha weights the positive class by alpha (0.25 < 0.5 down-weights positives: it "
              "compensates for gamma, it is not a rarity weight); alpha=None turns it off. "
              "RetinaNet normalises the summed loss by the number of positive anchors, not by "
@@ -330,15 +356,18 @@ def _sigmoid_focal_reference(input, target, *, reduction="mean"):
                 "ICCV 2017.",),
     example_inputs=ex.binary_logits, reference=_sigmoid_focal_reference,
 )
-def sigmoid_focal(input: torch.Tensor, target: torch.Tensor, *, gamma: float = 2.0,
-                  alpha: float | None = 0.25, weight: torch.Tensor | None = None,
-                  reduction: str = "mean") -> torch.Tensor:
+def sigmoid_focal(input: torch.Tensor, target: torch.Tensor, *,
+                  gamma: float | torch.Tensor = 2.0,
+                  alpha: float | torch.Tensor | None = 0.25, ignore_index: int | None = None,
+                  weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Sigmoid focal loss on logits (the RetinaNet / torchvision ``sigmoid_focal_loss`` form).
 
     Args:
         gamma: focusing parameter >= 0; 0 gives (alpha-weighted) binary cross-entropy.
-        alpha: weight of the positive class in [0, 1] (negatives get 1 - alpha); ``None``
-            applies no weighting.
+        alpha: weight of the positive class in [0, 1] (negatives get 1 - alpha): a number,
+            a tensor broadcast against the input (``[C]``: one per label), or ``None`` for
+            no weighting.
+        ignore_index: targets equal to it do not count.
 
     Shape:
         input: ``[*]`` logits; target: ``[*]`` in [0, 1]; output: scalar, or ``[*]``.
@@ -347,14 +376,16 @@ def sigmoid_focal(input: torch.Tensor, target: torch.Tensor, *, gamma: float = 2
         >>> sigmoid_focal(torch.tensor([0.0]), torch.tensor([1.0]), alpha=None)
         tensor(0.1733)
     """
-    check_param("gamma", gamma, low=0.0)
-    if alpha is not None:
-        check_param("alpha", alpha, low=0.0, high=1.0)
-    x, y = _binary_inputs(input, target, weight, reduction)
-    if weight is None and _fast_elementwise.usable("sigmoid_focal", x, y):
-        return _fast_elementwise.elementwise_loss("sigmoid_focal", x, y, reduction, gamma,
-                                                  -1.0 if alpha is None else alpha)
-    return reduce(_sigmoid_focal_terms(x, y, gamma, alpha), reduction, weight=weight)
+    check_param("gamma", gamma, low=0.0, learnable=True)
+    x, y, mask = _binary_inputs(input, target, weight, reduction, ignore_index)
+    alpha = _binary_alpha(alpha, x)
+    if mask is None:
+        # call: (x, y, *, reduction, gamma, alpha, weight) -> unreduced loss or its sum
+        fast = dispatch("sigmoid_focal", x, y, reduction=reduction, gamma=gamma, alpha=alpha,
+                        weight=weight)
+        if fast is not None:
+            return reduce_summed(fast, reduction, shape=x.shape)
+    return reduce(_sigmoid_focal_terms(x, y, gamma, alpha), reduction, weight=weight, mask=mask)
 
 
 def _asl_reference(input, target, *, reduction="mean"):
@@ -365,7 +396,7 @@ def _asl_reference(input, target, *, reduction="mean"):
     loss = target * torch.log(p.clamp(min=1e-8)) + (1 - target) * torch.log(xs_neg.clamp(min=1e-8))
     pt = p * target + xs_neg * (1 - target)
     loss = -loss * torch.pow(1 - pt, 0.0 * target + 4.0 * (1 - target))
-    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+    return reduced(loss, reduction)
 
 
 @register_loss(
@@ -393,9 +424,11 @@ def _asl_reference(input, target, *, reduction="mean"):
     references=("Ridnik, Ben-Baruch, Zamir, Noy, Friedman, Protter, Zelnik-Manor, Asymmetric "
                 "Loss For Multi-Label Classification, ICCV 2021.",),
     example_inputs=ex.binary_logits, reference=_asl_reference,
+    learnable=("gamma_pos", "gamma_neg"),
 )
-def asymmetric_multilabel(input: torch.Tensor, target: torch.Tensor, *, gamma_pos: float = 0.0,
-                          gamma_neg: float = 4.0, clip: float = 0.05,
+def asymmetric_multilabel(input: torch.Tensor, target: torch.Tensor, *,
+                          gamma_pos: float | torch.Tensor = 0.0,
+                          gamma_neg: float | torch.Tensor = 4.0, clip: float = 0.05,
                           weight: torch.Tensor | None = None,
                           reduction: str = "mean") -> torch.Tensor:
     """Asymmetric loss (ASL) of Ridnik et al. on logits, elementwise over labels.
@@ -412,10 +445,10 @@ def asymmetric_multilabel(input: torch.Tensor, target: torch.Tensor, *, gamma_po
         >>> asymmetric_multilabel(torch.tensor([0.0]), torch.tensor([1.0]))
         tensor(0.6931)
     """
-    check_param("gamma_pos", gamma_pos, low=0.0)
-    check_param("gamma_neg", gamma_neg, low=0.0)
+    check_param("gamma_pos", gamma_pos, low=0.0, learnable=True)
+    check_param("gamma_neg", gamma_neg, low=0.0, learnable=True)
     check_param("clip", clip, low=0.0, high=1.0, high_inclusive=False)
-    x, y = _binary_inputs(input, target, weight, reduction)
+    x, y, _ = _binary_inputs(input, target, weight, reduction)
     # log p = logsigmoid(x): no log(0) however negative x is.
     positive = -_focal_factor(torch.sigmoid(-x), gamma_pos) * F.logsigmoid(x)
     if clip > 0:
@@ -445,7 +478,7 @@ def _hinge_reference(input, target, *, reduction="mean"):
     flat_x, flat_t = input.reshape(-1), target.reshape(-1)
     terms = [torch.clamp(1 - (1.0 if t > 0 else -1.0) * xi, min=0) for xi, t in zip(flat_x, flat_t)]
     loss = (torch.stack(terms) if terms else input.reshape(-1) * 0).reshape(input.shape)
-    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+    return reduced(loss, reduction)
 
 
 @register_loss(
@@ -471,8 +504,9 @@ def _hinge_reference(input, target, *, reduction="mean"):
              "0 and -1 in one target is rejected as ambiguous.",
     references=("Cortes & Vapnik, Support-vector networks, Machine Learning 1995.",),
     example_inputs=_hinge_examples, optimum=_hinge_optimum, reference=_hinge_reference,
+    learnable=("margin",),
 )
-def hinge(input: torch.Tensor, target: torch.Tensor, *, margin: float = 1.0,
+def hinge(input: torch.Tensor, target: torch.Tensor, *, margin: float | torch.Tensor = 1.0,
           squared: bool = False, weight: torch.Tensor | None = None,
           reduction: str = "mean") -> torch.Tensor:
     """Binary hinge loss ``max(0, margin - t * input)``, optionally squared.
@@ -485,7 +519,7 @@ def hinge(input: torch.Tensor, target: torch.Tensor, *, margin: float = 1.0,
         >>> hinge(torch.tensor([0.5, -2.0]), torch.tensor([1, 0]))
         tensor(0.2500)
     """
-    check_param("margin", margin, low=0.0)
+    check_param("margin", margin, low=0.0, learnable=True)
     check_reduction(reduction)
     check_floating("input", input)
     if not isinstance(target, torch.Tensor):
@@ -501,8 +535,10 @@ def hinge(input: torch.Tensor, target: torch.Tensor, *, margin: float = 1.0,
         if bool((target == 0).any()) and bool((target == -1).any()):
             raise LossInputError("target mixes 0 and -1 as labels; use {0, 1} or {-1, 1}")
     x = upcast(input)
-    # Both label conventions map with one comparison: 1 -> +1, and 0 or -1 -> -1.
-    signs = torch.where(target > 0, 1.0, -1.0).to(x.dtype)
+    # Both label conventions map with one comparison: 1 -> +1, and 0 or -1 -> -1. The
+    # comparison alone would turn a NaN label into -1; adding 0 * t keeps it NaN.
+    t = target.to(x.dtype)
+    signs = torch.where(t > 0, 1.0, -1.0) + 0 * t
     violation = (margin - signs * x).clamp(min=0)
     return reduce(violation.square() if squared else violation, reduction, weight=weight)
 
@@ -510,7 +546,7 @@ def hinge(input: torch.Tensor, target: torch.Tensor, *, margin: float = 1.0,
 # --- multi-class ------------------------------------------------------------------------------
 
 
-def _index_cross_entropy(x: torch.Tensor, target: torch.Tensor, valid: torch.Tensor,
+def _index_cross_entropy(x: torch.Tensor, target: torch.Tensor, valid: torch.Tensor | None,
                          class_weight: torch.Tensor | None,
                          label_smoothing: float) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Per-position cross-entropy from logits ``[N, C, *]`` and index targets ``[N, *]``.
@@ -522,7 +558,7 @@ def _index_cross_entropy(x: torch.Tensor, target: torch.Tensor, valid: torch.Ten
     """
     logp = torch.log_softmax(x, dim=1)
     loss = -_gather_class(logp, target, valid)
-    cw = None if class_weight is None else class_weight[torch.where(valid, target, 0).long()]
+    cw = _per_position(class_weight, target, valid)
     if label_smoothing:
         smooth = -_class_sum(logp, class_weight)
         if cw is not None:
@@ -546,8 +582,10 @@ def _soft_cross_entropy(logp: torch.Tensor, q: torch.Tensor, class_weight: torch
     return loss
 
 
-def _torch_ce_reference(input, target, *, reduction="mean"):
-    return F.cross_entropy(input, target, reduction=reduction)
+def _ce_reference(input, target, *, reduction="mean"):
+    # Per sample: log sum_c exp(x_c) - x_y, the softmax likelihood written out (float64).
+    terms = [torch.log(torch.exp(row).sum()) - row[y] for row, y in zip(input, target)]
+    return reduced(torch.stack(terms) if terms else input.sum(1) * 0, reduction)
 
 
 @register_loss(
@@ -576,11 +614,13 @@ def _torch_ce_reference(input, target, *, reduction="mean"):
                 "CVPR 2016.",
                 "torch.nn.CrossEntropyLoss (same values, including weight, ignore_index, "
                 "label_smoothing and probability targets)."),
-    example_inputs=ex.class_logits, reference=_torch_ce_reference, none_shape="position",
+    example_inputs=ex.class_logits, reference=_ce_reference, none_shape="position",
+    learnable=("class_weight",),
 )
 def cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                   class_weight: torch.Tensor | Sequence[float] | None = None,
-                  ignore_index: int = -100, label_smoothing: float = 0.0,
+                  ignore_index: int = -100, label_smoothing: float = 0.0, z_loss: float = 0.0,
+                  softcap: float | None = None, normalizer: float | torch.Tensor | None = None,
                   distributed: bool = False, group: Any = None,
                   weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Softmax cross-entropy from logits, with index or probability targets.
@@ -591,11 +631,19 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
     class whose ``class_weight`` is 0 removes its positions from the label-smoothing term too.
 
     Args:
-        class_weight: ``[C]`` non-negative weights; ``"mean"`` becomes the weighted mean
-            ``sum w_y L / sum w_y`` for index targets (for probability targets torch, and
-            losskit, divide by the number of positions).
+        class_weight: ``[C]`` non-negative weights (a tensor may require grad); ``"mean"``
+            becomes the weighted mean ``sum w_y L / sum w_y`` for index targets (for
+            probability targets torch, and losskit, divide by the number of positions).
+            The weight scales a position's whole loss, z-loss included.
         ignore_index: index targets equal to it do not count (index targets only).
         label_smoothing: ``eps`` in [0, 1]; mixes the target with the uniform distribution.
+        z_loss: adds ``z_loss * logsumexp(x)^2`` per counted position (PaLM's auxiliary
+            loss, ~1e-4, keeps the log-normalizer near 0 in low-precision training).
+        softcap: replaces the logits by ``softcap * tanh(logits / softcap)`` first (Gemma 2).
+        normalizer: ``"mean"`` divides the sum by this number (or 0-dim tensor) instead
+            of the local count: pass the number of counted tokens of the whole accumulated
+            batch, so gradient accumulation over micro-batches gives the big batch's
+            gradient (dividing each micro-batch by its own count does not).
         weight: per-position weights broadcast against ``[N, *]``.
         distributed: average over the tokens of every rank (the global count of
             non-ignored positions) instead of this rank's; DDP-correct gradients, see
@@ -610,48 +658,40 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
         >>> cross_entropy(torch.tensor([[0.0, 0.0]]), torch.tensor([1]))
         tensor(0.6931)
     """
-    if (weight is None and class_weight is None and not distributed
-            and isinstance(input, torch.Tensor) and isinstance(target, torch.Tensor)
-            and input.dtype in _BUILTIN_DTYPES and target.dtype is torch.int64
-            and input.dim() == 2 and input.numel() < _CE_NATIVE_MIN_NUMEL and input.is_cpu
-            and reduction in _REDUCTION_ENUM and not torch.compiler.is_compiling()):
-        # Hot path (small [N, C] index calls): torch's fused kernel (its C entry point, no
-        # Python wrapper) checks the class indices, the batch sizes and label_smoothing
-        # itself; only when it rejects the call are the inputs checked, by the full path
-        # below, to say which argument is wrong and why.
-        try:
-            out = torch._C._nn.cross_entropy_loss(input, target, None,
-                                                  _REDUCTION_ENUM[reduction], ignore_index,
-                                                  label_smoothing)
-        except (IndexError, RuntimeError, ValueError, TypeError):
-            pass
-        else:
-            # torch's mean over nothing (every target ignored, an empty batch) is 0/0;
-            # losskit's is 0, attached. .item() of a CPU scalar is a plain read (~0.3 us).
-            if reduction != "mean" or not math.isnan(out.item()):
-                return out
-            return _cross_entropy_builtin(input, target, None, ignore_index, label_smoothing,
-                                          reduction)
     check_reduction(reduction)
     check_param("label_smoothing", label_smoothing, low=0.0, high=1.0)
+    check_param("z_loss", z_loss, low=0.0)
+    if softcap is not None:
+        check_param("softcap", softcap, low=0.0, low_inclusive=False)
     _check_class_input(input)
-    kind = _target_kind(input, target, ignore_index)
+    kind, all_counted = _target_kind(input, target, ignore_index)
     x = upcast(input)
+    if softcap is not None:
+        x = softcap * torch.tanh(x / softcap)
     cw_vector = _class_vector("class_weight", class_weight, input, x)
     check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
+    reduction_kw = dict(distributed=distributed, group=group, normalizer=normalizer)
     if kind == "soft":
         logp = torch.log_softmax(x, dim=1)
         loss = _soft_cross_entropy(logp, upcast(target).to(x.dtype), cw_vector, label_smoothing)
-        return reduce(loss, reduction, weight=weight, distributed=distributed, group=group)
-    if weight is None and not distributed:
-        fast = _cross_entropy_fast(x, target, class_weight=cw_vector, ignore_index=ignore_index,
-                                   label_smoothing=label_smoothing, reduction=reduction)
+        if z_loss:
+            loss = loss + z_loss * torch.logsumexp(x, dim=1).square()
+        return reduce(loss, reduction, weight=weight, **reduction_kw)
+    valid = None if all_counted else target != ignore_index
+    if weight is None and not z_loss:
+        # call: (x [N, C, *], target, *, class_weight, ignore_index, label_smoothing,
+        #        reduction) -> class-weighted loss per position (0 where ignored) or its sum
+        fast = dispatch("cross_entropy", x, target, class_weight=cw_vector,
+                        ignore_index=ignore_index, label_smoothing=label_smoothing,
+                        reduction=reduction)
         if fast is not None:
-            return fast
-    valid = target != ignore_index
+            return reduce_summed(fast, reduction, shape=target.shape, mask=valid,
+                                 class_weight=_per_position(cw_vector, target, valid),
+                                 **reduction_kw)
     loss, cw = _index_cross_entropy(x, target, valid, cw_vector, label_smoothing)
-    return reduce(loss, reduction, weight=weight, mask=valid, class_weight=cw,
-                  distributed=distributed, group=group)
+    if z_loss:
+        loss = loss + z_loss * torch.logsumexp(x, dim=1).square()
+    return reduce(loss, reduction, weight=weight, mask=valid, class_weight=cw, **reduction_kw)
 
 
 def _nll_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -660,7 +700,8 @@ def _nll_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _nll_reference(input, target, *, reduction="mean"):
-    return F.nll_loss(input, target, reduction=reduction)
+    terms = [-row[y] for row, y in zip(input, target)]
+    return reduced(torch.stack(terms) if terms else input.sum(1) * 0, reduction)
 
 
 @register_loss(
@@ -680,6 +721,10 @@ def _nll_reference(input, target, *, reduction="mean"):
              "cross_entropy, which also fuses the normalisation stably.",
     references=("torch.nn.NLLLoss (same values, including weight and ignore_index).",),
     example_inputs=_nll_examples, reference=_nll_reference, none_shape="position",
+    learnable=("class_weight",),
+    expected_failures={"nan_propagation": "nll reads only the target class's log-probability "
+                       "(a NaN at another class never enters its value, as in torch); the "
+                       "log_softmax or model that produced the NaN is where it shows"},
 )
 def nll(input: torch.Tensor, target: torch.Tensor, *,
         class_weight: torch.Tensor | Sequence[float] | None = None, ignore_index: int = -100,
@@ -698,12 +743,19 @@ def nll(input: torch.Tensor, target: torch.Tensor, *,
     """
     check_reduction(reduction)
     _check_class_input(input)
-    _target_kind(input, target, ignore_index, allow_soft=False)
+    _, all_counted = _target_kind(input, target, ignore_index, allow_soft=False)
     x = upcast(input)
     cw_vector = _class_vector("class_weight", class_weight, input, x)
     check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
-    valid = target != ignore_index
-    cw = None if cw_vector is None else cw_vector[torch.where(valid, target, 0).long()]
+    valid = None if all_counted else target != ignore_index
+    cw = _per_position(cw_vector, target, valid)
+    if weight is None:
+        # call: (x, target, *, class_weight, ignore_index, reduction) -> loss or its sum
+        fast = dispatch("nll", x, target, class_weight=cw_vector, ignore_index=ignore_index,
+                        reduction=reduction)
+        if fast is not None:
+            return reduce_summed(fast, reduction, shape=target.shape, mask=valid,
+                                 class_weight=cw)
     return reduce(-_gather_class(x, target, valid), reduction, weight=weight, mask=valid,
                   class_weight=cw)
 
@@ -714,8 +766,7 @@ def _softmax_focal_reference(input, target, *, reduction="mean"):
     for row, y in zip(input, target):
         p = torch.softmax(row, dim=0)[y]
         terms.append(-(1 - p) ** 2 * torch.log(p))
-    loss = torch.stack(terms) if terms else input.sum(1) * 0
-    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+    return reduced(torch.stack(terms) if terms else input.sum(1) * 0, reduction)
 
 
 @register_loss(
@@ -740,8 +791,10 @@ def _softmax_focal_reference(input, target, *, reduction="mean"):
                 "ICCV 2017.",
                 "Mukhoti et al., Calibrating Deep Neural Networks using Focal Loss, NeurIPS 2020."),
     example_inputs=ex.class_logits, reference=_softmax_focal_reference, none_shape="position",
+    learnable=("gamma", "alpha"),
 )
-def softmax_focal(input: torch.Tensor, target: torch.Tensor, *, gamma: float = 2.0,
+def softmax_focal(input: torch.Tensor, target: torch.Tensor, *,
+                  gamma: float | torch.Tensor = 2.0,
                   alpha: torch.Tensor | Sequence[float] | None = None, ignore_index: int = -100,
                   weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Multi-class focal loss from logits; ``gamma=0`` is (alpha-scaled) cross-entropy.
@@ -760,27 +813,29 @@ def softmax_focal(input: torch.Tensor, target: torch.Tensor, *, gamma: float = 2
         tensor(0.1733)
     """
     check_reduction(reduction)
-    check_param("gamma", gamma, low=0.0)
+    check_param("gamma", gamma, low=0.0, learnable=True)
     _check_class_input(input)
-    kind = _target_kind(input, target, ignore_index)
+    kind, all_counted = _target_kind(input, target, ignore_index)
     x = upcast(input)
     alpha_vector = _class_vector("alpha", alpha, input, x)
     check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
+    valid = None if all_counted else target != ignore_index
     if kind == "index" and weight is None:
-        fast = _cross_entropy_fast(x, target, class_weight=alpha_vector, ignore_index=ignore_index,
-                                   gamma=gamma, weighted_mean=False, reduction=reduction)
+        # call: (x, target, *, alpha, gamma, ignore_index, reduction) -> alpha-weighted
+        # loss per position (0 where ignored) or its sum; "mean" counts positions.
+        fast = dispatch("softmax_focal", x, target, alpha=alpha_vector, gamma=gamma,
+                        ignore_index=ignore_index, reduction=reduction)
         if fast is not None:
-            return fast
+            return reduce_summed(fast, reduction, shape=target.shape, mask=valid)
     logp = torch.log_softmax(x, dim=1)
     if kind == "soft":
         # 1 - p = -expm1(log p): keeps its precision when p is close to 1.
         terms = upcast(target).to(x.dtype) * _focal_factor(-torch.expm1(logp), gamma) * -logp
         return reduce(_class_sum(terms, alpha_vector), reduction, weight=weight)
-    valid = target != ignore_index
     logp_y = _gather_class(logp, target, valid)
     loss = -_focal_factor(-torch.expm1(logp_y), gamma) * logp_y
     if alpha_vector is not None:
-        loss = loss * alpha_vector[torch.where(valid, target, 0).long()]
+        loss = loss * _per_position(alpha_vector, target, valid)
     return reduce(loss, reduction, weight=weight, mask=valid)
 
 
@@ -821,9 +876,10 @@ def _multi_margin_reference(input, target, *, reduction="mean"):
                 "Vector Machines, JMLR 2001.",
                 "torch.nn.MultiMarginLoss (the default form, same values)."),
     example_inputs=ex.class_logits, optimum=_multiclass_hinge_optimum,
-    reference=_multi_margin_reference, none_shape="position",
+    reference=_multi_margin_reference, none_shape="position", learnable=("margin",),
 )
-def multiclass_hinge(input: torch.Tensor, target: torch.Tensor, *, margin: float = 1.0,
+def multiclass_hinge(input: torch.Tensor, target: torch.Tensor, *,
+                     margin: float | torch.Tensor = 1.0,
                      squared: bool = False, form: str = "weston_watkins",
                      weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Multi-class hinge loss; the default equals :func:`torch.nn.functional.multi_margin_loss`.
@@ -843,7 +899,7 @@ def multiclass_hinge(input: torch.Tensor, target: torch.Tensor, *, margin: float
         tensor(0.3333)
     """
     check_reduction(reduction)
-    check_param("margin", margin, low=0.0)
+    check_param("margin", margin, low=0.0, learnable=True)
     if form not in ("weston_watkins", "crammer_singer"):
         raise LossInputError(f"form must be 'weston_watkins' or 'crammer_singer', got {form!r}")
     _check_class_input(input)
@@ -868,8 +924,7 @@ def multiclass_hinge(input: torch.Tensor, target: torch.Tensor, *, margin: float
 def _poly1_reference(input, target, *, reduction="mean"):
     # The paper's Listing 1 form: CE + epsilon (1 - p_t) with epsilon = 1, via torch's CE.
     pt = torch.softmax(input, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
-    loss = F.cross_entropy(input, target, reduction="none") + (1 - pt)
-    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+    return reduced(F.cross_entropy(input, target, reduction="none") + (1 - pt), reduction)
 
 
 @register_loss(
@@ -893,8 +948,10 @@ def _poly1_reference(input, target, *, reduction="mean"):
     references=("Leng, Xu, Tan, Lu, Guo, Cheng, Gao, Poly Loss: A Polynomial Expansion "
                 "Perspective of Classification Loss Functions, ICLR 2022.",),
     example_inputs=ex.class_logits, reference=_poly1_reference, none_shape="position",
+    learnable=("epsilon",),
 )
-def poly1_cross_entropy(input: torch.Tensor, target: torch.Tensor, *, epsilon: float = 1.0,
+def poly1_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
+                        epsilon: float | torch.Tensor = 1.0,
                         ignore_index: int = -100, label_smoothing: float = 0.0,
                         weight: torch.Tensor | None = None,
                         reduction: str = "mean") -> torch.Tensor:
@@ -909,10 +966,10 @@ def poly1_cross_entropy(input: torch.Tensor, target: torch.Tensor, *, epsilon: f
         tensor(1.1931)
     """
     check_reduction(reduction)
-    check_param("epsilon", epsilon, low=-1.0)
+    check_param("epsilon", epsilon, low=-1.0, learnable=True)
     check_param("label_smoothing", label_smoothing, low=0.0, high=1.0)
     _check_class_input(input)
-    kind = _target_kind(input, target, ignore_index)
+    kind, all_counted = _target_kind(input, target, ignore_index)
     x = upcast(input)
     check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
     logp = torch.log_softmax(x, dim=1)
@@ -922,7 +979,7 @@ def poly1_cross_entropy(input: torch.Tensor, target: torch.Tensor, *, epsilon: f
         ce = _soft_cross_entropy(logp, q, None, label_smoothing)
         p_t = (1 - label_smoothing) * (q * logp.exp()).sum(1) + uniform
         return reduce(ce + epsilon * (1 - p_t), reduction, weight=weight)
-    valid = target != ignore_index
+    valid = None if all_counted else target != ignore_index
     logp_y = _gather_class(logp, target, valid)
     ce = -logp_y
     if label_smoothing:

@@ -118,8 +118,7 @@ def energy_margin(energies: torch.Tensor, target: torch.Tensor, *, margin: float
     correct = e.gather(1, safe_target.unsqueeze(1)).squeeze(1)
     # The correct answer is excluded from the competitors by giving it +inf energy; min
     # then picks the most offending wrong answer and routes its gradient to that one only.
-    is_target = F.one_hot(safe_target, e.shape[1]).bool()
-    offending = torch.where(is_target, torch.inf, e).min(1).values
+    offending = e.scatter(1, safe_target.unsqueeze(1), torch.inf).amin(1)
     loss = torch.relu(margin + correct - offending)
     check_broadcastable("weight", weight, loss.shape)
     return reduce(loss, reduction, weight=weight, mask=keep)

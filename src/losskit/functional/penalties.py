@@ -283,30 +283,51 @@ def _check_binary_logits(logits: torch.Tensor, group: torch.Tensor) -> torch.Ten
     return logits
 
 
-def _rate_gap(prob: torch.Tensor, group: torch.Tensor, selected: torch.Tensor | None,
-              aggregate: str) -> torch.Tensor:
-    """Gap across groups of the mean of ``prob`` over the ``selected`` samples of each group.
+def _group_index(group: torch.Tensor) -> torch.Tensor:
+    """Dense ids in 0..G-1 for arbitrary integer group labels, without reading data.
 
-    Groups with no selected member have no rate and are left out; with fewer than two
-    rated groups the gap is 0 (attached to the graph, zero gradient).
+    Sorting the labels and counting label changes numbers the groups; the ids live in a
+    buffer of the batch size (an upper bound of G), so the shapes never depend on the data.
     """
-    _, index = torch.unique(group, return_inverse=True)
-    num_groups = int(index.max()) + 1 if index.numel() else 0
-    member = torch.ones_like(prob) if selected is None else selected.to(prob.dtype)
-    sums = prob.new_zeros(num_groups).index_add(0, index, prob * member)
-    counts = prob.new_zeros(num_groups).index_add(0, index, member)
+    order = torch.argsort(group, stable=True)
+    labels = group[order]
+    starts = torch.ones_like(labels, dtype=torch.bool)
+    starts[1:] = labels[1:] != labels[:-1]
+    segment = torch.cumsum(starts.long(), 0) - 1
+    return torch.zeros_like(segment).scatter(0, order, segment)
+
+
+def _rate_gap(prob: torch.Tensor, group: torch.Tensor, member: torch.Tensor | None,
+              aggregate: str) -> torch.Tensor:
+    """Gap across groups of the mean of ``prob`` weighted by ``member`` within each group.
+
+    ``member`` (1 = selected, 0 = not; a NaN stays NaN) chooses the samples whose rate is
+    measured (positives for the TPR); groups with no member have no rate and are left
+    out; with fewer than two rated groups the gap is 0 (attached, zero gradient).
+    """
+    index = _group_index(group)
+    member = torch.ones_like(prob) if member is None else member.to(prob.dtype)
+    slots = prob.shape[0]
+    sums = prob.new_zeros(slots).index_add(0, index, prob * member)
+    counts = prob.new_zeros(slots).index_add(0, index, member)
     rates = safe_divide(sums, counts)
     rated = counts > 0
     n_rated = rated.sum()
-    if int(n_rated) < 2:
-        return prob.sum() * 0.0
     if aggregate == "max":
-        # max_a r_a - min_b r_b over rated groups = the largest pairwise gap.
-        big = torch.where(rated, rates, -torch.inf).max()
-        small = torch.where(rated, rates, torch.inf).min()
-        return big - small
-    centre = torch.where(rated, rates, 0.0).sum() / n_rated
-    return torch.where(rated, (rates - centre).square(), 0.0).sum() / n_rated
+        # max_a r_a - min_b r_b over rated groups = the largest pairwise gap. A sentinel
+        # keeps the extrema defined on an empty batch.
+        pad = prob.new_zeros(1)
+        big = torch.cat([torch.where(rated, rates, -torch.inf), pad - torch.inf]).amax()
+        small = torch.cat([torch.where(rated, rates, torch.inf), pad + torch.inf]).amin()
+        gap = big - small
+    else:
+        centre = safe_divide(torch.where(rated, rates, 0.0).sum(), n_rated.to(prob.dtype))
+        gap = safe_divide(torch.where(rated, (rates - centre).square(), 0.0).sum(),
+                          n_rated.to(prob.dtype))
+    # Fewer than two rated groups: no gap. A NaN probability or membership lands in a
+    # group's sum, where the "rated" mask would hide it: 0 * the sums keeps it visible.
+    visible = 0.0 * (sums.sum() + counts.sum())
+    return torch.where(n_rated >= 2, gap, prob.sum() * 0.0) + visible
 
 
 def _fairness_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -418,11 +439,13 @@ def equalized_odds_gap(logits: torch.Tensor, target: torch.Tensor, group: torch.
     if not isinstance(target, torch.Tensor) or target.shape != logits.shape:
         raise LossInputError(f"target must be a tensor of shape [N] = {tuple(logits.shape)}, "
                              f"got {getattr(target, 'shape', type(target).__name__)}")
-    positive = target > 0.5
     if _reading_values(target) and not bool(((target == 0) | (target == 1)).all()):
         raise LossInputError("target must hold binary labels 0 or 1")
     prob = torch.sigmoid(upcast(logits))
+    # Membership weights y and 1 - y select the positives (TPR) and negatives (FPR); as
+    # arithmetic rather than a comparison they keep a NaN label visible.
+    positive = target.to(prob.dtype)
     tpr_gap = _rate_gap(prob, group, positive, aggregate)
-    fpr_gap = _rate_gap(prob, group, ~positive, aggregate)
+    fpr_gap = _rate_gap(prob, group, 1 - positive, aggregate)
     return torch.maximum(tpr_gap, fpr_gap)
 

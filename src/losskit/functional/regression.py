@@ -12,9 +12,8 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
-from .._core.reduce import reduce, upcast
+from .._core.reduce import reduce, reduce_summed, upcast
 from .._core.registry import register_loss
 from .._core.validate import (
     LossInputError,
@@ -26,8 +25,11 @@ from .._core.validate import (
     check_param,
     check_reduction,
 )
-from ..kernels import elementwise as _fast
+from ..kernels import builtin as _builtin  # noqa: F401  (registers torch's fused losses)
+from ..kernels import dispatch
+from ..kernels import elementwise as _native_elementwise  # noqa: F401  (registers C sweeps)
 from . import _examples as ex
+from ._references import elementwise_loop, reduced
 
 __all__ = [
     "gaussian_nll",
@@ -47,10 +49,36 @@ def _perfect(args: tuple) -> tuple:
     return (args[1].clone(), args[1], *args[2:])
 
 
-def _torch_reference(builtin, **fixed):
-    def reference(input, target, *, reduction="mean", **hyper):
-        return builtin(input, target, reduction=reduction, **fixed, **hyper)
-    return reference
+def _pair(input, target, weight, reduction):
+    """Checked, upcast (input, target) of an elementwise regression loss."""
+    check_pair(input, target, weight, reduction)
+    return upcast(input), upcast(target)
+
+
+def _accelerated(name, x, y, weight, reduction, **hyper):
+    """The accelerator's result for a weightless call of ``name``, reduced; or None.
+
+    Every elementwise definition below asks here first (see :mod:`losskit.kernels`)."""
+    if weight is not None or x.dtype != y.dtype:
+        return None
+    out = dispatch(name, x, y, reduction=reduction, **hyper)
+    return None if out is None else reduce_summed(out, reduction, shape=x.shape)
+
+
+def _huber_reference(input, target, *, delta=1.0, reduction="mean"):
+    # Huber (1964), the two branches written out per element.
+    def scalar(x, y):
+        r = abs(float((x - y).detach()))
+        return 0.5 * (x - y) ** 2 if r <= delta else delta * ((x - y).abs() - 0.5 * delta)
+    return elementwise_loop(scalar)(input, target, reduction=reduction)
+
+
+def _smooth_l1_reference(input, target, *, beta=1.0, reduction="mean"):
+    # Girshick (2015): 0.5 r^2 / beta inside the band, |r| - 0.5 beta outside.
+    def scalar(x, y):
+        r = abs(float((x - y).detach()))
+        return 0.5 * (x - y) ** 2 / beta if r < beta else (x - y).abs() - 0.5 * beta
+    return elementwise_loop(scalar)(input, target, reduction=reduction)
 
 
 @register_loss(
@@ -67,7 +95,8 @@ def _torch_reference(builtin, **fixed):
              "outliers or heavy tails use huber, smooth_l1 or mae. As a loss on sigmoid outputs "
              "for classification it saturates (vanishing gradient); use cross-entropy there.",
     references=("Gauss, Theoria motus corporum coelestium (1809), least squares.",),
-    example_inputs=ex.regression, optimum=_perfect, reference=_torch_reference(F.mse_loss),
+    example_inputs=ex.regression, optimum=_perfect,
+    reference=elementwise_loop(lambda x, y: (x - y) * (x - y)),
 )
 def mse(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
         reduction: str = "mean") -> torch.Tensor:
@@ -81,12 +110,11 @@ def mse(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | Non
         >>> mse(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0]))
         tensor(2.)
     """
-    check_pair(input, target, weight, reduction)
-    if weight is None and input.numel() and input.dtype == target.dtype:
-        if _fast.usable("mse", input, target):
-            return _fast.elementwise_loss("mse", input, target, reduction)
-        return F.mse_loss(upcast(input), upcast(target), reduction=reduction)
-    return reduce((upcast(input) - upcast(target)).square(), reduction, weight=weight)
+    x, y = _pair(input, target, weight, reduction)
+    fast = _accelerated("mse", x, y, weight, reduction)
+    if fast is not None:
+        return fast
+    return reduce((x - y).square(), reduction, weight=weight)
 
 
 @register_loss(
@@ -105,7 +133,8 @@ def mse(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | Non
              "rate or use huber / smooth_l1. Not differentiable at zero error.",
     references=("Laplace (1774); Koenker, Quantile Regression (2005), the median as L1 "
                 "minimizer.",),
-    example_inputs=ex.regression, optimum=_perfect, reference=_torch_reference(F.l1_loss),
+    example_inputs=ex.regression, optimum=_perfect,
+    reference=elementwise_loop(lambda x, y: (x - y) if x > y else (y - x)),
 )
 def mae(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
         reduction: str = "mean") -> torch.Tensor:
@@ -118,12 +147,11 @@ def mae(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | Non
         >>> mae(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0]))
         tensor(1.)
     """
-    check_pair(input, target, weight, reduction)
-    if weight is None and input.numel() and input.dtype == target.dtype:
-        if _fast.usable("mae", input, target):
-            return _fast.elementwise_loss("mae", input, target, reduction)
-        return F.l1_loss(upcast(input), upcast(target), reduction=reduction)
-    return reduce((upcast(input) - upcast(target)).abs(), reduction, weight=weight)
+    x, y = _pair(input, target, weight, reduction)
+    fast = _accelerated("mae", x, y, weight, reduction)
+    if fast is not None:
+        return fast
+    return reduce((x - y).abs(), reduction, weight=weight)
 
 
 @register_loss(
@@ -141,9 +169,10 @@ def mae(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | Non
     pitfalls="delta is in the units of the target: rescaling the target without rescaling delta "
              "changes the loss's behaviour. A huge delta is MSE/2, a tiny one is delta x MAE.",
     references=("Huber, Robust Estimation of a Location Parameter, Ann. Math. Statist. 1964.",),
-    example_inputs=ex.regression, optimum=_perfect, reference=_torch_reference(F.huber_loss),
+    example_inputs=ex.regression, optimum=_perfect, reference=_huber_reference,
+    learnable=("delta",),
 )
-def huber(input: torch.Tensor, target: torch.Tensor, *, delta: float = 1.0,
+def huber(input: torch.Tensor, target: torch.Tensor, *, delta: float | torch.Tensor = 1.0,
           weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Huber loss with threshold ``delta`` (same values as :func:`torch.nn.functional.huber_loss`).
 
@@ -154,16 +183,15 @@ def huber(input: torch.Tensor, target: torch.Tensor, *, delta: float = 1.0,
         >>> huber(torch.tensor([0.0, 0.0]), torch.tensor([0.5, 3.0]), delta=1.0)
         tensor(1.3125)
     """
-    check_param("delta", delta, low=0.0, low_inclusive=False)
-    check_pair(input, target, weight, reduction)
-    if weight is None and input.numel() and input.dtype == target.dtype:
-        if _fast.usable("huber", input, target):
-            return _fast.elementwise_loss("huber", input, target, reduction, delta)
-        return F.huber_loss(upcast(input), upcast(target), reduction=reduction, delta=delta)
-    r = (upcast(input) - upcast(target)).abs()
-    # Clamping r at delta gives both branches in one expression:
-    # 0.5 m^2 + delta (r - m) with m = min(r, delta).
-    m = r.clamp(max=delta)
+    check_param("delta", delta, low=0.0, low_inclusive=False, learnable=True)
+    x, y = _pair(input, target, weight, reduction)
+    fast = _accelerated("huber", x, y, weight, reduction, delta=delta)
+    if fast is not None:
+        return fast
+    r = (x - y).abs()
+    # Clamping r at delta gives both branches in one expression, with no doubled gradient
+    # at the kink: 0.5 m^2 + delta (r - m) with m = min(r, delta).
+    m = torch.minimum(r, torch.as_tensor(delta, dtype=r.dtype, device=r.device))
     return reduce(0.5 * m.square() + delta * (r - m), reduction, weight=weight)
 
 
@@ -184,9 +212,11 @@ def huber(input: torch.Tensor, target: torch.Tensor, *, delta: float = 1.0,
              "1/beta times Huber's (delta = beta), so small residuals are corrected faster; the "
              "cost per call is the same.",
     references=("Girshick, Fast R-CNN, ICCV 2015.",),
-    example_inputs=ex.regression, optimum=_perfect, reference=_torch_reference(F.smooth_l1_loss),
+    example_inputs=ex.regression, optimum=_perfect,
+    reference=_smooth_l1_reference,
+    learnable=("beta",),
 )
-def smooth_l1(input: torch.Tensor, target: torch.Tensor, *, beta: float = 1.0,
+def smooth_l1(input: torch.Tensor, target: torch.Tensor, *, beta: float | torch.Tensor = 1.0,
               weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Smooth L1 loss (same values as :func:`torch.nn.functional.smooth_l1_loss`).
 
@@ -197,16 +227,18 @@ def smooth_l1(input: torch.Tensor, target: torch.Tensor, *, beta: float = 1.0,
         >>> smooth_l1(torch.tensor([0.0, 0.0]), torch.tensor([0.5, 3.0]))
         tensor(1.3125)
     """
-    check_param("beta", beta, low=0.0)
-    check_pair(input, target, weight, reduction)
-    if weight is None and input.numel() and input.dtype == target.dtype:
-        if beta > 0 and _fast.usable("smooth_l1", input, target):
-            return _fast.elementwise_loss("smooth_l1", input, target, reduction, beta)
-        return F.smooth_l1_loss(upcast(input), upcast(target), reduction=reduction, beta=beta)
-    r = (upcast(input) - upcast(target)).abs()
-    if beta == 0:
+    learnt = isinstance(beta, torch.Tensor)
+    # A learnable beta must stay positive (the quadratic part divides by it); a number may
+    # be 0, which is exactly L1.
+    check_param("beta", beta, low=0.0, low_inclusive=not learnt, learnable=True)
+    x, y = _pair(input, target, weight, reduction)
+    fast = _accelerated("smooth_l1", x, y, weight, reduction, beta=beta)
+    if fast is not None:
+        return fast
+    r = (x - y).abs()
+    if not learnt and beta == 0:
         return reduce(r, reduction, weight=weight)
-    m = r.clamp(max=beta)
+    m = torch.minimum(r, torch.as_tensor(beta, dtype=r.dtype, device=r.device))
     return reduce(0.5 * m.square() / beta + (r - m), reduction, weight=weight)
 
 
@@ -215,8 +247,7 @@ _LOG2 = math.log(2.0)
 
 def _log_cosh_reference(input, target, *, reduction="mean"):
     # Direct textbook form; fine in float64 for moderate residuals.
-    loss = torch.log(torch.cosh(input - target))
-    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+    return reduced(torch.log(torch.cosh(input - target)), reduction)
 
 
 @register_loss(
@@ -247,10 +278,11 @@ def log_cosh(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor 
         >>> log_cosh(torch.tensor([0.0]), torch.tensor([1.0]))
         tensor(0.4338)
     """
-    check_pair(input, target, weight, reduction)
-    if weight is None and _fast.usable("log_cosh", input, target):
-        return _fast.elementwise_loss("log_cosh", input, target, reduction)
-    r = (upcast(input) - upcast(target)).abs()
+    x, y = _pair(input, target, weight, reduction)
+    fast = _accelerated("log_cosh", x, y, weight, reduction)
+    if fast is not None:
+        return fast
+    r = (x - y).abs()
     # log cosh r = r + log(1 + e^{-2r}) - log 2, finite for every finite r.
     loss = r + torch.nn.functional.softplus(-2.0 * r) - _LOG2
     return reduce(loss, reduction, weight=weight)
@@ -380,6 +412,11 @@ def _poisson_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
                                                     generator=g)
 
 
+def _poisson_reference(input, target, *, reduction="mean"):
+    # torch's own poisson_nll_loss (log_input=True), which the definition does not call.
+    return torch.nn.functional.poisson_nll_loss(input, target, reduction=reduction)
+
+
 @register_loss(
     family="regression", tasks=("regression", "count"), input_kind="values",
     target_kind="counts", aliases=("poisson", "poisson_nll_loss"),
@@ -396,18 +433,23 @@ def _poisson_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
              "positive; eps only guards log(0). The loss is not 0 at the optimum (y log y - y "
              "remains unless full=True).",
     references=("McCullagh & Nelder, Generalized Linear Models (1989), ch. 6.",),
-    example_inputs=_poisson_examples, reference=_torch_reference(F.poisson_nll_loss),
+    example_inputs=_poisson_examples, reference=_poisson_reference,
     expected_failures={"extreme_inputs": "a log-rate of 1e4 is a rate of e^10000, which no "
                        "float can hold; the loss is exact wherever the rate is representable"},
     head="log_rate",
 )
 def poisson_nll(input: torch.Tensor, target: torch.Tensor, *, log_input: bool = True,
-                full: bool = False, eps: float = 1e-8, weight: torch.Tensor | None = None,
-                reduction: str = "mean") -> torch.Tensor:
+                full: bool = False, eps: float = 1e-8, exposure: torch.Tensor | None = None,
+                weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Poisson negative log-likelihood (same values as torch's ``poisson_nll_loss``).
 
+    ``exposure`` (time at risk, population, ...) multiplies the rate: with ``log_input``
+    the model predicts the log-rate per unit of exposure and ``log(exposure)`` is the
+    offset of a Poisson GLM, so ``mu = exposure * exp(input)``.
+
     Shape:
-        input: ``[*]`` log-rates (or rates with ``log_input=False``); target: ``[*]`` counts.
+        input: ``[*]`` log-rates (or rates with ``log_input=False``); target: ``[*]`` counts;
+        exposure: broadcastable to ``[*]``, positive.
 
     Example:
         >>> poisson_nll(torch.tensor([0.0]), torch.tensor([1.0]))
@@ -415,8 +457,18 @@ def poisson_nll(input: torch.Tensor, target: torch.Tensor, *, log_input: bool = 
     """
     check_pair(input, target, weight, reduction)
     check_nonnegative("target", target, "Poisson counts")
+    check_param("eps", eps, low=0.0)
     x, y = upcast(input), upcast(target)
-    loss = torch.exp(x) - y * x if log_input else x - y * torch.log(x + eps)
+    if exposure is not None:
+        check_floating("exposure", exposure)
+        check_broadcastable("exposure", exposure, x.shape)
+        check_in_range("exposure", exposure, 0.0, None, "positive exposures; values")
+        e = upcast(exposure).to(x.dtype)
+        # The GLM offset: log mu = x + log e (log_input), mu = x e otherwise.
+        loss = (e * torch.exp(x) - y * (x + torch.log(e)) if log_input
+                else x * e - y * torch.log(x * e + eps))
+    else:
+        loss = torch.exp(x) - y * x if log_input else x - y * torch.log(x + eps)
     if full:
         # Stirling's approximation of log(y!), added only where it is accurate (y > 1).
         stirling = y * torch.log(y.clamp(min=1)) - y + 0.5 * torch.log(2 * math.pi * y.clamp(min=1))
@@ -430,7 +482,9 @@ def _gaussian_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, t
 
 
 def _gaussian_reference(input, target, var, *, full=False, eps=1e-6, reduction="mean"):
-    return F.gaussian_nll_loss(input, target, var, full=full, eps=eps, reduction=reduction)
+    # torch's own gaussian_nll_loss, which the definition does not call.
+    return torch.nn.functional.gaussian_nll_loss(input, target, var, full=full, eps=eps,
+                                                 reduction=reduction)
 
 
 @register_loss(

@@ -154,6 +154,15 @@ def _ctc_reference(log_probs, targets, input_lengths, target_lengths, *, blank=0
                      "simplex, where the two differ by exp(log_probs), a direction that "
                      "log_softmax (or any normalizing map) removes. tests/test_sequence.py "
                      "gradchecks through log_softmax",
+        "double_backward": "torch's CTC kernel has no derivative of its backward "
+                           "(aten::_ctc_loss_backward), so create_graph=True cannot go "
+                           "through it; a gradient penalty on a CTC model needs a "
+                           "differentiable CTC recursion",
+        "meta": "torch ships no meta (shape-only) kernel for CTC; on CUDA it runs torch's "
+                "kernel and losskit's value checks (which read the lengths) are skipped",
+        "compile": "torch's CTC operator has data-dependent output shapes, which "
+                   "torch.compile(fullgraph=True) cannot trace; it graph-breaks there "
+                   "without fullgraph",
     },
 )
 def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Tensor,

@@ -56,7 +56,8 @@ __all__ = [
 #: custom autograd Function written in torch ops; "native": the C kernels of
 #: ``_native.c``; "triton": Triton kernels (CUDA, or CPU tensors in Triton's interpreter).
 BACKENDS = ("torch", "native", "triton")
-MODES = ("auto", "plain", "native", "triton")
+#: "torch" forces torch's builtins like "native" forces C (for tests and benchmarks).
+MODES = ("auto", "plain", "native", "triton", "torch")
 # In "auto", the first accelerator that takes the call wins: Triton, then native C, then
 # torch's builtins (which beat the definition's several ops only by their call overhead).
 _ORDER = {"triton": 0, "native": 1, "torch": 2}
@@ -79,7 +80,10 @@ class Accelerator:
     ``double_backward`` says whether ``create_graph=True`` through it gives exact
     higher derivatives; ``tensor_hyperparameters`` names the keyword arguments that may
     be tensors requiring grad (their gradients are exact); any other keyword tensor that
-    requires grad makes the dispatch decline.
+    requires grad makes the dispatch decline. ``traceable`` says whether it can run while
+    ``torch.compile`` traces and on the wrapped tensors of ``torch.func`` transforms
+    (torch's builtins can; C, Triton and custom autograd Functions without vmap rules
+    cannot, and are declined there).
     """
 
     loss: str
@@ -93,6 +97,7 @@ class Accelerator:
     tensor_hyperparameters: frozenset[str] = frozenset()
     description: str = ""
     options: tuple[str, ...] = field(default=())
+    traceable: bool = True
 
     def decline_reason(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         """Why this accelerator does not take the call, or ``None`` when it does."""
@@ -103,7 +108,7 @@ class Accelerator:
             if self.dtypes and first.dtype not in self.dtypes:
                 names = sorted(str(d).removeprefix("torch.") for d in self.dtypes)
                 return f"takes {names}, not {str(first.dtype).removeprefix('torch.')}"
-        if self.backend in _OPAQUE:
+        if not self.traceable:
             if torch.compiler.is_compiling():
                 return "torch.compile is tracing (compiled graphs use the definition)"
             if any(isinstance(a, torch.Tensor) and not _has_storage(a)
@@ -131,8 +136,8 @@ _REGISTRY: dict[str, list[Accelerator]] = {}
 def register(loss: str, backend: str, *, name: str, devices: tuple[str, ...],
              supports: Callable[..., str | None], dtypes: tuple[torch.dtype, ...] = (),
              double_backward: bool = False, tensor_hyperparameters: tuple[str, ...] = (),
-             description: str = "", options: tuple[str, ...] = ()
-             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             description: str = "", options: tuple[str, ...] = (),
+             traceable: bool | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering ``run`` as an accelerator of ``loss`` (see :class:`Accelerator`)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -142,7 +147,8 @@ def register(loss: str, backend: str, *, name: str, devices: tuple[str, ...],
                           devices=frozenset(devices), dtypes=frozenset(dtypes),
                           double_backward=double_backward,
                           tensor_hyperparameters=frozenset(tensor_hyperparameters),
-                          description=description, options=tuple(options))
+                          description=description, options=tuple(options),
+                          traceable=(backend not in _OPAQUE) if traceable is None else traceable)
         entries = [a for a in _REGISTRY.get(loss, []) if a.name != name]
         entries.append(acc)
         entries.sort(key=lambda a: _ORDER[a.backend])
@@ -181,7 +187,10 @@ _MODE: contextvars.ContextVar[str | None] = contextvars.ContextVar("losskit_kern
 
 
 def mode() -> str:
-    """The path in force for this thread: ``auto``, ``plain``, ``native`` or ``triton``."""
+    """The path in force for this thread: ``auto``, ``plain``, ``native``, ``triton``
+    or ``torch``."""
+    if torch.compiler.is_compiling():
+        return _PROCESS_MODE
     return _MODE.get() or _PROCESS_MODE
 
 
@@ -215,7 +224,9 @@ def dispatch(loss: str, *args: Any, **kwargs: Any) -> Any:
     entries = _REGISTRY.get(loss)
     if not entries:
         return None
-    current = _MODE.get() or _PROCESS_MODE
+    # While torch.compile traces, the process-wide mode applies (dynamo cannot trace a
+    # ContextVar; a thread's ``use(...)`` around a compiled call is baked in at tracing).
+    current = _PROCESS_MODE if torch.compiler.is_compiling() else (_MODE.get() or _PROCESS_MODE)
     if current == "plain":
         return None
     if current == "auto":

@@ -183,10 +183,11 @@ ELEMENT_DISPATCH(double, f64)
 /* ------------------------------------------------------------------------------------
  * Softmax cross entropy / focal over rows of x [N, C] with integer targets.
  *
- *   lse_i = log sum_c exp(x_ic),  l_i = x_it - lse_i  (log p of the target)
- *   cross entropy:  loss_i = a_i (lse_i - x_it) + b (W lse_i - sum_c w_c x_ic) + z lse_i^2
+ *   m_i = max_c x_ic, s_i = sum_c exp(x_ic - m_i), lse_i = m_i + log s_i,
+ *   l_i = (x_it - m_i) - log s_i  (log p of the target; x_it - lse_i would cancel)
+ *   cross entropy:  loss_i = -a_i l_i + b (W log s_i - sum_c w_c (x_ic - m_i)) + w_t z lse_i^2
  *       a_i = (1 - ls) w_t, b = ls / C, W = sum_c w_c (w = class weights, or 1)
- *       dloss/dx_ij = a_i (p_ij - [j = t]) + b (W p_ij - w_j) + 2 z lse_i p_ij
+ *       dloss/dx_ij = a_i (p_ij - [j = t]) + b (W p_ij - w_j) + 2 w_t z lse_i p_ij
  *   focal (gamma > 0, no smoothing): loss_i = -w_t (1 - p_t)^gamma l_i
  *       dloss/dx_ij = A_i (p_ij - [j = t]),  A_i = w_t ((1-p)^g - g (1-p)^(g-1) p l)
  * Rows whose target is ignore_index get loss 0 and a zero gradient. grad may alias x
@@ -214,38 +215,42 @@ void losskit_softmax_rows_##SUF(int64_t N, int64_t C, const T* x, const int64_t*
         T mx = xi[0];                                                                    \
         _Pragma("omp simd reduction(max:mx)")                                            \
         for (int64_t c = 0; c < C; c++) mx = xi[c] > mx ? xi[c] : mx;                   \
-        const T xt = xi[t];                                                              \
-        T s = 0, wx = 0;                                                                 \
+        const T xt = xi[t]; /* read before gi (which may alias xi) is written */          \
+        T s = 0, wxm = 0; /* wxm = sum_c w_c (x_c - mx): shifted, so it cannot overflow */ \
         if (b != 0) {                                                                    \
-            if (cw) { _Pragma("omp simd reduction(+:wx)")                                \
-                      for (int64_t c = 0; c < C; c++) wx += cw[c] * xi[c]; }             \
-            else    { _Pragma("omp simd reduction(+:wx)")                                \
-                      for (int64_t c = 0; c < C; c++) wx += xi[c]; }                     \
+            if (cw) { _Pragma("omp simd reduction(+:wxm)")                               \
+                      for (int64_t c = 0; c < C; c++) wxm += cw[c] * (xi[c] - mx); }     \
+            else    { _Pragma("omp simd reduction(+:wxm)")                               \
+                      for (int64_t c = 0; c < C; c++) wxm += xi[c] - mx; }               \
         }                                                                                \
         if (gi) { _Pragma("omp simd reduction(+:s)")                                     \
                   for (int64_t c = 0; c < C; c++) { T e = EXP(xi[c] - mx); gi[c] = e; s += e; } } \
         else    { _Pragma("omp simd reduction(+:s)")                                     \
                   for (int64_t c = 0; c < C; c++) s += EXP(xi[c] - mx); }                \
-        const T lse = mx + LOG(s);                                                       \
+        const T log_s = LOG(s);                                                          \
+        const T lse = mx + log_s;                                                        \
         const T wt = cw ? cw[t] : (T)1;                                                  \
-        const T lp = xt - lse;                                                           \
+        /* log p_t = (x_t - mx) - log s: x_t - lse would cancel at large logits. */      \
+        const T lp = (xt - mx) - log_s;                                                  \
         T A, li;                                                                         \
         if (gamma > 0) {                                                                 \
             T p = EXP(lp); p = p > 1 ? (T)1 : p; T q = (T)1 - p;                         \
             T qg = q > 0 ? EXP((T)gamma * LOG(q)) : (T)0;                                \
             T qg1 = q > 0 ? (T)gamma * qg / q : (gamma == 1 ? (T)1 : (T)0);              \
+            T plp = p > 0 ? p * lp : (T)0; /* p log p -> 0: no 0 * inf at huge logits */ \
             li = -wt * qg * lp;                                                          \
-            A = wt * (qg - qg1 * p * lp);                                                \
+            A = wt * (qg - qg1 * plp);                                                   \
         } else {                                                                         \
             A = ((T)1 - (T)ls) * wt;                                                     \
-            li = A * (lse - xt) + b * (W * lse - wx);                                    \
+            li = -A * lp;                                                                \
+            if (b != 0) li += b * (W * log_s - wxm);                                     \
         }                                                                                \
-        if (zl != 0) li += (T)zl * lse * lse;                                            \
+        if (zl != 0) li += wt * (T)zl * lse * lse; /* the class weight scales z-loss too */                                            \
         loss[i] = li;                                                                    \
         if (lse_out) lse_out[i] = lse;                                                   \
         if (gi) {                                                                        \
             const T g = gs ? gs[i] : (T)gs0;                                             \
-            const T cp = g * (A + b * W + (T)(2.0 * zl) * lse) / s; /* times e_c */      \
+            const T cp = g * (A + b * W + (T)(2.0 * zl) * wt * lse) / s; /* times e_c */ \
             if (b != 0 && cw) {                                                          \
                 const T cb = g * b;                                                      \
                 _Pragma("omp simd")                                                       \

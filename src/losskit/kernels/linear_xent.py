@@ -1,28 +1,40 @@
 """Chunked linear + cross entropy that never holds the full ``[N, V]`` logits.
 
 Forward walks over blocks of ``rows`` tokens. For each block it computes the logits
-``h W^T + b`` into one reusable ``[rows, V]`` buffer, applies the soft cap, and runs the
-row kernel of :mod:`.softmax_xent`, which writes ``dloss/dlogits`` over the logits in
-place. The block's contribution to the gradients is then two matrix products,
-``dh = dz W`` and ``dW += dz^T h`` (and ``db += sum dz``), so backward only scales the
-stored gradients by the upstream scalar. Peak extra memory: one logits block plus
-``dW`` (``[V, D]``) and ``dh`` (``[N, D]``), instead of three ``[N, V]`` tensors.
+``h W^T + b`` into one reusable ``[rows, V]`` buffer, applies the soft cap, and runs a
+row kernel (:mod:`.softmax_xent`: the native C rows on the CPU, the same formulas in
+torch ops elsewhere), which writes ``dloss/dlogits`` over the logits in place. The
+block's contribution to the gradients is then two matrix products, ``dh = dz W`` and
+``dW += dz^T h`` (and ``db += sum dz``), so backward only scales the stored gradients by
+the upstream gradient. Peak extra memory: one logits block plus ``dW`` (``[V, D]``) and
+``dh`` (``[N, D]``), instead of three ``[N, V]`` tensors.
+
+Registered as two accelerators of ``linear_cross_entropy``: ``"native"`` (CPU, C rows)
+and ``"torch"`` (any device, torch-op rows). The call, made by the definition through
+:func:`losskit.kernels.dispatch`, is ``(hidden [N, D], linear_weight [V, D], target [N],
+*, bias, class_weight, weight [N] | None, ignore_index, label_smoothing, z_loss, softcap,
+reduction)`` with numeric options; the result is the per-token loss (weighted, 0 at
+ignored tokens) for ``reduction="none"`` and its sum otherwise. ``create_graph=True``
+differentiates the definition. Neither runs under ``torch.compile`` or ``torch.func``
+transforms (the definition does).
 
 With ``reduction="none"`` the upstream gradient differs per token, so forward only
 computes the losses and backward repeats the block walk with the per-token scale.
-
-float16 / bfloat16 inputs are computed in float32 (the weight is converted once) and
-the gradients are returned in the inputs' dtypes.
+float16 / bfloat16 inputs are computed in float32 and the gradients are returned in the
+inputs' dtypes.
 """
 
 from __future__ import annotations
 
 import torch
-from torch.autograd.function import once_differentiable
 
-from .softmax_xent import softmax_rows
+from .._core.reduce import mean_denominator
+from .._core.registry import get_info
+from . import _native
+from ._dispatch import differentiate_definition, register
+from .softmax_xent import softmax_rows, softmax_rows_torch
 
-__all__ = ["BLOCK_BYTES", "LinearCrossEntropy", "block_rows"]
+__all__ = ["BLOCK_BYTES", "block_rows"]
 
 #: Upper bound on the logits block. Larger blocks mean fewer read-modify-write passes over
 #: ``dW`` ([V, D]) and larger matrix products; 48 MiB measured faster than 16 or 32 MiB at
@@ -39,22 +51,20 @@ def block_rows(vocab: int, itemsize: int, tokens: int | None = None) -> int:
     return rows
 
 
-def _walk(hidden, weight, bias, target, options, row_scale, want_grads):
-    """Losses [N] and, if ``want_grads = (dh?, dW?, db?)``, the scaled gradients."""
+def _walk(hidden, weight, bias, target, options, row_scale, want_grads, native):
+    """Per-token losses [N] and, if ``want_grads = (dh?, dW?, db?)``, the scaled gradients."""
     class_weight, ignore_index, label_smoothing, z_loss, softcap = options
     n, _ = hidden.shape
     v = weight.shape[0]
-    acc = hidden.dtype
+    dev, acc = hidden.device, hidden.dtype
     need_h, need_w, need_b = want_grads if want_grads else (False, False, False)
     want = need_h or need_w or need_b
-    losses = torch.empty(n, dtype=acc)
+    losses = torch.empty(n, dtype=acc, device=dev)
     grad_h = torch.empty_like(hidden) if need_h else None
-    grad_w = torch.empty_like(weight) if need_w else None  # the first block writes it
-    grad_b = torch.zeros(v, dtype=acc) if need_b else None
+    grad_w = torch.zeros_like(weight) if need_w else None
+    grad_b = torch.zeros(v, dtype=acc, device=dev) if need_b else None
     rows = block_rows(v, hidden.element_size(), n)
-    buffer = torch.empty(min(rows, n), v, dtype=acc)
-    if need_w and n == 0:
-        grad_w.zero_()
+    buffer = torch.empty(min(rows, n), v, dtype=acc, device=dev)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
         h = hidden[start:stop]
@@ -64,16 +74,21 @@ def _walk(hidden, weight, bias, target, options, row_scale, want_grads):
         else:
             torch.mm(h, weight.t(), out=z)
         if softcap is not None:
-            # z = cap * tanh(z / cap); keep tanh for the chain rule factor 1 - tanh^2.
+            # z = cap * tanh(z / cap); keep tanh for the chain-rule factor 1 - tanh^2.
             tanh = z.div_(softcap).tanh_()
             capped = tanh * softcap
         else:
             capped = z
-        scale = row_scale if not isinstance(row_scale, torch.Tensor) else row_scale[start:stop]
-        loss, _, dz = softmax_rows(
-            capped, target[start:stop], class_weight=class_weight, ignore_index=ignore_index,
-            label_smoothing=label_smoothing, z_loss=z_loss, grad_scale=scale, want_grad=want,
-            grad_out=capped if want else None)
+        scale = row_scale[start:stop] if (isinstance(row_scale, torch.Tensor)
+                                          and row_scale.dim()) else row_scale
+        kw = dict(class_weight=class_weight, ignore_index=ignore_index,
+                  label_smoothing=label_smoothing, z_loss=z_loss, grad_scale=scale,
+                  want_grad=want)
+        if native:
+            loss, dz = softmax_rows(capped, target[start:stop], grad_out=capped if want else None,
+                                    **kw)
+        else:
+            loss, dz = softmax_rows_torch(capped, target[start:stop], **kw)
         losses[start:stop] = loss
         if not want:
             continue
@@ -81,94 +96,130 @@ def _walk(hidden, weight, bias, target, options, row_scale, want_grads):
             dz.mul_(tanh.square_().neg_().add_(1.0))
         if need_h:
             torch.mm(dz, weight, out=grad_h[start:stop])
-        if need_w and start == 0:
-            torch.mm(dz.t(), h, out=grad_w)
-        elif need_w:
+        if need_w:
             grad_w.addmm_(dz.t(), h)
         if need_b:
             grad_b += dz.sum(0)
     return losses, grad_h, grad_w, grad_b
 
 
-def _row_scale(target, class_weight, ignore_index, vocab, sample_weight, reduction):
-    """Per-token gradient scale for "mean"/"sum" and the mean's denominator."""
-    valid = (target != ignore_index) & (target >= 0) & (target < vocab)
-    if reduction == "mean":
-        if class_weight is None:
-            denom = valid.sum().to(torch.float64)
-        else:
-            denom = torch.where(valid, class_weight[torch.where(valid, target, 0)], 0.0).sum()
-        denom = float(denom)
-        inv = 1.0 / denom if denom > 0 else 0.0
-    else:
-        denom, inv = 1.0, 1.0
-    if sample_weight is None:
-        return inv, denom
-    return sample_weight * inv, denom
+def _inverse_denominator(target, class_weight, ignore_index):
+    """1 / the mean's denominator (reduce's own), as a 0-dim tensor on the target's device."""
+    valid = target != ignore_index
+    cw = None if class_weight is None else torch.where(
+        valid, class_weight[torch.where(valid, target, 0)], 0.0)
+    d = mean_denominator(target.shape, target.device, valid, cw)
+    d = d.to(class_weight.dtype if class_weight is not None else torch.float32)
+    return torch.where(d > 0, 1.0 / torch.where(d > 0, d, 1.0), 1.0)
 
 
-class LinearCrossEntropy(torch.autograd.Function):
-    """``apply(hidden [N, D], weight [V, D], bias [V] | None, target [N], sample_weight [N] |
-    None, class_weight [V] | None, ignore_index, label_smoothing, z_loss, softcap,
-    reduction, track)`` -> scalar, or ``[N]`` for ``reduction="none"``; ``track`` says
-    whether autograd will ask for gradients (no gradient work is done otherwise)."""
-
+class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, bias, target, sample_weight, class_weight, ignore_index,
-                label_smoothing, z_loss, softcap, reduction, track):
+    def forward(ctx, hidden, weight, bias, target, token_weight, class_weight, options,
+                reduction, native, public, track):
         in_dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
         acc = torch.promote_types(torch.float32, hidden.dtype)
         h = hidden.to(acc).contiguous()
         w = weight.to(acc).contiguous()
         b = None if bias is None else bias.to(acc)
         cw = None if class_weight is None else class_weight.to(acc)
-        sw = None if sample_weight is None else sample_weight.to(acc)
-        options = (cw, ignore_index, label_smoothing, z_loss, softcap)
-        ctx.in_dtypes, ctx.reduction, ctx.options = in_dtypes, reduction, options
-        # ``track`` is False under torch.no_grad (where needs_input_grad still says True).
+        tw = None if token_weight is None else token_weight.to(acc)
+        opts = (cw, *options)
+        ctx.in_dtypes, ctx.reduction, ctx.options, ctx.native = in_dtypes, reduction, opts, native
+        ctx.public = public
+        ctx.save_for_backward(hidden, weight, bias, target, token_weight, class_weight)
+        # ``track`` is False under torch.no_grad, where needs_input_grad still says True.
         wants = (track and ctx.needs_input_grad[0], track and ctx.needs_input_grad[1],
                  track and bias is not None and ctx.needs_input_grad[2])
-        if not any(wants) or reduction == "none":
-            losses = _walk(h, w, b, target, options, 1.0, None)[0]
-            ctx.save_for_backward(h, w, b, target, sw)
+        if reduction == "none" or not any(wants):
             ctx.grads = None
-            if sw is not None:
-                losses = losses * sw
-            if reduction == "none":
-                return losses
-            total = losses.sum(dtype=torch.float64)
-            if reduction == "mean":
-                _, denom = _row_scale(target, cw, ignore_index, w.shape[0], None, reduction)
-                total = total / denom if denom > 0 else total * 0.0
-            return total.to(acc)
-        scale, denom = _row_scale(target, cw, ignore_index, w.shape[0], sw, reduction)
-        losses, gh, gw, gb = _walk(h, w, b, target, options, scale, wants)
-        if sw is not None:
-            losses = losses * sw
-        total = losses.sum(dtype=torch.float64)
-        if reduction == "mean":
-            total = total / denom if denom > 0 else total * 0.0
-        ctx.grads = (gh, gw, gb)
-        ctx.save_for_backward(h, w, b, target, sw)
-        return total.to(acc)
+            losses = _walk(h, w, b, target, opts, 1.0, None, native)[0]
+            losses = losses if tw is None else losses * tw
+            return losses if reduction == "none" else losses.sum(dtype=torch.float64).to(acc)
+        hint = (_inverse_denominator(target, cw, options[0]).to(acc) if reduction == "mean"
+                else torch.ones((), dtype=acc, device=h.device))
+        scale = hint if tw is None else tw * hint
+        losses, gh, gw, gb = _walk(h, w, b, target, opts, scale, wants, native)
+        losses = losses if tw is None else losses * tw
+        ctx.grads, ctx.hint = (gh, gw, gb), hint
+        return losses.sum(dtype=torch.float64).to(acc)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_output):
-        h, w, b, target, sw = ctx.saved_tensors
+        hidden, weight, bias, target, token_weight, _ = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
+            fn, public = get_info("linear_cross_entropy").fn, ctx.public
+            summed = "none" if ctx.reduction == "none" else "sum"
+            grads = differentiate_definition(
+                "linear_cross_entropy",
+                lambda h, w, b: fn(h, w, target, bias=b, reduction=summed, **public),
+                (hidden, weight, bias), grad_output)
+            return (*grads, None, None, None, None, None, None, None, None)
+        acc = torch.promote_types(torch.float32, hidden.dtype)
+        h, w = hidden.to(acc).contiguous(), weight.to(acc).contiguous()
+        b = None if bias is None else bias.to(acc)
+        tw = None if token_weight is None else token_weight.to(acc)
         wants = (ctx.needs_input_grad[0], ctx.needs_input_grad[1],
-                 b is not None and ctx.needs_input_grad[2])
+                 bias is not None and ctx.needs_input_grad[2])
         grads, ctx.grads = ctx.grads, None
         if ctx.reduction == "none":
-            scale = grad_output.to(h.dtype) if sw is None else grad_output.to(h.dtype) * sw
-            grads = _walk(h, w, b, target, ctx.options, scale, wants)[1:]
+            scale = grad_output.to(acc) if tw is None else grad_output.to(acc) * tw
+            grads = _walk(h, w, b, target, ctx.options, scale, wants, ctx.native)[1:]
         else:
-            if grads is None:  # second backward with retain_graph=True: recompute
-                scale, _ = _row_scale(target, ctx.options[0], ctx.options[1], w.shape[0], sw,
-                                      ctx.reduction)
-                grads = _walk(h, w, b, target, ctx.options, scale, wants)[1:]
-            go = float(grad_output)
-            if go != 1.0:
-                grads = tuple(None if g is None else g.mul_(go) for g in grads)
-        gh, gw, gb = (None if g is None else g.to(dt) for g, dt in zip(grads, ctx.in_dtypes))
-        return gh, gw, gb, None, None, None, None, None, None, None, None, None
+            if grads is None:  # a second backward (retain_graph=True): recompute
+                scale = ctx.hint if tw is None else tw * ctx.hint
+                grads = _walk(h, w, b, target, ctx.options, scale, wants, ctx.native)[1:]
+            ratio = grad_output.to(acc) / ctx.hint
+            # On the CPU the ratio is read for free and is usually exactly 1; elsewhere
+            # multiply unconditionally (reading it would be a device sync).
+            if not (ctx.native and float(ratio) == 1.0):
+                grads = tuple(None if g is None else g.mul_(ratio) for g in grads)
+        out = tuple(None if g is None else g.to(dt) for g, dt in zip(grads, ctx.in_dtypes))
+        return (*out, None, None, None, None, None, None, None, None)
+
+
+def _supports(native: bool):
+    def supports(hidden, linear_weight, target, *, bias, class_weight, weight, ignore_index,
+                 label_smoothing, z_loss, softcap, reduction):
+        if hidden.dim() != 2 or target.dim() != 1:
+            return "takes [N, D] hidden states and [N] targets"
+        for key, value in (("label_smoothing", label_smoothing), ("z_loss", z_loss),
+                           ("softcap", softcap)):
+            if isinstance(value, torch.Tensor):
+                return f"{key} must be a number"
+        if native:
+            if _native.library() is None:
+                return f"native kernels unavailable ({_native.build_error()})"
+            if hidden.dtype == torch.float64 and linear_weight.dtype != torch.float64:
+                return "mixed float64 / lower-precision inputs"
+        return None
+    return supports
+
+
+def _make_run(native: bool):
+    def run(hidden, linear_weight, target, *, bias, class_weight, weight, ignore_index,
+            label_smoothing, z_loss, softcap, reduction):
+        options = (ignore_index, label_smoothing, z_loss, softcap)
+        public = dict(class_weight=class_weight, weight=weight, ignore_index=ignore_index,
+                      label_smoothing=label_smoothing, z_loss=z_loss, softcap=softcap)
+        track = torch.is_grad_enabled() and any(
+            t is not None and t.requires_grad for t in (hidden, linear_weight, bias))
+        return _LinearCrossEntropy.apply(hidden, linear_weight, bias, target, weight,
+                                         class_weight, options, reduction, native, public, track)
+    return run
+
+
+register("linear_cross_entropy", "native", name="native.linear_xent", devices=("cpu",),
+         supports=_supports(True), double_backward=True, traceable=False,
+         tensor_hyperparameters=("bias",),
+         options=("reduction", "bias", "class_weight", "weight", "ignore_index",
+                  "label_smoothing", "z_loss", "softcap"),
+         description="token blocks through the C softmax rows, gradients made in forward; "
+                     "never holds [N, V]")(_make_run(True))
+register("linear_cross_entropy", "torch", name="torch.linear_xent",
+         devices=("cpu", "cuda", "meta", "xpu", "mps"), supports=_supports(False),
+         double_backward=True, traceable=False, tensor_hyperparameters=("bias",),
+         options=("reduction", "bias", "class_weight", "weight", "ignore_index",
+                  "label_smoothing", "z_loss", "softcap"),
+         description="token blocks in torch ops on any device, gradients made in forward; "
+                     "never holds [N, V]")(_make_run(False))

@@ -18,6 +18,9 @@ from typing import Any
 import torch
 from torch.autograd.gradcheck import GradcheckError
 
+from . import _transforms
+from ._outcome import Failed, Skipped
+from ._properties import properties
 from ._subject import Args, Subject
 
 __all__ = ["CHECKS", "LOW_PRECISION_TOL", "Check", "Failed", "Skipped"]
@@ -31,16 +34,6 @@ SCALABLE = frozenset({"logits", "values", "embeddings", "scores", "energies"})
 
 EXTREME = 1e4
 
-#: Backend of the ``compile`` check: inductor is what users run; tests may pick "aot_eager".
-COMPILE_BACKEND = "inductor"
-
-
-class Failed(Exception):
-    """The check ran and the loss did not meet it; the message is the detail."""
-
-
-class Skipped(Exception):
-    """The check does not apply to this loss; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -399,23 +392,6 @@ def reference(subject: Subject) -> str:
            f"max difference {_g(worst)}"
 
 
-def compiled(subject: Subject) -> str:
-    args = subject.example()
-    eager = _mean(subject, args)
-
-    def fn(*a: Any) -> torch.Tensor:
-        return subject(*a, reduction="mean")
-
-    try:
-        out = torch.compile(fn, backend=COMPILE_BACKEND)(*subject.prepare(args))
-    except Exception as exc:
-        raise Failed(f"torch.compile raised {type(exc).__name__}: "
-                     f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from None
-    if not _close(out, eager, 1e-6, 1e-8):
-        raise Failed(f"compiled {_g(out.item())} vs eager {_g(eager.item())}")
-    return f"compiled {_g(out.item())} = eager"
-
-
 def _convergence(subject: Subject) -> Any:
     from ._convergence import converge
 
@@ -446,6 +422,19 @@ CHECKS: dict[str, Check] = {c.name: c for c in (
           "self-consistency check misses", reference),
     Check("convergence", "the end-to-end test: training a small model with the loss must reach "
           "a known answer on a synthetic problem", _convergence),
-    Check("compile", "torch.compile must trace the loss and give the eager value (slow; off by "
-          "default)", compiled, default=False),
+    Check("properties", "every property a loss claims (nonnegative, bounded gradient, convex, "
+          "handles imbalance, proper scoring, ...) must hold when measured", properties),
+    Check("meta", "a loss that reads tensor data syncs the GPU on every call and cannot be "
+          "traced; on meta tensors it has no data to read", _transforms.meta),
+    Check("vmap", "per-sample gradients (torch.func.vmap of grad) must equal a loop over "
+          "samples", _transforms.vmap),
+    Check("double_backward", "gradient penalties and meta-learning differentiate the gradient; "
+          "create_graph=True must give exact second derivatives", _transforms.double_backward),
+    Check("learnable", "a tensor hyperparameter that requires grad must get its exact gradient "
+          "or be refused; a silently frozen temperature never learns", _transforms.learnable),
+    Check("nan_propagation", "a NaN in the input or target must surface as a NaN loss or an "
+          "error, never as a finite value", _transforms.nan_propagation),
+    Check("compile", "torch.compile(fullgraph=True) must trace the loss without a graph break "
+          "and give the eager value and gradients (slow; off by default)",
+          _transforms.compiled, default=False),
 )}

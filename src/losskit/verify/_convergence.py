@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from .._core.validate import LossInputError
-from ._checks import Failed, Skipped
+from ._outcome import Failed, Skipped
 from ._subject import Args, Subject
 
 __all__ = ["converge"]

@@ -109,6 +109,9 @@ class Subject:
     fixed_example: bool = False
     n: int = 7
     notes: list[str] = field(default_factory=list)
+    learnable: tuple[str, ...] = ()
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    none_shape: str = "element"
 
     @property
     def takes_reduction(self) -> bool:
@@ -159,6 +162,18 @@ def _reduction_mode(loss: Callable[..., Any]) -> str | None:
     if isinstance(loss, torch.nn.Module) and isinstance(getattr(loss, "reduction", None), str):
         return "attribute"
     return None
+
+
+def _keyword_defaults(loss: Callable[..., Any]) -> dict[str, Any]:
+    """Keyword-only arguments with defaults of a user's loss (its hyperparameters)."""
+    target = loss.forward if isinstance(loss, torch.nn.Module) else loss
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
+            and p.default is not inspect.Parameter.empty and p.name not in ("reduction",
+                                                                             "weight")}
 
 
 def _label(loss: Any) -> str:
@@ -261,6 +276,10 @@ def build_subject(
                            **dict(expected_failures or {})},
         fixed_example=fixed,
         notes=notes,
+        learnable=info.learnable if info is not None else (),
+        hyperparameters=(dict(info.hyperparameters) if info is not None
+                         else _keyword_defaults(fn)),
+        none_shape=info.none_shape if info is not None else "element",
     )
     if fixed:
         first = subject.example(requires_grad=False)[0]

@@ -1,0 +1,315 @@
+"""Checks that a loss works where PyTorch users run it.
+
+* ``meta``: forward and backward on ``meta`` tensors (no data) with value checks off. A
+  loss that reads tensor data (``.item()``, ``bool(t)``, ``torch.equal``, ...) fails: on
+  a GPU that read is a host-device sync per call, and it breaks tracing.
+* ``compile``: ``torch.compile(fullgraph=True)`` traces the loss without a graph break
+  and gives the eager value and gradients.
+* ``vmap``: per-sample gradients with ``torch.func.vmap(torch.func.grad(...))`` equal a
+  loop over samples (differential privacy, influence functions, data attribution).
+* ``double_backward``: ``create_graph=True`` gives exact second derivatives
+  (``gradgradcheck``): gradient penalties, meta-learning, Hessian-vector products.
+* ``learnable``: a hyperparameter given as a tensor that requires grad (a learnable
+  temperature, margin, ...) gets its exact gradient, or the loss refuses it with an
+  error. Silently dropping the gradient (``float(t)`` inside) fails.
+* ``nan_propagation``: a NaN in any floating argument gives a NaN loss or a
+  ``LossInputError``, never a finite value that no monitor can see.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch.autograd.gradcheck import GradcheckError
+
+from .._core.validate import LossInputError, value_checks
+from ._outcome import Failed, Skipped
+from ._subject import Args, Subject
+
+__all__ = ["COMPILE_BACKEND", "compiled", "double_backward", "learnable", "meta",
+           "nan_propagation", "vmap"]
+
+#: Backend of the ``compile`` check: inductor is what users run; tests may pick "aot_eager".
+COMPILE_BACKEND = "inductor"
+
+
+def _call(subject: Subject, args: Args, reduction: str | None = "mean") -> torch.Tensor:
+    out = subject(*args, reduction=reduction)
+    if not isinstance(out, torch.Tensor):
+        raise Failed(f"returned {type(out).__name__}, not a tensor")
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
+
+
+def _positions(subject: Subject, args: Args) -> list[int]:
+    return [i for i in subject.grad_args if i < len(args) and isinstance(args[i], torch.Tensor)
+            and args[i].requires_grad]
+
+
+def _replace(args: Args, new: dict[int, Any]) -> Args:
+    return tuple(new.get(i, a) for i, a in enumerate(args))
+
+
+# --- meta ------------------------------------------------------------------------------------
+
+
+def meta(subject: Subject) -> str:
+    args = subject.example(n=4)
+    if not any(isinstance(a, torch.Tensor) for a in args):
+        raise Skipped("no tensor arguments")
+    moved = []
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            m = a.detach().to("meta")
+            a = m.requires_grad_(a.requires_grad) if a.is_floating_point() else m
+        moved.append(a)
+    moved_args = tuple(moved)
+    inputs = [moved_args[i] for i in _positions(subject, moved_args)]
+    with value_checks(False):
+        try:
+            out = _call(subject, moved_args)
+            grads = torch.autograd.grad(out, inputs, allow_unused=True) if (
+                inputs and out.requires_grad) else ()
+        except Failed:
+            raise
+        except Exception as exc:
+            raise Failed(f"cannot run without reading tensor data ({_first_line(exc)}); on a "
+                         "GPU such a read is a host-device sync on every call") from None
+    if out.device.type != "meta":
+        raise Failed(f"the result is on {out.device}, not on the inputs' device")
+    bad = [g for g in grads if g is not None and g.device.type != "meta"]
+    if bad:
+        raise Failed("a gradient left the inputs' device")
+    return f"forward and backward on meta tensors (shape {tuple(out.shape)}): no data is read"
+
+
+# --- compile ---------------------------------------------------------------------------------
+
+
+def compiled(subject: Subject) -> str:
+    args = subject.example()
+    eager = _call(subject, args)
+    inputs = [args[i] for i in _positions(subject, args)]
+    eager_grads = (torch.autograd.grad(eager, inputs, allow_unused=True)
+                   if inputs and eager.requires_grad else ())
+
+    def fn(*a: Any) -> torch.Tensor:
+        return subject(*a, reduction="mean")
+
+    fresh = subject.prepare(args)
+    fresh_inputs = [fresh[i] for i in _positions(subject, fresh)]
+    torch.compiler.reset()
+    try:
+        out = torch.compile(fn, backend=COMPILE_BACKEND, fullgraph=True)(*fresh)
+        grads = (torch.autograd.grad(out, fresh_inputs, allow_unused=True)
+                 if fresh_inputs and out.requires_grad else ())
+    except Exception as exc:
+        raise Failed(f"torch.compile(fullgraph=True) failed: {_first_line(exc)}") from None
+    finally:
+        torch.compiler.reset()
+    if not _close(out, eager):
+        raise Failed(f"compiled {_num(out)} vs eager {_num(eager)}")
+    for a, b in zip(grads, eager_grads):
+        if (a is None) != (b is None) or (a is not None and not _close(a, b)):
+            raise Failed("compiled gradients differ from eager")
+    return f"fullgraph ({COMPILE_BACKEND}): value {_num(out)} and gradients equal eager"
+
+
+# --- vmap ------------------------------------------------------------------------------------
+
+
+def _batch_positions(subject: Subject, args: Args, n: int) -> list[int]:
+    if subject.input_kind == "parameters":
+        return []
+    first = args[0]
+    if not isinstance(first, torch.Tensor) or first.dim() == 0 or first.shape[0] != n:
+        return []
+    return [i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.dim()
+            and a.shape[0] == n]
+
+
+def vmap(subject: Subject) -> str:
+    n = 4
+    args = subject.example(n=n, requires_grad=False)
+    pos = _batch_positions(subject, args, n)
+    gpos = [p for p in subject.grad_args if p in pos and args[p].is_floating_point()]
+    if not gpos:
+        raise Skipped("no batch-first differentiable argument")
+    reduction = "sum" if subject.takes_reduction else None
+
+    def one(*vals: torch.Tensor) -> torch.Tensor:
+        call = _replace(args, {p: v.unsqueeze(0) for p, v in zip(pos, vals)})
+        return _call(subject, call, reduction)
+
+    loop = []
+    try:
+        for i in range(n):
+            vals = [args[p][i].clone().requires_grad_(p in gpos) for p in pos]
+            out = one(*vals)
+            grads = torch.autograd.grad(out, [vals[pos.index(p)] for p in gpos],
+                                        allow_unused=True)
+            loop.append([torch.zeros_like(vals[pos.index(p)]) if g is None else g
+                         for p, g in zip(gpos, grads)])
+    except Failed:
+        raise
+    except Exception as exc:
+        raise Skipped(f"the loss is not defined on a single sample ({_first_line(exc)})") from None
+    argnums = tuple(pos.index(p) for p in gpos)
+    with value_checks(False):
+        try:
+            per = torch.func.vmap(torch.func.grad(one, argnums=argnums))(*[args[p] for p in pos])
+        except Exception as exc:
+            raise Failed(f"torch.func.vmap(torch.func.grad(...)) failed: "
+                         f"{_first_line(exc)}") from None
+    for i in range(n):
+        for k in range(len(gpos)):
+            if not _close(per[k][i], loop[i][k]):
+                raise Failed(f"per-sample gradient {i} of argument {gpos[k]} differs from the "
+                             f"loop's by {_diff(per[k][i], loop[i][k])}")
+    return f"per-sample gradients of {n} samples equal a loop"
+
+
+# --- double backward -------------------------------------------------------------------------
+
+
+def double_backward(subject: Subject) -> str:
+    args = subject.example(n=3, seed=1)
+    positions = _positions(subject, args)
+    if not positions:
+        raise Skipped("no floating-point argument to differentiate")
+    inputs = tuple(args[i] for i in positions)
+
+    def fn(*diff: torch.Tensor) -> torch.Tensor:
+        return _call(subject, _replace(args, dict(zip(positions, diff))))
+
+    try:
+        torch.autograd.gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4,
+                                     fast_mode=True)
+    except GradcheckError as exc:
+        raise Failed(f"second derivatives disagree with finite differences of the gradient: "
+                     f"{_first_line(exc)}") from None
+    except Exception as exc:
+        raise Failed(f"create_graph=True failed: {_first_line(exc)}") from None
+    return "gradgradcheck passes (float64): create_graph=True gives exact second derivatives"
+
+
+# --- learnable hyperparameters ---------------------------------------------------------------
+
+
+def _candidates(name: str, default: Any, args: Args) -> list[torch.Tensor]:
+    """Tensor values to try for a hyperparameter: its default as a scalar, or (for a
+    per-class one with no default) vectors sized by the input's class axis."""
+    if isinstance(default, float) and not isinstance(default, bool):
+        value = default if abs(default) > 1e-3 else 0.1
+        return [torch.tensor(value, dtype=torch.float64)]
+    out = [torch.tensor(1.5, dtype=torch.float64)]
+    g = torch.Generator().manual_seed(11)
+    for a in args[:2]:
+        if isinstance(a, torch.Tensor) and a.dim() >= 2:
+            size = a.shape[1] if a is args[0] else a.shape[0]
+            out.append(torch.rand(size, generator=g, dtype=torch.float64) + 0.5)
+    return out
+
+
+def learnable(subject: Subject) -> str:
+    declared = set(subject.learnable)
+    names = [k for k, v in subject.hyperparameters.items()
+             if k in declared or (isinstance(v, float) and not isinstance(v, bool))]
+    if not names:
+        raise Skipped("no float hyperparameters")
+    base = subject.example(n=3, seed=1)
+    notes = []
+    for name in names:
+        taken = None
+        error = None
+        for value in _candidates(name, subject.hyperparameters[name], base):
+            h = value.clone().requires_grad_(True)
+            try:
+                out = subject.fn(*base, **{name: h})
+            except Exception as exc:
+                error = exc
+                continue
+            taken = value
+            break
+        if taken is None:
+            if name in declared:
+                raise Failed(f"{name} is declared learnable but a tensor value raised "
+                             f"{_first_line(error)}")
+            notes.append(f"{name} refuses a tensor")
+            continue
+        if not (isinstance(out, torch.Tensor) and out.requires_grad):
+            raise Failed(f"{name} given as a tensor that requires grad: the result does not "
+                         "depend on it (the value was read and frozen, e.g. float(t)); "
+                         "learn it or refuse tensors with an error")
+
+        fixed = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in base)
+
+        def fn(hyper: torch.Tensor, _name: str = name, _fixed: Args = fixed) -> torch.Tensor:
+            return subject.fn(*_fixed, **{_name: hyper})
+
+        # The hyperparameter's own gradient (the inputs' gradients are the other checks').
+        inputs = (taken.clone().requires_grad_(True),)
+        try:
+            torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, fast_mode=True)
+        except GradcheckError as exc:
+            raise Failed(f"the gradient with respect to a tensor {name} is wrong: "
+                         f"{_first_line(exc)}") from None
+        except RuntimeError as exc:
+            raise Failed(f"{name} given as a tensor: {_first_line(exc)}") from None
+        notes.append(f"{name} exact" + ("" if name in declared else " (not declared learnable)"))
+    return "; ".join(notes)
+
+
+# --- NaN propagation -------------------------------------------------------------------------
+
+
+def nan_propagation(subject: Subject) -> str:
+    base = subject.example(requires_grad=False)
+    floating = [i for i, a in enumerate(base) if isinstance(a, torch.Tensor)
+                and a.is_floating_point() and a.numel()]
+    if not floating:
+        raise Skipped("no floating-point argument")
+    notes = []
+    for i in floating:
+        for checks in (True, False):
+            args = list(base)
+            poisoned = args[i].clone()
+            poisoned.view(-1)[0] = math.nan
+            args[i] = poisoned
+            with value_checks(checks), torch.no_grad():
+                try:
+                    out = _call(subject, tuple(args), None)
+                except LossInputError:
+                    notes.append(f"argument {i}: LossInputError" if checks else "")
+                    continue
+                except Exception as exc:
+                    raise Failed(f"a NaN in argument {i} raised {_first_line(exc)} instead of "
+                                 "a NaN loss or a LossInputError") from None
+            if not bool(torch.isnan(out).any()):
+                state = "on" if checks else "off"
+                raise Failed(f"a NaN in argument {i} gave the finite loss {_num(out)} (value "
+                             f"checks {state}): a monitor cannot see the bad input")
+    return "a NaN in any floating argument gives a NaN loss or a LossInputError" + (
+        f" ({'; '.join(n for n in notes if n)})" if any(notes) else "")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
+    return a.shape == b.shape and bool(torch.isclose(a.detach().double(), b.detach().double(),
+                                                     rtol=rtol, atol=atol, equal_nan=True).all())
+
+
+def _diff(a: torch.Tensor, b: torch.Tensor) -> str:
+    return f"{float((a.detach().double() - b.detach().double()).abs().max()):.3g}"
+
+
+def _num(t: torch.Tensor) -> str:
+    return f"{float(t.detach().double().reshape(-1)[0]):.6g}" if t.numel() else "[]"

@@ -1,0 +1,376 @@
+"""Every registered accelerator agrees with its loss's definition.
+
+For each accelerator in ``losskit.kernels.accelerators()`` the cases below call the
+public loss twice: with the accelerator's backend forced (``kernels.use(backend)``,
+which raises if it declines, so the test proves it ran) and with ``plain`` (the
+definition). Values, first derivatives under a random upstream gradient, and second
+derivatives (a Hessian-vector product through ``create_graph=True``) must agree, in
+float64 and float32, on sizes that are not multiples of any block, for every option the
+accelerator claims. A test fails when an accelerator has no case here, so a new one
+cannot land untested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import torch
+
+import losskit
+import losskit.functional as LF
+from losskit import kernels
+from losskit.kernels import _native
+from losskit.kernels.elementwise import MIN_NUMEL
+from losskit.kernels.softmax_xent import NATIVE_MIN_NUMEL
+
+TOL = {torch.float64: (1e-7, 1e-9), torch.float32: (3e-5, 1e-6)}
+native_available = _native.library() is not None
+
+
+@dataclass
+class Case:
+    """Inputs for one call: ``make(dtype, generator) -> (args, kwargs)``; ``grad`` are the
+    positions of the arguments to differentiate; ``second`` whether to compare a
+    Hessian-vector product too (skipped where the definition is linear, say)."""
+
+    label: str
+    make: Callable[[torch.dtype, torch.Generator], tuple[tuple[Any, ...], dict[str, Any]]]
+    grad: tuple[int, ...] = (0,)
+    second: bool = True
+    backends: tuple[str, ...] = ("torch", "native", "triton")
+    reductions: tuple[str, ...] = ("mean", "sum", "none")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _randn(g, *shape, scale=1.0, dtype=torch.float64):
+    return (torch.randn(tuple(shape), generator=g, dtype=torch.float64) * scale).to(dtype)
+
+
+def _rand(g, *shape, dtype=torch.float64):
+    return torch.rand(tuple(shape), generator=g, dtype=torch.float64).to(dtype)
+
+
+def _values(n, **kw):
+    def make(dtype, g):
+        return (_randn(g, n, scale=3, dtype=dtype), _randn(g, n, scale=3, dtype=dtype)), kw
+    return make
+
+
+def _binary(n, soft=False, **kw):
+    def make(dtype, g):
+        y = _rand(g, n, dtype=dtype) if soft else (_rand(g, n) > 0.7).to(dtype)
+        return (_randn(g, n, scale=3, dtype=dtype), y), dict(kw)
+    return make
+
+
+def _classes(n, c, **kw):
+    def make(dtype, g):
+        x = _randn(g, n, c, scale=3, dtype=dtype)
+        t = torch.randint(0, c, (n,), generator=g)
+        t[::7] = -100
+        opts = dict(kw)
+        for key in ("class_weight", "alpha"):
+            if opts.get(key) is True:
+                opts[key] = (_rand(g, c) + 0.5).to(dtype)
+        return (x, t), opts
+    return make
+
+
+def _log_probs(n, c, **kw):
+    def make(dtype, g):
+        (x, t), opts = _classes(n, c, **kw)(dtype, g)
+        return (torch.log_softmax(x, 1), t), opts
+    return make
+
+
+def _linear(n, d, v, **kw):
+    def make(dtype, g):
+        h = _randn(g, n, d, dtype=dtype)
+        w = _randn(g, v, d, scale=0.7, dtype=dtype)
+        t = torch.randint(0, v, (n,), generator=g)
+        t[::5] = -100
+        opts = dict(kw)
+        if opts.get("bias") is True:
+            opts["bias"] = _randn(g, v, scale=0.3, dtype=dtype)
+        if opts.get("class_weight") is True:
+            opts["class_weight"] = (_rand(g, v) + 0.5).to(dtype)
+        if opts.get("weight") is True:
+            opts["weight"] = _rand(g, n, dtype=dtype)
+        return (h, w, t), opts
+    return make
+
+
+BIG = MIN_NUMEL + 17  # above the native elementwise threshold, not a block multiple
+SMALL = 37
+ROWS = NATIVE_MIN_NUMEL // 33 + 5  # [ROWS, 33] logits: above the native row threshold
+
+CASES: dict[str, list[Case]] = {
+    "mse": [Case("big", _values(BIG), grad=(0, 1)), Case("small", _values(SMALL), grad=(0, 1))],
+    "mae": [Case("big", _values(BIG), grad=(0, 1), second=False),
+            Case("small", _values(SMALL), grad=(0, 1), second=False)],
+    "huber": [Case("big", _values(BIG, delta=0.7), grad=(0, 1)),
+              Case("small", _values(SMALL, delta=2.5), grad=(0, 1))],
+    "smooth_l1": [Case("big", _values(BIG, beta=0.4), grad=(0, 1)),
+                  Case("small", _values(SMALL, beta=1.5), grad=(0, 1))],
+    "log_cosh": [Case("big", _values(BIG), grad=(0, 1))],
+    "binary_cross_entropy": [
+        Case("big", _binary(BIG)), Case("big-soft-pos_weight", _binary(BIG, True, pos_weight=2.5)),
+        Case("big-smoothing", _binary(BIG, label_smoothing=0.1)),
+        Case("small-pos_weight", _binary(SMALL, True, pos_weight=0.3)),
+        Case("small-smoothing", _binary(SMALL, label_smoothing=0.2)),
+    ],
+    "sigmoid_focal": [
+        Case("big", _binary(BIG)),
+        Case("big-soft-gamma", _binary(BIG, True, gamma=1.5, alpha=None)),
+        Case("big-gamma0", _binary(BIG, gamma=0.0, alpha=0.6)),
+    ],
+    "cross_entropy": [
+        Case("rows", _classes(ROWS, 33)),
+        Case("rows-options", _classes(ROWS, 33, class_weight=True, label_smoothing=0.1),
+             backends=("native", "triton")),
+        Case("rows-smoothing", _classes(ROWS, 33, label_smoothing=0.2)),
+        Case("rows-weights", _classes(ROWS, 33, class_weight=True)),
+        Case("small", _classes(SMALL, 5)),
+        Case("small-weights", _classes(SMALL, 5, class_weight=True)),
+        Case("small-smoothing", _classes(SMALL, 5, label_smoothing=0.3)),
+    ],
+    "softmax_focal": [
+        Case("rows", _classes(ROWS, 33)),
+        Case("rows-alpha-gamma", _classes(ROWS, 33, alpha=True, gamma=1.5)),
+        Case("rows-gamma0", _classes(ROWS, 33, gamma=0.0)),
+    ],
+    "nll": [Case("small", _log_probs(SMALL, 5), second=False),
+            Case("small-weights", _log_probs(SMALL, 5, class_weight=True), second=False)],
+    "linear_cross_entropy": [
+        Case("plain", _linear(29, 6, 41), grad=(0, 1)),
+        Case("options", _linear(29, 6, 41, bias=True, class_weight=True, weight=True,
+                                label_smoothing=0.1, z_loss=1e-2, softcap=3.0), grad=(0, 1)),
+        Case("z_loss", _linear(23, 5, 37, z_loss=1e-2), grad=(0, 1)),
+    ],
+}
+
+
+def _leaves(args, grad, dtype):
+    out = []
+    for i, a in enumerate(args):
+        if isinstance(a, torch.Tensor) and a.is_floating_point():
+            a = a.detach().clone().requires_grad_(i in grad)
+        out.append(a)
+    return out
+
+
+def _run(fn, args, kwargs, grad, reduction, upstream_seed, second):
+    leaves = _leaves(args, grad, None)
+    out = fn(*leaves, reduction=reduction, **kwargs)
+    g = torch.Generator().manual_seed(upstream_seed)
+    up = _rand(g, *out.shape, dtype=out.dtype) + 0.5
+    inputs = [leaves[i] for i in grad]
+    grads = torch.autograd.grad(out, inputs, up, create_graph=second)
+    hvp = None
+    if second:
+        vs = [_randn(g, *x.shape, dtype=x.dtype) for x in inputs]
+        dot = sum((gr * v).sum() for gr, v in zip(grads, vs))
+        hvp = torch.autograd.grad(dot, inputs, allow_unused=True)
+        hvp = [torch.zeros_like(x) if h is None else h for x, h in zip(inputs, hvp)]
+    return out.detach(), [gr.detach() for gr in grads], hvp
+
+
+def _params():
+    params = []
+    for acc in kernels.accelerators():
+        for case in CASES.get(acc.loss, []):
+            if acc.backend not in case.backends:
+                continue
+            for dtype in (torch.float64, torch.float32):
+                if acc.dtypes and dtype not in acc.dtypes:
+                    continue
+                params.append(pytest.param(acc, case, dtype,
+                                           id=f"{acc.name}-{case.label}-{str(dtype)[6:]}"))
+    return params
+
+
+def _applies(acc, case, dtype) -> bool:
+    """Whether the forced backend takes this case (checked by the dispatch itself)."""
+    args, kwargs = case.make(dtype, torch.Generator().manual_seed(0))
+    fn = losskit.info(acc.loss).fn
+    try:
+        with kernels.use(acc.backend):
+            fn(*args, reduction="mean", **kwargs)
+    except kernels.AcceleratorDeclined:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("acc", "case", "dtype"), _params())
+def test_accelerator_matches_definition(acc, case, dtype):
+    if acc.backend == "native" and not native_available:
+        pytest.skip(f"no native kernels: {_native.build_error()}")
+    if not _applies(acc, case, dtype):
+        # Size thresholds decide between the accelerators of a loss: small cases are for
+        # the builtins, big ones for the native kernels. Every accelerator must take at
+        # least one case (test_every_accelerator_has_a_case).
+        pytest.skip(f"{acc.name} declines {case.label} by design")
+    fn = losskit.info(acc.loss).fn
+    rtol, atol = TOL[dtype]
+    for reduction in case.reductions:
+        args, kwargs = case.make(dtype, torch.Generator().manual_seed(1))
+        with kernels.use(acc.backend):
+            fast = _run(fn, args, kwargs, case.grad, reduction, 7, case.second)
+        with kernels.use("plain"):
+            plain = _run(fn, args, kwargs, case.grad, reduction, 7, case.second)
+        def label(what, _reduction=reduction):
+            return lambda m: f"{what} ({_reduction}): {m}"
+
+        torch.testing.assert_close(fast[0], plain[0], rtol=rtol, atol=atol, msg=label("value"))
+        for a, b in zip(fast[1], plain[1]):
+            torch.testing.assert_close(a, b, rtol=rtol, atol=atol, msg=label("gradient"))
+        if case.second:
+            for a, b in zip(fast[2], plain[2]):
+                torch.testing.assert_close(a, b, rtol=rtol * 10, atol=atol * 10,
+                                           msg=label("second derivative"))
+
+
+def test_every_accelerator_has_a_case():
+    missing = []
+    for acc in kernels.accelerators():
+        if acc.backend == "native" and not native_available:
+            continue
+        if acc.backend == "triton":
+            continue  # exercised in the interpreter by tests/test_triton.py
+        taken = any(_applies(acc, case, dtype) for case in CASES.get(acc.loss, [])
+                    if acc.backend in case.backends
+                    for dtype in (torch.float64, torch.float32)
+                    if not acc.dtypes or dtype in acc.dtypes)
+        if not taken:
+            missing.append(acc.name)
+    assert not missing, f"accelerators with no test case that they take: {missing}"
+
+
+def test_accelerators_are_listed_with_loss_and_backend():
+    records = kernels.accelerators()
+    assert records and all(r.backend in kernels.BACKENDS for r in records)
+    names = {r.loss for r in records}
+    assert {"mse", "cross_entropy", "linear_cross_entropy"} <= names
+    assert all(r.loss in losskit.list_losses() for r in records)
+
+
+def test_forced_backend_raises_when_it_declines():
+    x, y = torch.randn(10), torch.randn(10)  # below the native threshold
+    with kernels.use("native"), pytest.raises(kernels.AcceleratorDeclined, match="native"):
+        LF.mse(x, y)
+    with kernels.use("native"):  # no native accelerator for msle: the definition runs
+        LF.msle(x.abs(), y.abs())
+
+
+def test_plain_mode_never_accelerates():
+    x, y = torch.randn(4), torch.randn(4)
+    with kernels.use("plain"):
+        assert kernels.dispatch("mse", x, y, reduction="sum") is None
+    with kernels.use("auto"):
+        assert kernels.dispatch("mse", x, y, reduction="sum") is not None
+
+
+def test_mode_is_thread_local():
+    import threading
+
+    outer = kernels.mode()
+    seen = {}
+    with kernels.use("plain"):
+        t = threading.Thread(target=lambda: seen.setdefault("mode", kernels.mode()))
+        t.start()
+        t.join()
+        assert kernels.mode() == "plain"
+    assert seen["mode"] == outer  # the other thread kept the process-wide mode
+
+
+def test_environment_variable_selects_the_mode(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import losskit.kernels as k; print(k.mode())")
+    for env_value, expected in (("native", "native"),):
+        env = dict(os.environ, LOSSKIT_KERNELS=env_value)
+        env.pop("LOSSKIT_NATIVE", None)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             env=env, timeout=60)
+        assert out.stdout.strip() == expected, out.stderr
+    env = dict(os.environ, LOSSKIT_NATIVE="0")
+    env.pop("LOSSKIT_KERNELS", None)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert out.stdout.strip() == "plain"
+
+
+def test_learnable_hyperparameter_declines_the_accelerator():
+    # A tensor delta that requires grad: the builtin and native paths take numbers only, so
+    # the definition runs and the gradient reaches delta.
+    x, y = torch.randn(BIG), torch.randn(BIG)
+    delta = torch.tensor(0.8, requires_grad=True)
+    out = LF.huber(x, y, delta=delta)
+    (g,) = torch.autograd.grad(out, delta)
+    r = (x - y).abs()
+    expected = torch.where(r > 0.8, r - 0.8, 0.0).mean()  # d/d delta of delta (r - delta / 2)
+    torch.testing.assert_close(g, expected)
+
+
+@pytest.mark.skipif(not native_available, reason="no native kernels")
+def test_native_softmax_rows_precision_at_large_logits():
+    # Rows with logits of magnitude 1e4: log p_t must be formed as (x_t - m) - log s.
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(2048, 50, generator=g, dtype=torch.float64) * 1e4)
+    t = torch.randint(0, 50, (2048,), generator=g)
+    exact = torch.nn.functional.cross_entropy(x, t, reduction="none")
+    for name, kw in (("cross_entropy", {}), ("softmax_focal", {"gamma": 2.0})):
+        fn = losskit.info(name).fn
+        with kernels.use("native"):
+            ours = fn(x.float(), t, reduction="none", **kw).double()
+        with kernels.use("plain"):
+            plain = fn(x, t, reduction="none", **kw)
+        rel = ((ours - plain).abs() / plain.abs().clamp(min=1e-30)).max().item()
+        assert rel <= 1e-5, f"{name}: relative error {rel:g}"
+    assert exact.isfinite().all()
+
+
+@pytest.mark.skipif(not native_available, reason="no native kernels")
+def test_native_cross_entropy_no_nan_near_float_max():
+    big = torch.finfo(torch.float32).max / 4
+    x = torch.full((ROWS, 33), -big)
+    x[:, 0] = big
+    t = torch.ones(ROWS, dtype=torch.long)
+    for kw in ({}, {"label_smoothing": 0.1}):
+        with kernels.use("native"):
+            out = LF.cross_entropy(x.clone().requires_grad_(True), t, **kw)
+        assert not torch.isnan(out), kw
+    with kernels.use("native"):
+        xs = x.clone().requires_grad_(True)
+        out = LF.softmax_focal(xs, t)
+        (g,) = torch.autograd.grad(out, xs)
+    assert not torch.isnan(out) and not torch.isnan(g).any()
+
+
+def test_failed_build_falls_back_to_the_definition(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, torch, losskit.functional as LF\n"
+        "from losskit.kernels import _native\n"
+        "x = torch.randn(1 << 16, requires_grad=True); y = torch.randn(1 << 16)\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    LF.huber(x, y).backward()\n"
+        "assert _native.library() is None and 'no-such-cc' in _native.build_error()\n"
+        "assert any('native kernels unavailable' in str(m.message) for m in w)\n"
+        "h = torch.randn(8, 4, requires_grad=True); W = torch.randn(5, 4)\n"
+        "LF.linear_cross_entropy(h, W, torch.tensor([0, 1, 2, 3, 4, 0, 1, 2])).backward()\n"
+        "print('ok')\n"
+    )
+    env = dict(os.environ, CC=str(tmp_path / "no-such-cc"), TORCH_EXTENSIONS_DIR=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
