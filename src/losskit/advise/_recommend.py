@@ -150,6 +150,7 @@ def recommend(y: Any, X: Any = None, *, task: str | None = None, metric: str | N
                                         "evidence": [], "caveats": [], "rules": []}
                 _apply(candidates[name], rule, ns)
     _merge_equivalent(candidates)
+    _note_unregistered(candidates)
     ranked = sorted(candidates.items(), key=lambda kv: -kv[1]["score"])
     choices = [Choice(name=name, params=c["params"], reasons=c["reasons"], caveats=c["caveats"],
                       code=snippet(name, c["params"]), score=round(c["score"], 2),
@@ -191,6 +192,20 @@ def _merge_equivalent(candidates: dict[str, dict[str, Any]]) -> None:
     if note not in huber["caveats"]:
         huber["caveats"].append(note)
     del candidates["smooth_l1"]
+
+
+def _note_unregistered(candidates: dict[str, dict[str, Any]]) -> None:
+    """A choice this build of losskit cannot construct says so (the rules name losses of
+    every family; an older or trimmed build may lack some)."""
+    from .._core.registry import list_losses
+
+    have = set(list_losses())
+    for name, cand in candidates.items():
+        missing = [t.split("*")[-1].strip() for t in name.split("+")]
+        missing = [t for t in missing if t and t not in have]
+        if missing:
+            cand["caveats"].append(f"{', '.join(missing)} is not registered in this build of "
+                                   "losskit: update it, or register your own implementation")
 
 
 def _literal(key: str, value: Any) -> str:
