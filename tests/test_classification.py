@@ -506,3 +506,31 @@ def test_asymmetric_easy_negatives_below_clip_get_no_gradient():
     y = torch.zeros(3, dtype=D)
     (g,) = torch.autograd.grad(F.asymmetric_multilabel(x, y, clip=0.05, reduction="sum"), x)
     assert g[0] == 0 and g[1] == 0 and g[2] > 0
+
+
+# --- language-model options on cross_entropy: z_loss, softcap, normalizer -------------------
+
+
+@pytest.mark.parametrize("mode", ["plain", "auto"])
+def test_cross_entropy_z_loss_softcap_normalizer_by_hand(mode):
+    from losskit import kernels
+
+    # Written from the formulas: logits -> c tanh(logits / c) (Gemma 2 soft-capping), loss
+    # = CE + z * logsumexp^2 per counted token (PaLM's z-loss), "mean" divided by the given
+    # normalizer instead of the local count.
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(9, 5, generator=g, dtype=torch.float64) * 4
+    y = torch.randint(0, 5, (9,), generator=g)
+    y[2] = -100
+    capped = 3.0 * torch.tanh(x / 3.0)
+    lse = torch.logsumexp(capped, 1)
+    per = lse - capped.gather(1, y.clamp(min=0)[:, None]).squeeze(1) + 1e-3 * lse ** 2
+    per = torch.where(y != -100, per, 0.0)
+    with kernels.use(mode):
+        out = F.cross_entropy(x, y, z_loss=1e-3, softcap=3.0)
+        torch.testing.assert_close(out, per.sum() / 8)
+        torch.testing.assert_close(F.cross_entropy(x, y, z_loss=1e-3, softcap=3.0,
+                                                   normalizer=20), per.sum() / 20)
+        torch.testing.assert_close(F.cross_entropy(x, y, normalizer=torch.tensor(20.0)),
+                                   TF.cross_entropy(x, y, reduction="sum") / 20)
+        torch.testing.assert_close(F.cross_entropy(x, y, normalizer=0), x.sum() * 0)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
+import torch
 
 from losskit import concepts
 from losskit._core.registry import get_info
@@ -31,7 +33,8 @@ RELATIONS = {
         and v["median"] < v["huber_minimizer"] < v["mean"]
         and _approx(v["mse_grad_at_3"], 6) and _approx(v["mae_grad_at_3"], 1)
         and _approx(v["huber_grad_at_3"], 1)
-        and _approx(v["smooth_l1_grad_at_0.05"], 0.5) and _approx(v["huber_grad_at_0.05"], 0.05)),
+        and _approx(v["smooth_l1_grad_at_0.05"], 0.5) and _approx(v["huber_grad_at_0.05"], 0.05)
+        and v["smooth_l1_minus_huber_over_beta"] < 1e-12),
     "cross-entropy-vs-mse": lambda v: (
         _approx(v["grad_ce"], 1 / (1 + math.exp(8)) - 1, 1e-12)  # p - y at z = -8
         and -1e-3 < v["grad_mse"] < 0 and v["ratio"] > 1000
@@ -75,7 +78,10 @@ RELATIONS = {
         v["custom_mse_passed"] == 1 and v["sign_flipped_passed"] == 0
         and v["sign_flipped_failed_checks"] == 2 and v["custom_vs_builtin_error"] < 1e-6),
     "loss-metric-misalignment": lambda v: (
-        v["ce_a"] < v["ce_b"] and v["accuracy_a"] == 0.75 and v["accuracy_b"] == 1.0),
+        v["ce_a"] < v["ce_b"] and v["accuracy_a"] == 0.75 and v["accuracy_b"] == 1.0
+        # IoUs (0, 1) vs (0.45, 0.45); Dice = 2 IoU / (1 + IoU) per image
+        and _approx(v["mean_iou_masks_a"], 0.5) and _approx(v["mean_iou_masks_b"], 0.45)
+        and _approx(v["mean_dice_masks_a"], 0.5) and _approx(v["mean_dice_masks_b"], 0.9 / 1.45)),
     "non-differentiable-metrics": lambda v: (
         v["best_f1"] > v["f1_at_0.5"] + 0.05 and v["best_threshold"] != 0.5
         and abs(v["reinforce_gradient_estimate"] - v["exact_gradient"]) < 0.05 * v["exact_gradient"]
@@ -95,8 +101,10 @@ RELATIONS = {
         and v["minimizer_lam_100"] < v["minimizer_lam_1"]
         and _approx(v["min_penalty_contradictory_bounds"], 0.5, 1e-3)),
     "fairness-tradeoffs": lambda v: (
-        _approx(v["perfect_classifier_parity_gap"], 0.3, 1e-6)
-        and v["perfect_classifier_odds_gap"] < 1e-6),
+        _approx(v["perfect_parity_gap"], 0.5 - 0.2, 1e-9) and v["perfect_odds_gap"] < 1e-9
+        and v["constant_parity_gap"] == 0 and v["constant_odds_gap"] == 0
+        and v["tpr_0.8_fpr_0.3_odds_gap"] < 1e-12
+        and _approx(v["tpr_0.8_fpr_0.3_parity_gap"], (0.8 - 0.3) * (0.5 - 0.2), 1e-12)),
     "distribution-shift": lambda v: (
         _approx(v["deployment_risk"], v["importance_weighted_loss"], 1e-12)
         and _approx(v["class1_weight_before_shift"], 1, 1e-6)
@@ -106,15 +114,29 @@ RELATIONS = {
         and _approx(v["recency_weight_ratio_3_steps"], 0.5, 1e-6)
         and _approx(v["recency_weight_mean"], 1, 1e-6)
         and v["log_of_zero"] == -math.inf
-        and _approx(v["msle_with_zero_target"], math.log(2) ** 2, 1e-6)),
+        and _approx(v["msle_with_zero_target"], math.log(2) ** 2, 1e-6)
+        # (log(1 + 110) - log(1 + 100))^2 and (log(2.1) - log(2))^2, written out
+        and _approx(v["msle_110_for_100"], math.log(111 / 101) ** 2, 1e-12)
+        and _approx(v["msle_1.1_for_1"], math.log(2.1 / 2) ** 2, 1e-12)
+        and round(v["msle_110_for_100"], 4) == 0.0089 and round(v["msle_1.1_for_1"], 4) == 0.0024),
     "autoencoder-reconstruction": lambda v: (
         _approx(v["mse_optimal_pixel"], 0.7) and _approx(v["mae_optimal_pixel"], 1.0)
         and _approx(v["elbo_total"], v["reconstruction_plus_beta_kl"])
-        and _approx(v["kl"], v["gaussian_kl"])),
+        and _approx(v["kl"], v["gaussian_kl"])
+        # -(0.5 log 0.5 + 0.5 log 0.5) = log 2 at sigmoid(0) = 0.5
+        and _approx(v["bce_perfect_reconstruction_of_0.5"], math.log(2), 1e-12)
+        and v["bce_perfect_reconstruction_of_1"] < 1e-12),
     "imbalanced-data": lambda v: (
         _approx(v["class0_total_weight"], v["class1_total_weight"], 1e-6)
         and v["class1_weight"] > v["class0_weight"]
-        and _approx(v["focal_over_bce_at_p_0.9"], 0.01)),
+        and _approx(v["focal_over_bce_at_p_0.9"], 0.01)
+        # d/dz of -(1-p)^2 log p is 2 p (1-p)^2 log p - (1-p)^3; of -log p it is p - 1
+        and _approx(v["focal_grad_over_bce_grad_at_p_0.9"],
+                    (2 * 0.9 * 0.01 * math.log(0.9) - 0.001) / (0.9 - 1), 1e-12)
+        and round(1 / v["focal_grad_over_bce_grad_at_p_0.9"]) == 35
+        # pos_weight w multiplies the optimal odds by w: 4 x (0.2 / 0.8) = 1, logit 0
+        and abs(v["best_logit_bce"] - math.log(0.25)) <= 1e-3
+        and abs(v["best_logit_pos_weight_4"]) <= 1e-3),
     "noisy-labels-and-outliers": lambda v: (
         _approx(v["mse_grad_residual_100"], 200) and _approx(v["huber_grad_residual_100"], 1)
         and abs(v["smoothed_bce_grad_at_logit_ln19"]) < 1e-12
@@ -136,6 +158,17 @@ def test_demonstration_claim_holds(slug):
     assert RELATIONS[slug](dict(demo.values)), demo.values
     assert demo.holds, demo.values
     json.dumps(demo.to_dict())
+
+
+@pytest.mark.parametrize("slug", sorted(RELATIONS))
+def test_demonstrations_do_not_depend_on_the_default_dtype(slug):
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        demo = concepts.get(slug).demonstrate()
+    finally:
+        torch.set_default_dtype(before)
+    assert demo.holds and RELATIONS[slug](dict(demo.values)), demo.values
 
 
 def test_demonstrations_are_deterministic():
@@ -190,6 +223,58 @@ def test_topics_are_substantial():
         card = t.card(run_demo=False)
         assert card["topic"] == t.slug and card["demonstration"] is None
         json.dumps(card)
+
+
+# -- topic files -------------------------------------------------------------------------
+
+TOPIC_DIR = Path(concepts.__file__).parent / "topics"
+
+
+def test_every_topic_file_is_loaded_and_named_by_its_slug():
+    files = sorted(p.stem for p in TOPIC_DIR.glob("*.md"))
+    assert sorted(concepts.TOPICS) == files
+    assert set(concepts.DEMONSTRATIONS) <= set(files), "a demonstration without its topic"
+
+
+def test_front_matter_is_yaml_and_reads_the_same():
+    yaml = pytest.importorskip("yaml")
+    for path in TOPIC_DIR.glob("*.md"):
+        text = path.read_text()
+        meta = yaml.safe_load(text.split("---\n")[1])
+        topic = concepts.TOPICS[path.stem]
+        assert meta["slug"] == topic.slug and meta["title"] == topic.title
+        assert tuple(meta.get("aliases", ())) == topic.aliases
+        assert tuple(meta.get("see_also", ())) == topic.see_also
+
+
+def test_a_new_topic_file_is_picked_up(tmp_path):
+    for path in TOPIC_DIR.glob("*.md"):
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "aligning-language-models.md").write_text(
+        "---\nslug: aligning-language-models\ntitle: \"Aligning language models: DPO\"\n"
+        "aliases: [rlhf, preference-optimization]\nsee_also:\n  - loss:cross_entropy\n---\n\n"
+        "One line of summary.\n\nA paragraph\nwrapped over two lines.\n")
+    loaded = concepts.load_topics(tmp_path)
+    topic = loaded["aligning-language-models"]
+    assert topic.title == "Aligning language models: DPO"
+    assert topic.aliases == ("rlhf", "preference-optimization")
+    assert topic.summary == "One line of summary."
+    assert topic.body == ("A paragraph wrapped over two lines.",)
+    assert list(loaded)[: len(concepts.TOPICS)] == list(concepts.TOPICS)  # unordered go last
+
+
+def test_malformed_topic_files_are_refused():
+    with pytest.raises(ValueError, match="front matter"):
+        concepts.parse_topic("no front matter\n")
+    with pytest.raises(ValueError, match="unknown front matter key 'see-also'"):
+        concepts.parse_topic("---\nslug: a\ntitle: b\nsee-also: [x]\n---\n\ntext\n")
+    with pytest.raises(ValueError, match="needs 'title'"):
+        concepts.parse_topic("---\nslug: a\n---\n\ntext\n")
+
+
+def test_topic_files_ship_in_the_package_data():
+    text = (Path(concepts.__file__).parents[2] / "pyproject.toml").read_text()
+    assert '"topics/*.md"' in text
 
 
 # -- CLI --------------------------------------------------------------------------------

@@ -211,3 +211,45 @@ def test_ctc_target_longer_than_input_raises_even_with_zero_infinity():
     with pytest.raises(losskit.LossInputError,
                        match=r"targets\[0\] has 4 labels but input_lengths\[0\] = 3"):
         F.ctc(log_probs, targets, torch.tensor([3]), torch.tensor([4]))
+
+
+# --- language-model options: z_loss, softcap, normalizer ------------------------------------
+
+
+def test_sequence_cross_entropy_z_loss_softcap_by_hand():
+    # Expected values written from the formulas: softcap c tanh(x / c) first (Gemma 2), then
+    # cross-entropy plus z_loss * logsumexp^2 per counted token (PaLM), token mean.
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 6, generator=g, dtype=torch.float64) * 3
+    y = torch.randint(0, 6, (2, 4), generator=g)
+    y[1, 3] = -100
+    capped = 2.0 * torch.tanh(x / 2.0)
+    lse = torch.logsumexp(capped, -1)
+    per = lse - capped.gather(-1, y.clamp(min=0)[..., None]).squeeze(-1) + 1e-2 * lse ** 2
+    counted = y != -100
+    expected = per[counted].sum() / counted.sum()
+    out = losskit.F.sequence_cross_entropy(x, y, z_loss=1e-2, softcap=2.0)
+    torch.testing.assert_close(out, expected)
+
+
+def test_normalizer_makes_gradient_accumulation_exact():
+    # Two micro-batches with different token counts: dividing each by the global count and
+    # summing equals the loss of the whole batch; each micro-batch's own mean does not.
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 5, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.randint(0, 7, (4, 5), generator=g)
+    y[0, 1:] = -100  # the first micro-batch holds few tokens
+    whole = losskit.F.sequence_cross_entropy(x, y)
+    (g_whole,) = torch.autograd.grad(whole, x)
+    total = int((y != -100).sum())
+    parts = [losskit.F.sequence_cross_entropy(x[i:i + 2], y[i:i + 2], normalizer=total)
+             for i in (0, 2)]
+    (g_acc,) = torch.autograd.grad(sum(parts), x)
+    torch.testing.assert_close(sum(parts), whole)
+    torch.testing.assert_close(g_acc, g_whole)
+    naive = sum(losskit.F.sequence_cross_entropy(x[i:i + 2], y[i:i + 2]) for i in (0, 2)) / 2
+    assert not torch.allclose(naive, whole)
+    for fn in (losskit.F.cross_entropy,):
+        flat = [fn(x[i:i + 2].reshape(-1, 7), y[i:i + 2].reshape(-1), normalizer=total)
+                for i in (0, 2)]
+        torch.testing.assert_close(sum(flat), whole)

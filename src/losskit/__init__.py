@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from importlib import import_module, metadata
+from typing import TYPE_CHECKING, Any
 
 from . import functional
 from . import functional as F
@@ -18,7 +18,17 @@ from ._core.registry import get_info as info
 from ._core.validate import LossInputError, set_value_checks, value_checks
 from .api import get
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
+    from . import nn as nn
+    from .advise import profile as profile
+    from .advise import recommend as recommend
+    from .compare import compare as compare
+    from .verify import check as check
+
+try:
+    __version__ = metadata.version("losskit")
+except metadata.PackageNotFoundError:  # imported from a source tree that is not installed
+    __version__ = "0.1.0"
 
 __all__ = [
     "F",
@@ -30,6 +40,7 @@ __all__ = [
     "get",
     "info",
     "list_losses",
+    "nn",
     "profile",
     "recommend",
     "register_loss",
@@ -51,4 +62,6 @@ def __getattr__(name: str) -> Any:
         return import_module(f"losskit.{name}")
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
+    if name == "nn":
+        return import_module("losskit.nn")
     raise AttributeError(f"module 'losskit' has no attribute {name!r}")

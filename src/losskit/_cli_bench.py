@@ -1,56 +1,70 @@
-"""``losskit bench``: run the side-by-side benchmarks (``benchmarks/run.py``).
+"""``losskit bench``: time and memory side by side with torch and peer libraries.
 
-The benchmark runner lives in the source checkout, not in the installed package (it
-imports peer libraries and writes ``benchmarks/RESULTS.md``), so this command finds it
-(``--script``, then ``./benchmarks/run.py``, then the checkout this package was imported
-from) and runs it with the current interpreter, passing the options through.
+The runner and its cases ship inside the package (:mod:`losskit._bench`), so the command
+works from an installed wheel. Case names are checked here, before any process starts.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
-from pathlib import Path
+import json
+from typing import Any
 
-from .cli import CLIError
+from ._cli_errors import CLIError
 
 
-def find_runner(script: str | None = None) -> Path:
-    candidates = [Path(script)] if script else [
-        Path.cwd() / "benchmarks" / "run.py",
-        Path(__file__).resolve().parents[2] / "benchmarks" / "run.py",
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise CLIError("benchmarks/run.py not found: run `losskit bench` from a losskit source "
-                   "checkout or pass --script PATH")
+def _cases() -> dict[str, Any]:
+    from ._bench.cases import CASES
+
+    return dict(CASES)
 
 
 def _handler(args: argparse.Namespace) -> int:
-    runner = find_runner(args.script)
-    cmd = [sys.executable, str(runner), "--reps", str(args.reps)]
-    if args.quick:
-        cmd.append("--quick")
-    if args.cases:
-        cmd += ["--cases", args.cases]
-    if args.out is not None:
-        cmd += ["--out", args.out]
+    cases = _cases()
     if args.list:
-        cmd.append("--list")
-    return subprocess.call(cmd)
+        rows = [{"case": name, "compared_with": [s for s in case.sides if s != "losskit"]}
+                for name, case in cases.items()]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            for row in rows:
+                print(f"{row['case']}\t{', '.join(row['compared_with'])}")
+        return 0
+    names = [n.strip() for n in args.cases.split(",") if n.strip()] if args.cases else []
+    unknown = [n for n in names if n not in cases]
+    if unknown:
+        raise CLIError(f"unknown case {unknown[0]!r}; see losskit bench --list")
+    if args.reps < 1:
+        raise CLIError(f"--reps must be at least 1, got {args.reps}")
+    from ._bench.run import main as run_main
+
+    argv = ["--reps", str(args.reps)]
+    if args.quick:
+        argv.append("--quick")
+    if names:
+        argv += ["--cases", ",".join(names)]
+    if args.out is not None:
+        argv += ["--out", args.out]
+    if args.json:
+        argv += ["--json", args.json_out]
+    return int(run_main(argv) or 0)
 
 
-def register(subparsers) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "bench", help="time and memory side by side with torch and peer libraries",
         description="Run every benchmark case in fresh processes against torch builtins, MONAI, "
-                    "pytorch-metric-learning and coral-pytorch; write benchmarks/RESULTS.md.")
+                    "pytorch-metric-learning and coral-pytorch (pip install 'losskit[bench]'; "
+                    "a missing peer is reported as not run) and write a Markdown report.")
     p.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
     p.add_argument("--cases", default="", help="comma-separated case names (default: all)")
     p.add_argument("--reps", type=int, default=7, help="timed repetitions per side")
-    p.add_argument("--out", default=None, help="where to write the Markdown report")
+    p.add_argument("--out", default=None,
+                   help="where to write the Markdown report (default: benchmarks/RESULTS.md in "
+                        "a source checkout, else losskit-benchmarks.md)")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
-    p.add_argument("--script", default=None, help="path to benchmarks/run.py")
+    p.add_argument("--json", action="store_true",
+                   help="with --list, print JSON; otherwise also write the raw results as JSON "
+                        "(to --json-out)")
+    p.add_argument("--json-out", default="losskit-benchmarks.json", help=argparse.SUPPRESS)
     p.set_defaults(handler=_handler)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from . import functional  # noqa: F401  (registers the built-in losses)
 from ._core.registry import PROPERTIES, close_names, get_info, list_losses
 from ._core.validate import LossInputError
 from ._render import console, table
 
+if TYPE_CHECKING:
+    from .concepts import Topic
 
-def register(sub: argparse._SubParsersAction) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("list", help="list the registered losses")
     p.add_argument("--task", help="only losses for this task (e.g. regression, segmentation)")
     p.add_argument("--family", help="only losses of this family (e.g. classification)")
@@ -32,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_list(args: argparse.Namespace) -> int:
     names = list_losses(task=args.task, family=args.family)
     if not names:
-        from .cli import CLIError
+        from ._cli_errors import CLIError
 
         raise CLIError(f"no loss matches task={args.task!r} family={args.family!r}")
     rows = []
@@ -52,7 +56,7 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.topics:
         return _list_topics(args)
     if not args.name:
-        from .cli import CLIError
+        from ._cli_errors import CLIError
 
         raise CLIError("give a loss name or a concept topic, or --topics to list the topics")
     try:
@@ -115,10 +119,10 @@ def _list_topics(args: argparse.Namespace) -> int:
     return 0
 
 
-def _explain_topic(topic, args: argparse.Namespace) -> int:
+def _explain_topic(topic: Topic, args: argparse.Namespace) -> int:
     """Print a concept topic (losskit.concepts) as a card."""
     if args.plot:
-        from .cli import CLIError
+        from ._cli_errors import CLIError
 
         raise CLIError(f"--plot draws losses; {topic.slug!r} is a concept topic")
     card = topic.card()

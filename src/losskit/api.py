@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from ._core.validate import LossInputError
 
-from .nn import module_class
+if TYPE_CHECKING:
+    from ._nn_base import Loss
+    from .compose import Composite
 
 
-def get(spec: str, **hyperparameters: Any) -> torch.nn.Module:
+def get(spec: str, **hyperparameters: Any) -> Loss | Composite:
     """Build a loss module.
 
     ``spec`` is a registered name or alias (``"huber"``, ``"bce"``), or a weighted sum of
@@ -20,8 +22,20 @@ def get(spec: str, **hyperparameters: Any) -> torch.nn.Module:
     warm-ups, and read each term's last value from ``.last_terms``. See
     :mod:`losskit.compose`.
     """
+    if not isinstance(spec, str):
+        raise LossInputError(f"a loss spec must be a string (a name such as 'huber' or a sum "
+                             f"such as '0.5*dice + 0.5*cross_entropy'), got "
+                             f"{type(spec).__name__}")
     if any(op in spec for op in "+*"):
         from .compose import parse
 
         return parse(spec, **hyperparameters)
-    return module_class(spec)(**hyperparameters)
+    from .nn import module_class
+
+    cls = module_class(spec)
+    allowed = cls.defaults()
+    unknown = sorted(set(hyperparameters) - set(allowed))
+    if unknown:
+        raise LossInputError(f"{cls.info.name} has no hyperparameter {unknown[0]!r}; it takes "
+                             f"{sorted(allowed)}")
+    return cls(**hyperparameters)

@@ -60,7 +60,7 @@ def _sizes(n: int, device: torch.device, group: Any) -> list[int]:
 
 class _Gather(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, group: Any) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, group: Any) -> torch.Tensor:
         sizes = _sizes(x.shape[0], x.device, group)
         ctx.group, ctx.sizes, ctx.rank = group, sizes, dist.get_rank(group)
         biggest = max(sizes)
@@ -72,7 +72,7 @@ class _Gather(torch.autograd.Function):
         return torch.cat([p[:s] for p, s in zip(parts, sizes)], dim=0)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         grad = grad.contiguous()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
         start = sum(ctx.sizes[: ctx.rank])
@@ -81,14 +81,14 @@ class _Gather(torch.autograd.Function):
 
 class _AllReduceSum(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, group: Any) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, group: Any) -> torch.Tensor:
         ctx.group = group
         out = x.clone()
         dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
         return out
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         grad = grad.clone()
         dist.all_reduce(grad, op=dist.ReduceOp.SUM, group=ctx.group)
         return grad, None
@@ -106,14 +106,16 @@ def gather(x: torch.Tensor, group: Any = None) -> torch.Tensor:
     """
     if not is_active(group):
         return x
-    return _Gather.apply(x, group)
+    out: torch.Tensor = _Gather.apply(x, group)  # type: ignore[no-untyped-call]
+    return out
 
 
 def all_reduce_sum(x: torch.Tensor, group: Any = None) -> torch.Tensor:
     """Differentiable sum over ranks of a statistic (e.g. per-class intersections)."""
     if not is_active(group):
         return x
-    return _AllReduceSum.apply(x, group)
+    out: torch.Tensor = _AllReduceSum.apply(x, group)  # type: ignore[no-untyped-call]
+    return out
 
 
 def rank_offset(n: int, device: torch.device, group: Any = None) -> int:

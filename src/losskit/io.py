@@ -62,7 +62,7 @@ class Dataset:
         return self.source.startswith("bundled example")
 
 
-def _read_table(path: Path):
+def _read_table(path: Path) -> Any:
     import pandas as pd
 
     suffix = path.suffix.lower()
@@ -76,7 +76,7 @@ def _read_table(path: Path):
                         f"{str(exc).splitlines()[0]}") from None
 
 
-def _check_target(column, name: str, path: Path):
+def _check_target(column: Any, name: str, path: Path) -> Any:
     """The target column, or a DataError saying in one sentence why it cannot be learned."""
     import pandas as pd
 

@@ -28,6 +28,8 @@ Example::
 from __future__ import annotations
 
 import math
+import statistics
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -59,8 +61,37 @@ def _scalar(value: Any) -> float:
     return float(value)
 
 
+class _SlidingMin:
+    """Minimum of the last ``size`` values in O(1) amortized per push (a monotonic deque)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: deque[tuple[int, float]] = deque()
+        self._count = 0
+
+    def push(self, value: float) -> None:
+        while self._items and self._items[-1][1] >= value:
+            self._items.pop()
+        self._items.append((self._count, value))
+        self._count += 1
+        while self._items[0][0] <= self._count - 1 - self.size:
+            self._items.popleft()
+
+    @property
+    def value(self) -> float:
+        return self._items[0][1] if self._items else math.nan
+
+
 class LossMonitor:
     """Record a loss (and its terms, and the gradient norm) per step; detect trouble.
+
+    Every :meth:`record` costs O(1) in the length of the run: the detectors read streaming
+    statistics, not the history. The smoothed loss is the median of the last ``window``
+    values (a fixed window: the median of a run of minibatch losses shrugs off single
+    outliers, which a running mean does not, and a window of 20 sorts in microseconds);
+    the best smoothed value so far and the start are kept as numbers, and the best value
+    over the last ``plateau_steps`` steps comes from a monotonic deque. The history itself
+    is kept (appending is O(1)) for :meth:`summary` and :meth:`plot`.
 
     Args:
         model: if given, the total gradient norm of its parameters is recorded at every
@@ -96,9 +127,17 @@ class LossMonitor:
         self.grad_norms: list[float] = []
         self.events: list[MonitorEvent] = []
         self._reported: set[tuple[str, str]] = set()
-        self._plateau_since: int | None = None
         self._kl_peak: dict[str, float] = {}
         self._kl_low: dict[str, int] = {}
+        # Streaming state of the smoothed total loss (see the class docstring).
+        self._recent: deque[float] = deque(maxlen=self.window)
+        self._nonfinite_recent = 0
+        self._smoothed_history: list[float] = []
+        self._smoothed_start = math.nan
+        self._smoothed_best = math.inf
+        self._plateau_window = _SlidingMin(max(self.plateau_steps, 1))
+        self._plateau_level: float | None = None  # the best value when a plateau was reported
+        self._recent_grads: deque[float] = deque(maxlen=self.window)
 
     # -- recording ---------------------------------------------------------------------
     def record(self, loss: Any, terms: Mapping[str, Any] | None = None,
@@ -113,12 +152,14 @@ class LossMonitor:
                 values[str(name)] = _scalar(value)
         n_before = len(self.steps)
         for name, value in values.items():
-            series = self.history.setdefault(name, [math.nan] * n_before)
-            series.append(value)
+            if name not in self.history:  # a term first seen now: NaN for the earlier steps
+                self.history[name] = [math.nan] * n_before
+            self.history[name].append(value)
         for name, series in self.history.items():
             if name not in values:
                 series.append(math.nan)
         self.steps.append(step)
+        self._update_smoothed(values[self.TOTAL])
         new = len(self.events)
         self._check_nonfinite(step, values)
         if self.model is not None:
@@ -143,20 +184,39 @@ class LossMonitor:
                        f"term {name!r} is {value} at step {step}" if name != self.TOTAL
                        else f"the loss is {value} at step {step}")
 
+    def _update_smoothed(self, value: float) -> None:
+        if len(self._recent) == self.window and not math.isfinite(self._recent[0]):
+            self._nonfinite_recent -= 1
+        self._recent.append(value)
+        if not math.isfinite(value):
+            self._nonfinite_recent += 1
+        if len(self._recent) < self.window or self._nonfinite_recent:
+            smoothed = math.nan
+        else:
+            smoothed = float(statistics.median(self._recent))
+        self._smoothed_history.append(smoothed)
+        if math.isfinite(smoothed):
+            if math.isnan(self._smoothed_start):
+                self._smoothed_start = smoothed
+            self._smoothed_best = min(self._smoothed_best, smoothed)
+        self._plateau_window.push(smoothed if math.isfinite(smoothed) else math.inf)
+
     def _check_gradients(self, step: int) -> None:
+        assert self.model is not None
         grads = [p.grad.detach() for p in self.model.parameters() if p.grad is not None]
         if not grads:
             return
         norm = float(torch.linalg.vector_norm(torch.stack(
             [torch.linalg.vector_norm(g.float()) for g in grads])))
         self.grad_norms.append(norm)
+        past = [g for g in self._recent_grads if math.isfinite(g)]
+        self._recent_grads.append(norm)
         if not math.isfinite(norm):
             self._emit("grad_explosion", step, "gradient",
                        f"the gradient norm is {norm} at step {step}")
             return
-        past = [g for g in self.grad_norms[-self.window - 1:-1] if math.isfinite(g)]
         if len(past) >= min(10, self.window):
-            median = float(np.median(past))
+            median = float(statistics.median(past))
             if median > 0 and norm > self.grad_factor * median:
                 self._emit("grad_explosion", step, "gradient",
                            f"gradient norm {norm:.3g} at step {step} is {norm / median:.0f}x "
@@ -164,20 +224,20 @@ class LossMonitor:
                            f"gradients")
 
     def _smoothed(self, name: str = TOTAL) -> np.ndarray:
+        """The running median of a term over ``window`` steps (NaN until it is full)."""
+        if name == self.TOTAL:
+            return np.asarray(self._smoothed_history, float)
         x = np.asarray(self.history[name], float)
         w = min(self.window, len(x))
         if w == 0:
             return x
-        # A running median shrugs off single noisy minibatches.
         view = np.lib.stride_tricks.sliding_window_view(x, w)
         return np.concatenate([np.full(w - 1, np.nan), np.median(view, axis=1)])
 
     def _check_divergence(self, step: int) -> None:
-        x = np.asarray(self.history[self.TOTAL], float)
-        if len(x) < 2 * self.window or not np.all(np.isfinite(x[-self.window:])):
+        if len(self.steps) < 2 * self.window or self._nonfinite_recent:
             return
-        s = self._smoothed()
-        start, best, now = s[self.window - 1], np.nanmin(s), s[-1]
+        start, best, now = self._smoothed_start, self._smoothed_best, self._smoothed_history[-1]
         margin = max(start - best, abs(best), 1e-12)
         if now > best + margin and now > start:
             self._emit("divergence", step, self.TOTAL,
@@ -185,23 +245,30 @@ class LossMonitor:
                        f"its start {start:.4g} (best {best:.4g}); lower the learning rate")
 
     def _check_plateau(self, step: int) -> None:
+        """A plateau is reported once. It ends (and a later stall is reported again) only when
+        the smoothed loss has fallen below the level where the plateau was reported by ten
+        times the tolerance (1% of the loss's scale by default): a hysteresis, so that noise
+        or a loss creeping down at about the tolerance's rate does not turn one long plateau
+        into a stream of events."""
         n = len(self.steps)
         if n < self.plateau_steps + self.window:
             return
-        s = self._smoothed()
-        start = s[self.window - 1]
-        gained = start - np.nanmin(s)
-        recent = s[-self.plateau_steps - 1] - np.nanmin(s[-self.plateau_steps:])
-        scale = max(abs(gained), abs(start), 1e-12)
-        if recent <= self.plateau_tol * scale:
-            if self._plateau_since is None:
-                self._plateau_since = self.steps[-self.plateau_steps - 1]
-                self._emit("plateau", step, self.TOTAL,
-                           f"plateau: the loss improved by less than {self.plateau_tol:.1%} "
-                           f"from step {self._plateau_since} to {step} (smoothed "
-                           f"{s[-1]:.4g})", once=False)
-        else:
-            self._plateau_since = None
+        start, best = self._smoothed_start, self._smoothed_best
+        scale = max(abs(start - best), abs(start), 1e-12)
+        tolerance = self.plateau_tol * scale
+        before = self._smoothed_history[-self.plateau_steps - 1]
+        recent = before - self._plateau_window.value
+        if self._plateau_level is not None:
+            if best < self._plateau_level - 10 * tolerance:  # training clearly resumed
+                self._plateau_level = None
+            return
+        if math.isfinite(recent) and recent <= tolerance:
+            self._plateau_level = best
+            since = self.steps[-self.plateau_steps - 1]
+            self._emit("plateau", step, self.TOTAL,
+                       f"plateau: the loss improved by less than {self.plateau_tol:.1%} "
+                       f"from step {since} to {step} (smoothed "
+                       f"{self._smoothed_history[-1]:.4g})", once=False)
 
     def _check_kl(self, step: int, values: Mapping[str, float]) -> None:
         for name, value in values.items():
@@ -271,4 +338,4 @@ class LossMonitor:
         """Write a PNG of every term (and the gradient norm) against the step."""
         from .plot import plot_monitor
 
-        return plot_monitor(self, out=path)
+        return str(plot_monitor(self, out=path))

@@ -1,103 +1,48 @@
-"""``torch.nn.Module`` wrappers, generated from the registry: one class per loss.
+"""``torch.nn.Module`` forms of the losses: one class per registered loss.
 
-A wrapper holds only the hyperparameters (tensors such as ``class_weight`` become
-buffers, so ``.to(device)`` moves them) and its ``forward`` is one line. Names follow
-PyTorch: ``mse`` -> ``MSELoss``, ``cross_entropy`` -> ``CrossEntropyLoss``.
+The built-in classes are written out in :mod:`losskit._modules` (generated from the
+registry by ``scripts/generate_modules.py``), so each has a real ``__init__`` signature
+with typed hyperparameters and defaults, the hyperparameters as attributes
+(``HuberLoss().delta == 1.0``), a docstring with a ``Shape:`` section and an
+``extra_repr``. Names follow PyTorch: ``mse`` -> ``MSELoss``, ``cross_entropy`` ->
+``CrossEntropyLoss``. A loss a user registers gets a class of the same kind on first use
+(:func:`module_class`, which ``losskit.get`` calls).
+
+>>> import losskit.nn
+>>> losskit.nn.HuberLoss(delta=0.5)
+HuberLoss(delta=0.5)
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from . import _modules
+from ._core.registry import get_info
+from ._modules import *  # noqa: F403  (the generated classes, re-exported under their names)
+from ._nn_base import Loss, class_name
 
-import torch
+__all__ = ["Loss", "class_name", "module_class", *_modules.__all__]
 
-from . import functional as _functional  # noqa: F401  (registers the built-in losses)
-from ._core.registry import LossInfo, get_info, list_losses
-from ._core.validate import LossInputError
-
-__all__ = ["Loss", "class_name", "module_class"]
-
-_ACRONYMS = {"mse": "MSE", "mae": "MAE", "msle": "MSLE", "nll": "NLL", "kl": "KL", "js": "JS",
-             "ctc": "CTC", "giou": "GIoU", "diou": "DIoU", "ciou": "CIoU", "nce": "NCE",
-             "nt": "NT", "vae": "VAE", "elbo": "ELBO", "f1": "F1", "supcon": "SupCon",
-             "xent": "Xent", "l1": "L1", "l2": "L2"}
-
-
-class Loss(torch.nn.Module):
-    """Base of the generated wrappers: stores hyperparameters, forwards to the function."""
-
-    info: ClassVar[LossInfo]
-
-    def __init__(self, **hyperparameters: Any) -> None:
-        super().__init__()
-        allowed = set(self.info.hyperparameters) | {"reduction"}
-        unknown = sorted(set(hyperparameters) - allowed)
-        if unknown:
-            raise LossInputError(
-                f"{self.info.name} has no hyperparameter {unknown[0]!r}; "
-                f"it takes {sorted(allowed)}"
-            )
-        self._plain: dict[str, Any] = {}
-        for key, value in hyperparameters.items():
-            if isinstance(value, torch.Tensor):
-                self.register_buffer(key, value)
-            else:
-                self._plain[key] = value
-
-    @property
-    def hyperparameters(self) -> dict[str, Any]:
-        return {**self._plain, **dict(self.named_buffers(recurse=False))}
-
-    def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        return self.info.fn(*args, **self.hyperparameters, **kwargs)
-
-    def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self._plain.items())
-
-    # Arithmetic builds weighted sums (losskit.compose): 0.5 * dice + 0.5 * ce.
-    def __add__(self, other: Any) -> Any:
-        from .compose import as_composite
-
-        return as_composite(self).__add__(other)
-
-    def __radd__(self, other: Any) -> Any:
-        from .compose import as_composite
-
-        return as_composite(self).__radd__(other)
-
-    def __mul__(self, factor: Any) -> Any:
-        from .compose import as_composite
-
-        return as_composite(self).__mul__(factor)
-
-    __rmul__ = __mul__
-
-
-def class_name(name: str) -> str:
-    return "".join(_ACRONYMS.get(p, p.capitalize()) for p in name.split("_")) + "Loss"
-
-
-_CLASSES: dict[str, type[Loss]] = {}
+_CLASSES: dict[str, type[Loss]] = {
+    cls.info.name: cls for cls in (getattr(_modules, n) for n in _modules.__all__)
+}
 
 
 def module_class(name: str) -> type[Loss]:
-    """The wrapper class of a registered loss (built on first use for user losses)."""
+    """The module class of a registered loss (built on first use for a user's loss)."""
     info = get_info(name)
     cls = _CLASSES.get(info.name)
-    if cls is None or cls.info is not info:
-        doc = f"Module form of :func:`losskit.functional.{info.name}`. {info.summary}"
-        cls = type(class_name(info.name), (Loss,), {"info": info, "__doc__": doc,
-                                                     "__module__": __name__})
+    if cls is None or cls.info is not info:  # a user's loss, or a built-in replaced
+        cls = type(class_name(info.name), (Loss,), {"info": info, "__module__": __name__})
+        names = ", ".join(cls.defaults()) or "none"
+        cls.__doc__ = (f"Module form of ``{info.name}``. {info.summary}\n\n"
+                       f"Hyperparameters (keyword-only, also attributes): {names}.")
         _CLASSES[info.name] = cls
     return cls
 
 
-for _name in list_losses():
-    globals()[class_name(_name)] = module_class(_name)
-    __all__.append(class_name(_name))
-
-
 def __getattr__(attr: str) -> type[Loss]:
+    from ._core.registry import list_losses
+
     for name in list_losses():
         if class_name(name) == attr:
             return module_class(name)

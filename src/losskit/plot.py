@@ -25,8 +25,8 @@ import torch
 from ._core.registry import LossInfo, get_info
 from ._core.validate import LossInputError
 
-__all__ = ["axis_of", "loss_curve", "plot_comparison", "plot_curves", "plot_losses",
-           "plot_monitor", "plot_scenario"]
+__all__ = ["axis_of", "curve_svg", "loss_curve", "plot_comparison", "plot_curves",
+           "plot_losses", "plot_monitor", "plot_scenario"]
 
 #: input kind -> (axis name, axis label, default range)
 _AXES = {
@@ -39,7 +39,7 @@ _AXES = {
 _STYLES = ("-", "--", "-.", ":")
 
 
-def _pyplot():
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -127,6 +127,7 @@ def loss_curve(name: str, xs: Sequence[float] | np.ndarray, *,
 def _pointwise(info: LossInfo, axis: str, xs: np.ndarray,
                params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     loss_vals, grad_vals = [], []
+    first_error: Exception | None = None
     for x0 in xs:
         x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
         try:
@@ -136,9 +137,15 @@ def _pointwise(info: LossInfo, axis: str, xs: np.ndarray,
             (g,) = torch.autograd.grad(value, x, allow_unused=True)
             loss_vals.append(float(value.detach()))
             grad_vals.append(float(g) if g is not None else 0.0)
-        except (LossInputError, RuntimeError, ValueError):
+        except (LossInputError, RuntimeError, ValueError, IndexError) as exc:
+            first_error = first_error or exc
             loss_vals.append(math.nan)
             grad_vals.append(math.nan)
+    if first_error is not None and not np.isfinite(loss_vals).any():
+        # Nothing to draw: a bad hyperparameter, not a loss undefined at some points.
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        raise LossInputError(f"{info.name}" + (f" ({shown})" if shown else "")
+                             + f" cannot be drawn: {first_error}")
     return np.asarray(loss_vals), np.asarray(grad_vals)
 
 
@@ -202,6 +209,75 @@ def plot_losses(names: Sequence[str], grad: bool = False, out: str | Path | None
     fig.suptitle(title or ("Loss and gradient: " if grad else "Loss: ") + ", ".join(names))
     fig.tight_layout()
     return _save(fig, out)
+
+
+def curve_svg(name: str, *, params: Mapping[str, Any] | None = None,
+              xlim: tuple[float, float] | None = None, points: int = 81) -> str:
+    """The loss and its gradient as a small self-contained SVG (two panels, no matplotlib).
+
+    The numbers are :func:`loss_curve`'s, on the same axis and default range as
+    :func:`plot_losses`; the documentation site draws every loss page's curve with it.
+    """
+    info = get_info(name)
+    axis = axis_of(info)
+    kind = next(k for k, v in _AXES.items() if v[0] == axis)
+    lo, hi = xlim or _AXES[kind][2]
+    xs = np.linspace(lo, hi, points)
+    values, grads, _ = loss_curve(info.name, xs, params=params)
+    width, height, pad = 330, 230, 44
+    panels = []
+    for i, (ys, title) in enumerate(((values, "loss"), (grads, f"d loss / d {axis}"))):
+        panels.append(_svg_panel(xs, ys, title, _AXES[kind][1].split(":")[0],
+                                 x0=i * width, width=width, height=height, pad=pad))
+    label = f"{info.name}: loss and gradient against the {axis}"
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {2 * width} {height}" '
+            f'role="img" aria-label="{label}" font-family="sans-serif" font-size="11">'
+            f"<title>{label}</title>{''.join(panels)}</svg>")
+
+
+def _svg_panel(xs: np.ndarray, ys: np.ndarray, title: str, xlabel: str, *, x0: float,
+               width: float, height: float, pad: float) -> str:
+    finite = ys[np.isfinite(ys)]
+    if finite.size:
+        y_lo, y_hi = np.percentile(finite, 1), np.percentile(finite, 99)
+        y_lo, y_hi = min(y_lo, 0.0), max(y_hi, 0.0)
+    else:
+        y_lo, y_hi = 0.0, 1.0
+    span = max(y_hi - y_lo, 1e-9)
+    y_lo, y_hi = y_lo - 0.06 * span, y_hi + 0.06 * span
+    left, right, top, bottom = x0 + pad, x0 + width - 12, 22.0, height - 34.0
+
+    def px(x: float) -> float:
+        return float(left + (x - xs[0]) / (xs[-1] - xs[0]) * (right - left))
+
+    def py(y: float) -> float:
+        return float(bottom - (min(max(y, y_lo), y_hi) - y_lo) / (y_hi - y_lo) * (bottom - top))
+
+    segments, current = [], []
+    for x, y in zip(xs, ys):
+        if np.isfinite(y):
+            current.append(f"{px(x):.1f},{py(y):.1f}")
+        elif current:
+            segments.append(current)
+            current = []
+    if current:
+        segments.append(current)
+    parts = [f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
+             f'fill="none" stroke="#999"/>']
+    if y_lo < 0 < y_hi:
+        parts.append(f'<line x1="{left}" x2="{right}" y1="{py(0):.1f}" y2="{py(0):.1f}" '
+                     f'stroke="#ccc"/>')
+    parts += [f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" '
+              f'points="{" ".join(seg)}"/>' for seg in segments]
+    parts += [
+        f'<text x="{(left + right) / 2}" y="14" text-anchor="middle">{title}</text>',
+        f'<text x="{(left + right) / 2}" y="{height - 6}" text-anchor="middle">{xlabel}</text>',
+        f'<text x="{left}" y="{bottom + 14}" text-anchor="start">{xs[0]:g}</text>',
+        f'<text x="{right}" y="{bottom + 14}" text-anchor="end">{xs[-1]:g}</text>',
+        f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{y_hi:.3g}</text>',
+        f'<text x="{left - 4}" y="{bottom}" text-anchor="end">{y_lo:.3g}</text>',
+    ]
+    return "".join(parts)
 
 
 def _clip_ylim(ax: Any) -> None:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from numbers import Real
+from typing import Any
 
 from ._core.validate import LossInputError, check_param
 
@@ -37,7 +38,7 @@ class Schedule:
     def value(self, step: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def __mul__(self, other):
+    def __mul__(self, other: Any) -> Any:
         if isinstance(other, Real) and not isinstance(other, bool):
             return _Scaled(self, float(other))
         if isinstance(other, Schedule):
@@ -172,7 +173,7 @@ def as_schedule(weight: float | Schedule) -> Schedule:
 
 
 class _Callable(Schedule):
-    def __init__(self, fn) -> None:
+    def __init__(self, fn: Callable[[int], float]) -> None:
         self.fn = fn
 
     def value(self, step: int) -> float:

@@ -2,6 +2,7 @@
 
 from .reduce import accumulation_dtype, reduce, safe_divide, upcast
 from .registry import INPUT_KINDS, PROPERTIES, LossInfo, get_info, list_losses, register_loss
+from .types import Reduction
 from .validate import LossInputError
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "PROPERTIES",
     "LossInfo",
     "LossInputError",
+    "Reduction",
     "accumulation_dtype",
     "get_info",
     "list_losses",

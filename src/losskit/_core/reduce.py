@@ -16,7 +16,7 @@ Conventions (DESIGN.md section 2):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import torch
 
@@ -35,6 +35,10 @@ def accumulation_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.float32 if dtype in _LOW_PRECISION else dtype
 
 
+@overload
+def upcast(t: torch.Tensor) -> torch.Tensor: ...
+@overload
+def upcast(t: None) -> None: ...
 def upcast(t: torch.Tensor | None) -> torch.Tensor | None:
     """Cast a low-precision floating tensor to float32 (differentiably); others untouched."""
     if t is None or not t.is_floating_point() or t.dtype not in _LOW_PRECISION:

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -22,6 +22,7 @@ __all__ = [
     "HEADS",
     "INPUT_KINDS",
     "PROPERTIES",
+    "LossFn",
     "LossInfo",
     "close_names",
     "default_head",
@@ -94,6 +95,9 @@ PROPERTIES = {
     "proper_scoring": "a proper scoring rule: the expected loss under a Bernoulli or "
                       "categorical target is minimized by predicting the true probability",
 }
+
+#: A registered loss function; :func:`register_loss` returns it with its exact type.
+LossFn = TypeVar("LossFn", bound=Callable[..., Any])
 
 # Arguments of a loss that are data or reduction controls, not hyperparameters.
 _NOT_HYPERPARAMETERS = {"weight", "reduction"}
@@ -229,12 +233,14 @@ def register_loss(
     learnable: Iterable[str] = (),
     head: str | None = None,
     replace: bool = False,
-) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+) -> Callable[[LossFn], LossFn]:
     """Decorator that registers a loss function with its :class:`LossInfo`.
 
     Works the same for losskit's own losses and for a user's: once registered, a loss
     is available to ``losskit.get``, ``losskit.check``, the CLI, plots and comparisons.
-    The function is returned unchanged, with its ``LossInfo`` as ``fn.info``.
+    The function is returned unchanged, with its ``LossInfo`` as ``fn.info``, and keeps its
+    exact type: type checkers and IDEs see the decorated function's own signature, so a
+    misspelt keyword (``huber(x, y, delat=0.5)``) is flagged.
 
     Example::
 
@@ -254,7 +260,7 @@ def register_loss(
     if head is not None and head not in HEADS:
         raise LossInputError(f"head must be one of {sorted(HEADS)}, got {head!r}")
 
-    def decorator(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    def decorator(fn: LossFn) -> LossFn:
         loss_name = name or fn.__name__
         info = LossInfo(
             name=loss_name, fn=fn, family=family, tasks=tuple(tasks), input_kind=input_kind,
@@ -279,7 +285,7 @@ def register_loss(
         _REGISTRY[loss_name] = info
         for alias in info.aliases:
             _ALIASES[alias] = loss_name
-        fn.info = info  # type: ignore[attr-defined]
+        setattr(fn, "info", info)  # noqa: B010  (a function attribute the type does not declare)
         return fn
 
     return decorator
@@ -291,12 +297,16 @@ def close_names(name: str, n: int = 5) -> list[str]:
 
 def get_info(name: str) -> LossInfo:
     """The :class:`LossInfo` of a registered loss, by name or alias."""
-    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
+    if not isinstance(name, str):
+        raise LossInputError(f"a loss name must be a string such as 'huber', got "
+                             f"{type(name).__name__}")
+    key = name.strip().lower().replace("-", "_")
     key = _ALIASES.get(key, key)
     if key not in _REGISTRY:
-        near = close_names(str(key))
+        near = close_names(key) if len(key) <= 60 else []
         hint = f"; did you mean {', '.join(near)}?" if near else "; see losskit.list_losses()"
-        raise LossInputError(f"unknown loss {name!r}{hint}")
+        shown = repr(name) if len(name) <= 60 else f"{name[:60]!r}... ({len(name)} chars)"
+        raise LossInputError(f"unknown loss {shown}{hint}")
     return _REGISTRY[key]
 
 

@@ -139,7 +139,8 @@ def check_param(name: str, value: float | torch.Tensor, *, low: float | None = 0
     _check_range(name, value, low, high, low_inclusive, high_inclusive, value)
 
 
-def _check_range(name, value, low, high, low_inclusive, high_inclusive, shown) -> None:
+def _check_range(name: str, value: float, low: float | None, high: float | None,
+                 low_inclusive: bool, high_inclusive: bool, shown: float) -> None:
     bad_low = low is not None and (value < low if low_inclusive else value <= low)
     bad_high = high is not None and (value > high if high_inclusive else value >= high)
     if bad_low or bad_high or value != value:
@@ -190,7 +191,7 @@ def check_broadcastable(name: str, t: torch.Tensor | None, shape: torch.Size) ->
     if not isinstance(t, torch.Tensor):
         raise LossInputError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     try:
-        out = torch.broadcast_shapes(t.shape, shape)
+        out = torch.broadcast_shapes(t.shape, shape)  # type: ignore[no-untyped-call]
     except RuntimeError:
         out = None
     if out != shape:
@@ -244,13 +245,15 @@ def check_in_range(name: str, t: torch.Tensor, low: float | None, high: float | 
             raise LossInputError(f"{name} must hold {what} >= {low:g}, found {lo:g}")
         raise LossInputError(f"{name} must hold {what} <= {high:g}, found {hi:g}")
     if low is not None:
-        lo = t.min()
-        if bool(lo < low) or bool(torch.isnan(lo)):
-            raise LossInputError(f"{name} must hold {what} >= {low:g}, found {float(lo):g}")
+        smallest = t.min()
+        if bool(smallest < low) or bool(torch.isnan(smallest)):
+            raise LossInputError(
+                f"{name} must hold {what} >= {low:g}, found {float(smallest):g}")
     if high is not None:
-        hi = t.max()
-        if bool(hi > high) or bool(torch.isnan(hi)):
-            raise LossInputError(f"{name} must hold {what} <= {high:g}, found {float(hi):g}")
+        largest = t.max()
+        if bool(largest > high) or bool(torch.isnan(largest)):
+            raise LossInputError(
+                f"{name} must hold {what} <= {high:g}, found {float(largest):g}")
 
 
 def check_probabilities(name: str, t: torch.Tensor) -> None:

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
-    from ..cli import CLIError
+    from .._cli_errors import CLIError
     from ..io import load_dataset
     from . import recommend, render_recommendation
 

@@ -20,6 +20,7 @@ from .._core.validate import (
     check_broadcastable,
     check_class_indices,
     check_floating,
+    check_integer,
     check_ndim,
     check_param,
     check_probabilities,
@@ -38,12 +39,14 @@ def _check_energies(energies: torch.Tensor) -> None:
 def _index_target(energies: torch.Tensor, target: torch.Tensor,
                   ignore_index: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Validated target with ignored entries replaced by 0, and the mask of counted rows."""
+    check_integer("target", target, " (class indices)")
     check_class_indices("target", target, energies.shape[1], ignore_index)
     if target.shape != energies.shape[:1]:
         raise LossInputError(f"target must have shape [N] = {tuple(energies.shape[:1])}, got "
                              f"{tuple(target.shape)}")
     keep = target != ignore_index
-    return torch.where(keep, target, 0), keep
+    # int64 whatever integer type came (one_hot and gather take int64 indices).
+    return torch.where(keep, target, 0).long(), keep
 
 
 def _energy_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -173,7 +176,7 @@ def energy_nll(energies: torch.Tensor, target: torch.Tensor, *, beta: float = 1.
     # free energy is finite for energies of any magnitude.
     free_energy = torch.logsumexp(-beta * e, dim=1) / beta
     keep = None
-    if target.is_floating_point():
+    if isinstance(target, torch.Tensor) and target.is_floating_point():
         if target.shape != energies.shape:
             raise LossInputError(f"probability targets must have the energies' shape "
                                  f"{tuple(energies.shape)}, got {tuple(target.shape)}")

@@ -25,6 +25,7 @@ from .._core.validate import (
     check_broadcastable,
     check_class_indices,
     check_floating,
+    check_integer,
     check_ndim,
     check_reduction,
 )
@@ -39,6 +40,7 @@ def _check_ordinal(input: torch.Tensor, target: torch.Tensor, weight, reduction:
     check_reduction(reduction)
     check_floating("input", input)
     check_ndim("input", input, 2, "[N, K-1] logits, one per rank threshold")
+    check_integer("target", target, " (integer ranks 0..K-1)")
     if target.shape != (input.shape[0],):
         raise LossInputError(f"target must have shape [N] = ({input.shape[0]},) of integer "
                              f"ranks, got {tuple(target.shape)}")

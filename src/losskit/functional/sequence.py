@@ -280,6 +280,8 @@ def _sequence_ce_reference(input, target, *, mask=None, ignore_index=-100, avera
 def sequence_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                            mask: torch.Tensor | None = None, ignore_index: int = -100,
                            average: str = "token", label_smoothing: float = 0.0,
+                           z_loss: float = 0.0, softcap: float | None = None,
+                           normalizer: float | torch.Tensor | None = None,
                            distributed: bool = False, group: Any = None,
                            weight: torch.Tensor | None = None,
                            reduction: str = "mean") -> torch.Tensor:
@@ -296,6 +298,11 @@ def sequence_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
       ``weight`` broadcasts against ``[B]``.
 
     ``exp`` of the token mean is the perplexity (:func:`losskit.functional.perplexity`).
+    ``z_loss`` and ``softcap`` are :func:`cross_entropy`'s. ``normalizer`` replaces what
+    ``"mean"`` divides by: the number of counted tokens (``"token"``) or of sequences
+    (``"sequence"``) of the whole accumulated batch, so that gradient accumulation over
+    micro-batches gives the gradient of one big batch (each micro-batch's own mean does
+    not, when micro-batches hold different numbers of tokens).
 
     With ``distributed=True`` the means run over the tokens (or sequences) of every rank
     of ``group``, with DDP-correct gradients (:mod:`losskit.distributed`).
@@ -328,14 +335,15 @@ def sequence_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
     batch, length, vocab = input.shape
     per_token = cross_entropy(input.reshape(batch * length, vocab), target.reshape(-1),
                               ignore_index=ignore_index, label_smoothing=label_smoothing,
+                              z_loss=z_loss, softcap=softcap,
                               reduction="none").reshape(batch, length)
     if average == "token":
         check_broadcastable("weight", weight, target.shape)
         return reduce(per_token, reduction, weight=weight, mask=counted,
-                      distributed=distributed, group=group)
+                      distributed=distributed, group=group, normalizer=normalizer)
     check_broadcastable("weight", weight, torch.Size([batch]))
     tokens = counted.sum(dim=1)
     per_sequence = safe_divide(torch.where(counted, per_token, 0.0).sum(dim=1),
                                tokens.to(per_token.dtype))
     return reduce(per_sequence, reduction, weight=weight, mask=tokens > 0,
-                  distributed=distributed, group=group)
+                  distributed=distributed, group=group, normalizer=normalizer)

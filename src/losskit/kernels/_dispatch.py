@@ -159,17 +159,14 @@ def register(loss: str, backend: str, *, name: str, devices: tuple[str, ...],
 
 
 def accelerators(loss: str | None = None) -> list[Accelerator]:
-    """The registered accelerators (of one loss, or all), in the order ``auto`` tries them."""
-    _load_all()
+    """The registered accelerators (of one loss, or all), in the order ``auto`` tries them.
+
+    Accelerators register when their module is imported; ``import losskit`` imports the
+    definitions, which import the accelerators they dispatch to.
+    """
     if loss is not None:
         return list(_REGISTRY.get(loss, ()))
     return [a for name in sorted(_REGISTRY) for a in _REGISTRY[name]]
-
-
-def _load_all() -> None:
-    # Accelerators register when their module is imported; the functional modules import
-    # the ones they dispatch to, so importing functional loads them all.
-    from .. import functional  # noqa: F401
 
 
 def _initial_mode() -> str:

@@ -73,7 +73,8 @@ static inline double log1p_d(double x) { return log1p(x); }
 /* ------------------------------------------------------------------------------------
  * Elementwise losses. kind: 0 mse, 1 mae, 2 huber(p1=delta), 3 smooth_l1(p1=beta > 0),
  * 4 log_cosh, 5 bce with logits (p1=pos_weight, p2=label smoothing),
- * 6 sigmoid focal (p1=gamma, p2=alpha, negative = none, p3=label smoothing).
+ * 6 sigmoid focal (p1=gamma, p2=alpha, negative = none, p3=label smoothing), 7 the same
+ * with gamma = 2 (q^2 without pow).
  * Writes loss[i] if loss != NULL and gs * dloss/dx into grad[i] if grad != NULL;
  * returns the sum of the losses.
  * ---------------------------------------------------------------------------------- */
@@ -101,13 +102,13 @@ static inline double log1p_d(double x) { return log1p(x); }
     default: { T yy = y * ((T)1 - p3) + (T)0.5 * p3; T a = x < 0 ? -x : x;              \
               T e = EXP(-a); T sp = LOG1P(e) + (x < 0 ? -x : (T)0);                      \
               T ce = ((T)1 - yy) * x + sp;                                               \
-              T s = x < 0 ? e / ((T)1 + e) : (T)1 / ((T)1 + e);                          \
-              T sn = x < 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e); /* 1 - s, no cancel */  \
+              T inv = (T)1 / ((T)1 + e); /* one division: sigmoid(|x|) */               \
+              T s = x < 0 ? e * inv : inv;                                               \
+              T sn = x < 0 ? inv : e * inv; /* 1 - s, no cancellation */                 \
               T q = yy * sn + ((T)1 - yy) * s; /* 1 - p_t */                             \
               T qg, qg1; /* q^gamma and gamma q^(gamma-1) */                             \
-              if (p1 == (T)2) { qg = q * q; qg1 = (T)2 * q; }                            \
-              else if (p1 == (T)0) { qg = 1; qg1 = 0; }                                  \
-              else { qg = q > 0 ? EXP(p1 * LOG(q > 0 ? q : (T)1)) : (T)0;                \
+              if (KIND == 7) { qg = q * q; qg1 = (T)2 * q; } /* gamma = 2, the default */ \
+              else { qg = q > 0 ? EXP(p1 * LOG(q > 0 ? q : (T)1)) : (T)(p1 == 0);        \
                      qg1 = q > 0 ? p1 * qg / q : (p1 == (T)1 ? (T)1 : (T)0); }           \
               T at = p2 < 0 ? (T)1 : p2 * yy + ((T)1 - p2) * ((T)1 - yy);                \
               T dq = ((T)1 - (T)2 * yy) * s * sn;           /* d(1 - p_t)/dx */            \
@@ -155,6 +156,7 @@ ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 3)
 ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 4)
 ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 5)
 ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 6)
+ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 7)
 ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 0)
 ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 1)
 ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 2)
@@ -162,6 +164,7 @@ ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 3)
 ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 4)
 ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 5)
 ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 6)
+ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 7)
 
 #define ELEMENT_DISPATCH(T, SUF)                                                         \
 double losskit_elementwise_##SUF(int kind, int64_t n, const T* x, const T* y, T* loss,   \
@@ -174,7 +177,8 @@ double losskit_elementwise_##SUF(int kind, int64_t n, const T* x, const T* y, T*
     case 3: return ew_##SUF##_3(n, x, y, loss, grad, (T)gs, (T)p1, (T)p2, (T)p3, nt);   \
     case 4: return ew_##SUF##_4(n, x, y, loss, grad, (T)gs, (T)p1, (T)p2, (T)p3, nt);   \
     case 5: return ew_##SUF##_5(n, x, y, loss, grad, (T)gs, (T)p1, (T)p2, (T)p3, nt);   \
-    default: return ew_##SUF##_6(n, x, y, loss, grad, (T)gs, (T)p1, (T)p2, (T)p3, nt);  \
+    case 6: return ew_##SUF##_6(n, x, y, loss, grad, (T)gs, (T)p1, (T)p2, (T)p3, nt);   \
+    default: return ew_##SUF##_7(n, x, y, loss, grad, (T)gs, (T)p1, (T)p2, (T)p3, nt);  \
     }                                                                                    \
 }
 ELEMENT_DISPATCH(float, f32)

@@ -102,10 +102,15 @@ def _expected_scale(n: int, dtype: torch.dtype) -> float:
     return float(torch.ones((), dtype=dtype) / n) if n else 1.0
 
 
+def _code(kind: str, params: tuple[float, float, float]) -> int:
+    # sigmoid focal with the default gamma = 2 has its own kernel (q^2 without pow)
+    return 7 if kind == "sigmoid_focal" and params[0] == 2.0 else KINDS[kind]
+
+
 class _Elementwise(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, target, kind, reduction, params, hyper):
-        code = KINDS[kind]
+        code = _code(kind, params)
         if reduction == "none":
             out, _ = _run(code, input, target, True, None, params)
             ctx.grad, ctx.scale = None, None
@@ -127,7 +132,7 @@ class _Elementwise(torch.autograd.Function):
                 ctx.kind, lambda a, b: fn(a, b, reduction=summed, **hyper), (input, target),
                 grad_output)
             return grads[0], grads[1], None, None, None, None
-        code = KINDS[ctx.kind]
+        code = _code(ctx.kind, ctx.params)
         if ctx.reduction == "none":
             _, grad = _run(code, input, target, True, 1.0, ctx.params)
             grad.mul_(grad_output)
@@ -148,7 +153,7 @@ def _make_run(kind: str):
         params = _kernel_params(kind, hyper)
         if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
             return _Elementwise.apply(x, y, kind, reduction, params, hyper)
-        return _run(KINDS[kind], x, y, reduction == "none", None, params)[0]
+        return _run(_code(kind, params), x, y, reduction == "none", None, params)[0]
     return run
 
 

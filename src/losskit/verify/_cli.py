@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["load_object", "register"]
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ._checks import CHECKS
     from ._subject import TASKS
 
@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _import_module(spec: str) -> Any:
-    from ..cli import CLIError
+    from .._cli_errors import CLIError
 
     path = Path(spec)
     if spec.endswith(".py") or "/" in spec or "\\" in spec:
@@ -55,15 +55,17 @@ def _import_module(spec: str) -> Any:
             loader.exec_module(module)
             return module
         return importlib.import_module(spec)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         if loader is not None and sys.modules.get(path.stem) is module:
             del sys.modules[path.stem]  # do not leave a half-run module behind
+        if isinstance(exc, SystemExit):
+            raise CLIError(f"importing {spec} called sys.exit({exc.code!r})") from None
         raise CLIError(f"cannot import {spec}: {type(exc).__name__}: {exc}") from None
 
 
 def load_object(target: str) -> Any:
     """The loss named by ``MODULE:OBJECT`` (a class is instantiated), or a registered name."""
-    from ..cli import CLIError
+    from .._cli_errors import CLIError
 
     if ":" not in target:
         from .._core.registry import get_info

@@ -80,7 +80,8 @@ def _train(params: list[torch.Tensor], objective: Callable[[], torch.Tensor], lr
     return losses
 
 
-def _result(detail: str, losses: list[float], problem: str, **data: Any) -> tuple[str, dict]:
+def _result(detail: str, losses: list[float], problem: str,
+            **data: Any) -> tuple[str, dict[str, Any]]:
     return detail, {"problem": problem, "curve": _curve(losses), "steps": len(losses) - 1, **data}
 
 
@@ -125,7 +126,7 @@ def _kind(subject: Subject, args: Args) -> str:
     return "descent"
 
 
-def converge(subject: Subject) -> tuple[str, dict]:
+def converge(subject: Subject) -> tuple[str, dict[str, Any]]:
     template = subject.example(n=64, requires_grad=False)
     kind = _kind(subject, template)
     torch.manual_seed(0)
@@ -140,7 +141,7 @@ def _loss(subject: Subject, template: Args, new: dict[int, Any]) -> torch.Tensor
     return subject(*args, reduction="mean")
 
 
-def _regression(subject: Subject, template: Args, kind: str) -> tuple[str, dict]:
+def _regression(subject: Subject, template: Args, kind: str) -> tuple[str, dict[str, Any]]:
     shape = template[0].shape
     n, k, d = shape[0], math.prod(shape[1:]), 4
     g = torch.Generator().manual_seed(11)
@@ -166,7 +167,7 @@ def _regression(subject: Subject, template: Args, kind: str) -> tuple[str, dict]
     return _result(detail, losses, "regression", coefficient_error=error)
 
 
-def _features_model(template: Args, classes_dim: bool, d: int = 8, seed: int = 12):
+def _features_model(template: Args, classes_dim: bool, d: int = 8, seed: int = 12) -> Any:
     """Features and a separating linear map shaped like the loss's input."""
     shape = template[0].shape
     g = torch.Generator().manual_seed(seed)
@@ -200,7 +201,7 @@ def _as_input(subject: Subject, logits: torch.Tensor, multiclass: bool) -> torch
     return logits
 
 
-def _classification(subject: Subject, template: Args, kind: str) -> tuple[str, dict]:
+def _classification(subject: Subject, template: Args, kind: str) -> tuple[str, dict[str, Any]]:
     _, W_true, apply, w_shape, b_shape = _features_model(template, classes_dim=True)
     with torch.no_grad():
         labels = apply(W_true, torch.zeros(b_shape, dtype=torch.float64)).argmax(1)
@@ -220,7 +221,7 @@ def _classification(subject: Subject, template: Args, kind: str) -> tuple[str, d
     return _accuracy_verdict(accuracy, losses, f"{w_shape[1]}-class separable data")
 
 
-def _binary(subject: Subject, template: Args, kind: str) -> tuple[str, dict]:
+def _binary(subject: Subject, template: Args, kind: str) -> tuple[str, dict[str, Any]]:
     _, W_true, apply, w_shape, b_shape = _features_model(template, classes_dim=False)
     low, high = _target_values(template[1]) or (0.0, 1.0)
     with torch.no_grad():
@@ -238,7 +239,8 @@ def _binary(subject: Subject, template: Args, kind: str) -> tuple[str, dict]:
     return _accuracy_verdict(accuracy, losses, "separable binary labels")
 
 
-def _accuracy_verdict(accuracy: float, losses: list[float], what: str) -> tuple[str, dict]:
+def _accuracy_verdict(accuracy: float, losses: list[float],
+                      what: str) -> tuple[str, dict[str, Any]]:
     detail = (f"linear model on {what}: training accuracy {accuracy:.1%} (loss {losses[0]:.4g} "
               f"-> {losses[-1]:.4g} in {len(losses) - 1} steps)")
     if accuracy < 0.9:
@@ -254,7 +256,7 @@ def _pair_distances(z: torch.Tensor, labels: torch.Tensor) -> tuple[float, float
     return float(dist[same & off].mean()), float(dist[~same].mean())
 
 
-def _embedding(subject: Subject, template: Args, kind: str) -> tuple[str, dict]:
+def _embedding(subject: Subject, template: Args, kind: str) -> tuple[str, dict[str, Any]]:
     n, dim = template[0].shape
     g = torch.Generator().manual_seed(13)
     labels = torch.arange(n) % 4
@@ -278,7 +280,7 @@ def _embedding(subject: Subject, template: Args, kind: str) -> tuple[str, dict]:
                    different_class_distance=diff)
 
 
-def _descent(subject: Subject, template: Args, kind: str) -> tuple[str, dict]:
+def _descent(subject: Subject, template: Args, kind: str) -> tuple[str, dict[str, Any]]:
     args = subject.example(seed=6)
     positions = [i for i in subject.grad_args if i < len(args)
                  and isinstance(args[i], torch.Tensor) and args[i].requires_grad]

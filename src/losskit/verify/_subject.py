@@ -124,7 +124,7 @@ class Subject:
         if self.reduction_mode == "argument":
             return self.fn(*args, reduction=reduction)
         module = copy.copy(self.fn)  # shallow: shares parameters and buffers
-        module.reduction = reduction
+        module.reduction = reduction  # type: ignore[attr-defined]
         return module(*args)
 
     def example(self, n: int | None = None, seed: int = 0, dtype: torch.dtype = torch.float64,
@@ -180,8 +180,9 @@ def _label(loss: Any) -> str:
     if isinstance(loss, torch.nn.Module):
         return type(loss).__name__
     for attr in ("__qualname__", "__name__"):
-        if isinstance(getattr(loss, attr, None), str):
-            return getattr(loss, attr)
+        value = getattr(loss, attr, None)
+        if isinstance(value, str):
+            return value
     if hasattr(loss, "func"):  # functools.partial
         return f"partial({_label(loss.func)})"
     return type(loss).__name__

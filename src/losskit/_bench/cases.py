@@ -82,6 +82,23 @@ def _sigmoid_focal_plain(x, y, gamma=2.0, alpha=0.25):
     return (alpha_t * loss).mean()
 
 
+COMPILED = "torch.compile(definition)"
+
+
+def compiled_definition(name: str, inputs, **kwargs):
+    """The loss's own definition compiled by inductor (the accelerators switched off): the
+    bar every accelerator must clear on the CPU, or decline."""
+    def build(size):
+        import losskit
+
+        losskit.kernels.set_mode("plain")
+        args = inputs(size)
+        fn = torch.compile(lk(name), backend="inductor")
+        leaves = [a for a in args if isinstance(a, torch.Tensor) and a.requires_grad]
+        return _fwd_bwd(lambda: fn(*args, **kwargs), leaves)
+    return build
+
+
 def _elementwise(name, inputs, ours, theirs, label):
     def side_ours(size):
         x, y = inputs(size)
@@ -93,7 +110,9 @@ def _elementwise(name, inputs, ours, theirs, label):
         return _fwd_bwd(lambda: theirs(x, y), [x])
 
     return Case(name, {"n": 1 << 24}, {"n": 1 << 20},
-                {"losskit": side_ours, label: side_theirs}, {label: (0.65, None)})
+                {"losskit": side_ours, label: side_theirs,
+                 COMPILED: compiled_definition(ours, inputs)},
+                {label: (0.65, None), COMPILED: (1.0, None)})
 
 
 ELEMENTWISE = [
@@ -148,14 +167,17 @@ def _focal_torch(size):
 
 CLASSIFICATION = [
     Case("cross_entropy", {"n": 8192, "c": 32768}, {"n": 1024, "c": 4096},
-         {"losskit": _ce_ours, "torch F.cross_entropy": _ce_torch},
-         {"torch F.cross_entropy": (0.75, None)}),
+         {"losskit": _ce_ours, "torch F.cross_entropy": _ce_torch,
+          COMPILED: compiled_definition("cross_entropy", _class_inputs)},
+         {"torch F.cross_entropy": (0.75, None), COMPILED: (1.0, None)}),
     Case("cross_entropy_label_smoothing", {"n": 8192, "c": 32768, "ls": 0.1},
          {"n": 1024, "c": 4096, "ls": 0.1},
          {"losskit": _ce_ours, "torch F.cross_entropy": _ce_torch},
          {"torch F.cross_entropy": (0.75, None)}),
     Case("softmax_focal", {"n": 8192, "c": 8192}, {"n": 1024, "c": 1024},
-         {"losskit": _focal_ours, "torch log_softmax focal": _focal_torch}),
+         {"losskit": _focal_ours, "torch log_softmax focal": _focal_torch,
+          COMPILED: compiled_definition("softmax_focal", _class_inputs, gamma=2.0)},
+         {COMPILED: (1.0, None)}),
 ]
 
 
@@ -193,9 +215,10 @@ LARGE_VOCAB = [
     Case("linear_cross_entropy", {"n": 2048, "d": 512, "v": 32768},
          {"n": 256, "d": 128, "v": 8192},
          {"losskit": _lce_ours, "torch F.linear_cross_entropy (chunked)": _lce_torch_chunked,
-          "torch linear + cross_entropy": _lce_naive},
+          "torch linear + cross_entropy": _lce_naive,
+          COMPILED: compiled_definition("linear_cross_entropy", _lce_inputs)},
          {"torch F.linear_cross_entropy (chunked)": (0.8, 1.0),
-          "torch linear + cross_entropy": (1.0, 0.3)}),
+          "torch linear + cross_entropy": (1.0, 0.3), COMPILED: (1.0, None)}),
 ]
 
 
@@ -228,8 +251,9 @@ def _dice_monai(size):
 
 SEGMENTATION = [
     Case("dice", {"b": 2, "c": 4, "spatial": (96, 96, 96)}, {"b": 2, "c": 4, "spatial": (32,) * 3},
-         {"losskit": _dice_ours, "MONAI DiceLoss(softmax, to_onehot_y)": _dice_monai},
-         {"MONAI DiceLoss(softmax, to_onehot_y)": (0.5, 0.5)}),
+         {"losskit": _dice_ours, "MONAI DiceLoss(softmax, to_onehot_y)": _dice_monai,
+          COMPILED: compiled_definition("dice", _seg_inputs)},
+         {"MONAI DiceLoss(softmax, to_onehot_y)": (0.5, 0.5), COMPILED: (1.0, None)}),
 ]
 
 
@@ -307,12 +331,15 @@ def _triplet_pml(size):
 METRIC = [
     Case("nt_xent", {"n": 4096, "d": 128}, {"n": 256, "d": 64},
          {"losskit": _ntx_ours, "plain torch NT-Xent": _ntx_plain,
-          "PML NTXentLoss": _ntx_pml},
-         {"plain torch NT-Xent": (0.7, 0.5)}),
+          "PML NTXentLoss": _ntx_pml,
+          COMPILED: compiled_definition("nt_xent", _views, temperature=_TAU)},
+         {"plain torch NT-Xent": (0.7, 0.5), COMPILED: (1.0, None)}),
     Case("batch_triplet_all", {"n": 512, "d": 128, "classes": 32},
          {"n": 128, "d": 32, "classes": 8},
-         {"losskit": _triplet_ours, "PML TripletMarginLoss (all triplets)": _triplet_pml},
-         {"PML TripletMarginLoss (all triplets)": (0.2, 0.25)}),
+         {"losskit": _triplet_ours, "PML TripletMarginLoss (all triplets)": _triplet_pml,
+          COMPILED: compiled_definition("batch_triplet", _embeddings, margin=0.2,
+                                        mining="all")},
+         {"PML TripletMarginLoss (all triplets)": (0.2, 0.25), COMPILED: (1.0, None)}),
 ]
 
 
@@ -366,8 +393,9 @@ def _ctc_torch(size):
 
 OTHER = [
     Case("coral", {"n": 1 << 20, "k": 9}, {"n": 1 << 16, "k": 9},
-         {"losskit": _coral_ours, "coral-pytorch coral_loss": _coral_peer},
-         {"coral-pytorch coral_loss": (0.5, None)}),
+         {"losskit": _coral_ours, "coral-pytorch coral_loss": _coral_peer,
+          COMPILED: compiled_definition("coral", _coral_inputs)},
+         {"coral-pytorch coral_loss": (0.5, None), COMPILED: (1.0, None)}),
     Case("ctc", {"t": 400, "b": 32, "c": 64, "s": 80}, {"t": 100, "b": 8, "c": 32, "s": 20},
          {"losskit": _ctc_ours, "torch F.ctc_loss": _ctc_torch},
          {"torch F.ctc_loss": (1.1, None)}),

@@ -1,0 +1,2911 @@
+"""Explicit ``nn.Module`` classes for the built-in losses (re-exported by ``losskit.nn``).
+
+GENERATED FILE, do not edit by hand. Regenerate after adding or changing a loss with
+
+    python scripts/generate_modules.py
+
+(tests/test_modules.py fails while this file differs from what the script writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+
+from . import functional as F
+from ._core.registry import LossInfo, get_info
+from ._core.types import Reduction
+from ._nn_base import Loss
+from .functional.generative import ELBOParts
+from .functional.penalties import ParamsLike
+from .functional.reinforcement import ActorCriticParts
+
+__all__ = [
+    "ActorCriticLoss",
+    "ArcfaceLoss",
+    "AsymmetricMultilabelLoss",
+    "BarlowTwinsLoss",
+    "BatchTripletLoss",
+    "BinaryCrossEntropyLoss",
+    "BoundPenaltyLoss",
+    "CIoULoss",
+    "CTCLoss",
+    "CircleLoss",
+    "ClipContrastiveLoss",
+    "ContrastiveLoss",
+    "CoralLoss",
+    "CornLoss",
+    "CosfaceLoss",
+    "CrossEntropyLoss",
+    "DIoULoss",
+    "DemographicParityGapLoss",
+    "DiceLoss",
+    "DinoLoss",
+    "EnergyMarginLoss",
+    "EnergyNLLLoss",
+    "EqualizedOddsGapLoss",
+    "GIoULoss",
+    "GaussianKLLoss",
+    "GaussianNLLLoss",
+    "GeneralizedDiceLoss",
+    "HingeLoss",
+    "HuberLoss",
+    "InfoNCELoss",
+    "JSDivLoss",
+    "JaccardLoss",
+    "KLDivLoss",
+    "L1PenaltyLoss",
+    "L2PenaltyLoss",
+    "LinearCrossEntropyLoss",
+    "LogCoshLoss",
+    "LovaszHingeLoss",
+    "LovaszSoftmaxLoss",
+    "MAELoss",
+    "MSELoss",
+    "MSLELoss",
+    "MarginRankingLoss",
+    "MultiSimilarityLoss",
+    "MulticlassHingeLoss",
+    "NLLLoss",
+    "NTXentLoss",
+    "NegativeCosineLoss",
+    "PairwiseLogisticLoss",
+    "PerplexityLoss",
+    "PoissonNLLLoss",
+    "PolicyGradientLoss",
+    "Poly1CrossEntropyLoss",
+    "ProxyAnchorLoss",
+    "QuantileLoss",
+    "SequenceCrossEntropyLoss",
+    "SiglipLoss",
+    "SigmoidFocalLoss",
+    "SmoothL1Loss",
+    "SoftF1Loss",
+    "SoftmaxFocalLoss",
+    "SupConLoss",
+    "TripletMarginLoss",
+    "TverskyLoss",
+    "VAEELBOLoss",
+    "VicregLoss",
+]
+
+
+class ActorCriticLoss(Loss):
+    """Advantage actor-critic loss: a policy-gradient term with the critic as baseline, a
+    squared-error value loss for the critic, and an optional entropy bonus.
+
+    Module form of :func:`losskit.functional.actor_critic`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(log_probs, values, returns)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        entropy: see :func:`losskit.functional.actor_critic`. Default: ``None``.
+        value_coef: see :func:`losskit.functional.actor_critic`. Default: ``0.5``.
+        entropy_coef: see :func:`losskit.functional.actor_critic`. Default: ``0.01``.
+        return_parts: see :func:`losskit.functional.actor_critic`. Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        log_probs, values, returns: ``[*]`` per step (e.g. ``[N]`` or ``[N, T]``); entropy:
+        broadcastable to ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("actor_critic")
+    entropy: torch.Tensor | None
+    value_coef: float
+    entropy_coef: float
+    return_parts: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        entropy: torch.Tensor | None = None,
+        value_coef: float = 0.5,
+        entropy_coef: float = 0.01,
+        return_parts: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            entropy=entropy,
+            value_coef=value_coef,
+            entropy_coef=entropy_coef,
+            return_parts=return_parts,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        log_probs: torch.Tensor,
+        values: torch.Tensor,
+        returns: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor | ActorCriticParts:
+        return F.actor_critic(log_probs, values, returns, **self._arguments(kwargs))
+
+
+class ArcfaceLoss(Loss):
+    """ArcFace (additive angular margin): softmax cross-entropy on scaled cosines to class centers,
+    with the target angle enlarged by a margin; sub-center variant.
+
+    Module form of :func:`losskit.functional.arcface`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(embeddings, centers, target)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.arcface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.5``.
+        scale: see :func:`losskit.functional.arcface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``64.0``.
+        subcenters: see :func:`losskit.functional.arcface`. Default: ``1``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; centers: ``[C * subcenters, d]``; target: ``[N]`` class
+        indices in ``0..C-1``; output: scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("arcface")
+    margin: float | torch.Tensor
+    scale: float | torch.Tensor
+    subcenters: int
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.5,
+        scale: float | torch.Tensor = 64.0,
+        subcenters: int = 1,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, scale=scale, subcenters=subcenters, reduction=reduction)
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        centers: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.arcface(embeddings, centers, target, **self._arguments(kwargs))
+
+
+class AsymmetricMultilabelLoss(Loss):
+    """Asymmetric loss (ASL) for multi-label classification: focal-style down-weighting with
+    separate strengths for positives and negatives, plus a probability margin that discards very
+    easy negatives.
+
+    Module form of :func:`losskit.functional.asymmetric_multilabel`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        gamma_pos: see :func:`losskit.functional.asymmetric_multilabel`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.0``.
+        gamma_neg: see :func:`losskit.functional.asymmetric_multilabel`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``4.0``.
+        clip: see :func:`losskit.functional.asymmetric_multilabel`. Default: ``0.05``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, L]`` (any ``[*]``) logits; target: same shape in [0, 1]; output: scalar,
+        or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("asymmetric_multilabel")
+    gamma_pos: float | torch.Tensor
+    gamma_neg: float | torch.Tensor
+    clip: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        gamma_pos: float | torch.Tensor = 0.0,
+        gamma_neg: float | torch.Tensor = 4.0,
+        clip: float = 0.05,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(gamma_pos=gamma_pos, gamma_neg=gamma_neg, clip=clip, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.asymmetric_multilabel(input, target, **self._arguments(kwargs))
+
+
+class BarlowTwinsLoss(Loss):
+    """Barlow Twins: drive the cross-correlation matrix of the two views' batch-standardized
+    embeddings to the identity.
+
+    Module form of :func:`losskit.functional.barlow_twins`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(z_a, z_b)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        lambd: see :func:`losskit.functional.barlow_twins`. Default: ``0.0051``.
+        eps: see :func:`losskit.functional.barlow_twins`. Default: ``1e-05``.
+        distributed: see :func:`losskit.functional.barlow_twins`. Default: ``False``.
+        group: see :func:`losskit.functional.barlow_twins`. Default: ``None``.
+
+    Shape:
+        z_a, z_b: ``[N, d]``; output: scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("barlow_twins")
+    lambd: float
+    eps: float
+    distributed: bool
+    group: Any
+
+    def __init__(
+        self,
+        *,
+        lambd: float = 0.0051,
+        eps: float = 1e-05,
+        distributed: bool = False,
+        group: Any = None,
+    ) -> None:
+        super().__init__(lambd=lambd, eps=eps, distributed=distributed, group=group)
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.barlow_twins(z_a, z_b, **self._arguments(kwargs))
+
+
+class BatchTripletLoss(Loss):
+    """Triplet loss mined inside a labelled batch: all valid triplets, the hardest per anchor, or
+    FaceNet's semi-hard negatives.
+
+    Module form of :func:`losskit.functional.batch_triplet`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(embeddings, labels)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.batch_triplet`. Default: ``0.2``.
+        mining: see :func:`losskit.functional.batch_triplet`. Default: ``"all"``.
+        squared: see :func:`losskit.functional.batch_triplet`. Default: ``False``.
+        average: see :func:`losskit.functional.batch_triplet`. Default: ``"valid"``.
+        distributed: see :func:`losskit.functional.batch_triplet`. Default: ``False``.
+        group: see :func:`losskit.functional.batch_triplet`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; labels: ``[N]`` integers; output: scalar or ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("batch_triplet")
+    margin: float
+    mining: str
+    squared: bool
+    average: str
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float = 0.2,
+        mining: str = "all",
+        squared: bool = False,
+        average: str = "valid",
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            margin=margin,
+            mining=mining,
+            squared=squared,
+            average=average,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        labels: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.batch_triplet(embeddings, labels, **self._arguments(kwargs))
+
+
+class BinaryCrossEntropyLoss(Loss):
+    """Binary cross-entropy on logits: the negative Bernoulli log-likelihood of each label, for
+    binary and multi-label classification.
+
+    Module form of :func:`losskit.functional.binary_cross_entropy`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        pos_weight: weight of the positive term, a number or a tensor broadcast against the
+            input (e.g. ``[L]``, one per label); ``None`` is 1. Default: ``None``.
+        label_smoothing: ``eps`` in [0, 1]; targets become ``y (1 - eps) + eps / 2``.
+            Default: ``0.0``.
+        ignore_index: targets equal to it (e.g. -1 for "unknown" labels) do not count;
+            ``"mean"`` divides by the number of counted elements. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` logits (``[N]`` binary, ``[N, L]`` multi-label); target: ``[*]`` in
+        [0, 1]; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("binary_cross_entropy")
+    pos_weight: float | torch.Tensor | None
+    label_smoothing: float
+    ignore_index: int | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        pos_weight: float | torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+        ignore_index: int | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            pos_weight=pos_weight,
+            label_smoothing=label_smoothing,
+            ignore_index=ignore_index,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.binary_cross_entropy(input, target, **self._arguments(kwargs))
+
+
+class BoundPenaltyLoss(Loss):
+    """Soft lower/upper bounds on predictions: zero inside [lower, upper], growing with the
+    violation outside.
+
+    Module form of :func:`losskit.functional.bound_penalty`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(pred, lower, upper)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        kind: see :func:`losskit.functional.bound_penalty`. Default: ``"squared"``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        pred: ``[*]``; lower, upper: floats or tensors broadcastable to ``pred`` (e.g. one
+        bound per output column ``[C]``); output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("bound_penalty")
+    kind: str
+    reduction: Reduction
+
+    def __init__(self, *, kind: str = "squared", reduction: Reduction = "mean") -> None:
+        super().__init__(kind=kind, reduction=reduction)
+
+    def forward(
+        self,
+        pred: torch.Tensor,
+        lower: torch.Tensor | float | None = None,
+        upper: torch.Tensor | float | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.bound_penalty(pred, lower, upper, **self._arguments(kwargs))
+
+
+class CIoULoss(Loss):
+    """Complete IoU loss: DIoU plus a term that matches the aspect ratio of the prediction to the
+    target's.
+
+    Module form of :func:`losskit.functional.ciou`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        eps: see :func:`losskit.functional.ciou`. Default: ``1e-07``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, 4]``; target: ``[N, 4]``; ``"none"`` gives ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("ciou")
+    eps: float
+    reduction: Reduction
+
+    def __init__(self, *, eps: float = 1e-07, reduction: Reduction = "mean") -> None:
+        super().__init__(eps=eps, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.ciou(input, target, **self._arguments(kwargs))
+
+
+class CircleLoss(Loss):
+    """Circle loss (pair-based, in-batch): every positive and negative similarity is re-weighted by
+    how far it is from its optimum, giving a circular decision boundary.
+
+    Module form of :func:`losskit.functional.circle`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(embeddings, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.circle`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.25``.
+        gamma: see :func:`losskit.functional.circle`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``256.0``.
+        detach_weights: see :func:`losskit.functional.circle`. Default: ``True``.
+        distributed: see :func:`losskit.functional.circle`. Default: ``False``.
+        group: see :func:`losskit.functional.circle`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; target: ``[N]`` integer labels; output: scalar, or
+        ``[N]`` per anchor.
+    """
+
+    info: ClassVar[LossInfo] = get_info("circle")
+    margin: float | torch.Tensor
+    gamma: float | torch.Tensor
+    detach_weights: bool
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.25,
+        gamma: float | torch.Tensor = 256.0,
+        detach_weights: bool = True,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            margin=margin,
+            gamma=gamma,
+            detach_weights=detach_weights,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.circle(embeddings, target, **self._arguments(kwargs))
+
+
+class ClipContrastiveLoss(Loss):
+    """CLIP's symmetric contrastive loss: each image must pick its caption among the batch's texts
+    and each text its image, softmax over cosine similarities.
+
+    Module form of :func:`losskit.functional.clip_contrastive`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(image_embeddings, text_embeddings)`` computes
+    the loss, and a keyword given to the call (``weight=``, ...) goes to the function for that
+    call.
+
+    Args:
+        temperature: see :func:`losskit.functional.clip_contrastive`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.07``.
+        distributed: see :func:`losskit.functional.clip_contrastive`. Default: ``False``.
+        group: see :func:`losskit.functional.clip_contrastive`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        image_embeddings, text_embeddings: ``[N, d]``; output: scalar, or ``[N]`` per
+        pair (the mean of its two directions) with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("clip_contrastive")
+    temperature: float | torch.Tensor
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        temperature: float | torch.Tensor = 0.07,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            temperature=temperature,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        text_embeddings: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.clip_contrastive(image_embeddings, text_embeddings, **self._arguments(kwargs))
+
+
+class ContrastiveLoss(Loss):
+    """Contrastive (siamese) pair loss: pull same pairs together, push different pairs at least a
+    margin apart.
+
+    Module form of :func:`losskit.functional.contrastive`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(a, b, same)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.contrastive`. Default: ``1.0``.
+        distance: see :func:`losskit.functional.contrastive`. Default: ``"euclidean"``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        a, b: ``[N, d]``; same: ``[N]`` bool (or 0/1), True where the pair should match;
+        output: scalar, or ``[N]`` per pair with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("contrastive")
+    margin: float
+    distance: str
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float = 1.0,
+        distance: str = "euclidean",
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, distance=distance, reduction=reduction)
+
+    def forward(
+        self,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        same: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.contrastive(a, b, same, **self._arguments(kwargs))
+
+
+class CoralLoss(Loss):
+    """CORAL: ordinal regression as K-1 binary 'rank > k' problems sharing one weight vector, which
+    makes the predicted ranks consistent.
+
+    Module form of :func:`losskit.functional.coral`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        importance_weights: see :func:`losskit.functional.coral`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, K-1]`` logits; target: ``[N]`` integer ranks in ``0..K-1``;
+        importance_weights: ``[K-1]`` per-threshold weights; output: scalar, or ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("coral")
+    importance_weights: torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        importance_weights: torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(importance_weights=importance_weights, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.coral(input, target, **self._arguments(kwargs))
+
+
+class CornLoss(Loss):
+    """CORN: ordinal regression with conditional binary tasks, rank-consistent for any network head.
+
+    Module form of :func:`losskit.functional.corn`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, K-1]`` logits; target: ``[N]`` integer ranks; output: scalar, or ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("corn")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.corn(input, target, **self._arguments(kwargs))
+
+
+class CosfaceLoss(Loss):
+    """CosFace (large margin cosine loss, AM-Softmax): softmax cross-entropy on scaled cosines to
+    class centers with a margin subtracted from the target cosine.
+
+    Module form of :func:`losskit.functional.cosface`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(embeddings, centers, target)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.cosface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.35``.
+        scale: see :func:`losskit.functional.cosface`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``64.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; centers: ``[C, d]``; target: ``[N]`` class indices;
+        output: scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("cosface")
+    margin: float | torch.Tensor
+    scale: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.35,
+        scale: float | torch.Tensor = 64.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, scale=scale, reduction=reduction)
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        centers: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.cosface(embeddings, centers, target, **self._arguments(kwargs))
+
+
+class CrossEntropyLoss(Loss):
+    """Softmax cross-entropy: the negative log-likelihood of the target class under a softmax over
+    the logits; the standard multi-class classification loss.
+
+    Module form of :func:`losskit.functional.cross_entropy`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        class_weight: ``[C]`` non-negative weights (a tensor may require grad); ``"mean"``
+            becomes the weighted mean ``sum w_y L / sum w_y`` for index targets (for probability
+            targets torch, and losskit, divide by the number of positions). The weight scales a
+            position's whole loss, z-loss included. Learnable: pass an ``nn.Parameter`` to train
+            it. Default: ``None``.
+        ignore_index: index targets equal to it do not count (index targets only). Default:
+            ``-100``.
+        label_smoothing: ``eps`` in [0, 1]; mixes the target with the uniform distribution.
+            Default: ``0.0``.
+        z_loss: adds ``z_loss * logsumexp(x)^2`` per counted position (PaLM's auxiliary
+            loss, ~1e-4, keeps the log-normalizer near 0 in low-precision training). Default:
+            ``0.0``.
+        softcap: replaces the logits by ``softcap * tanh(logits / softcap)`` first (Gemma
+            2). Default: ``None``.
+        normalizer: ``"mean"`` divides the sum by this number (or 0-dim tensor) instead of
+            the local count: pass the number of counted tokens of the whole accumulated batch,
+            so gradient accumulation over micro-batches gives the big batch's gradient (dividing
+            each micro-batch by its own count does not). Default: ``None``.
+        distributed: average over the tokens of every rank (the global count of non-ignored
+            positions) instead of this rank's; DDP-correct gradients, see
+            :mod:`losskit.distributed`. Without a process group it changes nothing. Default:
+            ``False``.
+        group: see :func:`losskit.functional.cross_entropy`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` logits; target: ``[N, *]`` integer indices (int64 or int32) or
+        ``[N, C, *]`` probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"``
+        (0 at ignored positions).
+    """
+
+    info: ClassVar[LossInfo] = get_info("cross_entropy")
+    class_weight: torch.Tensor | Sequence[float] | None
+    ignore_index: int
+    label_smoothing: float
+    z_loss: float
+    softcap: float | None
+    normalizer: float | torch.Tensor | None
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        class_weight: torch.Tensor | Sequence[float] | None = None,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+        z_loss: float = 0.0,
+        softcap: float | None = None,
+        normalizer: float | torch.Tensor | None = None,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            class_weight=class_weight,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            z_loss=z_loss,
+            softcap=softcap,
+            normalizer=normalizer,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.cross_entropy(input, target, **self._arguments(kwargs))
+
+
+class CTCLoss(Loss):
+    """Connectionist Temporal Classification: the negative log-probability of a label sequence
+    summed over every frame alignment that collapses to it.
+
+    Module form of :func:`losskit.functional.ctc`. The hyperparameters are keyword-only and kept
+    as attributes; ``loss(log_probs, targets, input_lengths, target_lengths)`` computes the
+    loss, and a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        blank: see :func:`losskit.functional.ctc`. Default: ``0``.
+        zero_infinity: see :func:`losskit.functional.ctc`. Default: ``True``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        log_probs: ``[T, N, C]`` log-softmax outputs (time first); targets: ``[N, S]`` padded
+        or ``[sum(target_lengths)]`` concatenated labels (never ``blank``); input_lengths,
+        target_lengths: ``[N]`` integers; output: scalar, or ``[N]`` with ``"none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("ctc")
+    blank: int
+    zero_infinity: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        blank: int = 0,
+        zero_infinity: bool = True,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(blank=blank, zero_infinity=zero_infinity, reduction=reduction)
+
+    def forward(
+        self,
+        log_probs: torch.Tensor,
+        targets: torch.Tensor,
+        input_lengths: torch.Tensor,
+        target_lengths: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.ctc(log_probs, targets, input_lengths, target_lengths, **self._arguments(kwargs))
+
+
+class DemographicParityGapLoss(Loss):
+    """Differentiable demographic-parity gap: how much the mean predicted positive rate differs
+    between groups.
+
+    Module form of :func:`losskit.functional.demographic_parity_gap`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(logits, group)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        aggregate: see :func:`losskit.functional.demographic_parity_gap`. Default:
+            ``"max"``.
+
+    Shape:
+        logits: ``[N]`` or ``[N, 1]`` binary logits; group: ``[N]`` integer ids; output: scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("demographic_parity_gap")
+    aggregate: str
+
+    def __init__(self, *, aggregate: str = "max") -> None:
+        super().__init__(aggregate=aggregate)
+
+    def forward(self, logits: torch.Tensor, group: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.demographic_parity_gap(logits, group, **self._arguments(kwargs))
+
+
+class DiceLoss(Loss):
+    """Soft Dice loss: one minus the Dice overlap between predicted probabilities and the target,
+    per class and image.
+
+    Module form of :func:`losskit.functional.dice`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        activation: ``"softmax"`` (classes exclusive), ``"sigmoid"`` (independent channels,
+            multi-label or binary ``C = 1``) or ``"none"``. Default: ``"softmax"``.
+        include_background: keep class 0 in the mean. Default: ``True``.
+        ignore_index: voxels with this target index count for nothing. Default: ``None``.
+        class_weight: ``[C]`` weights; ``"mean"`` is then the weighted mean over pairs.
+            Default: ``None``.
+        smooth: added to numerator and denominator. Default: ``1e-05``.
+        batch: sum the statistics over the whole batch (one Dice per class) instead of one
+            Dice per image. Default: ``False``.
+        skip_empty: leave out of the mean the (image, class) pairs where the class is absent
+            from the target and from the hard prediction (argmax for softmax, p > 0.5
+            otherwise); those are trivially right and otherwise dilute the mean. Default:
+            ``False``.
+        distributed: with ``batch=True``, sum the statistics over every rank of ``group``
+            (the global batch); per image, average over every rank's images. DDP-correct
+            gradients (:mod:`losskit.distributed`); without a process group, no effect. Default:
+            ``False``.
+        group: see :func:`losskit.functional.dice`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        ``"none"`` returns one value per (image, class) ``[N, K]``, or per class ``[K]``
+        with ``batch=True`` (``K = C``, or ``C - 1`` without background).
+    """
+
+    info: ClassVar[LossInfo] = get_info("dice")
+    activation: str
+    include_background: bool
+    ignore_index: int | None
+    class_weight: torch.Tensor | None
+    smooth: float
+    batch: bool
+    skip_empty: bool
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        activation: str = "softmax",
+        include_background: bool = True,
+        ignore_index: int | None = None,
+        class_weight: torch.Tensor | None = None,
+        smooth: float = 1e-05,
+        batch: bool = False,
+        skip_empty: bool = False,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            activation=activation,
+            include_background=include_background,
+            ignore_index=ignore_index,
+            class_weight=class_weight,
+            smooth=smooth,
+            batch=batch,
+            skip_empty=skip_empty,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.dice(input, target, **self._arguments(kwargs))
+
+
+class DinoLoss(Loss):
+    """DINO self-distillation: cross-entropy from a centered, sharpened, detached teacher
+    distribution to the student's softmax.
+
+    Module form of :func:`losskit.functional.dino`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(student_logits, teacher_logits)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        center: see :func:`losskit.functional.dino`. Default: ``None``.
+        student_temperature: see :func:`losskit.functional.dino`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.1``.
+        teacher_temperature: see :func:`losskit.functional.dino`. Default: ``0.04``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        student_logits, teacher_logits: ``[N, K]``; output: scalar, or ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("dino")
+    center: torch.Tensor | None
+    student_temperature: float | torch.Tensor
+    teacher_temperature: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        center: torch.Tensor | None = None,
+        student_temperature: float | torch.Tensor = 0.1,
+        teacher_temperature: float = 0.04,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            center=center,
+            student_temperature=student_temperature,
+            teacher_temperature=teacher_temperature,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        student_logits: torch.Tensor,
+        teacher_logits: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.dino(student_logits, teacher_logits, **self._arguments(kwargs))
+
+
+class DIoULoss(Loss):
+    """Distance IoU loss: 1 - IoU plus the squared distance between box centers over the squared
+    diagonal of the enclosing box.
+
+    Module form of :func:`losskit.functional.diou`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        eps: see :func:`losskit.functional.diou`. Default: ``1e-07``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, 4]``; target: ``[N, 4]``; ``"none"`` gives ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("diou")
+    eps: float
+    reduction: Reduction
+
+    def __init__(self, *, eps: float = 1e-07, reduction: Reduction = "mean") -> None:
+        super().__init__(eps=eps, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.diou(input, target, **self._arguments(kwargs))
+
+
+class EnergyMarginLoss(Loss):
+    """Margin (hinge) loss for energy-based models: the correct answer's energy must be at least
+    `margin` below that of the most offending wrong answer.
+
+    Module form of :func:`losskit.functional.energy_margin`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(energies, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.energy_margin`. Default: ``1.0``.
+        ignore_index: see :func:`losskit.functional.energy_margin`. Default: ``-100``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        energies: ``[N, C]``, C >= 2; target: ``[N]`` class indices (``ignore_index`` rows do
+        not count); weight: ``[N]``; output: scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("energy_margin")
+    margin: float
+    ignore_index: int
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float = 1.0,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, ignore_index=ignore_index, reduction=reduction)
+
+    def forward(self, energies: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.energy_margin(energies, target, **self._arguments(kwargs))
+
+
+class EnergyNLLLoss(Loss):
+    """Negative log-likelihood of the Gibbs distribution p(c) ∝ exp(-beta E_c): the correct energy
+    plus the free energy of all answers.
+
+    Module form of :func:`losskit.functional.energy_nll`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(energies, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        beta: see :func:`losskit.functional.energy_nll`. Default: ``1.0``.
+        ignore_index: see :func:`losskit.functional.energy_nll`. Default: ``-100``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        energies: ``[N, C]``; target: ``[N]`` class indices or ``[N, C]`` probabilities;
+        weight: ``[N]``; output: scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("energy_nll")
+    beta: float
+    ignore_index: int
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        beta: float = 1.0,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(beta=beta, ignore_index=ignore_index, reduction=reduction)
+
+    def forward(self, energies: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.energy_nll(energies, target, **self._arguments(kwargs))
+
+
+class EqualizedOddsGapLoss(Loss):
+    """Differentiable equalized-odds gap: the larger of the between-group gaps in true-positive rate
+    and in false-positive rate.
+
+    Module form of :func:`losskit.functional.equalized_odds_gap`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(logits, target, group)`` computes the loss, and
+    a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        aggregate: see :func:`losskit.functional.equalized_odds_gap`. Default: ``"max"``.
+
+    Shape:
+        logits: ``[N]`` or ``[N, 1]``; target: ``[N]`` in {0, 1} (float or integer);
+        group: ``[N]`` integer ids; output: scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("equalized_odds_gap")
+    aggregate: str
+
+    def __init__(self, *, aggregate: str = "max") -> None:
+        super().__init__(aggregate=aggregate)
+
+    def forward(
+        self,
+        logits: torch.Tensor,
+        target: torch.Tensor,
+        group: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.equalized_odds_gap(logits, target, group, **self._arguments(kwargs))
+
+
+class GaussianKLLoss(Loss):
+    """KL divergence of a diagonal Gaussian posterior N(mu, exp(logvar)) from the standard normal
+    prior, summed over latent dimensions.
+
+    Module form of :func:`losskit.functional.gaussian_kl`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(mu, logvar)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        mu: ``[N, D]`` posterior means; logvar: ``[N, D]`` log-variances; weight: ``[N]``;
+        output: scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("gaussian_kl")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, mu: torch.Tensor, logvar: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.gaussian_kl(mu, logvar, **self._arguments(kwargs))
+
+
+class GaussianNLLLoss(Loss):
+    """Gaussian negative log-likelihood with a predicted variance (heteroscedastic regression).
+
+    Module form of :func:`losskit.functional.gaussian_nll`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(input, target, var)`` computes the loss, and a keyword given
+    to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        full: see :func:`losskit.functional.gaussian_nll`. Default: ``False``.
+        eps: see :func:`losskit.functional.gaussian_nll`. Default: ``1e-06``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, *]`` means; target: ``[N, *]``; var: ``[N, *]``, or one dimension fewer /
+        a last dimension of 1 for one variance per sample, or a scalar (homoscedastic).
+    """
+
+    info: ClassVar[LossInfo] = get_info("gaussian_nll")
+    full: bool
+    eps: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        full: bool = False,
+        eps: float = 1e-06,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(full=full, eps=eps, reduction=reduction)
+
+    def forward(
+        self,
+        input: torch.Tensor,
+        target: torch.Tensor,
+        var: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.gaussian_nll(input, target, var, **self._arguments(kwargs))
+
+
+class GeneralizedDiceLoss(Loss):
+    """Generalized Dice loss: one Dice over all classes, each class weighted by the inverse square
+    of its target volume.
+
+    Module form of :func:`losskit.functional.generalized_dice`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        activation: see :func:`losskit.functional.generalized_dice`. Default: ``"softmax"``.
+        include_background: see :func:`losskit.functional.generalized_dice`. Default:
+            ``True``.
+        ignore_index: see :func:`losskit.functional.generalized_dice`. Default: ``None``.
+        class_weight: see :func:`losskit.functional.generalized_dice`. Default: ``None``.
+        smooth: see :func:`losskit.functional.generalized_dice`. Default: ``1e-05``.
+        batch: see :func:`losskit.functional.generalized_dice`. Default: ``False``.
+        skip_empty: see :func:`losskit.functional.generalized_dice`. Default: ``False``.
+        distributed: see :func:`losskit.functional.generalized_dice`. Default: ``False``.
+        group: see :func:`losskit.functional.generalized_dice`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        ``"none"`` returns one value per image ``[N]``, or a 0-dim tensor with
+        ``batch=True``; ``weight`` broadcasts against that.
+    """
+
+    info: ClassVar[LossInfo] = get_info("generalized_dice")
+    activation: str
+    include_background: bool
+    ignore_index: int | None
+    class_weight: torch.Tensor | None
+    smooth: float
+    batch: bool
+    skip_empty: bool
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        activation: str = "softmax",
+        include_background: bool = True,
+        ignore_index: int | None = None,
+        class_weight: torch.Tensor | None = None,
+        smooth: float = 1e-05,
+        batch: bool = False,
+        skip_empty: bool = False,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            activation=activation,
+            include_background=include_background,
+            ignore_index=ignore_index,
+            class_weight=class_weight,
+            smooth=smooth,
+            batch=batch,
+            skip_empty=skip_empty,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.generalized_dice(input, target, **self._arguments(kwargs))
+
+
+class GIoULoss(Loss):
+    """Generalized IoU loss: 1 - IoU plus the fraction of the enclosing box not covered by the
+    union, so disjoint boxes still get a gradient.
+
+    Module form of :func:`losskit.functional.giou`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        eps: see :func:`losskit.functional.giou`. Default: ``1e-07``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, 4]``; target: ``[N, 4]``; ``"none"`` gives ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("giou")
+    eps: float
+    reduction: Reduction
+
+    def __init__(self, *, eps: float = 1e-07, reduction: Reduction = "mean") -> None:
+        super().__init__(eps=eps, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.giou(input, target, **self._arguments(kwargs))
+
+
+class HingeLoss(Loss):
+    """Binary hinge loss of the support vector machine: zero once the score is on the right side of
+    the label by the margin, linear otherwise.
+
+    Module form of :func:`losskit.functional.hinge`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.hinge`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``1.0``.
+        squared: see :func:`losskit.functional.hinge`. Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` scores; target: ``[*]`` labels in {0, 1} or {-1, 1} (float or integer);
+        output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("hinge")
+    margin: float | torch.Tensor
+    squared: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 1.0,
+        squared: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, squared=squared, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.hinge(input, target, **self._arguments(kwargs))
+
+
+class HuberLoss(Loss):
+    """Huber loss: quadratic for residuals below delta, linear beyond.
+
+    Module form of :func:`losskit.functional.huber`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        delta: see :func:`losskit.functional.huber`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("huber")
+    delta: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, delta: float | torch.Tensor = 1.0, reduction: Reduction = "mean") -> None:
+        super().__init__(delta=delta, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.huber(input, target, **self._arguments(kwargs))
+
+
+class InfoNCELoss(Loss):
+    """InfoNCE: each query must pick its own key out of the batch's keys (and optional extra
+    negatives), a softmax over cosine similarities.
+
+    Module form of :func:`losskit.functional.info_nce`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(query, key)`` computes the loss, and a keyword given to the call
+    (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        temperature: see :func:`losskit.functional.info_nce`. Default: ``0.1``.
+        negatives: see :func:`losskit.functional.info_nce`. Default: ``None``.
+        normalize: see :func:`losskit.functional.info_nce`. Default: ``True``.
+        distributed: see :func:`losskit.functional.info_nce`. Default: ``False``.
+        group: see :func:`losskit.functional.info_nce`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        query, key: ``[N, d]``; negatives: ``[M, d]`` or None; output: scalar, or ``[N]``
+        per query with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("info_nce")
+    temperature: float
+    negatives: torch.Tensor | None
+    normalize: bool
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        temperature: float = 0.1,
+        negatives: torch.Tensor | None = None,
+        normalize: bool = True,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            temperature=temperature,
+            negatives=negatives,
+            normalize=normalize,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(self, query: torch.Tensor, key: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.info_nce(query, key, **self._arguments(kwargs))
+
+
+class JaccardLoss(Loss):
+    """Soft Jaccard (IoU) loss: one minus intersection over union of predicted probabilities and
+    target, per class and image.
+
+    Module form of :func:`losskit.functional.jaccard`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        activation: see :func:`losskit.functional.jaccard`. Default: ``"softmax"``.
+        include_background: see :func:`losskit.functional.jaccard`. Default: ``True``.
+        ignore_index: see :func:`losskit.functional.jaccard`. Default: ``None``.
+        class_weight: see :func:`losskit.functional.jaccard`. Default: ``None``.
+        smooth: see :func:`losskit.functional.jaccard`. Default: ``1e-05``.
+        batch: see :func:`losskit.functional.jaccard`. Default: ``False``.
+        skip_empty: see :func:`losskit.functional.jaccard`. Default: ``False``.
+        distributed: see :func:`losskit.functional.jaccard`. Default: ``False``.
+        group: see :func:`losskit.functional.jaccard`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input, target: as :func:`losskit.functional.jaccard` documents; output: a scalar, or
+        shape 'sample_class' with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("jaccard")
+    activation: str
+    include_background: bool
+    ignore_index: int | None
+    class_weight: torch.Tensor | None
+    smooth: float
+    batch: bool
+    skip_empty: bool
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        activation: str = "softmax",
+        include_background: bool = True,
+        ignore_index: int | None = None,
+        class_weight: torch.Tensor | None = None,
+        smooth: float = 1e-05,
+        batch: bool = False,
+        skip_empty: bool = False,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            activation=activation,
+            include_background=include_background,
+            ignore_index=ignore_index,
+            class_weight=class_weight,
+            smooth=smooth,
+            batch=batch,
+            skip_empty=skip_empty,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.jaccard(input, target, **self._arguments(kwargs))
+
+
+class JSDivLoss(Loss):
+    """Jensen-Shannon divergence between softmax(input) and the target: the symmetric, bounded
+    average of the two KLs to their mixture.
+
+    Module form of :func:`losskit.functional.js_div`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        log_target: the target holds log-probabilities or logits instead of probabilities.
+            Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` logits; target: ``[N, C, *]``; output: scalar, or ``[N, *]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("js_div")
+    log_target: bool
+    reduction: Reduction
+
+    def __init__(self, *, log_target: bool = False, reduction: Reduction = "mean") -> None:
+        super().__init__(log_target=log_target, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.js_div(input, target, **self._arguments(kwargs))
+
+
+class KLDivLoss(Loss):
+    """Kullback-Leibler divergence KL(target || softmax(input)): the extra nats needed to code
+    samples of the target with the predicted distribution.
+
+    Module form of :func:`losskit.functional.kl_div`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        log_target: the target holds log-probabilities or unnormalised logits instead of
+            probabilities (useful for a teacher's logits; torch's ``log_target``). Default:
+            ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` logits; target: ``[N, C, *]``; output: scalar, or ``[N, *]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("kl_div")
+    log_target: bool
+    reduction: Reduction
+
+    def __init__(self, *, log_target: bool = False, reduction: Reduction = "mean") -> None:
+        super().__init__(log_target=log_target, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.kl_div(input, target, **self._arguments(kwargs))
+
+
+class L1PenaltyLoss(Loss):
+    """L1 norm of the parameters: the lasso penalty, which drives weights to exactly zero.
+
+    Module form of :func:`losskit.functional.l1_penalty`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(params)`` computes the loss, and a keyword given to the call
+    (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        exclude_bias: see :func:`losskit.functional.l1_penalty`. Default: ``False``.
+        exclude_norm: see :func:`losskit.functional.l1_penalty`. Default: ``False``.
+
+    Shape:
+        params: any shapes; output: scalar (float32 for low-precision parameters).
+    """
+
+    info: ClassVar[LossInfo] = get_info("l1_penalty")
+    exclude_bias: bool
+    exclude_norm: bool
+
+    def __init__(self, *, exclude_bias: bool = False, exclude_norm: bool = False) -> None:
+        super().__init__(exclude_bias=exclude_bias, exclude_norm=exclude_norm)
+
+    def forward(self, params: ParamsLike, **kwargs: Any) -> torch.Tensor:
+        return F.l1_penalty(params, **self._arguments(kwargs))
+
+
+class L2PenaltyLoss(Loss):
+    """Squared L2 norm of the parameters: the ridge / weight-decay penalty.
+
+    Module form of :func:`losskit.functional.l2_penalty`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(params)`` computes the loss, and a keyword given to the call
+    (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        exclude_bias: see :func:`losskit.functional.l2_penalty`. Default: ``False``.
+        exclude_norm: see :func:`losskit.functional.l2_penalty`. Default: ``False``.
+
+    Shape:
+        params: any shapes; output: scalar (float32 for low-precision parameters).
+    """
+
+    info: ClassVar[LossInfo] = get_info("l2_penalty")
+    exclude_bias: bool
+    exclude_norm: bool
+
+    def __init__(self, *, exclude_bias: bool = False, exclude_norm: bool = False) -> None:
+        super().__init__(exclude_bias=exclude_bias, exclude_norm=exclude_norm)
+
+    def forward(self, params: ParamsLike, **kwargs: Any) -> torch.Tensor:
+        return F.l2_penalty(params, **self._arguments(kwargs))
+
+
+class LinearCrossEntropyLoss(Loss):
+    """Cross entropy of a linear output layer computed from hidden states block by block, so the
+    [tokens, vocabulary] logits are never held in memory.
+
+    Module form of :func:`losskit.functional.linear_cross_entropy`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(hidden, linear_weight, target)`` computes the
+    loss, and a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        bias: see :func:`losskit.functional.linear_cross_entropy`. Default: ``None``.
+        ignore_index: see :func:`losskit.functional.linear_cross_entropy`. Default:
+            ``-100``.
+        label_smoothing: see :func:`losskit.functional.linear_cross_entropy`. Default:
+            ``0.0``.
+        z_loss: see :func:`losskit.functional.linear_cross_entropy`. Default: ``0.0``.
+        softcap: see :func:`losskit.functional.linear_cross_entropy`. Default: ``None``.
+        class_weight: see :func:`losskit.functional.linear_cross_entropy`. Learnable: pass
+            an ``nn.Parameter`` to train it. Default: ``None``.
+        normalizer: see :func:`losskit.functional.linear_cross_entropy`. Default: ``None``.
+        distributed: see :func:`losskit.functional.linear_cross_entropy`. Default:
+            ``False``.
+        group: see :func:`losskit.functional.linear_cross_entropy`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        hidden: ``[*, D]`` hidden states; linear_weight: ``[V, D]``; bias: ``[V]``;
+        target: ``[*]`` indices in ``0..V-1`` or ``ignore_index``; class_weight: ``[V]``;
+        weight: broadcastable to ``[*]``; output: scalar, or ``[*]`` with
+        ``reduction="none"`` (0 at ignored tokens). ``"mean"`` divides by the number of
+        non-ignored tokens (by the sum of their class weights with ``class_weight``).
+    """
+
+    info: ClassVar[LossInfo] = get_info("linear_cross_entropy")
+    bias: torch.Tensor | None
+    ignore_index: int
+    label_smoothing: float
+    z_loss: float
+    softcap: float | None
+    class_weight: torch.Tensor | None
+    normalizer: float | torch.Tensor | None
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        bias: torch.Tensor | None = None,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+        z_loss: float = 0.0,
+        softcap: float | None = None,
+        class_weight: torch.Tensor | None = None,
+        normalizer: float | torch.Tensor | None = None,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            bias=bias,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            z_loss=z_loss,
+            softcap=softcap,
+            class_weight=class_weight,
+            normalizer=normalizer,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        hidden: torch.Tensor,
+        linear_weight: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.linear_cross_entropy(hidden, linear_weight, target, **self._arguments(kwargs))
+
+
+class LogCoshLoss(Loss):
+    """Log-cosh: about r^2/2 for small residuals and |r| - log 2 for large ones.
+
+    Module form of :func:`losskit.functional.log_cosh`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("log_cosh")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.log_cosh(input, target, **self._arguments(kwargs))
+
+
+class LovaszHingeLoss(Loss):
+    """Lovász hinge: the convex surrogate of the binary Jaccard loss built from hinge errors on the
+    logits.
+
+    Module form of :func:`losskit.functional.lovasz_hinge`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        ignore_index: integer targets equal to it count for nothing. Default: ``None``.
+        batch: one loss over all pixels of the batch instead of one per image. Default:
+            ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        ``"none"`` returns ``[N]``, or a 0-dim tensor with ``batch=True``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("lovasz_hinge")
+    ignore_index: int | None
+    batch: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        ignore_index: int | None = None,
+        batch: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(ignore_index=ignore_index, batch=batch, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.lovasz_hinge(input, target, **self._arguments(kwargs))
+
+
+class LovaszSoftmaxLoss(Loss):
+    """Lovász-Softmax loss: a convex, tight surrogate of the per-class Jaccard loss (1 - IoU)
+    evaluated on the errors |1[t = c] - p_c|.
+
+    Module form of :func:`losskit.functional.lovasz_softmax`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        activation: see :func:`losskit.functional.lovasz_softmax`. Default: ``"softmax"``.
+        include_background: see :func:`losskit.functional.lovasz_softmax`. Default:
+            ``True``.
+        ignore_index: see :func:`losskit.functional.lovasz_softmax`. Default: ``None``.
+        class_weight: see :func:`losskit.functional.lovasz_softmax`. Default: ``None``.
+        batch: see :func:`losskit.functional.lovasz_softmax`. Default: ``False``.
+        skip_empty: see :func:`losskit.functional.lovasz_softmax`. Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        ``"none"`` returns ``[N, K]`` per (image, class), or ``[K]`` with ``batch=True``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("lovasz_softmax")
+    activation: str
+    include_background: bool
+    ignore_index: int | None
+    class_weight: torch.Tensor | None
+    batch: bool
+    skip_empty: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        activation: str = "softmax",
+        include_background: bool = True,
+        ignore_index: int | None = None,
+        class_weight: torch.Tensor | None = None,
+        batch: bool = False,
+        skip_empty: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            activation=activation,
+            include_background=include_background,
+            ignore_index=ignore_index,
+            class_weight=class_weight,
+            batch=batch,
+            skip_empty=skip_empty,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.lovasz_softmax(input, target, **self._arguments(kwargs))
+
+
+class MAELoss(Loss):
+    """Mean absolute error: the average of absolute residuals.
+
+    Module form of :func:`losskit.functional.mae`. The hyperparameters are keyword-only and kept
+    as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the call
+    (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("mae")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.mae(input, target, **self._arguments(kwargs))
+
+
+class MarginRankingLoss(Loss):
+    """Margin ranking loss: a hinge on the score difference of two items whose order is given.
+
+    Module form of :func:`losskit.functional.margin_ranking`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input1, input2, target)`` computes the loss, and
+    a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.margin_ranking`. Default: ``0.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input1: ``[*]`` scores; input2: ``[*]`` same shape; target: ``[*]`` (or
+        broadcastable) holding +1 / -1; ``"none"`` gives ``[*]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("margin_ranking")
+    margin: float
+    reduction: Reduction
+
+    def __init__(self, *, margin: float = 0.0, reduction: Reduction = "mean") -> None:
+        super().__init__(margin=margin, reduction=reduction)
+
+    def forward(
+        self,
+        input1: torch.Tensor,
+        input2: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.margin_ranking(input1, input2, target, **self._arguments(kwargs))
+
+
+class MSELoss(Loss):
+    """Mean squared error: the average of squared residuals.
+
+    Module form of :func:`losskit.functional.mse`. The hyperparameters are keyword-only and kept
+    as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the call
+    (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` predictions; target: ``[*]`` same shape; output: scalar, or ``[*]``
+        with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("mse")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.mse(input, target, **self._arguments(kwargs))
+
+
+class MSLELoss(Loss):
+    """Mean squared logarithmic error: MSE between log(1 + x) and log(1 + y).
+
+    Module form of :func:`losskit.functional.msle`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]`` non-negative; output: scalar, or ``[*]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("msle")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.msle(input, target, **self._arguments(kwargs))
+
+
+class MultiSimilarityLoss(Loss):
+    """Multi-Similarity loss: soft log-sum-exp penalties on each anchor's positive and negative
+    similarities around a shared threshold (no mining by default).
+
+    Module form of :func:`losskit.functional.multi_similarity`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(embeddings, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        alpha: see :func:`losskit.functional.multi_similarity`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``2.0``.
+        beta: see :func:`losskit.functional.multi_similarity`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``50.0``.
+        base: see :func:`losskit.functional.multi_similarity`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.5``.
+        distributed: see :func:`losskit.functional.multi_similarity`. Default: ``False``.
+        group: see :func:`losskit.functional.multi_similarity`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; target: ``[N]`` integer labels; output: scalar, or ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("multi_similarity")
+    alpha: float | torch.Tensor
+    beta: float | torch.Tensor
+    base: float | torch.Tensor
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        alpha: float | torch.Tensor = 2.0,
+        beta: float | torch.Tensor = 50.0,
+        base: float | torch.Tensor = 0.5,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            beta=beta,
+            base=base,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.multi_similarity(embeddings, target, **self._arguments(kwargs))
+
+
+class MulticlassHingeLoss(Loss):
+    """Multi-class hinge (SVM) loss: every wrong class must score at least a margin below the target
+    class.
+
+    Module form of :func:`losskit.functional.multiclass_hinge`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: required score gap >= 0. Learnable: pass an ``nn.Parameter`` to train it.
+            Default: ``1.0``.
+        squared: square each violation (torch's ``p=2``). Default: ``False``.
+        form: ``"weston_watkins"`` (sum over wrong classes divided by C, torch's form) or
+            ``"crammer_singer"`` (only the highest-scoring wrong class, no division). Default:
+            ``"weston_watkins"``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` scores; target: ``[N, *]`` integer indices; output: scalar, or
+        ``[N, *]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("multiclass_hinge")
+    margin: float | torch.Tensor
+    squared: bool
+    form: str
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 1.0,
+        squared: bool = False,
+        form: str = "weston_watkins",
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, squared=squared, form=form, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.multiclass_hinge(input, target, **self._arguments(kwargs))
+
+
+class NegativeCosineLoss(Loss):
+    """SimSiam / BYOL objective: negative cosine similarity between a predictor's output and the
+    other view's embedding, with a stop-gradient on the target.
+
+    Module form of :func:`losskit.functional.negative_cosine`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(prediction, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        stop_gradient: see :func:`losskit.functional.negative_cosine`. Default: ``True``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        prediction, target: ``[N, d]``; output: scalar, or ``[N]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("negative_cosine")
+    stop_gradient: bool
+    reduction: Reduction
+
+    def __init__(self, *, stop_gradient: bool = True, reduction: Reduction = "mean") -> None:
+        super().__init__(stop_gradient=stop_gradient, reduction=reduction)
+
+    def forward(
+        self,
+        prediction: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.negative_cosine(prediction, target, **self._arguments(kwargs))
+
+
+class NLLLoss(Loss):
+    """Negative log-likelihood of the target class, given log-probabilities.
+
+    Module form of :func:`losskit.functional.nll`. The hyperparameters are keyword-only and kept
+    as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the call
+    (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        class_weight: see :func:`losskit.functional.nll`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        ignore_index: see :func:`losskit.functional.nll`. Default: ``-100``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` log-probabilities; target: ``[N, *]`` integer indices; output:
+        scalar, or ``[N, *]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("nll")
+    class_weight: torch.Tensor | Sequence[float] | None
+    ignore_index: int
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        class_weight: torch.Tensor | Sequence[float] | None = None,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(class_weight=class_weight, ignore_index=ignore_index, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.nll(input, target, **self._arguments(kwargs))
+
+
+class NTXentLoss(Loss):
+    """NT-Xent (SimCLR): each view must find its partner among the other 2N - 2 views of the batch,
+    a softmax over cosine similarities.
+
+    Module form of :func:`losskit.functional.nt_xent`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(z_a, z_b)`` computes the loss, and a keyword given to the call
+    (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        temperature: see :func:`losskit.functional.nt_xent`. Default: ``0.5``.
+        normalize: see :func:`losskit.functional.nt_xent`. Default: ``True``.
+        distributed: see :func:`losskit.functional.nt_xent`. Default: ``False``.
+        group: see :func:`losskit.functional.nt_xent`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        z_a, z_b: ``[N, d]``; output: scalar, or ``[N]`` per pair.
+    """
+
+    info: ClassVar[LossInfo] = get_info("nt_xent")
+    temperature: float
+    normalize: bool
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        temperature: float = 0.5,
+        normalize: bool = True,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            temperature=temperature,
+            normalize=normalize,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.nt_xent(z_a, z_b, **self._arguments(kwargs))
+
+
+class PairwiseLogisticLoss(Loss):
+    """Pairwise logistic loss: a smooth surrogate of 1 - AUC that scores every (positive, negative)
+    pair of the batch.
+
+    Module form of :func:`losskit.functional.pairwise_logistic`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N]`` scores; target: ``[N]`` labels 0 / 1 (integer, bool or float).
+        ``"none"`` returns the ``[P, Q]`` pair losses (positives in batch order by rows,
+        negatives by columns); ``weight`` broadcasts against it.
+    """
+
+    info: ClassVar[LossInfo] = get_info("pairwise_logistic")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.pairwise_logistic(input, target, **self._arguments(kwargs))
+
+
+class PerplexityLoss(Loss):
+    """Perplexity: exp of the mean token cross-entropy, the effective number of equally likely next
+    tokens a language model hesitates between (a metric).
+
+    Module form of :func:`losskit.functional.perplexity`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        mask: ``[*]`` (bool or 0/1), True / 1 for tokens that count; padding is False.
+            Default: ``None``.
+        ignore_index: token ids equal to it do not count (combined with ``mask``). Default:
+            ``-100``.
+        reduction: ``"mean"`` gives the corpus perplexity over every counted token;
+            ``"none"`` one perplexity per sample (per sequence for ``[B, T, V]``); ``"sum"`` the
+            sum of those. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*, V]`` logits, vocabulary last (``[N, V]`` or ``[B, T, V]``); target:
+        ``[*]`` integer ids; output: scalar, or ``[N]`` / ``[B]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("perplexity")
+    mask: torch.Tensor | None
+    ignore_index: int
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        mask: torch.Tensor | None = None,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(mask=mask, ignore_index=ignore_index, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.perplexity(input, target, **self._arguments(kwargs))
+
+
+class PoissonNLLLoss(Loss):
+    """Poisson negative log-likelihood for count targets.
+
+    Module form of :func:`losskit.functional.poisson_nll`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        log_input: see :func:`losskit.functional.poisson_nll`. Default: ``True``.
+        full: see :func:`losskit.functional.poisson_nll`. Default: ``False``.
+        eps: see :func:`losskit.functional.poisson_nll`. Default: ``1e-08``.
+        exposure: see :func:`losskit.functional.poisson_nll`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` log-rates (or rates with ``log_input=False``); target: ``[*]`` counts;
+        exposure: broadcastable to ``[*]``, positive.
+    """
+
+    info: ClassVar[LossInfo] = get_info("poisson_nll")
+    log_input: bool
+    full: bool
+    eps: float
+    exposure: torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        log_input: bool = True,
+        full: bool = False,
+        eps: float = 1e-08,
+        exposure: torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            log_input=log_input,
+            full=full,
+            eps=eps,
+            exposure=exposure,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.poisson_nll(input, target, **self._arguments(kwargs))
+
+
+class PolicyGradientLoss(Loss):
+    """REINFORCE policy-gradient surrogate: minus the advantage times the log-probability of the
+    action taken.
+
+    Module form of :func:`losskit.functional.policy_gradient`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(log_probs, returns)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        baseline: see :func:`losskit.functional.policy_gradient`. Default: ``None``.
+        normalize_returns: see :func:`losskit.functional.policy_gradient`. Default:
+            ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        log_probs: ``[*]`` log pi(a_t | s_t) of the actions taken (e.g. ``[N]`` or ``[N, T]``);
+        returns: ``[*]`` same shape; baseline: broadcastable to ``[*]``; output: scalar,
+        or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("policy_gradient")
+    baseline: torch.Tensor | float | None
+    normalize_returns: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        baseline: torch.Tensor | float | None = None,
+        normalize_returns: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            baseline=baseline,
+            normalize_returns=normalize_returns,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        log_probs: torch.Tensor,
+        returns: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.policy_gradient(log_probs, returns, **self._arguments(kwargs))
+
+
+class Poly1CrossEntropyLoss(Loss):
+    """Poly-1 loss: cross-entropy plus epsilon times (1 - p_t), a one-knob adjustment of the leading
+    polynomial term of cross-entropy's Taylor expansion.
+
+    Module form of :func:`losskit.functional.poly1_cross_entropy`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        epsilon: see :func:`losskit.functional.poly1_cross_entropy`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        ignore_index: see :func:`losskit.functional.poly1_cross_entropy`. Default: ``-100``.
+        label_smoothing: see :func:`losskit.functional.poly1_cross_entropy`. Default:
+            ``0.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` logits; target: ``[N, *]`` indices or ``[N, C, *]``
+        probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("poly1_cross_entropy")
+    epsilon: float | torch.Tensor
+    ignore_index: int
+    label_smoothing: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        epsilon: float | torch.Tensor = 1.0,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            epsilon=epsilon,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.poly1_cross_entropy(input, target, **self._arguments(kwargs))
+
+
+class ProxyAnchorLoss(Loss):
+    """Proxy-Anchor loss: each class proxy is an anchor that pulls every batch embedding of its
+    class and pushes every other, with log-sum-exp weighting.
+
+    Module form of :func:`losskit.functional.proxy_anchor`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(embeddings, proxies, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.proxy_anchor`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.1``.
+        alpha: see :func:`losskit.functional.proxy_anchor`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``32.0``.
+
+    Shape:
+        embeddings: ``[N, d]``; proxies: ``[C, d]``; target: ``[N]`` class indices;
+        output: scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("proxy_anchor")
+    margin: float | torch.Tensor
+    alpha: float | torch.Tensor
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.1,
+        alpha: float | torch.Tensor = 32.0,
+    ) -> None:
+        super().__init__(margin=margin, alpha=alpha)
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        proxies: torch.Tensor,
+        target: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.proxy_anchor(embeddings, proxies, target, **self._arguments(kwargs))
+
+
+class QuantileLoss(Loss):
+    """Pinball (quantile) loss: an asymmetric L1 whose minimizer is the q-th quantile.
+
+    Module form of :func:`losskit.functional.quantile`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        quantiles: see :func:`losskit.functional.quantile`. Default: ``0.5``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        With a single level ``q``: input ``[*]`` and target ``[*]``; ``"none"`` gives ``[*]``.
+        With ``Q`` levels: input ``[*, Q]`` (one prediction per level) and target ``[*]``;
+        ``"none"`` gives ``[*, Q]`` and ``"mean"`` averages over samples and levels.
+    """
+
+    info: ClassVar[LossInfo] = get_info("quantile")
+    quantiles: float | Sequence[float]
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        quantiles: float | Sequence[float] = 0.5,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(quantiles=quantiles, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.quantile(input, target, **self._arguments(kwargs))
+
+
+class SequenceCrossEntropyLoss(Loss):
+    """Cross-entropy over every token of a padded batch of sequences, with a padding mask and
+    per-token or per-sequence averaging.
+
+    Module form of :func:`losskit.functional.sequence_cross_entropy`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        mask: see :func:`losskit.functional.sequence_cross_entropy`. Default: ``None``.
+        ignore_index: see :func:`losskit.functional.sequence_cross_entropy`. Default:
+            ``-100``.
+        average: see :func:`losskit.functional.sequence_cross_entropy`. Default:
+            ``"token"``.
+        label_smoothing: see :func:`losskit.functional.sequence_cross_entropy`. Default:
+            ``0.0``.
+        z_loss: see :func:`losskit.functional.sequence_cross_entropy`. Default: ``0.0``.
+        softcap: see :func:`losskit.functional.sequence_cross_entropy`. Default: ``None``.
+        normalizer: see :func:`losskit.functional.sequence_cross_entropy`. Default:
+            ``None``.
+        distributed: see :func:`losskit.functional.sequence_cross_entropy`. Default:
+            ``False``.
+        group: see :func:`losskit.functional.sequence_cross_entropy`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[B, T, V]`` logits; target: ``[B, T]`` token ids; mask: ``[B, T]`` bool or
+        0/1; output: scalar, ``[B, T]`` or ``[B]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("sequence_cross_entropy")
+    mask: torch.Tensor | None
+    ignore_index: int
+    average: str
+    label_smoothing: float
+    z_loss: float
+    softcap: float | None
+    normalizer: float | torch.Tensor | None
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        mask: torch.Tensor | None = None,
+        ignore_index: int = -100,
+        average: str = "token",
+        label_smoothing: float = 0.0,
+        z_loss: float = 0.0,
+        softcap: float | None = None,
+        normalizer: float | torch.Tensor | None = None,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            mask=mask,
+            ignore_index=ignore_index,
+            average=average,
+            label_smoothing=label_smoothing,
+            z_loss=z_loss,
+            softcap=softcap,
+            normalizer=normalizer,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.sequence_cross_entropy(input, target, **self._arguments(kwargs))
+
+
+class SiglipLoss(Loss):
+    """SigLIP: every image-text pair of the batch is an independent binary classification (match or
+    not) with a sigmoid, no softmax over the batch.
+
+    Module form of :func:`losskit.functional.siglip`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(image_embeddings, text_embeddings)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        logit_scale: see :func:`losskit.functional.siglip`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``10.0``.
+        logit_bias: see :func:`losskit.functional.siglip`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``-10.0``.
+        distributed: see :func:`losskit.functional.siglip`. Default: ``False``.
+        group: see :func:`losskit.functional.siglip`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        image_embeddings, text_embeddings: ``[N, d]``; output: scalar, or ``[N]`` (each
+        image's sum over all texts) with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("siglip")
+    logit_scale: float | torch.Tensor
+    logit_bias: float | torch.Tensor
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        logit_scale: float | torch.Tensor = 10.0,
+        logit_bias: float | torch.Tensor = -10.0,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            logit_scale=logit_scale,
+            logit_bias=logit_bias,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        image_embeddings: torch.Tensor,
+        text_embeddings: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.siglip(image_embeddings, text_embeddings, **self._arguments(kwargs))
+
+
+class SigmoidFocalLoss(Loss):
+    """Sigmoid focal loss (RetinaNet): binary cross-entropy scaled down on examples the model
+    already gets right, so rare hard examples dominate training.
+
+    Module form of :func:`losskit.functional.sigmoid_focal`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        gamma: focusing parameter >= 0; 0 gives (alpha-weighted) binary cross-entropy.
+            Learnable: pass an ``nn.Parameter`` to train it. Default: ``2.0``.
+        alpha: weight of the positive class in [0, 1] (negatives get 1 - alpha): a number, a
+            tensor broadcast against the input (``[C]``: one per label), or ``None`` for no
+            weighting. Learnable: pass an ``nn.Parameter`` to train it. Default: ``0.25``.
+        ignore_index: targets equal to it do not count. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` logits; target: ``[*]`` in [0, 1]; output: scalar, or ``[*]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("sigmoid_focal")
+    gamma: float | torch.Tensor
+    alpha: float | torch.Tensor | None
+    ignore_index: int | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        gamma: float | torch.Tensor = 2.0,
+        alpha: float | torch.Tensor | None = 0.25,
+        ignore_index: int | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(gamma=gamma, alpha=alpha, ignore_index=ignore_index, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.sigmoid_focal(input, target, **self._arguments(kwargs))
+
+
+class SmoothL1Loss(Loss):
+    """Smooth L1: L1 with the kink around zero replaced by a parabola of width beta.
+
+    Module form of :func:`losskit.functional.smooth_l1`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        beta: see :func:`losskit.functional.smooth_l1`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]``; target: ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("smooth_l1")
+    beta: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, beta: float | torch.Tensor = 1.0, reduction: Reduction = "mean") -> None:
+        super().__init__(beta=beta, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.smooth_l1(input, target, **self._arguments(kwargs))
+
+
+class SoftF1Loss(Loss):
+    """Soft F1 loss: 1 - F1 with true/false positives and negatives replaced by their expected
+    counts under the sigmoid probabilities; macro-averaged over labels.
+
+    Module form of :func:`losskit.functional.soft_f1`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        smooth: see :func:`losskit.functional.soft_f1`. Default: ``1e-05``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N]`` (binary) or ``[N, L]`` (multi-label) logits; target: same shape,
+        values in [0, 1]. ``"none"`` gives one loss per label ``[L]`` (0-dim for ``[N]``
+        input); ``weight`` broadcasts against it (per-label weights).
+    """
+
+    info: ClassVar[LossInfo] = get_info("soft_f1")
+    smooth: float
+    reduction: Reduction
+
+    def __init__(self, *, smooth: float = 1e-05, reduction: Reduction = "mean") -> None:
+        super().__init__(smooth=smooth, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.soft_f1(input, target, **self._arguments(kwargs))
+
+
+class SoftmaxFocalLoss(Loss):
+    """Softmax focal loss: cross-entropy scaled by (1 - p_y)^gamma so well-classified examples
+    contribute little and the hard ones drive training.
+
+    Module form of :func:`losskit.functional.softmax_focal`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        gamma: focusing parameter >= 0. Learnable: pass an ``nn.Parameter`` to train it.
+            Default: ``2.0``.
+        alpha: ``[C]`` per-class multipliers, or ``None`` for none. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        ignore_index: index targets equal to it do not count. Default: ``-100``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` logits; target: ``[N, *]`` indices or ``[N, C, *]``
+        probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("softmax_focal")
+    gamma: float | torch.Tensor
+    alpha: torch.Tensor | Sequence[float] | None
+    ignore_index: int
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        gamma: float | torch.Tensor = 2.0,
+        alpha: torch.Tensor | Sequence[float] | None = None,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(gamma=gamma, alpha=alpha, ignore_index=ignore_index, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.softmax_focal(input, target, **self._arguments(kwargs))
+
+
+class SupConLoss(Loss):
+    """Supervised contrastive loss (SupCon, L_out): every sample of the anchor's class is a
+    positive, every other sample a negative.
+
+    Module form of :func:`losskit.functional.supcon`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(embeddings, labels)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        temperature: see :func:`losskit.functional.supcon`. Default: ``0.1``.
+        normalize: see :func:`losskit.functional.supcon`. Default: ``True``.
+        distributed: see :func:`losskit.functional.supcon`. Default: ``False``.
+        group: see :func:`losskit.functional.supcon`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        embeddings: ``[N, d]``; labels: ``[N]`` integers; output: scalar, or ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("supcon")
+    temperature: float
+    normalize: bool
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        temperature: float = 0.1,
+        normalize: bool = True,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            temperature=temperature,
+            normalize=normalize,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        labels: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.supcon(embeddings, labels, **self._arguments(kwargs))
+
+
+class TripletMarginLoss(Loss):
+    """Triplet margin loss on explicit (anchor, positive, negative) triplets.
+
+    Module form of :func:`losskit.functional.triplet_margin`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(anchor, positive, negative)`` computes the loss,
+    and a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.triplet_margin`. Default: ``1.0``.
+        p: see :func:`losskit.functional.triplet_margin`. Default: ``2.0``.
+        eps: see :func:`losskit.functional.triplet_margin`. Default: ``1e-06``.
+        swap: see :func:`losskit.functional.triplet_margin`. Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        anchor, positive, negative: ``[N, d]``; output: scalar, or ``[N]`` per triplet.
+    """
+
+    info: ClassVar[LossInfo] = get_info("triplet_margin")
+    margin: float
+    p: float
+    eps: float
+    swap: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float = 1.0,
+        p: float = 2.0,
+        eps: float = 1e-06,
+        swap: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, p=p, eps=eps, swap=swap, reduction=reduction)
+
+    def forward(
+        self,
+        anchor: torch.Tensor,
+        positive: torch.Tensor,
+        negative: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.triplet_margin(anchor, positive, negative, **self._arguments(kwargs))
+
+
+class TverskyLoss(Loss):
+    """Tversky loss: a Dice generalization that weighs false positives (alpha) and false negatives
+    (beta) separately; gamma gives the focal Tversky loss.
+
+    Module form of :func:`losskit.functional.tversky`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        alpha: see :func:`losskit.functional.tversky`. Default: ``0.3``.
+        beta: see :func:`losskit.functional.tversky`. Default: ``0.7``.
+        gamma: see :func:`losskit.functional.tversky`. Default: ``1.0``.
+        activation: see :func:`losskit.functional.tversky`. Default: ``"softmax"``.
+        include_background: see :func:`losskit.functional.tversky`. Default: ``True``.
+        ignore_index: see :func:`losskit.functional.tversky`. Default: ``None``.
+        class_weight: see :func:`losskit.functional.tversky`. Default: ``None``.
+        smooth: see :func:`losskit.functional.tversky`. Default: ``1e-05``.
+        batch: see :func:`losskit.functional.tversky`. Default: ``False``.
+        skip_empty: see :func:`losskit.functional.tversky`. Default: ``False``.
+        distributed: see :func:`losskit.functional.tversky`. Default: ``False``.
+        group: see :func:`losskit.functional.tversky`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input, target: as :func:`losskit.functional.tversky` documents; output: a scalar, or
+        shape 'sample_class' with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("tversky")
+    alpha: float
+    beta: float
+    gamma: float
+    activation: str
+    include_background: bool
+    ignore_index: int | None
+    class_weight: torch.Tensor | None
+    smooth: float
+    batch: bool
+    skip_empty: bool
+    distributed: bool
+    group: Any
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        alpha: float = 0.3,
+        beta: float = 0.7,
+        gamma: float = 1.0,
+        activation: str = "softmax",
+        include_background: bool = True,
+        ignore_index: int | None = None,
+        class_weight: torch.Tensor | None = None,
+        smooth: float = 1e-05,
+        batch: bool = False,
+        skip_empty: bool = False,
+        distributed: bool = False,
+        group: Any = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            alpha=alpha,
+            beta=beta,
+            gamma=gamma,
+            activation=activation,
+            include_background=include_background,
+            ignore_index=ignore_index,
+            class_weight=class_weight,
+            smooth=smooth,
+            batch=batch,
+            skip_empty=skip_empty,
+            distributed=distributed,
+            group=group,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.tversky(input, target, **self._arguments(kwargs))
+
+
+class VAEELBOLoss(Loss):
+    """Negative evidence lower bound of a Gaussian-latent VAE: reconstruction error plus beta times
+    the KL of the posterior from the standard normal prior.
+
+    Module form of :func:`losskit.functional.vae_elbo`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(recon, x, mu, logvar)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        beta: see :func:`losskit.functional.vae_elbo`. Default: ``1.0``.
+        recon_loss: see :func:`losskit.functional.vae_elbo`. Default: ``"mse"``.
+        free_bits: see :func:`losskit.functional.vae_elbo`. Default: ``0.0``.
+        return_parts: see :func:`losskit.functional.vae_elbo`. Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        recon: ``[N, *]`` reconstructions (logits when ``recon_loss="bce"``); x: ``[N, *]``
+        data (in [0, 1] for ``"bce"``); mu, logvar: ``[N, D]``; weight: ``[N]``;
+        output: scalar, or ``[N]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("vae_elbo")
+    beta: float
+    recon_loss: str
+    free_bits: float
+    return_parts: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        beta: float = 1.0,
+        recon_loss: str = "mse",
+        free_bits: float = 0.0,
+        return_parts: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            beta=beta,
+            recon_loss=recon_loss,
+            free_bits=free_bits,
+            return_parts=return_parts,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        recon: torch.Tensor,
+        x: torch.Tensor,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor | ELBOParts:
+        return F.vae_elbo(recon, x, mu, logvar, **self._arguments(kwargs))
+
+
+class VicregLoss(Loss):
+    """VICReg: invariance (MSE between the two views' embeddings) plus variance and covariance
+    regularizers that keep every dimension alive and decorrelated.
+
+    Module form of :func:`losskit.functional.vicreg`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(z_a, z_b)`` computes the loss, and a keyword given to the call
+    (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        sim_weight: see :func:`losskit.functional.vicreg`. Default: ``25.0``.
+        var_weight: see :func:`losskit.functional.vicreg`. Default: ``25.0``.
+        cov_weight: see :func:`losskit.functional.vicreg`. Default: ``1.0``.
+        eps: see :func:`losskit.functional.vicreg`. Default: ``0.0001``.
+        distributed: see :func:`losskit.functional.vicreg`. Default: ``False``.
+        group: see :func:`losskit.functional.vicreg`. Default: ``None``.
+
+    Shape:
+        z_a, z_b: ``[N, d]``; output: scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("vicreg")
+    sim_weight: float
+    var_weight: float
+    cov_weight: float
+    eps: float
+    distributed: bool
+    group: Any
+
+    def __init__(
+        self,
+        *,
+        sim_weight: float = 25.0,
+        var_weight: float = 25.0,
+        cov_weight: float = 1.0,
+        eps: float = 0.0001,
+        distributed: bool = False,
+        group: Any = None,
+    ) -> None:
+        super().__init__(
+            sim_weight=sim_weight,
+            var_weight=var_weight,
+            cov_weight=cov_weight,
+            eps=eps,
+            distributed=distributed,
+            group=group,
+        )
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.vicreg(z_a, z_b, **self._arguments(kwargs))
