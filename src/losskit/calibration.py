@@ -78,8 +78,8 @@ def temperature_scale(logits: torch.Tensor, target: torch.Tensor, *, max_iter: i
     def closure() -> torch.Tensor:
         opt.zero_grad()
         loss = _nll(x, t, log_t.exp())
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
-    opt.step(closure)
+    opt.step(closure)  # type: ignore[no-untyped-call]
     return log_t.detach().exp().to(logits.dtype)

@@ -149,10 +149,12 @@ def load_dataset(path: str | Path | None = None, target: str | None = None,
         raise DataError(f"name the target column with --target; columns: {list(df.columns)}")
     targets = [t.strip() for t in str(target).split(",") if t.strip()]
     structure: dict[str, np.ndarray] = {}
-    for role, column in (("time", time), ("group", group), ("event", event)):
-        if column is not None:
-            _require_column(df, column, path, f"--{role}")
-            structure[role] = df[column].to_numpy()
+    roles: tuple[tuple[str, str | None], ...] = (("time", time), ("group", group),
+                                                 ("event", event))
+    for role, name in roles:
+        if name is not None:
+            _require_column(df, name, path, f"--{role}")
+            structure[role] = df[name].to_numpy()
     for t in targets:
         _require_column(df, t, path, "--target")
         _check_target(df[t], t, path)
@@ -167,7 +169,7 @@ def load_dataset(path: str | Path | None = None, target: str | None = None,
                    structure=structure)
 
 
-def _require_column(df, name: str, path: Path, option: str) -> None:
+def _require_column(df: Any, name: str, path: Path, option: str) -> None:
     if name in df.columns:
         return
     import difflib

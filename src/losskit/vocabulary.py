@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,14 +165,14 @@ class Metric:
                              event=event))
 
 
-def _sk():
+def _sk() -> Any:
     import sklearn.metrics as skm
 
     return skm
 
 
 def _labels_fn(sk_name: str) -> Callable[..., float]:
-    def fn(y, labels, *, n_classes, **_):
+    def fn(y: Any, labels: Any, *, n_classes: int, **_: Any) -> Any:
         f = getattr(_sk(), sk_name)
         if np.ndim(y) == 2:  # multi-label indicators
             return f(y, labels, average="macro", zero_division=0)
@@ -182,13 +182,13 @@ def _labels_fn(sk_name: str) -> Callable[..., float]:
     return fn
 
 
-def _roc_auc(y, proba, **_):
+def _roc_auc(y: Any, proba: np.ndarray, **_: Any) -> Any:
     if proba.ndim == 1 or np.ndim(y) == 2:
         return _sk().roc_auc_score(y, proba, average="macro")
     return _sk().roc_auc_score(y, proba, multi_class="ovr", labels=np.arange(proba.shape[1]))
 
 
-def _average_precision(y, proba, **_):
+def _average_precision(y: Any, proba: np.ndarray, **_: Any) -> Any:
     if proba.ndim == 1 or np.ndim(y) == 2:
         return _sk().average_precision_score(y, proba, average="macro")
     return _sk().average_precision_score(np.eye(proba.shape[1])[y], proba, average="macro")
@@ -198,7 +198,7 @@ def _two_columns(proba: np.ndarray) -> np.ndarray:
     return np.stack([1 - proba, proba], 1) if proba.ndim == 1 else proba
 
 
-def _log_loss(y, proba, **_):
+def _log_loss(y: Any, proba: np.ndarray, **_: Any) -> Any:
     if np.ndim(y) == 2:  # multi-label: mean binary log-loss over labels
         p = np.clip(proba, 1e-15, 1 - 1e-15)
         return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
@@ -206,14 +206,14 @@ def _log_loss(y, proba, **_):
     return _sk().log_loss(y, proba, labels=np.arange(proba.shape[1]))
 
 
-def _brier(y, proba, **_):
+def _brier(y: Any, proba: np.ndarray, **_: Any) -> Any:
     if proba.ndim == 1:
         return _sk().brier_score_loss(y, proba)
     # the multi-class Brier score: mean over samples of sum_k (p_k - onehot_k)^2
     return float(np.mean(np.sum((proba - np.eye(proba.shape[1])[y]) ** 2, axis=1)))
 
 
-def _ece(y, proba, **_):
+def _ece(y: Any, proba: np.ndarray, **_: Any) -> float:
     """Expected calibration error (15 equal-width bins, L1), torchmetrics' implementation."""
     try:
         import torch
@@ -232,11 +232,11 @@ def _ece(y, proba, **_):
                                               norm="l1"))
 
 
-def _qwk(y, labels, **_):
+def _qwk(y: Any, labels: Any, **_: Any) -> Any:
     return _sk().cohen_kappa_score(y, labels, weights="quadratic")
 
 
-def _rmse(y, p, **_):
+def _rmse(y: Any, p: Any, **_: Any) -> float:
     return float(np.sqrt(_sk().mean_squared_error(y, p)))
 
 
@@ -245,19 +245,19 @@ _TINY = 1e-9
 
 def _positive(p: np.ndarray) -> np.ndarray:
     """Deviances are undefined for predictions <= 0; a model that predicts them pays."""
-    return np.maximum(p, _TINY)
+    return np.asarray(np.maximum(p, _TINY))
 
 
-def _smape(y, p, **_):
+def _smape(y: Any, p: Any, **_: Any) -> float:
     y, p = np.asarray(y, float), np.asarray(p, float)
     denom = np.abs(y) + np.abs(p)
     ratio = np.divide(2 * np.abs(p - y), denom, out=np.zeros_like(denom), where=denom > 0)
     return float(np.mean(ratio))
 
 
-def _concordance(time, risk, *, event, **_):
+def _concordance(time: Any, risk: Any, *, event: Any, **_: Any) -> Any:
     try:
-        from sksurv.metrics import concordance_index_censored
+        from sksurv.metrics import concordance_index_censored  # type: ignore[import-untyped]
     except ImportError:
         raise LossInputError("the concordance index comes from scikit-survival: "
                              "pip install 'losskit[survival]'") from None
@@ -265,7 +265,7 @@ def _concordance(time, risk, *, event, **_):
                                       np.asarray(risk, float))[0]
 
 
-def _grouped(y, scores, group):
+def _grouped(y: Any, scores: Any, group: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(relevance, scores) per group with at least two items and some spread in relevance."""
     order = np.argsort(group, kind="mergesort")
     g, y, s = np.asarray(group)[order], np.asarray(y, float)[order], np.asarray(scores)[order]
@@ -275,7 +275,7 @@ def _grouped(y, scores, group):
             yield yy, ss
 
 
-def _padded(y, scores, group) -> tuple[np.ndarray, np.ndarray]:
+def _padded(y: Any, scores: Any, group: Any) -> tuple[np.ndarray, np.ndarray]:
     """The groups as rows of a [Q, L] matrix; padding has relevance 0 and the lowest score,
     so it adds no gain and changes no ideal DCG: scikit-learn scores every query at once."""
     lists = list(_grouped(y, scores, group))
@@ -291,7 +291,7 @@ def _padded(y, scores, group) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ndcg_fn(k: int) -> Callable[..., float]:
-    def fn(y, scores, *, group=None, **_):
+    def fn(y: Any, scores: Any, *, group: Any = None, **_: Any) -> Any:
         if group is None:
             return _sk().ndcg_score(np.asarray(y, float)[None], np.asarray(scores)[None], k=k)
         rel, sco = _padded(y, scores, group)
@@ -299,7 +299,7 @@ def _ndcg_fn(k: int) -> Callable[..., float]:
     return fn
 
 
-def _mrr(y, scores, *, group=None, **_):
+def _mrr(y: Any, scores: Any, *, group: Any = None, **_: Any) -> float:
     groups = _grouped(y, scores, group) if group is not None else [(np.asarray(y, float),
                                                                    np.asarray(scores))]
     values = []
@@ -581,12 +581,12 @@ def _series_values(s: Any) -> np.ndarray:
     import pandas as pd
 
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return s.astype(object).where(s.notna(), None).to_numpy()
-    if _numeric(s):
-        if s.isna().any():
-            return s.to_numpy(dtype=float, na_value=np.nan)
-        return s.to_numpy()
-    return s.astype(object).where(s.notna(), None).to_numpy()
+        out = s.astype(object).where(s.notna(), None).to_numpy()
+    elif _numeric(s):
+        out = s.to_numpy(dtype=float, na_value=np.nan) if s.isna().any() else s.to_numpy()
+    else:
+        out = s.astype(object).where(s.notna(), None).to_numpy()
+    return np.asarray(out)
 
 
 # ---------------------------------------------------------------------------------------
@@ -641,14 +641,14 @@ def count_like(v: np.ndarray) -> bool:
 
 def _distance_metric(metric: str | None) -> bool:
     name, _ = normalize_metric(metric)
-    m = METRICS.get(name) if name != "pinball" else _pinball(0.5)
+    m = None if name is None else METRICS.get(name) if name != "pinball" else _pinball(0.5)
     return m is not None and (m.needs == "values" or m.name == "qwk")
 
 
 def _class_metric(metric: str | None) -> bool:
     """A metric of class decisions or probabilities (not of distances between numbers)."""
     name, _ = normalize_metric(metric)
-    m = METRICS.get(name)
+    m = None if name is None else METRICS.get(name)
     return m is not None and m.needs in ("labels", "proba") and m.name != "qwk"
 
 
@@ -775,5 +775,5 @@ def finite_rows(a: np.ndarray) -> np.ndarray:
         return np.array([v is not None and not (isinstance(v, float) and not math.isfinite(v))
                          for v in a], dtype=bool)
     if a.dtype.kind == "f":
-        return np.isfinite(a)
+        return np.asarray(np.isfinite(a))
     return np.ones(len(a), dtype=bool)
