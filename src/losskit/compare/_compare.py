@@ -277,6 +277,12 @@ def _prepare(X: Any, y: Any, task: str | None, metric: str | None, time: Any, gr
         raise LossInputError("a ranking is learned within groups: pass group= (query or "
                              "choice-set ids), or --group COL")
     y_enc, classes, problem = _encode(a, kind, event_a)
+    if y_enc.dtype.kind == "f":
+        huge = int(np.sum(np.abs(y_enc) > float(np.finfo(np.float32).max)))
+        if huge:
+            notes.append(f"warning: {huge} targets lie beyond float32's range (3.4e38); a "
+                         "float32 model cannot fit them, so every loss that sees them diverges: "
+                         "rescale the target or drop those rows")
     if group_a is not None:
         group_a = np.unique(group_a.astype(str), return_inverse=True)[1]
     return _Data(Xm, y_enc, kind, problem, event_a, group_a, time_a, classes, notes,
