@@ -292,7 +292,10 @@ def namespace(prof: TargetProfile, obj: dict[str, Any]) -> dict[str, Any]:
                              and (ns["imbalance_ratio"] or 0) < 5)
     acf, resid, n = ns["autocorrelation"], ns["residual_autocorrelation"], ns["n"] or 1
     bar = max(0.3, 3 / math.sqrt(n))
-    ordered = acf is not None and not ns["time_given"] and abs(acf) >= bar
+    # grouped rows (a panel) are ordered within groups by nature, and compare's folds keep
+    # each group whole, so the order cannot leak between folds
+    ordered = (acf is not None and not ns["time_given"] and not ns["group_given"]
+               and abs(acf) >= bar)
     # Features that account for the order (lags, a sorted-by column) leave white residuals,
     # and shuffled K-fold is then valid (Bergmeir, Hyndman & Koo 2018).
     ns["ordered_rows"] = bool(ordered and (resid is None or abs(resid) >= bar))
