@@ -23,6 +23,8 @@ import losskit
 import losskit.functional as LF
 from losskit import kernels
 from losskit.kernels import _native
+from losskit.kernels import coral as coral_kernels
+from losskit.kernels import overlap as overlap_kernels
 from losskit.kernels.elementwise import MIN_NUMEL
 from losskit.kernels.softmax_xent import NATIVE_MIN_NUMEL
 
@@ -103,6 +105,58 @@ def _linear(n, d, v, **kw):
     return make
 
 
+def _segmentation(n, c, spatial, *, ignore=False, probabilities=False, **kw):
+    """Logits (or softmax probabilities for activation="none") ``[n, c, *spatial]`` and
+    index targets, a few set to 255 with ``ignore``."""
+    def make(dtype, g):
+        x = _randn(g, n, c, *spatial, scale=2, dtype=dtype)
+        if probabilities:
+            x = torch.softmax(x, 1)
+        t = torch.randint(0, c, (n, *spatial), generator=g)
+        opts = dict(kw)
+        if ignore:
+            t.view(-1)[::11] = 255
+            opts["ignore_index"] = 255
+        if opts.get("class_weight") is True:
+            opts["class_weight"] = (_rand(g, c) + 0.5).to(dtype)
+        return (x, t), opts
+    return make
+
+
+def _ranks(n, k, **kw):
+    def make(dtype, g):
+        opts = dict(kw)
+        if opts.get("importance_weights") is True:
+            opts["importance_weights"] = (_rand(g, k) + 0.5).to(dtype)
+        return (_randn(g, n, k, scale=3, dtype=dtype), torch.randint(0, k + 1, (n,),
+                                                                      generator=g)), opts
+    return make
+
+
+# Above the overlap accelerators' thresholds (native, and the in-place torch Function),
+# not multiples of any block.
+SEG = (3, 5, (11, 13, 9))
+SEG_BIG = (2, 5, (17, 19, 21))
+assert overlap_kernels.MIN_NUMEL <= 3 * 5 * 11 * 13 * 9
+assert overlap_kernels.TORCH_MIN_NUMEL <= 2 * 5 * 17 * 19 * 21
+CORAL_ROWS = coral_kernels.MIN_NUMEL // 7 + 13  # [CORAL_ROWS, 7] logits
+
+def _distill(n, d, dt, v, **kw):
+    def make(dtype, g):
+        h = _randn(g, n, d, dtype=dtype)
+        w = _randn(g, v, d, scale=0.7, dtype=dtype)
+        ht = _randn(g, n, dt, dtype=dtype)
+        wt = _randn(g, v, dt, scale=0.7, dtype=dtype)
+        t = torch.randint(0, v, (n,), generator=g)
+        t[::5] = -100
+        opts = dict(kw)
+        target = t if opts.pop("target", False) else None
+        if opts.get("weight") is True:
+            opts["weight"] = _rand(g, n, dtype=dtype)
+        return (h, w, ht, wt, target), opts
+    return make
+
+
 BIG = MIN_NUMEL + 17  # above the native elementwise threshold, not a block multiple
 SMALL = 37
 ROWS = NATIVE_MIN_NUMEL // 33 + 5  # [ROWS, 33] logits: above the native row threshold
@@ -149,6 +203,44 @@ CASES: dict[str, list[Case]] = {
         Case("options", _linear(29, 6, 41, bias=True, class_weight=True, weight=True,
                                 label_smoothing=0.1, z_loss=1e-2, softcap=3.0), grad=(0, 1)),
         Case("z_loss", _linear(23, 5, 37, z_loss=1e-2), grad=(0, 1)),
+    ],
+    "dice": [
+        Case("softmax", _segmentation(*SEG)),
+        Case("softmax-ignore-weights", _segmentation(*SEG, ignore=True, class_weight=True,
+                                                     include_background=False)),
+        Case("softmax-batch-skip_empty-log", _segmentation(*SEG, batch=True, skip_empty=True,
+                                                           log_loss=True)),
+        Case("softmax-micro", _segmentation(*SEG, average="micro", smooth_nr=0.0,
+                                            smooth_dr=1e-3)),
+        Case("big-softmax-ignore", _segmentation(*SEG_BIG, ignore=True)),
+        Case("big-sigmoid-ignore", _segmentation(*SEG_BIG, ignore=True, activation="sigmoid")),
+        Case("big-probabilities", _segmentation(*SEG_BIG, probabilities=True,
+                                                activation="none")),
+    ],
+    "jaccard": [
+        Case("softmax-ignore", _segmentation(*SEG, ignore=True)),
+        Case("big-sigmoid-batch", _segmentation(*SEG_BIG, activation="sigmoid", batch=True)),
+    ],
+    "tversky": [
+        Case("softmax-focal", _segmentation(*SEG, gamma=1.5, alpha=0.2, beta=0.8)),
+        Case("big-sigmoid-ignore-micro", _segmentation(*SEG_BIG, ignore=True,
+                                                       activation="sigmoid", average="micro")),
+    ],
+    "generalized_dice": [
+        Case("softmax-ignore", _segmentation(*SEG, ignore=True)),
+        Case("big-sigmoid-simple-batch", _segmentation(*SEG_BIG, activation="sigmoid",
+                                                       weight_type="simple", batch=True)),
+    ],
+    "coral": [
+        Case("rows", _ranks(CORAL_ROWS, 7)),
+        Case("rows-importance", _ranks(CORAL_ROWS, 7, importance_weights=True)),
+    ],
+    "linear_distillation": [
+        Case("forward_kl", _distill(29, 6, 5, 41, temperature=2.0), grad=(0, 1)),
+        Case("reverse_kl-options", _distill(29, 6, 5, 41, divergence="reverse_kl", alpha=0.4,
+                                            target=True, weight=True), grad=(0, 1)),
+        Case("jsd", _distill(23, 5, 7, 37, divergence="jsd", beta=0.3, temperature=0.8,
+                             target=True), grad=(0, 1)),
     ],
 }
 

@@ -33,16 +33,9 @@ from .common import ALL_LOSSES, example, grad_tensors, skip_if_expected
 #: that starts passing fails here until it is removed from this table.
 PENDING = {
     'batch_triplet': ('nan_propagation',),
-    'coral': ('double_backward', 'vmap'),
-    'dice': ('compile', 'double_backward', 'vmap'),
-    'generalized_dice': ('compile', 'double_backward', 'vmap'),
     'info_nce': ('compile', 'double_backward', 'meta', 'vmap'),
-    'jaccard': ('compile', 'double_backward', 'vmap'),
     'nt_xent': ('compile', 'double_backward', 'meta', 'vmap'),
-    'pairwise_logistic': ('compile', 'meta', 'vmap'),
-    'soft_f1': ('nan_propagation',),
     'supcon': ('compile', 'double_backward', 'meta', 'vmap'),
-    'tversky': ('compile', 'double_backward', 'vmap'),
 }
 
 

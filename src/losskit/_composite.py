@@ -86,7 +86,8 @@ class Composite(torch.nn.Module):
 
     step_count: torch.Tensor
 
-    def __init__(self, terms: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, terms: Mapping[str, Any] | None = None, *,
+                 weighting: Callable[..., torch.Tensor] | None = None) -> None:
         super().__init__()
         self._terms: list[_Term] = []
         self.losses = torch.nn.ModuleDict()
@@ -98,18 +99,34 @@ class Composite(torch.nn.Module):
         self.register_load_state_dict_post_hook(_read_step_after_load)
         self.last_terms: dict[str, torch.Tensor] = {}
         self.last_weights: dict[str, float] = {}
+        self.weighting = None
         for name, value in (terms or {}).items():
             weight, module = value if isinstance(value, tuple) else (1.0, value)
             schedule = None if _is_number(weight) else as_schedule(weight)
             coefficient = float(weight) if _is_number(weight) else 1.0
             self._add(_Term(str(name), module, coefficient, schedule))
+        self._set_weighting(weighting)
 
     @classmethod
-    def _from_terms(cls, terms: Iterable[_Term]) -> Composite:
+    def _from_terms(cls, terms: Iterable[_Term],
+                    weighting: Callable[..., torch.Tensor] | None = None) -> Composite:
         out = cls()
         for t in terms:
             out._add(t)
+        out._set_weighting(weighting)
         return out
+
+    def _set_weighting(self, weighting: Callable[..., torch.Tensor] | None) -> None:
+        if weighting is None:
+            return
+        if not callable(weighting):
+            raise LossInputError(f"weighting must be a module that combines the terms, got "
+                                 f"{type(weighting).__name__}")
+        tasks = getattr(weighting, "n_tasks", None)
+        if tasks is not None and tasks != len(self._terms):
+            raise LossInputError(f"the weighting combines {tasks} tasks but the composite has "
+                                 f"{len(self._terms)} terms {self.terms}")
+        self.weighting = weighting
 
     def _add(self, term: _Term) -> None:
         if not callable(term.module):
@@ -164,14 +181,18 @@ class Composite(torch.nn.Module):
         total: torch.Tensor | None = None
         values: dict[str, torch.Tensor] = {}
         weights: dict[str, float] = {}
+        weighted: dict[str, torch.Tensor] = {}
         for term in self._terms:
             call_args, call_kwargs, n_pos = _route(term, args, kwargs, used_keywords)
             used_positional = max(used_positional, n_pos)
             value = term.module(*call_args, **call_kwargs)
             w = term.weight(s)
             total = w * value if total is None else total + w * value
+            weighted[term.name] = w * value
             values[term.name] = value.detach()
             weights[term.name] = w
+        if self.weighting is not None and weighted:
+            total = self.weighting(weighted)
         unused = sorted(set(kwargs) - used_keywords)
         if unused:
             raise LossInputError(f"no term of {self.terms} accepts the keyword {unused[0]!r}")
@@ -191,7 +212,12 @@ class Composite(torch.nn.Module):
             return self
         if not isinstance(other, (Composite, torch.nn.Module)) and not callable(other):
             return NotImplemented
-        return Composite._from_terms([*self._copy_terms(), *as_composite(other)._copy_terms()])
+        other = as_composite(other)
+        if self.weighting is not None or other.weighting is not None:
+            raise LossInputError("cannot add terms to a composite with a learned weighting (it "
+                                 "was built for its number of terms): build the whole sum "
+                                 "first, then pass weighting=")
+        return Composite._from_terms([*self._copy_terms(), *other._copy_terms()])
 
     def __radd__(self, other: Any) -> Composite:
         if _is_number(other) and other == 0:  # sum([loss_a, loss_b]) starts from 0
@@ -203,7 +229,7 @@ class Composite(torch.nn.Module):
     def __mul__(self, factor: Any) -> Composite:
         if not (_is_number(factor) or isinstance(factor, Schedule)):
             return NotImplemented
-        return Composite._from_terms(t.scaled(factor) for t in self._terms)
+        return Composite._from_terms((t.scaled(factor) for t in self._terms), self.weighting)
 
     __rmul__ = __mul__
 

@@ -9,7 +9,7 @@ GENERATED FILE, do not edit by hand. Regenerate after adding or changing a loss 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -18,18 +18,21 @@ from . import functional as F
 from ._core.registry import LossInfo, get_info
 from ._core.types import Reduction
 from ._nn_base import Loss
+from .functional.alignment import DPOParts
 from .functional.generative import ELBOParts
 from .functional.penalties import ParamsLike
 from .functional.reinforcement import ActorCriticParts
 
 __all__ = [
     "ActorCriticLoss",
+    "ApproxNDCGLoss",
     "ArcfaceLoss",
     "AsymmetricMultilabelLoss",
     "BarlowTwinsLoss",
     "BatchTripletLoss",
     "BinaryCrossEntropyLoss",
     "BoundPenaltyLoss",
+    "BradleyTerryLoss",
     "CIoULoss",
     "CTCLoss",
     "CircleLoss",
@@ -38,15 +41,21 @@ __all__ = [
     "CoralLoss",
     "CornLoss",
     "CosfaceLoss",
+    "CoxPHLoss",
     "CrossEntropyLoss",
     "DIoULoss",
+    "DPOLoss",
+    "DeepHitLoss",
     "DemographicParityGapLoss",
     "DiceLoss",
     "DinoLoss",
+    "DiscreteHazardLoss",
+    "DistillationLoss",
     "EnergyMarginLoss",
     "EnergyNLLLoss",
     "EqualizedOddsGapLoss",
     "GIoULoss",
+    "GRPOLoss",
     "GaussianKLLoss",
     "GaussianNLLLoss",
     "GeneralizedDiceLoss",
@@ -56,13 +65,21 @@ __all__ = [
     "JSDivLoss",
     "JaccardLoss",
     "KLDivLoss",
+    "KLPenaltyLoss",
+    "KTOLoss",
     "L1PenaltyLoss",
     "L2PenaltyLoss",
+    "LambdaRankLoss",
     "LinearCrossEntropyLoss",
+    "LinearDistillationLoss",
+    "ListMLELoss",
+    "ListNetLoss",
     "LogCoshLoss",
     "LovaszHingeLoss",
     "LovaszSoftmaxLoss",
     "MAELoss",
+    "MAPELoss",
+    "MASELoss",
     "MSELoss",
     "MSLELoss",
     "MarginRankingLoss",
@@ -70,7 +87,11 @@ __all__ = [
     "MulticlassHingeLoss",
     "NLLLoss",
     "NTXentLoss",
+    "NegativeBinomialNLLLoss",
     "NegativeCosineLoss",
+    "ORPOLoss",
+    "PPOClipLoss",
+    "PPOValueLoss",
     "PairwiseLogisticLoss",
     "PerplexityLoss",
     "PoissonNLLLoss",
@@ -78,17 +99,22 @@ __all__ = [
     "Poly1CrossEntropyLoss",
     "ProxyAnchorLoss",
     "QuantileLoss",
+    "SMAPELoss",
     "SequenceCrossEntropyLoss",
     "SiglipLoss",
     "SigmoidFocalLoss",
+    "SimPOLoss",
     "SmoothL1Loss",
     "SoftF1Loss",
     "SoftmaxFocalLoss",
     "SupConLoss",
+    "TobitLoss",
     "TripletMarginLoss",
     "TverskyLoss",
+    "TweedieLoss",
     "VAEELBOLoss",
     "VicregLoss",
+    "WeibullNLLLoss",
 ]
 
 
@@ -144,6 +170,55 @@ class ActorCriticLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor | ActorCriticParts:
         return F.actor_critic(log_probs, values, returns, **self._arguments(kwargs))
+
+
+class ApproxNDCGLoss(Loss):
+    """1 - ApproxNDCG: NDCG with each item's rank replaced by a smooth approximate rank (a sum of
+    sigmoids of score differences), averaged over lists.
+
+    Module form of :func:`losskit.functional.approx_ndcg`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(scores, relevance)`` computes the loss, and a keyword given
+    to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        mask: see :func:`losskit.functional.approx_ndcg`. Default: ``None``.
+        temperature: see :func:`losskit.functional.approx_ndcg`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        group: see :func:`losskit.functional.approx_ndcg`. Default: ``None``.
+        max_list_size: see :func:`losskit.functional.approx_ndcg`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        scores: ``[Q, L]`` (or ``[N]`` with ``group``); relevance: same shape; mask: bool,
+        same shape. ``"none"`` gives ``[Q]`` (``[N]`` with ``group``).
+    """
+
+    info: ClassVar[LossInfo] = get_info("approx_ndcg")
+    mask: torch.Tensor | None
+    temperature: float | torch.Tensor
+    group: torch.Tensor | None
+    max_list_size: int | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        mask: torch.Tensor | None = None,
+        temperature: float | torch.Tensor = 1.0,
+        group: torch.Tensor | None = None,
+        max_list_size: int | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            mask=mask,
+            temperature=temperature,
+            group=group,
+            max_list_size=max_list_size,
+            reduction=reduction,
+        )
+
+    def forward(self, scores: torch.Tensor, relevance: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.approx_ndcg(scores, relevance, **self._arguments(kwargs))
 
 
 class ArcfaceLoss(Loss):
@@ -414,6 +489,48 @@ class BoundPenaltyLoss(Loss):
         return F.bound_penalty(pred, lower, upper, **self._arguments(kwargs))
 
 
+class BradleyTerryLoss(Loss):
+    """Bradley-Terry loss for training a reward model on preference pairs, with an optional per-pair
+    margin and a centering penalty that keeps rewards near zero.
+
+    Module form of :func:`losskit.functional.bradley_terry`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(chosen_rewards, rejected_rewards)`` computes the
+    loss, and a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        margin: see :func:`losskit.functional.bradley_terry`. Default: ``None``.
+        center_coef: see :func:`losskit.functional.bradley_terry`. Default: ``0.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        chosen_rewards, rejected_rewards: ``[B]`` scalar scores; margin: a float or
+        broadcastable to ``[B]``; weight: broadcastable to ``[B]``; output: scalar, or
+        ``[B]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("bradley_terry")
+    margin: float | torch.Tensor | None
+    center_coef: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor | None = None,
+        center_coef: float = 0.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, center_coef=center_coef, reduction=reduction)
+
+    def forward(
+        self,
+        chosen_rewards: torch.Tensor,
+        rejected_rewards: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.bradley_terry(chosen_rewards, rejected_rewards, **self._arguments(kwargs))
+
+
 class CIoULoss(Loss):
     """Complete IoU loss: DIoU plus a term that matches the aspect ratio of the prediction to the
     target's.
@@ -602,7 +719,8 @@ class CoralLoss(Loss):
     call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        importance_weights: see :func:`losskit.functional.coral`. Default: ``None``.
+        importance_weights: see :func:`losskit.functional.coral`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
@@ -692,6 +810,41 @@ class CosfaceLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.cosface(embeddings, centers, target, **self._arguments(kwargs))
+
+
+class CoxPHLoss(Loss):
+    """Negative Cox partial log-likelihood of risk scores (log hazard ratios), with Breslow or Efron
+    handling of tied event times.
+
+    Module form of :func:`losskit.functional.cox_ph`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(risk, time, event)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        ties: see :func:`losskit.functional.cox_ph`. Default: ``"breslow"``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        risk: ``[N]`` scores (log hazard ratios); time: ``[N]`` times (any real dtype; only
+        their order and ties matter); event: ``[N]`` 1 = event, 0 = censored. ``"none"``
+        gives ``[N]``: each event's term, 0 for censored subjects.
+    """
+
+    info: ClassVar[LossInfo] = get_info("cox_ph")
+    ties: str
+    reduction: Reduction
+
+    def __init__(self, *, ties: str = "breslow", reduction: Reduction = "mean") -> None:
+        super().__init__(ties=ties, reduction=reduction)
+
+    def forward(
+        self,
+        risk: torch.Tensor,
+        time: torch.Tensor,
+        event: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.cox_ph(risk, time, event, **self._arguments(kwargs))
 
 
 class CrossEntropyLoss(Loss):
@@ -818,6 +971,51 @@ class CTCLoss(Loss):
         return F.ctc(log_probs, targets, input_lengths, target_lengths, **self._arguments(kwargs))
 
 
+class DeepHitLoss(Loss):
+    """DeepHit (single risk): the likelihood of a discrete time distribution (softmax over intervals
+    plus 'later') combined with a pairwise ranking term on the CDFs.
+
+    Module form of :func:`losskit.functional.deephit`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(logits, time_bin, event)`` computes the loss, and a keyword given
+    to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        alpha: see :func:`losskit.functional.deephit`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.2``.
+        sigma: see :func:`losskit.functional.deephit`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.1``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        logits: ``[N, T]`` (the pmf has T + 1 entries: a zero logit for 'after the last
+        interval' is appended); time_bin: ``[N]`` integer interval index; event: ``[N]``
+        1 = event, 0 = censored. ``"none"`` gives ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("deephit")
+    alpha: float | torch.Tensor
+    sigma: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        alpha: float | torch.Tensor = 0.2,
+        sigma: float | torch.Tensor = 0.1,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(alpha=alpha, sigma=sigma, reduction=reduction)
+
+    def forward(
+        self,
+        logits: torch.Tensor,
+        time_bin: torch.Tensor,
+        event: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.deephit(logits, time_bin, event, **self._arguments(kwargs))
+
+
 class DemographicParityGapLoss(Loss):
     """Differentiable demographic-parity gap: how much the mean predicted positive rate differs
     between groups.
@@ -854,14 +1052,35 @@ class DiceLoss(Loss):
 
     Args:
         activation: ``"softmax"`` (classes exclusive), ``"sigmoid"`` (independent channels,
-            multi-label or binary ``C = 1``) or ``"none"``. Default: ``"softmax"``.
+            multi-label or binary ``C = 1``) or ``"none"`` (the input already holds
+            probabilities; checked in CPU eager calls only). Default: ``"softmax"``.
         include_background: keep class 0 in the mean. Default: ``True``.
         ignore_index: voxels with this target index count for nothing. Default: ``None``.
-        class_weight: ``[C]`` weights; ``"mean"`` is then the weighted mean over pairs.
-            Default: ``None``.
-        smooth: added to numerator and denominator. Default: ``1e-05``.
-        batch: sum the statistics over the whole batch (one Dice per class) instead of one
-            Dice per image. Default: ``False``.
+        class_weight: ``[C]`` non-negative weights (a tensor may require grad); ``"mean"``
+            is then the weighted mean over pairs; with ``average="micro"`` each class's sums are
+            weighted instead. Learnable: pass an ``nn.Parameter`` to train it. Default:
+            ``None``.
+        smooth: added to numerator and denominator (a number or a learnable tensor);
+            ``smooth_nr`` / ``smooth_dr`` set the numerator's / denominator's term apart.
+            Learnable: pass an ``nn.Parameter`` to train it. Default: ``1e-05``.
+        smooth_nr: see :func:`losskit.functional.dice`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``None``.
+        smooth_dr: see :func:`losskit.functional.dice`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``None``.
+        squared_pred: volumes ``sum p^2`` and ``sum t^2`` with intersection ``sum p t``
+            (V-Net's form) instead of ``sum p`` and ``sum t``. Default: ``False``.
+        soft_label: intersection ``sum(min(p, t))`` (default; exact for soft targets) or,
+            when False, the product ``sum(p t)`` (MONAI's default); equal for hard targets.
+            Default: ``True``.
+        log_loss: ``-log(score)`` instead of ``1 - score``. Default: ``False``.
+        other_act: a callable applied to the input instead of ``activation`` (MONAI's
+            ``other_act``); its output is used as the probabilities, unchecked. Default:
+            ``None``.
+        average: ``"macro"`` one score per (image, class), ``"micro"`` one score per image
+            over the classes' summed statistics (kornia's ``average="micro"``). Default:
+            ``"macro"``.
+        batch: sum the statistics over the whole batch (one score per class) instead of one
+            per image. Default: ``False``.
         skip_empty: leave out of the mean the (image, class) pairs where the class is absent
             from the target and from the hard prediction (argmax for softmax, p > 0.5
             otherwise); those are trivially right and otherwise dilute the mean. Default:
@@ -874,8 +1093,9 @@ class DiceLoss(Loss):
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
-        ``"none"`` returns one value per (image, class) ``[N, K]``, or per class ``[K]``
-        with ``batch=True`` (``K = C``, or ``C - 1`` without background).
+        ``"none"`` returns one value per (image, class) ``[N, K]``, per class ``[K]`` with
+        ``batch=True`` (``K = C``, or ``C - 1`` without background); with
+        ``average="micro"`` one per image ``[N]``, or a 0-dim tensor with ``batch=True``.
     """
 
     info: ClassVar[LossInfo] = get_info("dice")
@@ -883,7 +1103,14 @@ class DiceLoss(Loss):
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
-    smooth: float
+    smooth: float | torch.Tensor
+    smooth_nr: float | torch.Tensor | None
+    smooth_dr: float | torch.Tensor | None
+    squared_pred: bool
+    soft_label: bool
+    log_loss: bool
+    other_act: Callable[[torch.Tensor], torch.Tensor] | None
+    average: str
     batch: bool
     skip_empty: bool
     distributed: bool
@@ -897,7 +1124,14 @@ class DiceLoss(Loss):
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
-        smooth: float = 1e-05,
+        smooth: float | torch.Tensor = 1e-05,
+        smooth_nr: float | torch.Tensor | None = None,
+        smooth_dr: float | torch.Tensor | None = None,
+        squared_pred: bool = False,
+        soft_label: bool = True,
+        log_loss: bool = False,
+        other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        average: str = "macro",
         batch: bool = False,
         skip_empty: bool = False,
         distributed: bool = False,
@@ -910,6 +1144,13 @@ class DiceLoss(Loss):
             ignore_index=ignore_index,
             class_weight=class_weight,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            squared_pred=squared_pred,
+            soft_label=soft_label,
+            log_loss=log_loss,
+            other_act=other_act,
+            average=average,
             batch=batch,
             skip_empty=skip_empty,
             distributed=distributed,
@@ -995,6 +1236,170 @@ class DIoULoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.diou(input, target, **self._arguments(kwargs))
+
+
+class DiscreteHazardLoss(Loss):
+    """Logistic-hazard (discrete-time) survival likelihood: one hazard logit per time interval, a
+    binary cross-entropy for each interval the subject was at risk in.
+
+    Module form of :func:`losskit.functional.discrete_hazard`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(logits, time_bin, event)`` computes the loss,
+    and a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        logits: ``[N, T]`` hazard logits per interval; time_bin: ``[N]`` integer interval
+        index of the event / censoring time; event: ``[N]`` 1 = event, 0 = censored.
+        ``"none"`` gives ``[N]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("discrete_hazard")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(
+        self,
+        logits: torch.Tensor,
+        time_bin: torch.Tensor,
+        event: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.discrete_hazard(logits, time_bin, event, **self._arguments(kwargs))
+
+
+class DistillationLoss(Loss):
+    """Knowledge distillation: a divergence (forward KL, reverse KL or generalized JSD) between the
+    teacher's and the student's tempered softmax, scaled by T^2 and optionally mixed with
+    cross-entropy on the labels.
+
+    Module form of :func:`losskit.functional.distillation`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(student_logits, teacher_logits, target)`` computes the loss,
+    and a keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        temperature: see :func:`losskit.functional.distillation`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        alpha: see :func:`losskit.functional.distillation`. Default: ``1.0``.
+        divergence: see :func:`losskit.functional.distillation`. Default: ``"forward_kl"``.
+        beta: see :func:`losskit.functional.distillation`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.5``.
+        ignore_index: see :func:`losskit.functional.distillation`. Default: ``-100``.
+        normalizer: see :func:`losskit.functional.distillation`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        student_logits, teacher_logits: ``[*, V]`` (``[N, V]`` or ``[B, T, V]``); target:
+        ``[*]`` class indices or ``ignore_index``; weight: broadcastable to ``[*]``;
+        output: scalar, or ``[*]`` with ``reduction="none"`` (0 at ignored rows).
+    """
+
+    info: ClassVar[LossInfo] = get_info("distillation")
+    temperature: float | torch.Tensor
+    alpha: float
+    divergence: str
+    beta: float | torch.Tensor
+    ignore_index: int
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        temperature: float | torch.Tensor = 1.0,
+        alpha: float = 1.0,
+        divergence: str = "forward_kl",
+        beta: float | torch.Tensor = 0.5,
+        ignore_index: int = -100,
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            temperature=temperature,
+            alpha=alpha,
+            divergence=divergence,
+            beta=beta,
+            ignore_index=ignore_index,
+            normalizer=normalizer,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        student_logits: torch.Tensor,
+        teacher_logits: torch.Tensor,
+        target: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.distillation(student_logits, teacher_logits, target, **self._arguments(kwargs))
+
+
+class DPOLoss(Loss):
+    """Direct Preference Optimization: a logistic loss on how much more the policy prefers the
+    chosen over the rejected completion than the reference model does; IPO, hinge (SLiC) and
+    robust-DPO variants via loss_type.
+
+    Module form of :func:`losskit.functional.dpo`. The hyperparameters are keyword-only and kept
+    as attributes; ``loss(policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
+    reference_rejected_logps)`` computes the loss, and a keyword given to the call (``weight=``,
+    ...) goes to the function for that call.
+
+    Args:
+        beta: see :func:`losskit.functional.dpo`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``0.1``.
+        loss_type: see :func:`losskit.functional.dpo`. Default: ``"sigmoid"``.
+        label_smoothing: see :func:`losskit.functional.dpo`. Default: ``0.0``.
+        return_parts: see :func:`losskit.functional.dpo`. Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        every log-probability: ``[B]`` (one per completion, summed over its tokens);
+        weight: broadcastable to ``[B]``; output: scalar, or ``[B]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("dpo")
+    beta: float | torch.Tensor
+    loss_type: str
+    label_smoothing: float
+    return_parts: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        beta: float | torch.Tensor = 0.1,
+        loss_type: str = "sigmoid",
+        label_smoothing: float = 0.0,
+        return_parts: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            beta=beta,
+            loss_type=loss_type,
+            label_smoothing=label_smoothing,
+            return_parts=return_parts,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        policy_chosen_logps: torch.Tensor,
+        policy_rejected_logps: torch.Tensor,
+        reference_chosen_logps: torch.Tensor | None = None,
+        reference_rejected_logps: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor | DPOParts:
+        return F.dpo(
+            policy_chosen_logps,
+            policy_rejected_logps,
+            reference_chosen_logps,
+            reference_rejected_logps,
+            **self._arguments(kwargs),
+        )
 
 
 class EnergyMarginLoss(Loss):
@@ -1181,8 +1586,17 @@ class GeneralizedDiceLoss(Loss):
         include_background: see :func:`losskit.functional.generalized_dice`. Default:
             ``True``.
         ignore_index: see :func:`losskit.functional.generalized_dice`. Default: ``None``.
-        class_weight: see :func:`losskit.functional.generalized_dice`. Default: ``None``.
-        smooth: see :func:`losskit.functional.generalized_dice`. Default: ``1e-05``.
+        class_weight: see :func:`losskit.functional.generalized_dice`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth: see :func:`losskit.functional.generalized_dice`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1e-05``.
+        smooth_nr: see :func:`losskit.functional.generalized_dice`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth_dr: see :func:`losskit.functional.generalized_dice`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        weight_type: see :func:`losskit.functional.generalized_dice`. Default: ``"square"``.
+        soft_label: see :func:`losskit.functional.generalized_dice`. Default: ``True``.
+        other_act: see :func:`losskit.functional.generalized_dice`. Default: ``None``.
         batch: see :func:`losskit.functional.generalized_dice`. Default: ``False``.
         skip_empty: see :func:`losskit.functional.generalized_dice`. Default: ``False``.
         distributed: see :func:`losskit.functional.generalized_dice`. Default: ``False``.
@@ -1199,7 +1613,12 @@ class GeneralizedDiceLoss(Loss):
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
-    smooth: float
+    smooth: float | torch.Tensor
+    smooth_nr: float | torch.Tensor | None
+    smooth_dr: float | torch.Tensor | None
+    weight_type: str
+    soft_label: bool
+    other_act: Callable[[torch.Tensor], torch.Tensor] | None
     batch: bool
     skip_empty: bool
     distributed: bool
@@ -1213,7 +1632,12 @@ class GeneralizedDiceLoss(Loss):
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
-        smooth: float = 1e-05,
+        smooth: float | torch.Tensor = 1e-05,
+        smooth_nr: float | torch.Tensor | None = None,
+        smooth_dr: float | torch.Tensor | None = None,
+        weight_type: str = "square",
+        soft_label: bool = True,
+        other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
         batch: bool = False,
         skip_empty: bool = False,
         distributed: bool = False,
@@ -1226,6 +1650,11 @@ class GeneralizedDiceLoss(Loss):
             ignore_index=ignore_index,
             class_weight=class_weight,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            weight_type=weight_type,
+            soft_label=soft_label,
+            other_act=other_act,
             batch=batch,
             skip_empty=skip_empty,
             distributed=distributed,
@@ -1262,6 +1691,82 @@ class GIoULoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.giou(input, target, **self._arguments(kwargs))
+
+
+class GRPOLoss(Loss):
+    """GRPO: PPO's clipped surrogate with critic-free advantages, each completion's reward
+    normalized within its group of completions of the same prompt, plus an optional k3 KL penalty to
+    a reference model.
+
+    Module form of :func:`losskit.functional.grpo`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(logps, old_logps, rewards)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        group_size: see :func:`losskit.functional.grpo`. Default: ``None``.
+        mask: see :func:`losskit.functional.grpo`. Default: ``None``.
+        reference_logps: see :func:`losskit.functional.grpo`. Default: ``None``.
+        beta: see :func:`losskit.functional.grpo`. Default: ``0.0``.
+        clip: see :func:`losskit.functional.grpo`. Default: ``0.2``.
+        clip_high: see :func:`losskit.functional.grpo`. Default: ``None``.
+        scale_rewards: see :func:`losskit.functional.grpo`. Default: ``True``.
+        aggregation: see :func:`losskit.functional.grpo`. Default: ``"token"``.
+        normalizer: see :func:`losskit.functional.grpo`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        logps, old_logps, reference_logps: ``[B, T]``; rewards: ``[B]``; mask: bool,
+        broadcastable to ``[B, T]``; weight: broadcastable to ``[B, T]``; output: scalar,
+        or as :func:`ppo_clip` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("grpo")
+    group_size: int | None
+    mask: torch.Tensor | None
+    reference_logps: torch.Tensor | None
+    beta: float
+    clip: float
+    clip_high: float | None
+    scale_rewards: bool
+    aggregation: str
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        group_size: int | None = None,
+        mask: torch.Tensor | None = None,
+        reference_logps: torch.Tensor | None = None,
+        beta: float = 0.0,
+        clip: float = 0.2,
+        clip_high: float | None = None,
+        scale_rewards: bool = True,
+        aggregation: str = "token",
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            group_size=group_size,
+            mask=mask,
+            reference_logps=reference_logps,
+            beta=beta,
+            clip=clip,
+            clip_high=clip_high,
+            scale_rewards=scale_rewards,
+            aggregation=aggregation,
+            normalizer=normalizer,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        logps: torch.Tensor,
+        old_logps: torch.Tensor,
+        rewards: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.grpo(logps, old_logps, rewards, **self._arguments(kwargs))
 
 
 class HingeLoss(Loss):
@@ -1392,8 +1897,19 @@ class JaccardLoss(Loss):
         activation: see :func:`losskit.functional.jaccard`. Default: ``"softmax"``.
         include_background: see :func:`losskit.functional.jaccard`. Default: ``True``.
         ignore_index: see :func:`losskit.functional.jaccard`. Default: ``None``.
-        class_weight: see :func:`losskit.functional.jaccard`. Default: ``None``.
-        smooth: see :func:`losskit.functional.jaccard`. Default: ``1e-05``.
+        class_weight: see :func:`losskit.functional.jaccard`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth: see :func:`losskit.functional.jaccard`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``1e-05``.
+        smooth_nr: see :func:`losskit.functional.jaccard`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth_dr: see :func:`losskit.functional.jaccard`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        squared_pred: see :func:`losskit.functional.jaccard`. Default: ``False``.
+        soft_label: see :func:`losskit.functional.jaccard`. Default: ``True``.
+        log_loss: see :func:`losskit.functional.jaccard`. Default: ``False``.
+        other_act: see :func:`losskit.functional.jaccard`. Default: ``None``.
+        average: see :func:`losskit.functional.jaccard`. Default: ``"macro"``.
         batch: see :func:`losskit.functional.jaccard`. Default: ``False``.
         skip_empty: see :func:`losskit.functional.jaccard`. Default: ``False``.
         distributed: see :func:`losskit.functional.jaccard`. Default: ``False``.
@@ -1410,7 +1926,14 @@ class JaccardLoss(Loss):
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
-    smooth: float
+    smooth: float | torch.Tensor
+    smooth_nr: float | torch.Tensor | None
+    smooth_dr: float | torch.Tensor | None
+    squared_pred: bool
+    soft_label: bool
+    log_loss: bool
+    other_act: Callable[[torch.Tensor], torch.Tensor] | None
+    average: str
     batch: bool
     skip_empty: bool
     distributed: bool
@@ -1424,7 +1947,14 @@ class JaccardLoss(Loss):
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
-        smooth: float = 1e-05,
+        smooth: float | torch.Tensor = 1e-05,
+        smooth_nr: float | torch.Tensor | None = None,
+        smooth_dr: float | torch.Tensor | None = None,
+        squared_pred: bool = False,
+        soft_label: bool = True,
+        log_loss: bool = False,
+        other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        average: str = "macro",
         batch: bool = False,
         skip_empty: bool = False,
         distributed: bool = False,
@@ -1437,6 +1967,13 @@ class JaccardLoss(Loss):
             ignore_index=ignore_index,
             class_weight=class_weight,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            squared_pred=squared_pred,
+            soft_label=soft_label,
+            log_loss=log_loss,
+            other_act=other_act,
+            average=average,
             batch=batch,
             skip_empty=skip_empty,
             distributed=distributed,
@@ -1507,6 +2044,107 @@ class KLDivLoss(Loss):
         return F.kl_div(input, target, **self._arguments(kwargs))
 
 
+class KLPenaltyLoss(Loss):
+    """Per-token sample estimate of KL(policy || reference) from log-probabilities of tokens sampled
+    from the policy, with Schulman's k1, k2 or k3 estimator.
+
+    Module form of :func:`losskit.functional.kl_penalty`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(logps, reference_logps)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        estimator: see :func:`losskit.functional.kl_penalty`. Default: ``"k3"``.
+        mask: see :func:`losskit.functional.kl_penalty`. Default: ``None``.
+        normalizer: see :func:`losskit.functional.kl_penalty`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        logps, reference_logps: ``[*]`` (e.g. ``[B, T]``); mask: bool, broadcastable to
+        ``[*]``; weight: broadcastable to ``[*]``; output: scalar, or ``[*]`` with
+        ``reduction="none"`` (masked tokens 0).
+    """
+
+    info: ClassVar[LossInfo] = get_info("kl_penalty")
+    estimator: str
+    mask: torch.Tensor | None
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        estimator: str = "k3",
+        mask: torch.Tensor | None = None,
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(estimator=estimator, mask=mask, normalizer=normalizer, reduction=reduction)
+
+    def forward(
+        self,
+        logps: torch.Tensor,
+        reference_logps: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.kl_penalty(logps, reference_logps, **self._arguments(kwargs))
+
+
+class KTOLoss(Loss):
+    """KTO: alignment from unpaired thumbs-up / thumbs-down feedback, a prospect-theory value of the
+    implicit reward relative to a KL reference point.
+
+    Module form of :func:`losskit.functional.kto`. The hyperparameters are keyword-only and kept
+    as attributes; ``loss(policy_logps, reference_logps, desirable)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        beta: see :func:`losskit.functional.kto`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``0.1``.
+        reference_kl: see :func:`losskit.functional.kto`. Default: ``0.0``.
+        desirable_weight: see :func:`losskit.functional.kto`. Default: ``1.0``.
+        undesirable_weight: see :func:`losskit.functional.kto`. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        policy_logps, reference_logps: ``[B]`` summed log-probabilities; desirable: ``[B]``
+        bool; weight: broadcastable to ``[B]``; output: scalar, or ``[B]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("kto")
+    beta: float | torch.Tensor
+    reference_kl: float | torch.Tensor
+    desirable_weight: float
+    undesirable_weight: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        beta: float | torch.Tensor = 0.1,
+        reference_kl: float | torch.Tensor = 0.0,
+        desirable_weight: float = 1.0,
+        undesirable_weight: float = 1.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            beta=beta,
+            reference_kl=reference_kl,
+            desirable_weight=desirable_weight,
+            undesirable_weight=undesirable_weight,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        policy_logps: torch.Tensor,
+        reference_logps: torch.Tensor,
+        desirable: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.kto(policy_logps, reference_logps, desirable, **self._arguments(kwargs))
+
+
 class L1PenaltyLoss(Loss):
     """L1 norm of the parameters: the lasso penalty, which drives weights to exactly zero.
 
@@ -1557,6 +2195,45 @@ class L2PenaltyLoss(Loss):
 
     def forward(self, params: ParamsLike, **kwargs: Any) -> torch.Tensor:
         return F.l2_penalty(params, **self._arguments(kwargs))
+
+
+class LambdaRankLoss(Loss):
+    """LambdaRank: a pairwise logistic loss on every (more relevant, less relevant) pair of a list,
+    each pair weighted by the NDCG change of swapping the two items in the current ranking.
+
+    Module form of :func:`losskit.functional.lambdarank`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(scores, relevance)`` computes the loss, and a keyword given
+    to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        mask: see :func:`losskit.functional.lambdarank`. Default: ``None``.
+        group: see :func:`losskit.functional.lambdarank`. Default: ``None``.
+        max_list_size: see :func:`losskit.functional.lambdarank`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        scores: ``[Q, L]`` (or ``[N]`` with ``group``); relevance: same shape; mask: bool,
+        same shape. ``"none"`` gives ``[Q]`` (``[N]`` with ``group``).
+    """
+
+    info: ClassVar[LossInfo] = get_info("lambdarank")
+    mask: torch.Tensor | None
+    group: torch.Tensor | None
+    max_list_size: int | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        mask: torch.Tensor | None = None,
+        group: torch.Tensor | None = None,
+        max_list_size: int | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(mask=mask, group=group, max_list_size=max_list_size, reduction=reduction)
+
+    def forward(self, scores: torch.Tensor, relevance: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.lambdarank(scores, relevance, **self._arguments(kwargs))
 
 
 class LinearCrossEntropyLoss(Loss):
@@ -1640,6 +2317,161 @@ class LinearCrossEntropyLoss(Loss):
         return F.linear_cross_entropy(hidden, linear_weight, target, **self._arguments(kwargs))
 
 
+class LinearDistillationLoss(Loss):
+    """Distillation from the last hidden states and output matrices of a student and a teacher,
+    computed block by block so neither [tokens, vocabulary] logits tensor is ever held in memory.
+
+    Module form of :func:`losskit.functional.linear_distillation`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(student_hidden, student_linear_weight,
+    teacher_hidden, teacher_linear_weight, target)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        temperature: see :func:`losskit.functional.linear_distillation`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        alpha: see :func:`losskit.functional.linear_distillation`. Default: ``1.0``.
+        divergence: see :func:`losskit.functional.linear_distillation`. Default:
+            ``"forward_kl"``.
+        beta: see :func:`losskit.functional.linear_distillation`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.5``.
+        ignore_index: see :func:`losskit.functional.linear_distillation`. Default: ``-100``.
+        normalizer: see :func:`losskit.functional.linear_distillation`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        student_hidden: ``[*, Ds]``; student_linear_weight: ``[V, Ds]``; teacher_hidden:
+        ``[*, Dt]``; teacher_linear_weight: ``[V, Dt]``; target: ``[*]``; weight:
+        broadcastable to ``[*]``; output: scalar, or ``[*]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("linear_distillation")
+    temperature: float | torch.Tensor
+    alpha: float
+    divergence: str
+    beta: float | torch.Tensor
+    ignore_index: int
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        temperature: float | torch.Tensor = 1.0,
+        alpha: float = 1.0,
+        divergence: str = "forward_kl",
+        beta: float | torch.Tensor = 0.5,
+        ignore_index: int = -100,
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            temperature=temperature,
+            alpha=alpha,
+            divergence=divergence,
+            beta=beta,
+            ignore_index=ignore_index,
+            normalizer=normalizer,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        student_hidden: torch.Tensor,
+        student_linear_weight: torch.Tensor,
+        teacher_hidden: torch.Tensor,
+        teacher_linear_weight: torch.Tensor,
+        target: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.linear_distillation(
+            student_hidden,
+            student_linear_weight,
+            teacher_hidden,
+            teacher_linear_weight,
+            target,
+            **self._arguments(kwargs),
+        )
+
+
+class ListMLELoss(Loss):
+    """ListMLE: the Plackett-Luce negative log-likelihood of the items' order by relevance under the
+    scores, averaged over lists.
+
+    Module form of :func:`losskit.functional.listmle`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(scores, relevance)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        mask: see :func:`losskit.functional.listmle`. Default: ``None``.
+        group: see :func:`losskit.functional.listmle`. Default: ``None``.
+        max_list_size: see :func:`losskit.functional.listmle`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        scores: ``[Q, L]`` (or ``[N]`` with ``group``); relevance: same shape; mask: bool,
+        same shape. ``"none"`` gives ``[Q]`` (``[N]`` with ``group``).
+    """
+
+    info: ClassVar[LossInfo] = get_info("listmle")
+    mask: torch.Tensor | None
+    group: torch.Tensor | None
+    max_list_size: int | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        mask: torch.Tensor | None = None,
+        group: torch.Tensor | None = None,
+        max_list_size: int | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(mask=mask, group=group, max_list_size=max_list_size, reduction=reduction)
+
+    def forward(self, scores: torch.Tensor, relevance: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.listmle(scores, relevance, **self._arguments(kwargs))
+
+
+class ListNetLoss(Loss):
+    """ListNet: cross-entropy between the top-one distributions softmax(relevance) and
+    softmax(scores) over each list's items, averaged over lists.
+
+    Module form of :func:`losskit.functional.listnet`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(scores, relevance)`` computes the loss, and a keyword given to
+    the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        mask: see :func:`losskit.functional.listnet`. Default: ``None``.
+        group: see :func:`losskit.functional.listnet`. Default: ``None``.
+        max_list_size: see :func:`losskit.functional.listnet`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        scores: ``[Q, L]`` (or ``[N]`` with ``group``); relevance: same shape; mask: bool,
+        same shape (True = real item). ``"none"`` gives one loss per list ``[Q]`` (``[N]``
+        with ``group``). See the module docstring for the layouts.
+    """
+
+    info: ClassVar[LossInfo] = get_info("listnet")
+    mask: torch.Tensor | None
+    group: torch.Tensor | None
+    max_list_size: int | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        mask: torch.Tensor | None = None,
+        group: torch.Tensor | None = None,
+        max_list_size: int | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(mask=mask, group=group, max_list_size=max_list_size, reduction=reduction)
+
+    def forward(self, scores: torch.Tensor, relevance: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.listnet(scores, relevance, **self._arguments(kwargs))
+
+
 class LogCoshLoss(Loss):
     """Log-cosh: about r^2/2 for small residuals and |r| - log 2 for large ones.
 
@@ -1701,8 +2533,8 @@ class LovaszHingeLoss(Loss):
 
 
 class LovaszSoftmaxLoss(Loss):
-    """Lovász-Softmax loss: a convex, tight surrogate of the per-class Jaccard loss (1 - IoU)
-    evaluated on the errors |1[t = c] - p_c|.
+    """Lovász-Softmax loss: a tight surrogate of the per-class Jaccard loss (1 - IoU), convex in the
+    errors |1[t = c] - p_c| (not in the logits).
 
     Module form of :func:`losskit.functional.lovasz_softmax`. The hyperparameters are
     keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
@@ -1780,6 +2612,31 @@ class MAELoss(Loss):
         return F.mae(input, target, **self._arguments(kwargs))
 
 
+class MAPELoss(Loss):
+    """Mean absolute percentage error, as scikit-learn: |y - x| / max(|y|, eps), a fraction (0.1 =
+    10%), eps = float64's machine epsilon.
+
+    Module form of :func:`losskit.functional.mape`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` forecasts; target: ``[*]`` actual values.
+    """
+
+    info: ClassVar[LossInfo] = get_info("mape")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.mape(input, target, **self._arguments(kwargs))
+
+
 class MarginRankingLoss(Loss):
     """Margin ranking loss: a hinge on the score difference of two items whose order is given.
 
@@ -1788,20 +2645,31 @@ class MarginRankingLoss(Loss):
     a keyword given to the call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        margin: see :func:`losskit.functional.margin_ranking`. Default: ``0.0``.
+        margin: see :func:`losskit.functional.margin_ranking`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``0.0``.
+        group: see :func:`losskit.functional.margin_ranking`. Default: ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
         input1: ``[*]`` scores; input2: ``[*]`` same shape; target: ``[*]`` (or
-        broadcastable) holding +1 / -1; ``"none"`` gives ``[*]``.
+        broadcastable) holding +1 / -1; ``"none"`` gives ``[*]``. With ``group``:
+        input1, input2, target, group ``[N]``; ``"none"`` gives the ``[N, N]`` pair losses,
+        0 for pairs of different queries; ``weight`` broadcasts against it.
     """
 
     info: ClassVar[LossInfo] = get_info("margin_ranking")
-    margin: float
+    margin: float | torch.Tensor
+    group: torch.Tensor | None
     reduction: Reduction
 
-    def __init__(self, *, margin: float = 0.0, reduction: Reduction = "mean") -> None:
-        super().__init__(margin=margin, reduction=reduction)
+    def __init__(
+        self,
+        *,
+        margin: float | torch.Tensor = 0.0,
+        group: torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(margin=margin, group=group, reduction=reduction)
 
     def forward(
         self,
@@ -1811,6 +2679,38 @@ class MarginRankingLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.margin_ranking(input1, input2, target, **self._arguments(kwargs))
+
+
+class MASELoss(Loss):
+    """Mean absolute scaled error: the forecast's absolute errors divided by the mean absolute error
+    of the naive (previous value) forecast.
+
+    Module form of :func:`losskit.functional.mase`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        scale: see :func:`losskit.functional.mase`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*, T]`` forecasts (T time steps last); target: same shape.
+    """
+
+    info: ClassVar[LossInfo] = get_info("mase")
+    scale: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        scale: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(scale=scale, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.mase(input, target, **self._arguments(kwargs))
 
 
 class MSELoss(Loss):
@@ -1963,6 +2863,42 @@ class MulticlassHingeLoss(Loss):
         return F.multiclass_hinge(input, target, **self._arguments(kwargs))
 
 
+class NegativeBinomialNLLLoss(Loss):
+    """Negative binomial (NB2) negative log-likelihood of counts: mean mu, variance mu + dispersion
+    mu^2, for counts more spread out than Poisson allows.
+
+    Module form of :func:`losskit.functional.negative_binomial_nll`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        dispersion: see :func:`losskit.functional.negative_binomial_nll`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        log_input: see :func:`losskit.functional.negative_binomial_nll`. Default: ``True``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` log-means (means with ``log_input=False``); target: ``[*]`` counts.
+    """
+
+    info: ClassVar[LossInfo] = get_info("negative_binomial_nll")
+    dispersion: float | torch.Tensor
+    log_input: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        dispersion: float | torch.Tensor = 1.0,
+        log_input: bool = True,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(dispersion=dispersion, log_input=log_input, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.negative_binomial_nll(input, target, **self._arguments(kwargs))
+
+
 class NegativeCosineLoss(Loss):
     """SimSiam / BYOL objective: negative cosine similarity between a predictor's output and the
     other view's embedding, with a stop-gradient on the target.
@@ -2079,6 +3015,41 @@ class NTXentLoss(Loss):
         return F.nt_xent(z_a, z_b, **self._arguments(kwargs))
 
 
+class ORPOLoss(Loss):
+    """ORPO's odds-ratio term: a logistic loss on the log odds ratio between the chosen and the
+    rejected completion, added to the usual SFT loss on the chosen one.
+
+    Module form of :func:`losskit.functional.orpo`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(chosen_logps, rejected_logps)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        beta: see :func:`losskit.functional.orpo`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``0.1``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        chosen_logps, rejected_logps: ``[B]`` mean log-probability per token, ``<= 0``;
+        weight: broadcastable to ``[B]``; output: scalar, or ``[B]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("orpo")
+    beta: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(self, *, beta: float | torch.Tensor = 0.1, reduction: Reduction = "mean") -> None:
+        super().__init__(beta=beta, reduction=reduction)
+
+    def forward(
+        self,
+        chosen_logps: torch.Tensor,
+        rejected_logps: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.orpo(chosen_logps, rejected_logps, **self._arguments(kwargs))
+
+
 class PairwiseLogisticLoss(Loss):
     """Pairwise logistic loss: a smooth surrogate of 1 - AUC that scores every (positive, negative)
     pair of the batch.
@@ -2088,19 +3059,22 @@ class PairwiseLogisticLoss(Loss):
     keyword given to the call (``weight=``, ...) goes to the function for that call.
 
     Args:
+        group: see :func:`losskit.functional.pairwise_logistic`. Default: ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
-        input: ``[N]`` scores; target: ``[N]`` labels 0 / 1 (integer, bool or float).
-        ``"none"`` returns the ``[P, Q]`` pair losses (positives in batch order by rows,
-        negatives by columns); ``weight`` broadcasts against it.
+        input: ``[N]`` scores; target: ``[N]`` labels 0 / 1 (integer, bool or float);
+        group: ``[N]`` integer ids. ``"none"`` returns the ``[N, N]`` pair losses, row i a
+        positive and column j a negative (of the same group), 0 elsewhere; ``weight``
+        broadcasts against it.
     """
 
     info: ClassVar[LossInfo] = get_info("pairwise_logistic")
+    group: torch.Tensor | None
     reduction: Reduction
 
-    def __init__(self, *, reduction: Reduction = "mean") -> None:
-        super().__init__(reduction=reduction)
+    def __init__(self, *, group: torch.Tensor | None = None, reduction: Reduction = "mean") -> None:
+        super().__init__(group=group, reduction=reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.pairwise_logistic(input, target, **self._arguments(kwargs))
@@ -2284,6 +3258,113 @@ class Poly1CrossEntropyLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.poly1_cross_entropy(input, target, **self._arguments(kwargs))
+
+
+class PPOClipLoss(Loss):
+    """PPO's clipped surrogate objective, per token, with an optional separate upper clip (DAPO's
+    clip-higher) and a choice of how tokens are averaged.
+
+    Module form of :func:`losskit.functional.ppo_clip`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(logps, old_logps, advantages)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        clip: see :func:`losskit.functional.ppo_clip`. Default: ``0.2``.
+        clip_high: see :func:`losskit.functional.ppo_clip`. Default: ``None``.
+        mask: see :func:`losskit.functional.ppo_clip`. Default: ``None``.
+        aggregation: see :func:`losskit.functional.ppo_clip`. Default: ``"token"``.
+        normalizer: see :func:`losskit.functional.ppo_clip`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        logps, old_logps: ``[B, T]``; advantages: ``[B, T]`` per token or ``[B]`` per
+        sequence; mask: bool, broadcastable to ``[B, T]``; weight: broadcastable to
+        ``[B, T]`` (a per-sequence weight is ``[B, 1]``); output: scalar, or with
+        ``reduction="none"`` ``[B, T]`` (masked tokens 0), or ``[B]`` per-sequence means
+        for ``aggregation="sequence"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("ppo_clip")
+    clip: float
+    clip_high: float | None
+    mask: torch.Tensor | None
+    aggregation: str
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        clip: float = 0.2,
+        clip_high: float | None = None,
+        mask: torch.Tensor | None = None,
+        aggregation: str = "token",
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            clip=clip,
+            clip_high=clip_high,
+            mask=mask,
+            aggregation=aggregation,
+            normalizer=normalizer,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        logps: torch.Tensor,
+        old_logps: torch.Tensor,
+        advantages: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.ppo_clip(logps, old_logps, advantages, **self._arguments(kwargs))
+
+
+class PPOValueLoss(Loss):
+    """PPO's clipped value loss: the critic's squared error, pessimistically maxed with the error of
+    a value update clipped to within clip of the old value.
+
+    Module form of :func:`losskit.functional.ppo_value`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(values, old_values, returns)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        clip: see :func:`losskit.functional.ppo_value`. Default: ``0.2``.
+        mask: see :func:`losskit.functional.ppo_value`. Default: ``None``.
+        normalizer: see :func:`losskit.functional.ppo_value`. Default: ``None``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        values, old_values, returns: ``[*]`` (e.g. ``[B, T]`` per token or ``[B]``); mask:
+        bool, broadcastable to ``[*]``; weight: broadcastable to ``[*]``; output: scalar,
+        or ``[*]`` with ``reduction="none"`` (masked elements 0).
+    """
+
+    info: ClassVar[LossInfo] = get_info("ppo_value")
+    clip: float
+    mask: torch.Tensor | None
+    normalizer: float | torch.Tensor | None
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        clip: float = 0.2,
+        mask: torch.Tensor | None = None,
+        normalizer: float | torch.Tensor | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(clip=clip, mask=mask, normalizer=normalizer, reduction=reduction)
+
+    def forward(
+        self,
+        values: torch.Tensor,
+        old_values: torch.Tensor,
+        returns: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.ppo_value(values, old_values, returns, **self._arguments(kwargs))
 
 
 class ProxyAnchorLoss(Loss):
@@ -2529,6 +3610,82 @@ class SigmoidFocalLoss(Loss):
         return F.sigmoid_focal(input, target, **self._arguments(kwargs))
 
 
+class SimPOLoss(Loss):
+    """SimPO: reference-free preference loss on length-averaged log-probabilities with a target
+    reward margin gamma.
+
+    Module form of :func:`losskit.functional.simpo`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(chosen_logps, rejected_logps)`` computes the loss, and a keyword
+    given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        beta: see :func:`losskit.functional.simpo`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``2.0``.
+        gamma: see :func:`losskit.functional.simpo`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``0.5``.
+        label_smoothing: see :func:`losskit.functional.simpo`. Default: ``0.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        chosen_logps, rejected_logps: ``[B]`` mean log-probability per token of each
+        completion; weight: broadcastable to ``[B]``; output: scalar, or ``[B]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("simpo")
+    beta: float | torch.Tensor
+    gamma: float | torch.Tensor
+    label_smoothing: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        beta: float | torch.Tensor = 2.0,
+        gamma: float | torch.Tensor = 0.5,
+        label_smoothing: float = 0.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            beta=beta,
+            gamma=gamma,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+        )
+
+    def forward(
+        self,
+        chosen_logps: torch.Tensor,
+        rejected_logps: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.simpo(chosen_logps, rejected_logps, **self._arguments(kwargs))
+
+
+class SMAPELoss(Loss):
+    """Symmetric MAPE: 2 |x - y| / (|x| + |y|), in [0, 2]; 0 where forecast and actual are both 0.
+
+    Module form of :func:`losskit.functional.smape`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` forecasts; target: ``[*]`` actual values.
+    """
+
+    info: ClassVar[LossInfo] = get_info("smape")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.smape(input, target, **self._arguments(kwargs))
+
+
 class SmoothL1Loss(Loss):
     """Smooth L1: L1 with the kink around zero replaced by a parabola of width beta.
 
@@ -2678,6 +3835,47 @@ class SupConLoss(Loss):
         return F.supcon(embeddings, labels, **self._arguments(kwargs))
 
 
+class TobitLoss(Loss):
+    """Tobit (censored Gaussian) negative log-likelihood: a Gaussian density for values inside the
+    limits, the probability mass beyond a limit for values piled up at it.
+
+    Module form of :func:`losskit.functional.tobit`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        lower: see :func:`losskit.functional.tobit`. Default: ``None``.
+        upper: see :func:`losskit.functional.tobit`. Default: ``None``.
+        sigma: see :func:`losskit.functional.tobit`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``1.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` predicted latent means; target: ``[*]`` observed values; lower,
+        upper: ``None``, a number, or a tensor broadcastable to ``[*]`` (per-row limits);
+        sigma: a positive number or tensor broadcastable to ``[*]``. ``"none"`` gives ``[*]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("tobit")
+    lower: float | torch.Tensor | None
+    upper: float | torch.Tensor | None
+    sigma: float | torch.Tensor
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        lower: float | torch.Tensor | None = None,
+        upper: float | torch.Tensor | None = None,
+        sigma: float | torch.Tensor = 1.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(lower=lower, upper=upper, sigma=sigma, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.tobit(input, target, **self._arguments(kwargs))
+
+
 class TripletMarginLoss(Loss):
     """Triplet margin loss on explicit (anchor, positive, negative) triplets.
 
@@ -2733,14 +3931,27 @@ class TverskyLoss(Loss):
     call (``weight=``, ...) goes to the function for that call.
 
     Args:
-        alpha: see :func:`losskit.functional.tversky`. Default: ``0.3``.
-        beta: see :func:`losskit.functional.tversky`. Default: ``0.7``.
-        gamma: see :func:`losskit.functional.tversky`. Default: ``1.0``.
+        alpha: see :func:`losskit.functional.tversky`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.3``.
+        beta: see :func:`losskit.functional.tversky`. Learnable: pass an ``nn.Parameter`` to
+            train it. Default: ``0.7``.
+        gamma: see :func:`losskit.functional.tversky`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``1.0``.
         activation: see :func:`losskit.functional.tversky`. Default: ``"softmax"``.
         include_background: see :func:`losskit.functional.tversky`. Default: ``True``.
         ignore_index: see :func:`losskit.functional.tversky`. Default: ``None``.
-        class_weight: see :func:`losskit.functional.tversky`. Default: ``None``.
-        smooth: see :func:`losskit.functional.tversky`. Default: ``1e-05``.
+        class_weight: see :func:`losskit.functional.tversky`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth: see :func:`losskit.functional.tversky`. Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``1e-05``.
+        smooth_nr: see :func:`losskit.functional.tversky`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        smooth_dr: see :func:`losskit.functional.tversky`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        soft_label: see :func:`losskit.functional.tversky`. Default: ``True``.
+        log_loss: see :func:`losskit.functional.tversky`. Default: ``False``.
+        other_act: see :func:`losskit.functional.tversky`. Default: ``None``.
+        average: see :func:`losskit.functional.tversky`. Default: ``"macro"``.
         batch: see :func:`losskit.functional.tversky`. Default: ``False``.
         skip_empty: see :func:`losskit.functional.tversky`. Default: ``False``.
         distributed: see :func:`losskit.functional.tversky`. Default: ``False``.
@@ -2753,14 +3964,20 @@ class TverskyLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("tversky")
-    alpha: float
-    beta: float
-    gamma: float
+    alpha: float | torch.Tensor
+    beta: float | torch.Tensor
+    gamma: float | torch.Tensor
     activation: str
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
-    smooth: float
+    smooth: float | torch.Tensor
+    smooth_nr: float | torch.Tensor | None
+    smooth_dr: float | torch.Tensor | None
+    soft_label: bool
+    log_loss: bool
+    other_act: Callable[[torch.Tensor], torch.Tensor] | None
+    average: str
     batch: bool
     skip_empty: bool
     distributed: bool
@@ -2770,14 +3987,20 @@ class TverskyLoss(Loss):
     def __init__(
         self,
         *,
-        alpha: float = 0.3,
-        beta: float = 0.7,
-        gamma: float = 1.0,
+        alpha: float | torch.Tensor = 0.3,
+        beta: float | torch.Tensor = 0.7,
+        gamma: float | torch.Tensor = 1.0,
         activation: str = "softmax",
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
-        smooth: float = 1e-05,
+        smooth: float | torch.Tensor = 1e-05,
+        smooth_nr: float | torch.Tensor | None = None,
+        smooth_dr: float | torch.Tensor | None = None,
+        soft_label: bool = True,
+        log_loss: bool = False,
+        other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        average: str = "macro",
         batch: bool = False,
         skip_empty: bool = False,
         distributed: bool = False,
@@ -2793,6 +4016,12 @@ class TverskyLoss(Loss):
             ignore_index=ignore_index,
             class_weight=class_weight,
             smooth=smooth,
+            smooth_nr=smooth_nr,
+            smooth_dr=smooth_dr,
+            soft_label=soft_label,
+            log_loss=log_loss,
+            other_act=other_act,
+            average=average,
             batch=batch,
             skip_empty=skip_empty,
             distributed=distributed,
@@ -2802,6 +4031,41 @@ class TverskyLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.tversky(input, target, **self._arguments(kwargs))
+
+
+class TweedieLoss(Loss):
+    """Half the unit Tweedie deviance of a predicted mean: the negative log-likelihood of a Tweedie
+    distribution (variance ~ mean^power) up to terms free of the mean.
+
+    Module form of :func:`losskit.functional.tweedie`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        power: see :func:`losskit.functional.tweedie`. Default: ``1.5``.
+        log_input: see :func:`losskit.functional.tweedie`. Default: ``True``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*]`` log-means (means with ``log_input=False``); target: ``[*]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("tweedie")
+    power: float
+    log_input: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        power: float = 1.5,
+        log_input: bool = True,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(power=power, log_input=log_input, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.tweedie(input, target, **self._arguments(kwargs))
 
 
 class VAEELBOLoss(Loss):
@@ -2909,3 +4173,36 @@ class VicregLoss(Loss):
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.vicreg(z_a, z_b, **self._arguments(kwargs))
+
+
+class WeibullNLLLoss(Loss):
+    """Weibull negative log-likelihood with right censoring, from predicted log-scale and log-shape:
+    -log f(t) for events, -log S(t) for censored subjects.
+
+    Module form of :func:`losskit.functional.weibull_nll`. The hyperparameters are keyword-only
+    and kept as attributes; ``loss(log_scale, log_shape, time, event)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        log_scale: ``[*]``; log_shape: broadcastable to ``[*]`` (one shared shape is fine);
+        time: ``[*]`` positive; event: ``[*]`` 1 = event, 0 = censored. ``"none"`` gives ``[*]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("weibull_nll")
+    reduction: Reduction
+
+    def __init__(self, *, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction=reduction)
+
+    def forward(
+        self,
+        log_scale: torch.Tensor,
+        log_shape: torch.Tensor,
+        time: torch.Tensor,
+        event: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.weibull_nll(log_scale, log_shape, time, event, **self._arguments(kwargs))

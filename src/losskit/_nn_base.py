@@ -22,7 +22,14 @@ __all__ = ["Loss", "class_name"]
 _ACRONYMS = {"mse": "MSE", "mae": "MAE", "msle": "MSLE", "nll": "NLL", "kl": "KL", "js": "JS",
              "ctc": "CTC", "giou": "GIoU", "diou": "DIoU", "ciou": "CIoU", "nce": "NCE",
              "nt": "NT", "vae": "VAE", "elbo": "ELBO", "f1": "F1", "supcon": "SupCon",
-             "xent": "Xent", "l1": "L1", "l2": "L2"}
+             "xent": "Xent", "l1": "L1", "l2": "L2",
+             # survival, ranking, forecasting
+             "ph": "PH", "deephit": "DeepHit", "ndcg": "NDCG", "listnet": "ListNet",
+             "listmle": "ListMLE", "lambdarank": "LambdaRank", "mape": "MAPE", "smape": "SMAPE",
+             "mase": "MASE",
+             # alignment and RL fine-tuning
+             "dpo": "DPO", "simpo": "SimPO", "orpo": "ORPO", "kto": "KTO", "ppo": "PPO",
+             "grpo": "GRPO"}
 
 
 def class_name(name: str) -> str:

@@ -38,6 +38,16 @@ do not move a warm-up. The step is a buffer, saved in ``state_dict``.
 
 **Logging.** After each call ``last_terms`` maps term name -> detached, *unweighted*
 value and ``last_weights`` term name -> the weight used.
+
+**Learned task weights.** ``weighting=`` (a keyword of ``losskit.get`` / :func:`parse`
+and of :class:`Composite`) replaces the plain sum by a module that combines the terms,
+such as :class:`~losskit.weighting.UncertaintyWeighting` or
+:class:`~losskit.weighting.GradNorm`: it receives the dict term name -> weighted term
+(``coefficient * schedule * value``, still attached to the graph) and returns the total.
+It becomes a submodule, so ``composite.parameters()`` holds its learnable weights (give
+them to the optimizer); ``last_terms`` and ``last_weights`` are kept as above (the learned
+multipliers are the weighting's ``weights``). Adding to such a composite with ``+``
+raises, since the weighting was built for its number of terms.
 """
 
 from __future__ import annotations
@@ -180,7 +190,9 @@ def parse(spec: str, **hyperparameters: Any) -> Composite:
         **hyperparameters: ``<term>={...}`` options for one term (hyperparameters and
             data arguments to bind, e.g. ``l2_penalty={"params": model}``);
             ``schedules={<term>: Schedule}`` multiplies a term's coefficient by a
-            schedule; any other keyword is a hyperparameter for every term that has it.
+            schedule; ``weighting=`` a module that combines the weighted terms instead
+            of summing them (learned task weights, see the module docstring); any other
+            keyword is a hyperparameter for every term that has it.
 
     Raises:
         LossInputError: the spec does not parse, names an unknown loss (the message lists
@@ -211,6 +223,7 @@ def parse(spec: str, **hyperparameters: Any) -> Composite:
         canonical.setdefault(info.name, n)
 
     schedules = dict(hyperparameters.pop("schedules", None) or {})
+    weighting = hyperparameters.pop("weighting", None)
     per_term: dict[str, Mapping[str, Any]] = {}
     shared: dict[str, Any] = {}
     for key, value in hyperparameters.items():
@@ -241,4 +254,4 @@ def parse(spec: str, **hyperparameters: Any) -> Composite:
     if schedules:
         raise LossInputError(f"schedules name terms {sorted(schedules)} that are not in "
                              f"{tuple(names)}")
-    return Composite._from_terms(terms)
+    return Composite._from_terms(terms, weighting)

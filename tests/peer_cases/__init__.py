@@ -1,0 +1,1 @@
+"""Published test cases of peer libraries (MONAI, kornia, coral-pytorch), run against losskit."""
