@@ -78,6 +78,8 @@ def default_head(input_kind: str, target_kind: str) -> str:
             return "logit" if input_kind == "logits" else "score"
         if "class" in target_kind or "probabilities" in target_kind:
             return "softmax"
+    if input_kind == "log_probs" and not ("class" in target_kind or "label" in target_kind):
+        return "none"  # log-probabilities of sampled sequences (policy and preference losses)
     return _HEAD_OF_INPUT.get(input_kind, "none")
 
 

@@ -53,6 +53,11 @@ PENDING_HEADS = {
     "welsch": "identity",
     "geman_mcclure": "identity",
     "general_robust": "identity",
+    # objectives over pairs, policies or a teacher: no per-row prediction to score
+    "bradley_terry": "none",
+    "ppo_value": "none",
+    "distillation": "none",
+    "deephit": "none",
 }
 
 #: Which heads can be trained for which task, in the order a plain callable is tried.
