@@ -36,11 +36,13 @@ class Candidate:
     source: str = "user"  # "user" | "recommendation" | "baseline" | "default"
     takes_group: bool = False
     probability_target: bool = False
+    takes_list_size: bool = False
 
     def fit(self, problem: Problem, y: np.ndarray, batch: Batch) -> Any:
         """This candidate's head, fitted to one fold's training targets."""
         head = fit_head(self.head, problem, y, self.params, batch)
         head.takes_group = self.takes_group
+        head.takes_list_size = self.takes_list_size
         head.probability_target = self.probability_target
         return head
 
@@ -82,6 +84,13 @@ def _build(spec: str, params: Mapping[str, Any]) -> Callable[..., torch.Tensor]:
     from ..api import get
 
     return get(spec, **_tensorize(params))
+
+
+def _takes(spec: str, argument: str) -> bool:
+    """Whether every term of a registered spec takes this keyword."""
+    from .._core.registry import get_info
+
+    return all(get_info(t.split("*")[-1].strip()).accepts(argument) for t in spec.split("+"))
 
 
 def _registered_head(spec: str) -> tuple[str, bool, bool]:
@@ -176,7 +185,7 @@ def _one(item: Any, problem: Problem, y: np.ndarray, batch: Batch, source: str) 
         except TypeError as exc:
             raise LossInputError(f"loss {spec!r}: {exc}") from None
         cand = Candidate(_label(spec, params), loss, spec, params, head, source, takes_group,
-                         proba)
+                         proba, takes_group and _takes(spec, "max_list_size"))
         why = _probe(cand, problem, y, batch)
         if why is not None:
             raise LossInputError(f"loss {cand.label!r} cannot be trained on this {task} target "

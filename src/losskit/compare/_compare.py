@@ -714,6 +714,10 @@ def compare(X: Any, y: Any, *, losses: Sequence[Any] | None = None, metric: str 
                             metric=m, cfg=cfg, seed=seed * 1000 + f, extra=extra))
                     except FloatingPointError as exc:
                         failures[cand.label] = str(exc)
+                    except (LossInputError, RuntimeError, ValueError) as exc:
+                        # a loss that passed the trial call can still refuse a whole fold
+                        failures[cand.label] = (f"failed on fold {f + 1}: "
+                                                f"{str(exc).splitlines()[0]}")
                 done += 1
                 if progress is not None:
                     progress(cand.label, done, total)
@@ -760,7 +764,7 @@ def _summarize(cand: Candidate, folds: list[FoldResult], failure: str | None, me
     r = LossResult(loss=cand.label, params=jsonable(cand.params), scores=[], fit_seconds=0.0,
                    baseline=is_baseline, source=cand.source)
     if failure:
-        r.warnings.append(f"diverged: {failure}")
+        r.warnings.append(failure if failure.startswith("failed") else f"diverged: {failure}")
         r.scores = [float("nan")]
         return r
     r.scores = [f.score for f in folds]

@@ -149,8 +149,10 @@ class FittedHead:
     name = "identity"
     #: "values" heads predict numbers; "classes" heads a distribution over classes.
     kind = "values"
-    #: Pass the group ids to the loss (ranking losses take ``group=``).
+    #: Pass the group ids to the loss (ranking losses take ``group=``), and the longest
+    #: group's size where the loss asks for it (``max_list_size=``).
     takes_group = False
+    takes_list_size = False
     #: The loss wants class probabilities, not indices (kl_div, js_div): one-hot targets.
     probability_target = False
 
@@ -364,7 +366,11 @@ class _Score(_Logit):
 
     def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
         if batch.group is not None and self.takes_group:
-            return fn(out, batch.y, group=batch.group)
+            # flat rows with group ids become padded lists inside the loss; the longest
+            # group bounds their size (the loss cannot read it from the data itself)
+            longest = int(torch.bincount(batch.group).max()) if batch.group.numel() else 1
+            extra = {"max_list_size": longest} if self.takes_list_size else {}
+            return fn(out, batch.y, group=batch.group, **extra)
         return fn(out, batch.y)
 
     def point(self, out: torch.Tensor, stat: str, level: float | None) -> np.ndarray:
