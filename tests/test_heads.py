@@ -243,3 +243,15 @@ def test_a_required_dispersion_is_estimated_from_the_counts(stand_ins):
     r = next(r for r in c.results if r.loss.startswith("stand_in_nb"))
     assert 0.1 < r.params["dispersion"] < 2  # the marginal moment estimate
     assert r.mean < 1.1 * c.result("mse").mean
+
+
+def test_real_listwise_losses_train_on_a_real_choice_data_set():
+    sm = pytest.importorskip("statsmodels.api")
+    if "listnet" not in losskit.list_losses():
+        pytest.skip("listnet not registered")  # until merged
+    df = sm.datasets.modechoice.load_pandas().data  # 210 travellers x 4 modes
+    X = df.drop(columns=["choice", "individual", "mode"])
+    c = losskit.compare(X, df["choice"], group=df["individual"], losses=["listnet"],
+                        folds=3, epochs=30)
+    r = c.result("listnet")
+    assert c.task == "ranking" and not r.warnings and 0.6 < r.mean <= 1
