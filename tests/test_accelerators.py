@@ -280,7 +280,7 @@ def _params():
                 if acc.dtypes and dtype not in acc.dtypes:
                     continue
                 params.append(pytest.param(acc, case, dtype,
-                                           id=f"{acc.name}-{case.label}-{str(dtype)[6:]}"))
+                                           id=f"{acc.loss}:{acc.name}-{case.label}-{str(dtype)[6:]}"))
     return params
 
 
