@@ -333,6 +333,7 @@ def _perplexity_reference(input, target, *, reduction="mean"):
         "extreme_inputs": "logits of 1e4 give a token cross-entropy near 1e4 and a "
                           "perplexity of e^10000, which no float can hold",
     },
+    head="softmax",
 )
 def perplexity(input: torch.Tensor, target: torch.Tensor, *, mask: torch.Tensor | None = None,
                ignore_index: int = -100, weight: torch.Tensor | None = None,

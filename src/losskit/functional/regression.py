@@ -331,6 +331,7 @@ def _pinball_reference(input, target, *, quantiles=0.5, reduction="mean"):
              "monotone heads. Like MAE, the constant gradient slows the final convergence.",
     references=("Koenker & Bassett, Regression Quantiles, Econometrica 1978.",),
     example_inputs=_quantile_examples, optimum=_perfect, reference=_pinball_reference,
+    head="quantiles",
 )
 def quantile(input: torch.Tensor, target: torch.Tensor, *,
              quantiles: float | Sequence[float] = 0.5, weight: torch.Tensor | None = None,
@@ -400,6 +401,7 @@ def _msle_reference(input, target, *, reduction="mean"):
              "of zero is not.",
     references=("Kaggle RMSLE metric; equivalent to MSE on log1p-transformed targets.",),
     example_inputs=ex.nonnegative_regression, optimum=_perfect, reference=_msle_reference,
+    head="log1p",
 )
 def msle(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
          reduction: str = "mean") -> torch.Tensor:
@@ -455,6 +457,7 @@ def _poisson_reference(input, target, *, reduction="mean"):
     example_inputs=_poisson_examples, reference=_poisson_reference,
     expected_failures={"extreme_inputs": "a log-rate of 1e4 is a rate of e^10000, which no "
                        "float can hold; the loss is exact wherever the rate is representable"},
+    head="log_rate",
 )
 def poisson_nll(input: torch.Tensor, target: torch.Tensor, *, log_input: bool = True,
                 full: bool = False, eps: float = 1e-8, exposure: torch.Tensor | None = None,
@@ -525,6 +528,7 @@ def _gaussian_reference(input, target, var, *, full=False, eps=1e-6, reduction="
     references=("Nix & Weigend, Estimating the mean and variance of the target probability "
                 "distribution, ICNN 1994.",),
     example_inputs=_gaussian_examples, reference=_gaussian_reference,
+    head="mean_variance",
 )
 def gaussian_nll(input: torch.Tensor, target: torch.Tensor, var: torch.Tensor, *,
                  full: bool = False, eps: float = 1e-6, weight: torch.Tensor | None = None,

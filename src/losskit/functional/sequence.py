@@ -314,6 +314,7 @@ def _sequence_ce_reference(input, target, *, mask=None, ignore_index=-100, avera
                 "Szegedy et al., Rethinking the Inception Architecture, CVPR 2016 (label "
                 "smoothing).",),
     example_inputs=_token_examples, reference=_sequence_ce_reference,
+    head="softmax",
 )
 def sequence_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                            mask: torch.Tensor | None = None, ignore_index: int = -100,
