@@ -253,17 +253,4 @@ def test_rule_losses_are_registered():
                 continue
             if name not in names:
                 pending.append(name)
-    # Losses other parts of the library register; each one leaves this list when merged.
-    until_merged = {
-        "tobit", "tweedie", "negative_binomial_nll", "cox_ph", "discrete_hazard",  # until merged
-        "weibull_nll", "listnet", "listmle", "lambdarank", "approx_ndcg",  # until merged
-        "logit_adjusted_cross_entropy", "balanced_softmax",  # until merged
-        "generalized_cross_entropy", "symmetric_cross_entropy",  # until merged
-        "ssim", "charbonnier",  # until merged
-        "dpo", "simpo", "orpo", "kto", "bradley_terry", "grpo", "ppo_clip",  # until merged
-    }
-    unexpected = sorted(set(pending) - until_merged)
-    assert not unexpected, f"rules name unregistered losses: {unexpected}"
-    waiting = sorted(set(pending))
-    if waiting:
-        pytest.skip(f"not registered yet: {', '.join(waiting)}")  # until merged
+    assert not pending, f"rules name unregistered losses: {sorted(set(pending))}"

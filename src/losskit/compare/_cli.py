@@ -79,7 +79,7 @@ def _write(out: str, name: str, payload: dict) -> str:
 
 def _check_args(args: argparse.Namespace) -> None:
     """Arguments that are wrong whatever the data: one line and exit 2, before any work."""
-    from ..cli import CLIError
+    from .._cli_errors import CLIError
 
     for name, low in (("epochs", 1), ("repeats", 1), ("folds", 2)):
         value = getattr(args, name)

@@ -7,11 +7,6 @@ from the training targets: the log of the mean for a log-rate, the class prior f
 logits, the empirical hazard for a discrete hazard), what the loss is called with, and
 how to read a prediction back on the metric's scale (exp of a log-rate, the median or
 mean of an ordinal distribution, the mean of a Gaussian, a risk score for survival).
-
-:data:`PENDING_HEADS` declares the heads of losses that other parts of the library
-register (survival, ranking, count and long-tail families); it is applied only to a
-registered loss whose declared head is the default one read off its kinds, so a head
-declared in the loss's own ``register_loss`` always wins.
 """
 
 from __future__ import annotations
@@ -25,40 +20,7 @@ import torch
 
 from .._core.validate import LossInputError
 
-__all__ = ["PENDING_HEADS", "Problem", "fit_head", "head_of", "heads_for_task"]
-
-#: Heads of losses declared elsewhere, applied while their LossInfo carries the default head.
-PENDING_HEADS = {
-    "cox_ph": "risk",
-    "discrete_hazard": "hazard_logits",
-    "weibull_nll": "survival_params",
-    "tobit": "censored_value",
-    "tweedie": "log_rate",
-    "negative_binomial_nll": "log_rate",
-    "listnet": "score",
-    "listmle": "score",
-    "lambdarank": "score",
-    "approx_ndcg": "score",
-    "logit_adjusted_cross_entropy": "softmax",
-    "balanced_softmax": "softmax",
-    "generalized_cross_entropy": "softmax",
-    "symmetric_cross_entropy": "softmax",
-    "bootstrapped_cross_entropy": "softmax",
-    "brier": "softmax",
-    "mape": "identity",
-    "smape": "identity",
-    "tukey_biweight": "identity",
-    "charbonnier": "identity",
-    "cauchy": "identity",
-    "welsch": "identity",
-    "geman_mcclure": "identity",
-    "general_robust": "identity",
-    # objectives over pairs, policies or a teacher: no per-row prediction to score
-    "bradley_terry": "none",
-    "ppo_value": "none",
-    "distillation": "none",
-    "deephit": "none",
-}
+__all__ = ["Problem", "fit_head", "head_of", "heads_for_task"]
 
 #: Which heads can be trained for which task, in the order a plain callable is tried.
 TASK_HEADS = {
@@ -85,11 +47,6 @@ def heads_for_task(task: str) -> tuple[str, ...]:
 
 def head_of(info: Any) -> str:
     """The head ``compare`` trains a registered loss through."""
-    from .._core.registry import default_head
-
-    pending = PENDING_HEADS.get(info.name)
-    if pending and info.head == default_head(info.input_kind, info.target_kind):
-        return pending
     return info.head
 
 
