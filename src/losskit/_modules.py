@@ -28,12 +28,15 @@ __all__ = [
     "ApproxNDCGLoss",
     "ArcfaceLoss",
     "AsymmetricMultilabelLoss",
+    "BalancedSoftmaxLoss",
     "BarlowTwinsLoss",
     "BatchTripletLoss",
     "BinaryCrossEntropyLoss",
+    "BootstrappedCrossEntropyLoss",
     "BoundPenaltyLoss",
     "BoundaryLoss",
     "BradleyTerryLoss",
+    "BrierLoss",
     "CIoULoss",
     "CTCLoss",
     "CauchyLoss",
@@ -67,6 +70,7 @@ __all__ = [
     "GaussianNLLLoss",
     "GemanMcclureLoss",
     "GeneralRobustLoss",
+    "GeneralizedCrossEntropyLoss",
     "GeneralizedDiceLoss",
     "GradientPenaltyLoss",
     "HingeLoss",
@@ -85,6 +89,7 @@ __all__ = [
     "ListMLELoss",
     "ListNetLoss",
     "LogCoshLoss",
+    "LogitAdjustedCrossEntropyLoss",
     "LovaszHingeLoss",
     "LovaszSoftmaxLoss",
     "MAELoss",
@@ -121,6 +126,7 @@ __all__ = [
     "SoftmaxFocalLoss",
     "SsimLoss",
     "SupConLoss",
+    "SymmetricCrossEntropyLoss",
     "TobitLoss",
     "TotalVariationLoss",
     "TripletMarginLoss",
@@ -326,6 +332,58 @@ class AsymmetricMultilabelLoss(Loss):
         return F.asymmetric_multilabel(input, target, **self._arguments(kwargs))
 
 
+class BalancedSoftmaxLoss(Loss):
+    """Balanced Softmax (long-tail learning): cross-entropy on the logits plus the log class counts,
+    which undoes the label shift between a long-tailed training set and a balanced test set.
+
+    Module form of :func:`losskit.functional.balanced_softmax`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        class_counts: ``[C]`` positive number of training examples of each class; ``None``
+            means equal counts (plain cross-entropy). class_weight, ignore_index,
+            label_smoothing, weight, reduction: as :func:`~losskit.functional.cross_entropy`.
+            Default: ``None``.
+        class_weight: see :func:`losskit.functional.balanced_softmax`. Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``None``.
+        ignore_index: see :func:`losskit.functional.balanced_softmax`. Default: ``-100``.
+        label_smoothing: see :func:`losskit.functional.balanced_softmax`. Default: ``0.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` logits; target: ``[N, *]`` indices or ``[N, C, *]``
+        probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("balanced_softmax")
+    class_counts: torch.Tensor | Sequence[float] | None
+    class_weight: torch.Tensor | Sequence[float] | None
+    ignore_index: int
+    label_smoothing: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        class_counts: torch.Tensor | Sequence[float] | None = None,
+        class_weight: torch.Tensor | Sequence[float] | None = None,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            class_counts=class_counts,
+            class_weight=class_weight,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.balanced_softmax(input, target, **self._arguments(kwargs))
+
+
 class BarlowTwinsLoss(Loss):
     """Barlow Twins: drive the cross-correlation matrix of the two views' batch-standardized
     embeddings to the identity.
@@ -471,6 +529,61 @@ class BinaryCrossEntropyLoss(Loss):
         return F.binary_cross_entropy(input, target, **self._arguments(kwargs))
 
 
+class BootstrappedCrossEntropyLoss(Loss):
+    """Bootstrapped cross-entropy: cross-entropy against a mix of the given label and the model's
+    own prediction, so the model can partly overrule labels it consistently disagrees with.
+
+    Module form of :func:`losskit.functional.bootstrapped_cross_entropy`. The hyperparameters
+    are keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        beta: weight of the given label in [0, 1] (learnable); ``beta = 1`` is
+            cross-entropy. Learnable: pass an ``nn.Parameter`` to train it. Default: ``0.95``.
+        mode: ``"soft"`` (target ``beta y + (1 - beta) p``) or ``"hard"`` (``beta CE(y) + (1
+            - beta) CE(argmax p)``). Default: ``"soft"``.
+        detach: hold the prediction inside the target constant (the default, and what the
+            loss's formula states). ``False`` lets gradients flow through it in soft mode, which
+            adds ``(1 - beta)`` times the prediction's entropy's gradient (the paper's
+            minimum-entropy regularisation). Hard mode's argmax has no gradient. Default:
+            ``True``.
+        ignore_index: see :func:`losskit.functional.bootstrapped_cross_entropy`. Default:
+            ``-100``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` logits; target: ``[N, *]`` indices or ``[N, C, *]``
+        probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("bootstrapped_cross_entropy")
+    beta: float | torch.Tensor
+    mode: str
+    detach: bool
+    ignore_index: int
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        beta: float | torch.Tensor = 0.95,
+        mode: str = "soft",
+        detach: bool = True,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            beta=beta,
+            mode=mode,
+            detach=detach,
+            ignore_index=ignore_index,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.bootstrapped_cross_entropy(input, target, **self._arguments(kwargs))
+
+
 class BoundPenaltyLoss(Loss):
     """Soft lower/upper bounds on predictions: zero inside [lower, upper], growing with the
     violation outside.
@@ -582,6 +695,35 @@ class BradleyTerryLoss(Loss):
         return F.bradley_terry(chosen_rewards, rejected_rewards, **self._arguments(kwargs))
 
 
+class BrierLoss(Loss):
+    """Brier score: the squared error between the predicted class probabilities and the one-hot
+    label, summed over classes; a bounded proper scoring rule.
+
+    Module form of :func:`losskit.functional.brier`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        ignore_index: see :func:`losskit.functional.brier`. Default: ``-100``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` logits; target: ``[N, *]`` indices or ``[N, C, *]``
+        probabilities; output: scalar (the mean over positions), or ``[N, *]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("brier")
+    ignore_index: int
+    reduction: Reduction
+
+    def __init__(self, *, ignore_index: int = -100, reduction: Reduction = "mean") -> None:
+        super().__init__(ignore_index=ignore_index, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.brier(input, target, **self._arguments(kwargs))
+
+
 class CauchyLoss(Loss):
     """Cauchy (Lorentzian) loss: the log of a quadratic, general_robust at alpha = 0.
 
@@ -649,7 +791,7 @@ class CIoULoss(Loss):
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
-        input: ``[N, 4]``; target: ``[N, 4]``; ``"none"`` gives ``[N]``.
+        input: ``[*, 4]`` (x1, y1, x2, y2); target: ``[*, 4]``; ``"none"`` gives ``[*]``.
     """
 
     info: ClassVar[LossInfo] = get_info("ciou")
@@ -1094,6 +1236,8 @@ class CTCLoss(Loss):
         log_probs: ``[T, N, C]`` log-softmax outputs (time first); targets: ``[N, S]`` padded
         or ``[sum(target_lengths)]`` concatenated labels (never ``blank``); input_lengths,
         target_lengths: ``[N]`` integers; output: scalar, or ``[N]`` with ``"none"``.
+        Unbatched, as torch: log_probs ``[T, C]``, targets ``[S]``, lengths 0-dim tensors
+        or ints; every reduction then gives a scalar.
     """
 
     info: ClassVar[LossInfo] = get_info("ctc")
@@ -1425,7 +1569,8 @@ class DIoULoss(Loss):
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
-        input: ``[N, 4]``; target: ``[N, 4]``; ``"none"`` gives ``[N]``.
+        input: ``[*, 4]`` (x1, y1, x2, y2) or ``[*, 6]`` (x1, y1, z1, x2, y2, z2); target:
+        same shape; ``"none"`` gives ``[*]``.
     """
 
     info: ClassVar[LossInfo] = get_info("diou")
@@ -1901,6 +2046,45 @@ class GeneralRobustLoss(Loss):
         return F.general_robust(input, target, **self._arguments(kwargs))
 
 
+class GeneralizedCrossEntropyLoss(Loss):
+    """Generalized cross-entropy (L_q): the negative Box-Cox transform of the target probability,
+    between cross-entropy (q -> 0) and the noise-robust MAE (q = 1).
+
+    Module form of :func:`losskit.functional.generalized_cross_entropy`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        q: in (0, 1] (a number or a 0-dim tensor, learnable); ``q -> 0`` approaches
+            cross-entropy, ``q = 1`` is ``1 - p_y`` (MAE on the probabilities, up to 2x).
+            Learnable: pass an ``nn.Parameter`` to train it. Default: ``0.7``.
+        ignore_index: see :func:`losskit.functional.generalized_cross_entropy`. Default:
+            ``-100``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` logits; target: ``[N, *]`` indices or ``[N, C, *]``
+        probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("generalized_cross_entropy")
+    q: float | torch.Tensor
+    ignore_index: int
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        q: float | torch.Tensor = 0.7,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(q=q, ignore_index=ignore_index, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.generalized_cross_entropy(input, target, **self._arguments(kwargs))
+
+
 class GeneralizedDiceLoss(Loss):
     """Generalized Dice loss: one Dice over all classes, each class weighted by the inverse square
     of its target volume.
@@ -2007,7 +2191,8 @@ class GIoULoss(Loss):
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
-        input: ``[N, 4]``; target: ``[N, 4]``; ``"none"`` gives ``[N]``.
+        input: ``[*, 4]`` (x1, y1, x2, y2) or ``[*, 6]`` (x1, y1, z1, x2, y2, z2); target:
+        same shape; ``"none"`` gives ``[*]``.
     """
 
     info: ClassVar[LossInfo] = get_info("giou")
@@ -2366,19 +2551,30 @@ class JSDivLoss(Loss):
     Args:
         log_target: the target holds log-probabilities or logits instead of probabilities.
             Default: ``False``.
+        input_kind: ``"logits"`` (default, normalised with softmax), ``"probabilities"``
+            (non-negative values as they are, normalised or not: kornia's ``js_div_loss_2d``
+            between heatmaps) or ``"log_probs"`` (log values, used as ``exp(input)`` without
+            normalising). Default: ``"logits"``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
-        input: ``[N, C, *]`` logits; target: ``[N, C, *]``; output: scalar, or ``[N, *]`` with
+        input: ``[N, C, *]``; target: ``[N, C, *]``; output: scalar, or ``[N, *]`` with
         ``reduction="none"``.
     """
 
     info: ClassVar[LossInfo] = get_info("js_div")
     log_target: bool
+    input_kind: str
     reduction: Reduction
 
-    def __init__(self, *, log_target: bool = False, reduction: Reduction = "mean") -> None:
-        super().__init__(log_target=log_target, reduction=reduction)
+    def __init__(
+        self,
+        *,
+        log_target: bool = False,
+        input_kind: str = "logits",
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(log_target=log_target, input_kind=input_kind, reduction=reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.js_div(input, target, **self._arguments(kwargs))
@@ -2396,19 +2592,32 @@ class KLDivLoss(Loss):
         log_target: the target holds log-probabilities or unnormalised logits instead of
             probabilities (useful for a teacher's logits; torch's ``log_target``). Default:
             ``False``.
+        input_kind: what the input holds. ``"logits"`` (default) are normalised with
+            log_softmax over dim 1. ``"probabilities"`` are non-negative values used as they
+            are, normalised or not: ``sum_c p_c log(p_c / q_c)`` with ``0 log 0 = 0`` and
+            ``inf`` where ``q_c = 0 < p_c`` (kornia's ``kl_div_loss_2d`` between heatmaps).
+            ``"log_probs"`` are log values used as they are (torch's ``kl_div`` input). Default:
+            ``"logits"``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
-        input: ``[N, C, *]`` logits; target: ``[N, C, *]``; output: scalar, or ``[N, *]`` with
+        input: ``[N, C, *]``; target: ``[N, C, *]``; output: scalar, or ``[N, *]`` with
         ``reduction="none"``.
     """
 
     info: ClassVar[LossInfo] = get_info("kl_div")
     log_target: bool
+    input_kind: str
     reduction: Reduction
 
-    def __init__(self, *, log_target: bool = False, reduction: Reduction = "mean") -> None:
-        super().__init__(log_target=log_target, reduction=reduction)
+    def __init__(
+        self,
+        *,
+        log_target: bool = False,
+        input_kind: str = "logits",
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(log_target=log_target, input_kind=input_kind, reduction=reduction)
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.kl_div(input, target, **self._arguments(kwargs))
@@ -2864,6 +3073,67 @@ class LogCoshLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.log_cosh(input, target, **self._arguments(kwargs))
+
+
+class LogitAdjustedCrossEntropyLoss(Loss):
+    """Logit-adjusted cross-entropy (long-tail learning): cross-entropy on the logits plus tau times
+    the log class prior, so the model learns larger margins for rare classes and its raw logits
+    target the balanced error.
+
+    Module form of :func:`losskit.functional.logit_adjusted_cross_entropy`. The hyperparameters
+    are keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        class_prior: ``[C]`` positive class frequencies of the training set (a prior or
+            counts: a constant factor cancels in the softmax). ``None`` is the uniform prior,
+            which makes the loss plain cross-entropy. Default: ``None``.
+        tau: the adjustment's strength >= 0 (a number or a 0-dim tensor, learnable).
+            class_weight, ignore_index, label_smoothing, weight, reduction: as
+            :func:`~losskit.functional.cross_entropy`, applied to the adjusted logits.
+            Learnable: pass an ``nn.Parameter`` to train it. Default: ``1.0``.
+        class_weight: see :func:`losskit.functional.logit_adjusted_cross_entropy`.
+            Learnable: pass an ``nn.Parameter`` to train it. Default: ``None``.
+        ignore_index: see :func:`losskit.functional.logit_adjusted_cross_entropy`. Default:
+            ``-100``.
+        label_smoothing: see :func:`losskit.functional.logit_adjusted_cross_entropy`.
+            Default: ``0.0``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` logits; target: ``[N, *]`` indices or ``[N, C, *]``
+        probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("logit_adjusted_cross_entropy")
+    class_prior: torch.Tensor | Sequence[float] | None
+    tau: float | torch.Tensor
+    class_weight: torch.Tensor | Sequence[float] | None
+    ignore_index: int
+    label_smoothing: float
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        class_prior: torch.Tensor | Sequence[float] | None = None,
+        tau: float | torch.Tensor = 1.0,
+        class_weight: torch.Tensor | Sequence[float] | None = None,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(
+            class_prior=class_prior,
+            tau=tau,
+            class_weight=class_weight,
+            ignore_index=ignore_index,
+            label_smoothing=label_smoothing,
+            reduction=reduction,
+        )
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.logit_adjusted_cross_entropy(input, target, **self._arguments(kwargs))
 
 
 class LovaszHingeLoss(Loss):
@@ -4044,6 +4314,10 @@ class SigmoidFocalLoss(Loss):
             tensor broadcast against the input (``[C]``: one per label), or ``None`` for no
             weighting. Learnable: pass an ``nn.Parameter`` to train it. Default: ``0.25``.
         ignore_index: targets equal to it do not count. Default: ``None``.
+        pos_weight: multiplies the positive part of the loss, as in
+            :func:`binary_cross_entropy` (a number or a tensor broadcast against the input, e.g.
+            ``[L]``); ``None`` is 1. With ``gamma=0, alpha=None`` the loss is
+            ``binary_cross_entropy(..., pos_weight=pos_weight)``. Default: ``None``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
@@ -4054,6 +4328,7 @@ class SigmoidFocalLoss(Loss):
     gamma: float | torch.Tensor
     alpha: float | torch.Tensor | None
     ignore_index: int | None
+    pos_weight: float | torch.Tensor | None
     reduction: Reduction
 
     def __init__(
@@ -4062,9 +4337,16 @@ class SigmoidFocalLoss(Loss):
         gamma: float | torch.Tensor = 2.0,
         alpha: float | torch.Tensor | None = 0.25,
         ignore_index: int | None = None,
+        pos_weight: float | torch.Tensor | None = None,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__(gamma=gamma, alpha=alpha, ignore_index=ignore_index, reduction=reduction)
+        super().__init__(
+            gamma=gamma,
+            alpha=alpha,
+            ignore_index=ignore_index,
+            pos_weight=pos_weight,
+            reduction=reduction,
+        )
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.sigmoid_focal(input, target, **self._arguments(kwargs))
@@ -4216,17 +4498,24 @@ class SoftmaxFocalLoss(Loss):
         alpha: ``[C]`` per-class multipliers, or ``None`` for none. Learnable: pass an
             ``nn.Parameter`` to train it. Default: ``None``.
         ignore_index: index targets equal to it do not count. Default: ``-100``.
+        per_class: with ``reduction="none"``, return the loss split by class, ``[N, C, *]``
+            (kornia's ``focal_loss`` output): for index targets the position's loss sits at its
+            target class and the other classes are 0; for probability targets class ``c`` holds
+            ``alpha_c t_c (1 - p_c)^gamma (-log p_c)``. Summing over dim 1 gives the default
+            ``[N, *]`` output; ``"mean"`` and ``"sum"`` are unchanged. Default: ``False``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
 
     Shape:
         input: ``[N, C, *]`` logits; target: ``[N, *]`` indices or ``[N, C, *]``
-        probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"``.
+        probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"`` (``[N, C, *]``
+        with ``per_class=True``).
     """
 
     info: ClassVar[LossInfo] = get_info("softmax_focal")
     gamma: float | torch.Tensor
     alpha: torch.Tensor | Sequence[float] | None
     ignore_index: int
+    per_class: bool
     reduction: Reduction
 
     def __init__(
@@ -4235,9 +4524,16 @@ class SoftmaxFocalLoss(Loss):
         gamma: float | torch.Tensor = 2.0,
         alpha: torch.Tensor | Sequence[float] | None = None,
         ignore_index: int = -100,
+        per_class: bool = False,
         reduction: Reduction = "mean",
     ) -> None:
-        super().__init__(gamma=gamma, alpha=alpha, ignore_index=ignore_index, reduction=reduction)
+        super().__init__(
+            gamma=gamma,
+            alpha=alpha,
+            ignore_index=ignore_index,
+            per_class=per_class,
+            reduction=reduction,
+        )
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.softmax_focal(input, target, **self._arguments(kwargs))
@@ -4349,6 +4645,48 @@ class SupConLoss(Loss):
         **kwargs: Any,
     ) -> torch.Tensor:
         return F.supcon(embeddings, labels, **self._arguments(kwargs))
+
+
+class SymmetricCrossEntropyLoss(Loss):
+    """Symmetric cross-entropy: alpha times cross-entropy plus beta times the reverse cross-entropy
+    (predictions as the reference distribution), which is robust to label noise.
+
+    Module form of :func:`losskit.functional.symmetric_cross_entropy`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        alpha: weight of cross-entropy >= 0 (learnable). Learnable: pass an ``nn.Parameter``
+            to train it. Default: ``0.1``.
+        beta: weight of the reverse cross-entropy >= 0 (learnable). Learnable: pass an
+            ``nn.Parameter`` to train it. Default: ``1.0``.
+        ignore_index: see :func:`losskit.functional.symmetric_cross_entropy`. Default:
+            ``-100``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, C, *]`` logits; target: ``[N, *]`` indices or ``[N, C, *]``
+        probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("symmetric_cross_entropy")
+    alpha: float | torch.Tensor
+    beta: float | torch.Tensor
+    ignore_index: int
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        alpha: float | torch.Tensor = 0.1,
+        beta: float | torch.Tensor = 1.0,
+        ignore_index: int = -100,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(alpha=alpha, beta=beta, ignore_index=ignore_index, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.symmetric_cross_entropy(input, target, **self._arguments(kwargs))
 
 
 class TobitLoss(Loss):

@@ -17,6 +17,7 @@ from .face import *  # noqa: F403
 from .generative import *  # noqa: F403
 from .image import *  # noqa: F403
 from .listwise import *  # noqa: F403
+from .long_tail import *  # noqa: F403
 from .metric_learning import *  # noqa: F403
 from .ordinal import *  # noqa: F403
 from .penalties import *  # noqa: F403

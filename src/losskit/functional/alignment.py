@@ -563,6 +563,7 @@ def kto(policy_logps: torch.Tensor, reference_logps: torch.Tensor, desirable: to
                 "Eisenstein et al., Helping or Herding? Reward Model Ensembles Mitigate but do "
                 "not Eliminate Reward Hacking, 2023 (reward centering)."),
     example_inputs=_reward_examples, reference=_bt_reference, none_shape="sample",
+    head="none",
 )
 def bradley_terry(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor, *,
                   margin: float | torch.Tensor | None = None, center_coef: float = 0.0,

@@ -92,6 +92,7 @@ def _tweedie_reference(input, target, *, reduction="mean"):
     example_inputs=_positive_examples, reference=_tweedie_reference, optimum=_log_perfect,
     expected_failures={"extreme_inputs": "a log-mean of 1e4 is a mean of e^10000, which no float "
                        "can hold; the loss is exact wherever the mean is representable"},
+    head="log_rate",
 )
 def tweedie(input: torch.Tensor, target: torch.Tensor, *, power: float = 1.5,
             log_input: bool = True, weight: torch.Tensor | None = None,
@@ -179,6 +180,7 @@ def _negative_binomial_reference(input, target, *, dispersion=1.0, reduction="me
                 "Cameron & Trivedi, Regression Analysis of Count Data, 2nd ed., Cambridge "
                 "University Press 2013 (NB2)."),
     example_inputs=_count_examples, reference=_negative_binomial_reference,
+    head="log_rate",
 )
 def negative_binomial_nll(input: torch.Tensor, target: torch.Tensor, *,
                           dispersion: float | torch.Tensor = 1.0, log_input: bool = True,

@@ -190,6 +190,7 @@ def _distillation_reference(student, teacher, target=None, *, temperature=1.0, a
                 "Models, ICLR 2024 (reverse KL)."),
     example_inputs=_distillation_examples, reference=_distillation_reference,
     optimum=lambda args: (args[1].detach().clone(), *args[1:]), none_shape="position",
+    head="none",
 )
 def distillation(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
                  target: torch.Tensor | None = None, *,

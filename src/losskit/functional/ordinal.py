@@ -104,6 +104,7 @@ def _coral_reference(input, target, *, importance_weights=None, reduction="mean"
                 "2006.",),
     example_inputs=_ordinal_examples, reference=_coral_reference,
     learnable=("importance_weights",),
+    head="cumulative_logits",
 )
 def coral(input: torch.Tensor, target: torch.Tensor, *,
           importance_weights: torch.Tensor | None = None, weight: torch.Tensor | None = None,
@@ -192,6 +193,7 @@ def _corn_reference(input, target, *, reduction="mean"):
     expected_failures={"reduction_consistency": "'mean' averages over (sample, task) pairs as "
                        "in the paper and coral-pytorch, while 'none' gives each sample's sum "
                        "over its tasks"},
+    head="conditional_logits",
 )
 def corn(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
          reduction: str = "mean") -> torch.Tensor:

@@ -252,10 +252,14 @@ def _soft_f1_reference(input, target, *, smooth=1e-5, reduction="mean"):
              "alarm, so such labels dominate unless batches hold positives of every label; "
              "raise smooth to soften this. The product tp = sum p y treats soft targets as "
              "Bernoulli labels (expected counts), so p = y < 1 does not give 0 there; use hard "
-             "targets or segmentation's min-form dice for soft labels.",
+             "targets or segmentation's min-form dice for soft labels. Calibration: not a "
+             "proper scoring rule (it rewards pushing probabilities toward 0 or 1 wherever "
+             "that helps the batch's F1), so its sigmoid outputs are not probabilities; "
+             "choose the threshold on validation data, or recalibrate "
+             "(losskit.calibration.temperature_scale).",
     references=("Jansche, Maximum Expected F-Measure Training of Logistic Regression Models, "
-                "HLT/EMNLP 2005.", "Lipton, Elkan & Naryanaswamy, Optimal Thresholding of "
-                "Classifiers to Maximize F1 Measure, ECML 2014."),
+                "HLT/EMNLP 2005.", "Lipton, Elkan & Narayanaswamy, Optimal Thresholding of "
+                "Classifiers to Maximize F1 Measure, ECML PKDD 2014."),
     example_inputs=_soft_f1_examples, optimum=_soft_f1_optimum, reference=_soft_f1_reference,
     none_shape="class",
 )

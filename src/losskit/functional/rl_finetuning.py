@@ -298,6 +298,7 @@ def ppo_clip(logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Ten
                 "Engstrom, Ilyas, Santurkar, Tsipras, Janoos, Rudolph, Madry, Implementation "
                 "Matters in Deep Policy Gradients: A Case Study on PPO and TRPO, ICLR 2020."),
     example_inputs=_value_examples, reference=_value_reference,
+    head="none",
 )
 def ppo_value(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, *,
               clip: float = 0.2, mask: torch.Tensor | None = None,

@@ -172,6 +172,7 @@ def _efron_correction(r: torch.Tensor, died: torch.Tensor, log_risk: torch.Tenso
                        "log-likelihood by the number of events (the statsmodels and survival "
                        "convention), while 'none' has one entry per subject, 0 for censored "
                        "ones"},
+    head="risk",
 )
 def cox_ph(risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor, *,
            ties: str = "breslow", weight: torch.Tensor | None = None,
@@ -277,6 +278,7 @@ def _discrete_hazard_reference(logits, time_bin, event, *, reduction="mean"):
                        "subject's own get no signal from it and the largest hazard is not a "
                        "predicted time; tests/test_survival.py trains the loss to its known "
                        "optimum instead (the life-table hazards)"},
+    head="hazard_logits",
 )
 def discrete_hazard(logits: torch.Tensor, time_bin: torch.Tensor, event: torch.Tensor, *,
                     weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
@@ -458,6 +460,7 @@ def _weibull_reference(log_scale, log_shape, time, event, *, reduction="mean"):
     expected_failures={"extreme_inputs": "a log-shape or log-scale of 1e4 is a Weibull "
                        "parameter of e^10000, which no float holds; the loss is exact wherever "
                        "(t / scale)^shape is representable"},
+    head="survival_params",
 )
 def weibull_nll(log_scale: torch.Tensor, log_shape: torch.Tensor, time: torch.Tensor,
                 event: torch.Tensor, *, weight: torch.Tensor | None = None,
@@ -548,6 +551,7 @@ def _limit(value: float | torch.Tensor, like: torch.Tensor, name: str) -> torch.
                 "Amemiya, Tobit Models: A Survey, Journal of Econometrics 24(1-2), 1984."),
     example_inputs=_tobit_examples, reference=_tobit_reference, optimum=_perfect,
     learnable=("sigma",),
+    head="censored_value",
 )
 def tobit(input: torch.Tensor, target: torch.Tensor, *, lower: float | torch.Tensor | None = None,
           upper: float | torch.Tensor | None = None, sigma: float | torch.Tensor = 1.0,
