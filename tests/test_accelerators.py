@@ -23,6 +23,8 @@ import losskit
 import losskit.functional as LF
 from losskit import kernels
 from losskit.kernels import _native
+from losskit.kernels import coral as coral_kernels
+from losskit.kernels import overlap as overlap_kernels
 from losskit.kernels.elementwise import MIN_NUMEL
 from losskit.kernels.softmax_xent import NATIVE_MIN_NUMEL
 
@@ -73,8 +75,11 @@ def _classes(n, c, **kw):
         t[::7] = -100
         opts = dict(kw)
         for key in ("class_weight", "alpha"):
-            if opts.get(key) is True:
-                opts[key] = (_rand(g, c) + 0.5).to(dtype)
+            if opts.get(key) in (True, "with_zero"):
+                w = _rand(g, c) + 0.5
+                if opts[key] == "with_zero":  # the target class of rows 1 and 2 weighs 0
+                    w[t[1:3]] = 0.0
+                opts[key] = w.to(dtype)
         return (x, t), opts
     return make
 
@@ -95,8 +100,11 @@ def _linear(n, d, v, **kw):
         opts = dict(kw)
         if opts.get("bias") is True:
             opts["bias"] = _randn(g, v, scale=0.3, dtype=dtype)
-        if opts.get("class_weight") is True:
-            opts["class_weight"] = (_rand(g, v) + 0.5).to(dtype)
+        if opts.get("class_weight") in (True, "with_zero"):
+            cw = _rand(g, v) + 0.5
+            if opts["class_weight"] == "with_zero":
+                cw[t[1:3]] = 0.0
+            opts["class_weight"] = cw.to(dtype)
         if opts.get("weight") is True:
             opts["weight"] = _rand(g, n, dtype=dtype)
         return (h, w, t), opts
@@ -128,6 +136,58 @@ def _labelled_embeddings(n, d, classes, ref=0, weight=False, **kw):
     return make
 
 
+def _segmentation(n, c, spatial, *, ignore=False, probabilities=False, **kw):
+    """Logits (or softmax probabilities for activation="none") ``[n, c, *spatial]`` and
+    index targets, a few set to 255 with ``ignore``."""
+    def make(dtype, g):
+        x = _randn(g, n, c, *spatial, scale=2, dtype=dtype)
+        if probabilities:
+            x = torch.softmax(x, 1)
+        t = torch.randint(0, c, (n, *spatial), generator=g)
+        opts = dict(kw)
+        if ignore:
+            t.view(-1)[::11] = 255
+            opts["ignore_index"] = 255
+        if opts.get("class_weight") is True:
+            opts["class_weight"] = (_rand(g, c) + 0.5).to(dtype)
+        return (x, t), opts
+    return make
+
+
+def _ranks(n, k, **kw):
+    def make(dtype, g):
+        opts = dict(kw)
+        if opts.get("importance_weights") is True:
+            opts["importance_weights"] = (_rand(g, k) + 0.5).to(dtype)
+        return (_randn(g, n, k, scale=3, dtype=dtype), torch.randint(0, k + 1, (n,),
+                                                                      generator=g)), opts
+    return make
+
+
+# Above the overlap accelerators' thresholds (native, and the in-place torch Function),
+# not multiples of any block.
+SEG = (3, 5, (11, 13, 9))
+SEG_BIG = (2, 5, (17, 19, 21))
+assert overlap_kernels.MIN_NUMEL <= 3 * 5 * 11 * 13 * 9
+assert overlap_kernels.TORCH_MIN_NUMEL <= 2 * 5 * 17 * 19 * 21
+CORAL_ROWS = coral_kernels.MIN_NUMEL // 7 + 13  # [CORAL_ROWS, 7] logits
+
+def _distill(n, d, dt, v, **kw):
+    def make(dtype, g):
+        h = _randn(g, n, d, dtype=dtype)
+        w = _randn(g, v, d, scale=0.7, dtype=dtype)
+        ht = _randn(g, n, dt, dtype=dtype)
+        wt = _randn(g, v, dt, scale=0.7, dtype=dtype)
+        t = torch.randint(0, v, (n,), generator=g)
+        t[::5] = -100
+        opts = dict(kw)
+        target = t if opts.pop("target", False) else None
+        if opts.get("weight") is True:
+            opts["weight"] = _rand(g, n, dtype=dtype)
+        return (h, w, ht, wt, target), opts
+    return make
+
+
 BIG = MIN_NUMEL + 17  # above the native elementwise threshold, not a block multiple
 SMALL = 37
 ROWS = NATIVE_MIN_NUMEL // 33 + 5  # [ROWS, 33] logits: above the native row threshold
@@ -156,6 +216,10 @@ CASES: dict[str, list[Case]] = {
         Case("rows", _classes(ROWS, 33)),
         Case("rows-options", _classes(ROWS, 33, class_weight=True, label_smoothing=0.1),
              backends=("native", "triton")),
+        # A target class of weight 0 removes the position, its smoothing term included.
+        Case("rows-zero-class-weight", _classes(ROWS, 33, class_weight="with_zero",
+                                                label_smoothing=0.1),
+             backends=("native", "triton")),
         Case("rows-smoothing", _classes(ROWS, 33, label_smoothing=0.2)),
         Case("rows-weights", _classes(ROWS, 33, class_weight=True)),
         Case("small", _classes(SMALL, 5)),
@@ -174,6 +238,46 @@ CASES: dict[str, list[Case]] = {
         Case("options", _linear(29, 6, 41, bias=True, class_weight=True, weight=True,
                                 label_smoothing=0.1, z_loss=1e-2, softcap=3.0), grad=(0, 1)),
         Case("z_loss", _linear(23, 5, 37, z_loss=1e-2), grad=(0, 1)),
+        Case("zero-class-weight", _linear(23, 5, 37, class_weight="with_zero",
+                                          label_smoothing=0.2), grad=(0, 1)),
+    ],
+    "dice": [
+        Case("softmax", _segmentation(*SEG)),
+        Case("softmax-ignore-weights", _segmentation(*SEG, ignore=True, class_weight=True,
+                                                     include_background=False)),
+        Case("softmax-batch-skip_empty-log", _segmentation(*SEG, batch=True, skip_empty=True,
+                                                           log_loss=True)),
+        Case("softmax-micro", _segmentation(*SEG, average="micro", smooth_nr=0.0,
+                                            smooth_dr=1e-3)),
+        Case("big-softmax-ignore", _segmentation(*SEG_BIG, ignore=True)),
+        Case("big-sigmoid-ignore", _segmentation(*SEG_BIG, ignore=True, activation="sigmoid")),
+        Case("big-probabilities", _segmentation(*SEG_BIG, probabilities=True,
+                                                activation="none")),
+    ],
+    "jaccard": [
+        Case("softmax-ignore", _segmentation(*SEG, ignore=True)),
+        Case("big-sigmoid-batch", _segmentation(*SEG_BIG, activation="sigmoid", batch=True)),
+    ],
+    "tversky": [
+        Case("softmax-focal", _segmentation(*SEG, gamma=1.5, alpha=0.2, beta=0.8)),
+        Case("big-sigmoid-ignore-micro", _segmentation(*SEG_BIG, ignore=True,
+                                                       activation="sigmoid", average="micro")),
+    ],
+    "generalized_dice": [
+        Case("softmax-ignore", _segmentation(*SEG, ignore=True)),
+        Case("big-sigmoid-simple-batch", _segmentation(*SEG_BIG, activation="sigmoid",
+                                                       weight_type="simple", batch=True)),
+    ],
+    "coral": [
+        Case("rows", _ranks(CORAL_ROWS, 7)),
+        Case("rows-importance", _ranks(CORAL_ROWS, 7, importance_weights=True)),
+    ],
+    "linear_distillation": [
+        Case("forward_kl", _distill(29, 6, 5, 41, temperature=2.0), grad=(0, 1)),
+        Case("reverse_kl-options", _distill(29, 6, 5, 41, divergence="reverse_kl", alpha=0.4,
+                                            target=True, weight=True), grad=(0, 1)),
+        Case("jsd", _distill(23, 5, 7, 37, divergence="jsd", beta=0.3, temperature=0.8,
+                             target=True), grad=(0, 1)),
     ],
     # Small odd sizes: "mean" / "sum" take the gradient-in-forward path, "none" the blockwise
     # one (tests/test_metric_learning.py forces many blocks and checks the temperature).
@@ -225,6 +329,10 @@ def _run(fn, args, kwargs, grad, reduction, upstream_seed, second):
 def _params():
     params = []
     for acc in kernels.accelerators():
+        if acc.backend == "triton":
+            # tests/test_triton.py: sizes the interpreter runs in seconds (these rows would
+            # take minutes there), every option, float32 and bfloat16.
+            continue
         for case in CASES.get(acc.loss, []):
             if acc.backend not in case.backends:
                 continue
@@ -232,7 +340,7 @@ def _params():
                 if acc.dtypes and dtype not in acc.dtypes:
                     continue
                 params.append(pytest.param(acc, case, dtype,
-                                           id=f"{acc.name}-{case.label}-{str(dtype)[6:]}"))
+                                           id=f"{acc.loss}:{acc.name}-{case.label}-{str(dtype)[6:]}"))
     return params
 
 
@@ -307,6 +415,19 @@ def test_forced_backend_raises_when_it_declines():
         LF.mse(x, y)
     with kernels.use("native"):  # no native accelerator for msle: the definition runs
         LF.msle(x.abs(), y.abs())
+
+
+def test_tracing_declines_opaque_accelerators_before_asking_them(monkeypatch):
+    # Under torch.compile an accelerator that cannot be traced is declined before its
+    # supports() runs: dynamo would have to trace it (the native library's first build
+    # takes a lock, which is a graph break under fullgraph=True).
+    asked = []
+    acc = kernels.Accelerator(loss="mse", backend="native", name="probe", run=lambda *a: None,
+                              supports=lambda *a, **k: asked.append(1), devices=frozenset({"cpu"}),
+                              traceable=False)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    assert "torch.compile" in acc.decline_reason((torch.zeros(2),), {})
+    assert not asked
 
 
 def test_plain_mode_never_accelerates():

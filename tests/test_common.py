@@ -31,15 +31,7 @@ from .common import ALL_LOSSES, example, grad_tensors, skip_if_expected
 
 #: (loss, check) pairs still being brought to the one-definition design. Strict: a pair
 #: that starts passing fails here until it is removed from this table.
-PENDING = {
-    'coral': ('double_backward', 'vmap'),
-    'dice': ('compile', 'double_backward', 'vmap'),
-    'generalized_dice': ('compile', 'double_backward', 'vmap'),
-    'jaccard': ('compile', 'double_backward', 'vmap'),
-    'pairwise_logistic': ('compile', 'meta', 'vmap'),
-    'soft_f1': ('nan_propagation',),
-    'tversky': ('compile', 'double_backward', 'vmap'),
-}
+PENDING: dict[str, tuple[str, ...]] = {}
 
 
 #: expected_failures keys that only this suite reads (not check names).

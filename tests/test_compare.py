@@ -272,3 +272,231 @@ def test_multiclass_baseline_and_alternatives():
     assert c.task == "multiclass" and c.baseline == "cross_entropy"
     assert all(0.4 < r.mean <= 1 for r in c.results)  # macro F1 well above chance (1/3)
     assert set(c.to_dict()["results"][0]["other_metrics"]) == {"accuracy", "log_loss"}
+
+
+# -- heads: every loss trained and scored on the metric's scale ------------------------------
+
+
+def test_cancer_counts_poisson_beats_mse_in_rmse_as_glm_fits_do():
+    sm = pytest.importorskip("statsmodels.api")
+    df = sm.datasets.cancer.load_pandas().data
+    for X in (df[["population"]], np.log(df[["population"]])):
+        c = losskit.compare(X, df["cancer"], losses=["mse", "poisson_nll"], metric="rmse")
+        assert c.task == "count"
+        poisson, mse = c.result("poisson_nll"), c.result("mse")
+        # statsmodels GLM fits on the same data: Poisson 13.0-13.7 RMSE, OLS 13.4-31
+        assert poisson.mean < mse.mean
+        assert poisson.mean < 16
+        assert poisson.misaligned is None
+
+
+def test_stackloss_task_is_the_same_in_recommend_and_compare():
+    sm = pytest.importorskip("statsmodels.api")
+    df = sm.datasets.stackloss.load_pandas().data
+    y, X = df["STACKLOSS"], df.drop(columns=["STACKLOSS"])
+    for metric in ("mae", None):
+        rec = losskit.recommend(y, X, metric=metric)
+        c = losskit.compare(X, y, metric=metric, folds=3, epochs=30)
+        assert c.task == rec.profile.task == "continuous"
+
+
+def test_a_dated_table_with_ids_compares_on_the_real_features_only():
+    from tests.test_advise import demand_table
+
+    df = demand_table()
+    c = losskit.compare(df.drop(columns=["demand"]), df["demand"], losses=["mse"],
+                        metric="rmse", folds=3, epochs=60)
+    assert c.n_features == 5
+    assert any("holds dates" in n for n in c.notes) and any("looks like an id" in n
+                                                             for n in c.notes)
+    assert 4 < c.result("mse").mean < 7  # the planted noise sd is 5
+
+
+def test_link_heads_start_near_the_data_and_every_regression_head_trains():
+    g = np.random.default_rng(10)
+    X = g.normal(size=(240, 2))
+    y = g.poisson(np.exp(2.0 + 0.5 * X[:, 0])).astype(float)
+    c = losskit.compare(X, y, metric="mae", folds=3, epochs=60, losses=[
+        "mse", "poisson_nll", "msle", "gaussian_nll", ("quantile", {"quantiles": [0.1, 0.5, 0.9]}),
+        ("huber", {"delta": 3.0})])
+    for r in c.results:
+        assert np.isfinite(r.mean) and not r.warnings, (r.loss, r.warnings)
+        assert r.mean < 5  # every head reads its prediction back on the counts' scale
+    first = c.result("poisson_nll").curves["train_loss"][0]
+    assert first < 20  # the log-rate starts at log(mean): exp(x) - y x is O(y), not 1e14
+
+
+def test_ordinal_heads_decode_the_median_level():
+    g = np.random.default_rng(11)
+    X = g.normal(size=(600, 2))
+    y = np.clip(np.rint(2 + 1.2 * X[:, 0] + g.normal(0, 0.7, 600)), 0, 4).astype(int)
+    c = losskit.compare(X, y, metric="mae", folds=3, epochs=80,
+                        losses=["cross_entropy", "coral", "corn", "mae"])
+    assert c.task == "ordinal"
+    scores = {r.loss: r.mean for r in c.results}
+    assert max(scores.values()) < 0.8  # the levels are 0..4; a constant guess scores ~1
+    assert abs(scores["coral"] - scores["corn"]) < 0.15
+
+
+def test_huber_and_smooth_l1_with_matching_delta_are_compared_once():
+    X, y = outlier_regression(n=120, seed=2)
+    c = losskit.compare(X, y, losses=[("huber", {"delta": 2.0}), ("smooth_l1", {"beta": 2.0}),
+                                      ("smooth_l1", {"beta": 0.5})], folds=3, epochs=20)
+    labels = {r.loss for r in c.results}
+    assert labels == {"huber(delta=2)", "smooth_l1(beta=0.5)", "mse"}
+    assert any("compared once" in n for n in c.notes)
+
+
+# -- structure: time, groups, survival, ranking, several targets ------------------------------
+
+
+def test_time_ordered_folds_train_on_the_past_only():
+    from losskit.compare._compare import _prepare, _splits
+
+    g = np.random.default_rng(12)
+    n = 200
+    t = g.permutation(n)  # rows arrive shuffled; time says their order
+    y = np.sin(t / 10) + g.normal(0, 0.1, n)
+    data = _prepare(g.normal(size=(n, 1)), y, None, None, t, None, None)
+    notes: list[str] = []
+    for tr, te in _splits(data, 4, 1, 0, notes):
+        assert data.time[tr].max() < data.time[te].min()
+    assert any("time-ordered" in note for note in notes)
+    c = losskit.compare(np.zeros((n, 0)), y, losses=["mae"], time=t, folds=4, epochs=5)
+    assert any("time-ordered folds" in note for note in c.notes)
+
+
+def test_shuffled_folds_on_ordered_rows_get_a_warning():
+    walk = np.cumsum(np.random.default_rng(13).normal(size=300))
+    c = losskit.compare(None, walk, losses=["mae"], folds=3, epochs=5)
+    assert any(n.startswith("warning: the target's lag-1 autocorrelation") for n in c.notes)
+
+
+def test_grouped_folds_keep_every_group_whole():
+    from losskit.compare._compare import _group_folds
+
+    group = np.repeat(np.arange(23), np.arange(23) % 5 + 1)
+    folds = _group_folds(group, 5, seed=0)
+    assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(len(group)))
+    for tr, te in folds:
+        assert not set(group[tr]) & set(group[te])
+
+
+def test_ranking_within_groups_is_scored_by_ndcg():
+    g = np.random.default_rng(14)
+    groups = np.repeat(np.arange(60), 6)
+    X = g.normal(size=(360, 2))
+    relevance = np.clip(np.rint(1.5 + X[:, 0] + 0.5 * g.normal(size=360)), 0, 3).astype(int)
+    c = losskit.compare(X, relevance, group=groups, metric="ndcg@5", losses=["mse", "mae"],
+                        folds=3, epochs=40)
+    assert c.task == "ranking" and c.metric == "ndcg@5"
+    assert all(0.8 < r.mean <= 1 for r in c.results)  # the feature orders the items well
+    assert any("grouped folds" in n for n in c.notes)
+    # NDCG@5 of one fold's predictions, recomputed group by group with scikit-learn
+    from sklearn.metrics import ndcg_score
+
+    from losskit.vocabulary import resolve_metric
+
+    score = np.array(X[:, 0])
+    manual = np.mean([ndcg_score(relevance[groups == q][None], score[groups == q][None], k=5)
+                      for q in range(60) if np.ptp(relevance[groups == q]) > 0])
+    assert resolve_metric("ndcg@5")(relevance, score, group=groups) == pytest.approx(manual)
+
+
+@pytest.fixture
+def toy_cox():
+    """A Cox partial likelihood (Breslow, no ties) registered as a user loss with a risk head."""
+    from losskit._core import registry
+
+    def toy_cox_ph(risk, time, event, *, weight=None, reduction="mean"):
+        order = torch.argsort(time, descending=True)
+        r, e = risk[order], event[order]
+        log_risk_set = torch.logcumsumexp(r, dim=0)
+        total = -((r - log_risk_set) * e).sum()
+        return total / e.sum().clamp(min=1)
+
+    losskit.register_loss(
+        family="survival", tasks=("survival",), input_kind="values", target_kind="times",
+        summary="test Cox", formula="-", gradient="-", when_to_use="-", pitfalls="-",
+        example_inputs=lambda n, seed: (), head="risk")(toy_cox_ph)
+    yield "toy_cox_ph"
+    registry._REGISTRY.pop("toy_cox_ph")
+
+
+def test_survival_is_scored_by_the_concordance_index(toy_cox):
+    pytest.importorskip("sksurv")
+    g = np.random.default_rng(15)
+    n = 300
+    X = g.normal(size=(n, 2))
+    time = g.exponential(np.exp(-1.0 * X[:, 0]))  # higher x0, earlier event
+    event = (g.random(n) < 0.8).astype(int)
+    c = losskit.compare(X, time, event=event, losses=[toy_cox], baseline=toy_cox,
+                        folds=3, epochs=60)
+    assert c.task == "survival" and c.metric == "concordance"
+    assert 0.65 < c.result(toy_cox).mean < 0.9
+    with pytest.raises(losskit.LossInputError, match="does not fit a survival"):
+        losskit.compare(X, time, event=event, losses=["mse"], baseline=toy_cox, folds=3)
+
+
+def test_several_targets_and_label_matrices_train():
+    from sklearn.datasets import load_linnerud
+
+    X, Y = load_linnerud(return_X_y=True)
+    c = losskit.compare(X, Y, losses=["mse", "mae"], metric="mae", folds=3, epochs=40)
+    assert c.task == "multioutput" and all(np.isfinite(r.mean) for r in c.results)
+    g = np.random.default_rng(16)
+    Xm = g.normal(size=(300, 3))
+    labels = (Xm @ g.normal(size=(3, 4)) + g.normal(size=(300, 4)) > 0.5).astype(int)
+    c = losskit.compare(Xm, labels, losses=["binary_cross_entropy"], metric="f1", folds=3,
+                        epochs=40)
+    assert c.task == "multilabel" and 0.5 < c.best.mean <= 1
+
+
+def test_expected_calibration_error_comes_from_torchmetrics():
+    pytest.importorskip("torchmetrics")
+    from losskit.vocabulary import resolve_metric
+
+    g = np.random.default_rng(17)
+    p = g.random(2000)
+    y = (g.random(2000) < p ** 2).astype(int)  # over-confident probabilities
+    ece = resolve_metric("ece")(y, p)
+    # by hand (Guo et al. 2017; torchmetrics' binary form bins P(y = 1)): 15 equal-width
+    # bins, |mean predicted probability - rate of 1s| weighted by the bin's share of rows
+    edges = np.linspace(0, 1, 16)
+    idx = np.clip(np.digitize(p, edges[1:-1], right=True), 0, 14)
+    manual = sum(abs(p[idx == b].mean() - y[idx == b].mean()) * np.mean(idx == b)
+                 for b in range(15) if np.any(idx == b))
+    assert ece == pytest.approx(manual, abs=1e-6)
+    X = g.normal(size=(300, 2))
+    yb = (X[:, 0] + g.normal(size=300) > 0).astype(int)
+    c = losskit.compare(X, yb, losses=["binary_cross_entropy"], metric="ece", folds=3,
+                        epochs=30)
+    assert c.metric == "ece" and c.higher_is_better is False and 0 <= c.best.mean < 0.2
+
+
+# -- CLI errors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "-3"], "--epochs must be at least 1, got -3"),
+    (["--repeats", "0"], "--repeats must be at least 1, got 0"),
+    (["--folds", "1"], "--folds must be at least 2"),
+    (["--costs", "fn=5"], "both 'fn' and 'fp'"),
+    (["--costs", "fn=5,fp=1"], "but this target is continuous"),
+    (["--metric", "f1"], "does not fit this continuous target"),
+    (["--task", "segmentation"], "needs its own training loop"),
+])
+def test_cli_compare_errors_are_one_line_with_exit_2(capsys, args, message):
+    assert main(["compare", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("losskit compare: error:") and "\n" not in err
+    assert message in err
+
+
+def test_cli_compare_out_must_not_be_a_file(tmp_path, capsys):
+    existing = tmp_path / "taken.txt"
+    existing.write_text("x")
+    for out in (existing, existing / "sub"):
+        assert main(["compare", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "file" in err

@@ -50,13 +50,15 @@ def test_npy_and_npz(tmp_path):
     ("price,b\n7,2\n7,4\n", "price", "single value (7)"),
     ("price,b\n1,2\n2,3\n3,4\n4,5\n5,6\n6,7\n7,8\n8,9\n9,1\n10,2\nn/a!,3\n", "price",
      "numeric except for 1 entries such as 'n/a!'"),
-    ("price,b,c\n1,,2\n3,,4\n", "price", "'b'"),
+    ("price,b\n1,2\n3,4\n", "price,cost", "no column 'cost'"),
+    ("price,b\n1,2\n3,4\n", "price", "for --time"),
 ])
 def test_bad_tables_raise_one_sentence(tmp_path, csv, target, message):
     path = tmp_path / "d.csv"
     path.write_text(csv)
+    kwargs = {"time": "when"} if message == "for --time" else {}
     with pytest.raises(DataError) as err:
-        load_dataset(path, target)
+        load_dataset(path, target, **kwargs)
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
@@ -76,3 +78,22 @@ def test_text_labels_stay_labels(tmp_path):
     path.write_text("x,animal\n1,cat\n2,dog\n3,cat\n")
     ds = load_dataset(path, "animal")
     assert list(ds.y) == ["cat", "dog", "cat"]
+
+
+def test_an_empty_feature_column_is_dropped_with_a_note(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("price,b,c\n1,,2\n3,,4\n")
+    ds = load_dataset(path, "price")
+    assert ds.feature_names == ["c"]
+    assert any("'b' is entirely empty: dropped" in note for note in ds.notes)
+
+
+def test_several_targets_and_structure_columns_leave_the_features(tmp_path):
+    df = pd.DataFrame({"day": pd.date_range("2024-01-01", periods=6).astype(str),
+                       "shop": ["a", "a", "b", "b", "c", "c"], "x": np.arange(6.0) * 1.5,
+                       "y1": np.arange(6.0), "y2": np.arange(6.0) ** 2})
+    df.to_csv(tmp_path / "d.csv", index=False)
+    ds = load_dataset(tmp_path / "d.csv", "y1,y2", time="day", group="shop")
+    assert ds.target_name == "y1,y2" and list(ds.y.columns) == ["y1", "y2"]
+    assert ds.feature_names == ["x"] and set(ds.structure) == {"time", "group"}
+    assert list(ds.structure["group"]) == ["a", "a", "b", "b", "c", "c"]

@@ -9,6 +9,7 @@ import torch
 
 import losskit
 import losskit.functional as F
+from losskit import kernels
 
 coral_losses = pytest.importorskip("coral_pytorch.losses")
 coral_dataset = pytest.importorskip("coral_pytorch.dataset")
@@ -20,24 +21,31 @@ def _batch(n=40, ranks=6, seed=0, dtype=torch.float64):
     return logits, torch.randint(0, ranks, (n,), generator=g)
 
 
-def test_coral_matches_coral_pytorch():
-    logits, target = _batch()
+@pytest.mark.parametrize("mode", ["plain", "auto"])
+def test_coral_matches_coral_pytorch(mode):
+    # Source: coral_pytorch.losses.coral_loss on the levels of the target; "plain" is the
+    # definition, "auto" with a batch above the native kernel's threshold its accelerator.
+    logits, target = _batch(n=40 if mode == "plain" else 1000)
     levels = coral_dataset.levels_from_labelbatch(target, 6).to(logits.dtype)
     iw = torch.rand(5, dtype=logits.dtype, generator=torch.Generator().manual_seed(1))
-    for importance in (None, iw):
-        for ours_red, theirs_red in (("mean", "mean"), ("sum", "sum"), ("none", None)):
-            ours = F.coral(logits, target, importance_weights=importance, reduction=ours_red)
-            theirs = coral_losses.coral_loss(logits, levels, importance_weights=importance,
-                                             reduction=theirs_red)
-            torch.testing.assert_close(ours, theirs)
-    ours, theirs = F.coral(logits, target), coral_losses.coral_loss(logits, levels)
+    with kernels.use(mode):
+        for importance in (None, iw):
+            for ours_red, theirs_red in (("mean", "mean"), ("sum", "sum"), ("none", None)):
+                ours = F.coral(logits, target, importance_weights=importance,
+                               reduction=ours_red)
+                theirs = coral_losses.coral_loss(logits, levels, importance_weights=importance,
+                                                 reduction=theirs_red)
+                torch.testing.assert_close(ours, theirs)
+        ours, theirs = F.coral(logits, target), coral_losses.coral_loss(logits, levels)
     torch.testing.assert_close(torch.autograd.grad(ours, logits)[0],
                                torch.autograd.grad(theirs, logits)[0])
 
 
 def test_corn_matches_coral_pytorch():
     logits, target = _batch(seed=2)
-    ours, theirs = F.corn(logits, target), coral_losses.corn_loss(logits, target, 6)
+    with kernels.use("plain"):
+        ours = F.corn(logits, target)
+    theirs = coral_losses.corn_loss(logits, target, 6)
     torch.testing.assert_close(ours, theirs)
     torch.testing.assert_close(torch.autograd.grad(ours, logits)[0],
                                torch.autograd.grad(theirs, logits)[0])
@@ -94,3 +102,30 @@ def test_bad_inputs_raise():
         F.coral(x, torch.tensor([0, 1, 2]), importance_weights=torch.ones(5))
     with pytest.raises(losskit.LossInputError, match="input"):
         F.corn(torch.randn(3), torch.tensor([0, 1, 2]))
+
+
+def test_learnable_importance_weights_match_coral_pytorch():
+    # Source: coral_pytorch.losses.coral_loss differentiated with respect to its
+    # importance_weights (a tensor that requires grad; the native kernel declines it).
+    logits, target = _batch(n=2000, seed=5)
+    levels = coral_dataset.levels_from_labelbatch(target, 6).to(logits.dtype)
+    iw = torch.rand(5, dtype=logits.dtype, generator=torch.Generator().manual_seed(6))
+    ours_w, theirs_w = iw.clone().requires_grad_(True), iw.clone().requires_grad_(True)
+    ours = F.coral(logits, target, importance_weights=ours_w)
+    theirs = coral_losses.coral_loss(logits, levels, importance_weights=theirs_w)
+    torch.testing.assert_close(torch.autograd.grad(ours, ours_w)[0],
+                               torch.autograd.grad(theirs, theirs_w)[0])
+
+
+def test_native_coral_double_backward_is_the_definitions():
+    # A gradient penalty through the accelerated path: the Hessian-vector product equals the
+    # definition's (the kernel differentiates the definition under create_graph).
+    logits, target = _batch(n=1500, seed=7, dtype=torch.float64)
+    v = torch.randn_like(logits)
+    out = {}
+    for mode in ("native", "plain"):
+        with kernels.use(mode):
+            (g,) = torch.autograd.grad(F.coral(logits, target), logits, create_graph=True)
+            out[mode] = torch.autograd.grad((g * v).sum(), logits)[0]
+    torch.testing.assert_close(out["native"], out["plain"])
+    assert out["plain"].abs().sum() > 0

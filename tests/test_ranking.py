@@ -51,7 +51,11 @@ def test_pairwise_logistic_hand_worked_and_brute_force():
     pairs = [math.log1p(math.exp(float(s[j] - s[i])))
              for i in range(30) for j in range(30) if y[i] == 1 and y[j] == 0]
     assert pairwise_logistic(s, y).item() == pytest.approx(sum(pairs) / len(pairs), abs=1e-12)
-    assert pairwise_logistic(s, y, reduction="none").shape == (int(y.sum()), int((1 - y).sum()))
+    # "none": the [N, N] pair matrix, a (positive, negative) pair's loss or 0
+    none = pairwise_logistic(s, y, reduction="none")
+    assert none.shape == (30, 30)
+    assert int((none != 0).sum()) == len(pairs)
+    assert none[0, 0].item() == 0.0 and none.sum().item() == pytest.approx(sum(pairs), abs=1e-12)
 
 
 def test_pairwise_logistic_bounds_one_minus_auc():
@@ -112,3 +116,59 @@ def test_soft_f1_gradient_finite_when_everything_is_empty():
     out = soft_f1(x, torch.zeros(4, 2))
     assert out.item() == 0.0
     assert torch.isfinite(torch.autograd.grad(out, x)[0]).all()
+
+
+def test_pairwise_logistic_with_groups_never_pairs_across_queries():
+    # Brute force: pairs (i, j) with y_i = 1, y_j = 0 and the same query id.
+    g = torch.Generator().manual_seed(5)
+    s = torch.randn(40, generator=g, dtype=torch.float64, requires_grad=True)
+    y = (torch.rand(40, generator=g) > 0.6).long()
+    group = torch.randint(0, 5, (40,), generator=g) * 11
+    pairs = [(i, j) for i in range(40) for j in range(40)
+             if y[i] == 1 and y[j] == 0 and group[i] == group[j]]
+    sd = s.detach()
+    expected = sum(math.log1p(math.exp(float(sd[j] - sd[i]))) for i, j in pairs) / len(pairs)
+    out = pairwise_logistic(s, y, group=group)
+    assert out.item() == pytest.approx(expected, abs=1e-12)
+    # one query at a time, and all of them at once, without groups: a different value
+    assert not math.isclose(pairwise_logistic(s, y).item(), expected, rel_tol=1e-6)
+    # a query without negatives contributes no pair and no gradient
+    only_pos = torch.tensor([1, 1, 0])
+    x = torch.zeros(3, requires_grad=True)
+    out = pairwise_logistic(x, only_pos, group=torch.tensor([0, 0, 1]))
+    assert out.item() == 0.0 and not torch.autograd.grad(out, x)[0].any()
+
+
+def test_pairwise_logistic_nan_label_is_not_hidden():
+    with losskit.value_checks(False):
+        out = pairwise_logistic(torch.zeros(3), torch.tensor([1.0, float("nan"), 0.0]))
+    assert torch.isnan(out)
+
+
+def test_margin_ranking_with_groups():
+    g = torch.Generator().manual_seed(6)
+    x1 = torch.randn(12, generator=g, dtype=torch.float64)
+    x2 = torch.randn(12, generator=g, dtype=torch.float64)
+    y = torch.where(torch.rand(12, generator=g) > 0.3, 1.0, -1.0).double()
+    # one query per row: the elementwise loss (torch's margin_ranking_loss)
+    torch.testing.assert_close(
+        margin_ranking(x1, x2, y, margin=0.2, group=torch.arange(12)),
+        F.margin_ranking_loss(x1, x2, y, margin=0.2))
+    # shared queries: every input1_i against every input2_j of its query, judged by y_i
+    group = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2, 3, 3, 3])
+    terms = [max(0.0, -float(y[i]) * float(x1[i] - x2[j]) + 0.2)
+             for i in range(12) for j in range(12) if group[i] == group[j]]
+    assert margin_ranking(x1, x2, y, margin=0.2, group=group).item() == pytest.approx(
+        sum(terms) / len(terms), abs=1e-12)
+    none = margin_ranking(x1, x2, y, margin=0.2, group=group, reduction="none")
+    assert none.shape == (12, 12) and not none[0, 3:].any()
+
+
+def test_margin_ranking_learnable_margin():
+    g = torch.Generator().manual_seed(7)
+    x1 = torch.randn(6, generator=g, dtype=torch.float64, requires_grad=True)
+    x2 = torch.randn(6, generator=g, dtype=torch.float64)
+    y = torch.where(torch.rand(6, generator=g) > 0.5, 1.0, -1.0).double()
+    margin = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, m: margin_ranking(a, x2, y, margin=m),
+                                    (x1, margin))

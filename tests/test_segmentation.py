@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import losskit
+from losskit import kernels
 from losskit.functional import (
     dice,
     generalized_dice,
@@ -31,6 +32,7 @@ OVERLAP = [dice, jaccard, tversky, generalized_dice]
 
 
 def _case(n=2, c=3, spatial=(5, 4, 3), seed=0, dtype=torch.float64):
+    """Logits ``[n, c, *spatial]`` requiring grad and index targets."""
     g = torch.Generator().manual_seed(seed)
     x = (torch.randn(n, c, *spatial, generator=g, dtype=dtype) * 2).requires_grad_(True)
     t = torch.randint(0, c, (n, *spatial), generator=g)
@@ -163,7 +165,7 @@ def test_soft_targets_equal_to_input_give_exactly_zero(fn):
 
 
 def test_hard_one_hot_targets_equal_index_targets():
-    # The index path (gather/scatter, hand-written backward) against the dense min-form path.
+    # The index path (gather + scatter_add) against the dense min-form path.
     for activation in ("softmax", "sigmoid", "none"):
         x, t = _case(seed=9)
         for fn in OVERLAP:
@@ -173,15 +175,6 @@ def test_hard_one_hot_targets_equal_index_targets():
             b = fn(inp, _onehot(t, 3), activation=activation, reduction="none")
             torch.testing.assert_close(a, b)
             torch.testing.assert_close(_grad(a.sum(), x), _grad(b.sum(), x))
-
-
-def test_index_path_float32_and_retained_graph():
-    x, t = _case(seed=10, dtype=torch.float32)
-    loss = dice(x, t)
-    g1 = torch.autograd.grad(loss, x, retain_graph=True)[0]
-    g2 = torch.autograd.grad(loss, x)[0]  # recomputes the probabilities kept in place
-    torch.testing.assert_close(g1, g2)
-    torch.testing.assert_close(g1, _grad(dice(x, _onehot(t, 3).float()), x))
 
 
 def test_binary_single_channel_index_equals_mask():
@@ -347,3 +340,278 @@ def test_lovasz_ignore_index_equals_dropping_pixels():
     tb = (t == 1).long().masked_fill(t == -1, -1)
     torch.testing.assert_close(lovasz_hinge(xb, tb, ignore_index=-1, batch=True),
                                lovasz_hinge(xb.flatten()[keep][None], tb.flatten()[keep][None]))
+
+
+# --- options against the peers (issue 15 item 5, issue 19 item 4) ----------------------------
+
+kornia_losses = pytest.importorskip("kornia.losses")
+
+
+def _soft_case(seed, n=2, c=3, spatial=(4, 5)):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c, *spatial, generator=g, dtype=torch.float64, requires_grad=True)
+    t = torch.softmax(torch.randn(n, c, *spatial, generator=g, dtype=torch.float64) * 2, 1)
+    return x, t
+
+
+@pytest.mark.parametrize("soft", [False, True])
+@pytest.mark.parametrize("jaccard_form", [False, True])
+def test_squared_pred_matches_monai(soft, jaccard_form):
+    # Source: monai.losses.DiceLoss(squared_pred=True[, jaccard=True]): sum p^2 + sum t^2 in the
+    # denominator, intersection sum(p t) (MONAI's ord=2 form, for hard and soft targets).
+    x, t = _soft_case(30) if soft else _case(seed=30)
+    with kernels.use("plain"):
+        kw = dict(activation="softmax", squared_pred=True, reduction="none")
+        if jaccard_form:  # MONAI's (2I + s) / (2U + s): half the smoothing here
+            ours = jaccard(x, t, smooth_nr=0.5e-4, smooth_dr=1e-4, **kw)
+        else:
+            ours = dice(x, t, smooth_nr=1e-4, smooth_dr=2e-4, **kw)
+    ref = monai_losses.DiceLoss(softmax=True, squared_pred=True, jaccard=jaccard_form,
+                                to_onehot_y=not soft, smooth_nr=1e-4, smooth_dr=2e-4,
+                                reduction="none")(x, t if soft else t.unsqueeze(1))
+    torch.testing.assert_close(ours, ref.reshape(ours.shape))
+    torch.testing.assert_close(_grad(ours.sum(), x), _grad(ref.sum(), x))
+
+
+@pytest.mark.parametrize("fn", ["dice", "jaccard", "tversky", "generalized_dice"])
+def test_soft_label_false_is_monai_default_product(fn):
+    # Source: MONAI's losses with soft_label=False (their default): intersection sum(p t).
+    x, t = _soft_case(31)
+    kw = dict(activation="softmax", soft_label=False, smooth_nr=0.0, smooth_dr=1e-5,
+              reduction="none")
+    if fn == "tversky":
+        kw.update(alpha=0.2, beta=0.8)
+    with kernels.use("plain"):
+        ours = losskit.info(fn).fn(x, t, **kw)
+    if fn == "tversky":
+        peer = monai_losses.TverskyLoss(softmax=True, alpha=0.2, beta=0.8, soft_label=False,
+                                        smooth_nr=0.0, smooth_dr=1e-5, reduction="none")
+    elif fn == "generalized_dice":
+        peer = monai_losses.GeneralizedDiceLoss(softmax=True, soft_label=False, smooth_nr=0.0,
+                                                smooth_dr=0.0, reduction="none")
+        kw.update(smooth_dr=0.0)  # weights normalized here: equal to MONAI's without smoothing
+        with kernels.use("plain"):
+            ours = generalized_dice(x, t, **kw)
+    else:
+        peer = monai_losses.DiceLoss(softmax=True, jaccard=fn == "jaccard", soft_label=False,
+                                     smooth_nr=0.0, smooth_dr=2e-5 if fn == "jaccard" else 1e-5,
+                                     reduction="none")
+    ref = peer(x, t)
+    torch.testing.assert_close(ours, ref.reshape(ours.shape))
+    torch.testing.assert_close(_grad(ours.sum(), x), _grad(ref.sum(), x))
+    # and the default min form differs from it for soft targets
+    with kernels.use("plain"):
+        default = losskit.info(fn).fn(x, t, **{**kw, "soft_label": True})
+    assert (default - ours).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("target_kind", ["index", "dense"])
+def test_other_act_matches_monai(target_kind):
+    # Source: monai.losses.DiceLoss(other_act=...) and TverskyLoss(other_act=...).
+    x, t = _case(seed=32)
+    act = lambda a: torch.softmax(2.0 * a, dim=1)  # noqa: E731
+    target = t if target_kind == "index" else _onehot(t, 3)
+    monai_target = t.unsqueeze(1) if target_kind == "index" else target
+    with kernels.use("plain"):
+        ours = dice(x, target, other_act=act, smooth_nr=1e-4, smooth_dr=1e-3, reduction="none")
+        ours_t = tversky(x, target, other_act=act, alpha=0.4, beta=0.6, reduction="none")
+    ref = monai_losses.DiceLoss(other_act=act, to_onehot_y=target_kind == "index",
+                                smooth_nr=1e-4, smooth_dr=1e-3, reduction="none")(x, monai_target)
+    ref_t = monai_losses.TverskyLoss(other_act=act, to_onehot_y=target_kind == "index",
+                                     alpha=0.4, beta=0.6, reduction="none")(x, monai_target)
+    torch.testing.assert_close(ours, ref.reshape(ours.shape))
+    torch.testing.assert_close(ours_t, ref_t.reshape(ours_t.shape))
+    torch.testing.assert_close(_grad(ours.sum(), x), _grad(ref.sum(), x))
+
+
+def test_other_act_with_sigmoid_is_refused():
+    x, t = _case()
+    with pytest.raises(losskit.LossInputError, match="other_act"):
+        dice(x, t, activation="sigmoid", other_act=torch.tanh)
+    with pytest.raises(losskit.LossInputError, match="callable"):
+        dice(x, t, other_act="tanh")
+
+
+@pytest.mark.parametrize("weight_type", ["square", "simple", "uniform"])
+def test_generalized_dice_weight_type_matches_monai(weight_type):
+    # Source: monai.losses.GeneralizedDiceLoss(w_type=...), no smoothing (weights normalized
+    # here, which changes nothing then).
+    x, t = _case(seed=33)
+    with kernels.use("plain"):
+        ours = generalized_dice(x, t, weight_type=weight_type, smooth=0.0, reduction="none")
+    ref = monai_losses.GeneralizedDiceLoss(softmax=True, to_onehot_y=True, w_type=weight_type,
+                                           smooth_nr=0.0, smooth_dr=0.0,
+                                           reduction="none")(x, t.unsqueeze(1))
+    torch.testing.assert_close(ours, ref.reshape(ours.shape))
+
+
+@pytest.mark.parametrize("fn", [dice, jaccard, tversky])
+def test_log_loss_is_minus_log_score(fn):
+    # Source: segmentation_models_pytorch's DiceLoss/JaccardLoss/TverskyLoss(log_loss=True),
+    # loss = -log(score), written here from the closed forms of the scores with one-hot
+    # products (smooth 1e-3 on both sides, as SMP's smooth).
+    x, t = _case(seed=34)
+    inter, pred, tgt = (a.detach() for a in _monai_free_stats(x, t))
+    s = 1e-3
+    score = {dice: (2 * inter + s) / (pred + tgt + s),
+             jaccard: (inter + s) / (pred + tgt - inter + s),
+             tversky: (inter + s) / (inter + 0.3 * (pred - inter) + 0.7 * (tgt - inter) + s)}[fn]
+    with kernels.use("plain"):
+        ours = fn(x, t, smooth=s, log_loss=True, reduction="none")
+    torch.testing.assert_close(ours.detach(), -torch.log(score))
+
+
+def _monai_free_stats(x, t):
+    p = torch.softmax(x, 1).flatten(2)
+    onehot = _onehot(t, x.shape[1]).flatten(2)
+    return (p * onehot).sum(-1), p.sum(-1), onehot.sum(-1)
+
+
+def test_log_loss_gradient_is_dice_gradient_over_score():
+    # d(-log D)/dx = -(dD/dx) / D, and d(1 - D)/dx = -(dD/dx): closed form per pair.
+    x, t = _case(n=1, c=2, seed=35)
+    with kernels.use("plain"):
+        log_form = dice(x, t, log_loss=True, reduction="none")[0, 1]
+        plain = dice(x, t, reduction="none")[0, 1]
+    score = 1 - plain.detach()
+    torch.testing.assert_close(_grad(log_form, x), _grad(plain, x) / score)
+
+
+@pytest.mark.parametrize("ignore_index", [None, 255])
+@pytest.mark.parametrize("average", ["micro", "macro"])
+def test_average_matches_kornia_dice(average, ignore_index):
+    # Source: kornia.losses.dice_loss(average=..., eps, ignore_index): eps only in the
+    # denominator, softmax over 4-D logits; class weights 0/1 (kornia squares them in micro).
+    x, t = _case(n=3, c=4, spatial=(5, 6), seed=36)
+    t = t.clone()
+    if ignore_index is not None:
+        t[0, :2] = ignore_index
+    w = torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=torch.float64)
+    with kernels.use("plain"):
+        ours = dice(x, t, average=average, smooth_nr=0.0, smooth_dr=1e-8, class_weight=w,
+                    ignore_index=ignore_index if ignore_index is not None else -100)
+    ref = kornia_losses.dice_loss(x, t, average=average, eps=1e-8, weight=w,
+                                  ignore_index=ignore_index if ignore_index is not None else -100)
+    torch.testing.assert_close(ours, ref)
+    torch.testing.assert_close(_grad(ours, x), _grad(ref, x))
+
+
+@pytest.mark.parametrize("alpha,beta", [(0.5, 0.5), (0.3, 0.7), (0.9, 0.2)])
+def test_micro_tversky_matches_kornia(alpha, beta):
+    # Source: kornia's tversky_loss as written at kornia/kornia b4f5a78 (kornia/losses/
+    # tversky.py): one index per image over all classes, I = sum of p at the target class,
+    # denominator I + (alpha + beta) (valid pixels - I) + eps. (kornia 0.9.0 on PyPI averages
+    # per class over the classes present instead, so the formula is written out here.)
+    x, t = _case(n=3, c=4, spatial=(5, 6), seed=37)
+    t = t.clone()
+    t[1, 0] = -100
+    valid = t != -100
+    p_true = torch.softmax(x, 1).gather(1, torch.where(valid, t, 0).unsqueeze(1)).squeeze(1)
+    inter = (p_true * valid).sum((1, 2))
+    total = valid.sum((1, 2)).double()
+    expected = 1.0 - (inter / (inter + (alpha + beta) * (total - inter) + 1e-8)).mean()
+    with kernels.use("plain"):
+        ours = tversky(x, t, alpha=alpha, beta=beta, average="micro", smooth_nr=0.0,
+                       smooth_dr=1e-8, ignore_index=-100)
+    torch.testing.assert_close(ours, expected)
+    torch.testing.assert_close(_grad(ours, x), _grad(expected, x))
+
+
+def test_micro_is_one_score_per_image_over_summed_statistics():
+    # Closed form: micro Dice of an image = 2 sum_c I_c / sum_c (P_c + T_c).
+    x, t = _case(seed=38)
+    inter, pred, tgt = _monai_free_stats(x, t)
+    expected = 1 - 2 * inter.sum(1) / (pred + tgt).sum(1)
+    with kernels.use("plain"):
+        ours = dice(x, t, average="micro", smooth=0.0, reduction="none")
+    torch.testing.assert_close(ours, expected)
+    with pytest.raises(losskit.LossInputError, match="average"):
+        dice(x, t, average="weighted")
+
+
+def test_smooth_nr_dr_match_monai():
+    # Source: monai.losses.DiceLoss(smooth_nr, smooth_dr) and TverskyLoss.
+    x, t = _case(seed=39)
+    with kernels.use("plain"):
+        ours = dice(x, t, smooth_nr=0.0, smooth_dr=0.3, reduction="none")
+        ours_t = tversky(x, t, alpha=0.5, beta=0.5, smooth_nr=0.2, smooth_dr=0.7, reduction="none")
+    ref = monai_losses.DiceLoss(softmax=True, to_onehot_y=True, smooth_nr=0.0, smooth_dr=0.3,
+                                reduction="none")(x, t.unsqueeze(1))
+    ref_t = monai_losses.TverskyLoss(softmax=True, to_onehot_y=True, smooth_nr=0.2,
+                                     smooth_dr=0.7, reduction="none")(x, t.unsqueeze(1))
+    torch.testing.assert_close(ours, ref.reshape(ours.shape))
+    torch.testing.assert_close(ours_t, ref_t.reshape(ours_t.shape))
+
+
+# --- validation of activation="none" (issue 19) -------------------------------------------------
+
+
+@pytest.mark.parametrize("fn", [*OVERLAP, lovasz_softmax])
+def test_activation_none_requires_probabilities(fn):
+    x, t = _case(seed=40)
+    with pytest.raises(losskit.LossInputError, match=r"probabilities in \[0, 1\]"):
+        fn(x.detach() * 3, t, activation="none")  # logits
+    with pytest.raises(losskit.LossInputError, match="activation='none'"):
+        fn(torch.log_softmax(x.detach(), 1), t, activation="none")  # log-probabilities
+    # probabilities pass, and with value checks off (the other devices' behaviour) the
+    # call runs unchecked
+    fn(torch.softmax(x.detach(), 1), t, activation="none")
+    with losskit.value_checks(False):
+        fn(x.detach() * 3, t, activation="none")
+
+
+# --- learnable hyperparameters and transforms ---------------------------------------------------
+
+
+def test_learnable_smoothing_and_tversky_parameters_gradcheck():
+    x, t = _case(n=1, c=2, spatial=(3, 2), seed=41)
+    x = x.detach()
+    params = [torch.tensor(v, dtype=torch.float64, requires_grad=True)
+              for v in (0.3, 0.6, 1.5, 0.2, 0.4)]
+
+    def f(alpha, beta, gamma, smooth_nr, smooth_dr):
+        return tversky(x, t, alpha=alpha, beta=beta, gamma=gamma, smooth_nr=smooth_nr,
+                       smooth_dr=smooth_dr)
+
+    assert torch.autograd.gradcheck(f, tuple(params))
+    w = torch.tensor([0.5, 2.0], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda cw: dice(x, t, class_weight=cw), (w,))
+    assert torch.autograd.gradcheck(lambda cw: dice(x, t, class_weight=cw, average="micro"),
+                                    (w,))
+
+
+def test_tversky_gamma_keeps_nan():
+    x, t = _case(seed=42)
+    x = x.detach().clone()
+    x[0, 0, 0, 0, 0] = float("nan")
+    assert torch.isnan(tversky(x, t, gamma=0.75))
+    assert torch.isnan(tversky(x, t, gamma=torch.tensor(0.75)))
+
+
+def test_lovasz_hinge_float_target_nan_propagates_without_checks():
+    x = torch.randn(2, 5, dtype=torch.float64)
+    t = (torch.rand(2, 5) > 0.5).double()
+    t[0, 0] = float("nan")
+    with losskit.value_checks(False):
+        assert torch.isnan(lovasz_hinge(x, t))
+    with pytest.raises(losskit.LossInputError):
+        lovasz_hinge(x, t)
+    with pytest.raises(losskit.LossInputError, match="hard labels"):
+        lovasz_hinge(x, torch.full((2, 5), 0.5, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("mode", ["native", "torch"])
+def test_accelerated_statistics_survive_retain_graph(mode):
+    # The accelerators keep (or recompute) what a second backward of a retained graph needs.
+    g = torch.Generator().manual_seed(43)
+    x = torch.randn(2, 4, 20, 20, 42, generator=g, dtype=torch.float32, requires_grad=True)
+    t = torch.randint(0, 4, (2, 20, 20, 42), generator=g)
+    activation = "softmax" if mode == "native" else "sigmoid"
+    with kernels.use(mode):
+        loss = dice(x, t, activation=activation)
+        g1 = torch.autograd.grad(loss, x, retain_graph=True)[0]
+        g2 = torch.autograd.grad(loss, x)[0]
+    with kernels.use("plain"):
+        expected = _grad(dice(x, t, activation=activation), x)
+    torch.testing.assert_close(g1, g2)
+    torch.testing.assert_close(g1, expected, rtol=1e-4, atol=1e-7)

@@ -58,6 +58,8 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("calibration", "vocabulary"):  # submodules, loaded on first use
+        return import_module(f"losskit.{name}")
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
     if name == "nn":

@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_list(args: argparse.Namespace) -> int:
     names = list_losses(task=args.task, family=args.family)
     if not names:
-        from .cli import CLIError
+        from ._cli_errors import CLIError
 
         raise CLIError(f"no loss matches task={args.task!r} family={args.family!r}")
     rows = []
@@ -56,7 +56,7 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.topics:
         return _list_topics(args)
     if not args.name:
-        from .cli import CLIError
+        from ._cli_errors import CLIError
 
         raise CLIError("give a loss name or a concept topic, or --topics to list the topics")
     try:
@@ -122,7 +122,7 @@ def _list_topics(args: argparse.Namespace) -> int:
 def _explain_topic(topic: Topic, args: argparse.Namespace) -> int:
     """Print a concept topic (losskit.concepts) as a card."""
     if args.plot:
-        from .cli import CLIError
+        from ._cli_errors import CLIError
 
         raise CLIError(f"--plot draws losses; {topic.slug!r} is a concept topic")
     card = topic.card()

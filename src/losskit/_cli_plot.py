@@ -39,8 +39,8 @@ def _value(raw: str) -> Any:
 
 def parse_params(items: list[str], names: list[str]) -> dict[str, dict[str, Any]]:
     """``["huber.delta=0.5"]`` -> ``{"huber": {"delta": 0.5}}``, every key checked."""
+    from ._cli_errors import CLIError
     from ._core.registry import get_info
-    from .cli import CLIError
 
     plotted = {get_info(n).name for n in names}
     out: dict[str, dict[str, Any]] = {}
@@ -67,7 +67,7 @@ def parse_params(items: list[str], names: list[str]) -> dict[str, dict[str, Any]
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from .cli import CLIError
+    from ._cli_errors import CLIError
 
     if args.range is not None:
         lo, hi = args.range

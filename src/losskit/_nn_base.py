@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import torch
 
+from ._composite import as_composite
 from ._core.registry import LossInfo
 from ._core.validate import LossInputError, check_reduction
 
@@ -21,7 +22,14 @@ __all__ = ["Loss", "class_name"]
 _ACRONYMS = {"mse": "MSE", "mae": "MAE", "msle": "MSLE", "nll": "NLL", "kl": "KL", "js": "JS",
              "ctc": "CTC", "giou": "GIoU", "diou": "DIoU", "ciou": "CIoU", "nce": "NCE",
              "nt": "NT", "vae": "VAE", "elbo": "ELBO", "f1": "F1", "supcon": "SupCon",
-             "xent": "Xent", "l1": "L1", "l2": "L2"}
+             "xent": "Xent", "l1": "L1", "l2": "L2",
+             # survival, ranking, forecasting
+             "ph": "PH", "deephit": "DeepHit", "ndcg": "NDCG", "listnet": "ListNet",
+             "listmle": "ListMLE", "lambdarank": "LambdaRank", "mape": "MAPE", "smape": "SMAPE",
+             "mase": "MASE",
+             # alignment and RL fine-tuning
+             "dpo": "DPO", "simpo": "SimPO", "orpo": "ORPO", "kto": "KTO", "ppo": "PPO",
+             "grpo": "GRPO"}
 
 
 def class_name(name: str) -> str:
@@ -105,18 +113,12 @@ class Loss(torch.nn.Module):
 
     # Arithmetic builds weighted sums (losskit.compose): 0.5 * dice + 0.5 * ce.
     def __add__(self, other: Any) -> Any:
-        from .compose import as_composite
-
         return as_composite(self).__add__(other)
 
     def __radd__(self, other: Any) -> Any:
-        from .compose import as_composite
-
         return as_composite(self).__radd__(other)
 
     def __mul__(self, factor: Any) -> Any:
-        from .compose import as_composite
-
         return as_composite(self).__mul__(factor)
 
     __rmul__ = __mul__

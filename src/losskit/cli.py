@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ._cli_errors import CLIError
 from ._core.validate import LossInputError
 
 #: Optional dependency (top-level module) -> the extra that installs it.
@@ -35,10 +36,6 @@ EXTRAS = {
 #: Modules that contribute subcommands, in the order they appear in --help.
 _FEATURES = ("losskit._cli_catalog", "losskit.advise._cli", "losskit.compare._cli",
              "losskit.verify._cli", "losskit._cli_plot", "losskit._cli_bench")
-
-
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit status 2."""
 
 
 #: Commands whose own extra brings every optional dependency they need (of these modules).

@@ -7,7 +7,7 @@ with the file or the target column raise :class:`losskit.cli.CLIError`-compatibl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,28 @@ class DataError(LossInputError):
 
 @dataclass
 class Dataset:
+    """Features (numeric, after the hygiene of :func:`losskit.tabular.prepare_features`),
+    target(s), and the declared structure columns taken out of the features.
+
+    ``frame`` is the feature table as read (without target and structure columns):
+    ``recommend`` and ``compare`` take it so their reports say what was done to each
+    column; ``notes`` holds those lines.
+    """
+
     X: np.ndarray | None
-    y: np.ndarray
+    y: Any
     feature_names: list[str]
     target_name: str
     source: str
     metric: str | None = None
+    frame: Any = None
+    notes: list[str] = field(default_factory=list)
+    structure: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def features(self) -> Any:
+        """What to pass as ``X``: the table when there is one, else the matrix."""
+        return self.frame if self.frame is not None else self.X
 
     @property
     def bundled(self) -> bool:
@@ -86,11 +102,15 @@ def _check_target(column: Any, name: str, path: Path) -> Any:
 
 
 def load_dataset(path: str | Path | None = None, target: str | None = None,
-                 example: str = "delivery_times") -> Dataset:
+                 example: str = "delivery_times", *, time: str | None = None,
+                 group: str | None = None, event: str | None = None) -> Dataset:
     """Read features and target.
 
-    * CSV / Parquet: ``target`` names the column; the other numeric columns are features
-      (non-numeric feature columns are one-hot encoded).
+    * CSV / Parquet: ``target`` names the column (``"a,b,c"``: several target columns, a
+      multi-output target); ``time``, ``group`` and ``event`` name structure columns,
+      which are taken out of the features; the other columns are features, prepared by
+      :func:`losskit.tabular.prepare_features` (dates and ids dropped, text one-hot
+      encoded or dropped, missing values imputed), one note per decision.
     * ``.npy``: the array is the target (no features).
     * ``.npz``: arrays ``y`` (or ``target``) and optionally ``X``.
     """
@@ -99,7 +119,7 @@ def load_dataset(path: str | Path | None = None, target: str | None = None,
             raise DataError(f"unknown bundled example {example!r}; choose from {sorted(EXAMPLES)}")
         file, column, metric, summary = EXAMPLES[example]
         with resources.as_file(resources.files("losskit.data") / file) as p:
-            ds = load_dataset(p, target or column)
+            ds = load_dataset(p, target or column, time=time, group=group, event=event)
         ds.source, ds.metric = f"bundled example {example!r}: {summary}", metric
         return ds
     path = Path(path)
@@ -127,25 +147,34 @@ def load_dataset(path: str | Path | None = None, target: str | None = None,
     df = _read_table(path)
     if target is None:
         raise DataError(f"name the target column with --target; columns: {list(df.columns)}")
-    if target not in df.columns:
-        import difflib
+    targets = [t.strip() for t in str(target).split(",") if t.strip()]
+    structure: dict[str, np.ndarray] = {}
+    roles: tuple[tuple[str, str | None], ...] = (("time", time), ("group", group),
+                                                 ("event", event))
+    for role, name in roles:
+        if name is not None:
+            _require_column(df, name, path, f"--{role}")
+            structure[role] = df[name].to_numpy()
+    for t in targets:
+        _require_column(df, t, path, "--target")
+        _check_target(df[t], t, path)
+    used = {*targets, *(c for c in (time, group, event) if c is not None)}
+    features = df.drop(columns=[c for c in df.columns if c in used])
+    from .tabular import prepare_features
 
-        near = difflib.get_close_matches(target, [str(c) for c in df.columns], n=1)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise DataError(f"no column {target!r} in {path}{hint}; columns: {list(df.columns)}")
-    y_col = _check_target(df[target], target, path)
-    features = df.drop(columns=[target])
-    empty = [str(c) for c in features.columns if features[c].isna().all()]
-    if empty:
-        listed = ", ".join(map(repr, empty))
-        raise DataError(f"feature column(s) {listed} in {path}: entirely empty (all NaN); "
-                        "drop or fill them")
-    if features.shape[1]:
-        import pandas as pd
+    prepared = prepare_features(features if features.shape[1] else None, len(df))
+    y = df[targets[0]].to_numpy() if len(targets) == 1 else df[targets]
+    return Dataset(prepared.X, y, prepared.names, ",".join(targets), str(path),
+                   frame=features if features.shape[1] else None, notes=prepared.notes,
+                   structure=structure)
 
-        features = pd.get_dummies(features, dtype=float)
-        X = features.to_numpy(dtype=float)
-    else:
-        X = None
-    y = y_col.to_numpy()
-    return Dataset(X, y, [str(c) for c in features.columns], target, str(path))
+
+def _require_column(df: Any, name: str, path: Path, option: str) -> None:
+    if name in df.columns:
+        return
+    import difflib
+
+    near = difflib.get_close_matches(name, [str(c) for c in df.columns], n=1)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    what = "" if option == "--target" else f" for {option}"
+    raise DataError(f"no column {name!r}{what} in {path}{hint}; columns: {list(df.columns)}")

@@ -62,7 +62,9 @@ def _save(fig: Any, out: str | Path | None) -> Any:
 def axis_of(info: LossInfo) -> str:
     """``"residual"``, ``"margin"`` or ``"probability"``; LossInputError for other inputs."""
     kind = "logits" if info.input_kind == "scores" else info.input_kind
-    if kind == "values" and (len(info.data_arguments) < 2 or info.target_kind == "none"):
+    # Without a target there is nothing to pair the one number with (a KL to a prior, a
+    # penalty, a GAN player's loss): no curve.
+    if len(info.data_arguments) < 2 or info.target_kind == "none":
         kind = "none"
     if kind not in _AXES:
         raise LossInputError(

@@ -1,4 +1,4 @@
-"""Sample and class weights for imbalance and distribution shift.
+"""Sample, class and task weights: imbalance, distribution shift and multi-task training.
 
 * :func:`class_weights` turns observed labels into a ``[C]`` ``class_weight`` tensor
   (inverse frequency, its square root, or the effective number of Cui et al. 2019).
@@ -6,10 +6,14 @@
   from a bias-corrected exponential moving average of batch frequencies.
 * :func:`recency_weights` gives time-ordered samples exponentially decaying weights
   with a half-life, for non-stationary data where recent samples matter more.
+* :class:`UncertaintyWeighting` and :class:`GradNorm` learn the weights of several task
+  losses while the model trains; pass either as ``weighting=`` to a composite loss
+  (``losskit.get("mse + cross_entropy", weighting=UncertaintyWeighting(2))``) or call it
+  on a list (or dict) of task losses.
 
-All weights are normalized to **average 1** (over classes, or over samples), so they
-change the balance between classes or samples but not the overall scale of the loss
-or the effective learning rate.
+Class and sample weights are normalized to **average 1** (over classes, or over
+samples), so they change the balance between classes or samples but not the overall
+scale of the loss or the effective learning rate.
 
 >>> class_weights(torch.tensor([0, 0, 0, 1]))
 tensor([0.5000, 1.5000])
@@ -17,11 +21,15 @@ tensor([0.5000, 1.5000])
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
 import torch
 
 from ._core.validate import LossInputError, check_class_indices, check_param
 
-__all__ = ["SCHEMES", "OnlineClassWeights", "class_weights", "recency_weights"]
+__all__ = ["SCHEMES", "GradNorm", "OnlineClassWeights", "UncertaintyWeighting", "class_weights",
+           "recency_weights"]
 
 SCHEMES = ("inverse", "sqrt_inverse", "effective_number")
 
@@ -210,3 +218,209 @@ def recency_weights(timestamps_or_n: torch.Tensor | int, half_life: float) -> to
     w = torch.exp2(-(t.max() - t) / half_life)
     device = timestamps_or_n.device if isinstance(timestamps_or_n, torch.Tensor) else None
     return (w / w.mean()).to(device=device, dtype=torch.float32)
+
+
+# --- multi-task weighting --------------------------------------------------------------------
+
+
+def _task_losses(losses: Sequence[torch.Tensor] | Mapping[str, torch.Tensor] | torch.Tensor,
+                 n_tasks: int) -> tuple[list[str], torch.Tensor]:
+    """Names and the ``[T]`` stack of scalar task losses (a list, a dict or a 1-D tensor)."""
+    if isinstance(losses, Mapping):
+        names, values = [str(k) for k in losses], list(losses.values())
+    elif isinstance(losses, torch.Tensor):
+        if losses.dim() != 1:
+            raise LossInputError(f"losses as a tensor must be 1-D [T], got shape "
+                                 f"{tuple(losses.shape)}")
+        names, values = [f"task_{i}" for i in range(losses.shape[0])], list(losses.unbind(0))
+    else:
+        values = list(losses)
+        names = [f"task_{i}" for i in range(len(values))]
+    if len(values) != n_tasks:
+        raise LossInputError(f"expected {n_tasks} task losses, got {len(values)}")
+    for name, v in zip(names, values):
+        if not isinstance(v, torch.Tensor) or v.numel() != 1:
+            got = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+            raise LossInputError(f"task loss {name!r} must be a scalar tensor, got {got}")
+    return names, torch.stack([v.reshape(()) for v in values])
+
+
+def _check_tasks(n_tasks: int) -> int:
+    if isinstance(n_tasks, bool) or not isinstance(n_tasks, int) or n_tasks < 1:
+        raise LossInputError(f"n_tasks must be a positive int, got {n_tasks!r}")
+    return n_tasks
+
+
+class UncertaintyWeighting(torch.nn.Module):
+    """Task weights learned as homoscedastic uncertainties (Kendall, Gal & Cipolla, CVPR 2018).
+
+    One learnable log-variance ``s_i`` per task, initialized to 0::
+
+        total = sum_i 0.5 * exp(-s_i) * L_i + 0.5 * s_i
+
+    Minimizing over ``s_i`` gives ``exp(s_i) = L_i``: a task whose loss stays large (noisy,
+    or on a larger scale) is down-weighted, and the ``0.5 s_i`` term stops every weight from
+    collapsing to 0. Optimize ``s`` together with the model::
+
+        weighting = UncertaintyWeighting(2)
+        optimizer = torch.optim.Adam([*model.parameters(), *weighting.parameters()])
+        total = weighting([loss_depth, loss_segmentation])  # or a dict name -> loss
+
+    or inside a composite: ``losskit.get("mse + cross_entropy", weighting=weighting)``
+    (then ``composite.parameters()`` includes ``s``). The total can be negative: the
+    ``s_i`` terms are log-variances. ``weights`` are the current ``0.5 exp(-s_i)`` and
+    ``last_terms`` the last (unweighted, detached) task losses, so a
+    :class:`~losskit.monitor.LossMonitor` given this module records every task.
+
+    Args:
+        n_tasks: number of task losses ``T``.
+
+    Shape:
+        losses: ``T`` scalar tensors (a list, a dict name -> loss, or a ``[T]`` tensor);
+        output: a scalar.
+
+    Example:
+        >>> weighting = UncertaintyWeighting(2)
+        >>> weighting([torch.tensor(2.0), torch.tensor(4.0)])
+        tensor(3., grad_fn=<SumBackward0>)
+    """
+
+    def __init__(self, n_tasks: int) -> None:
+        super().__init__()
+        self.n_tasks = _check_tasks(n_tasks)
+        self.log_variance = torch.nn.Parameter(torch.zeros(self.n_tasks))
+        self.last_terms: dict[str, torch.Tensor] = {}
+
+    @property
+    def weights(self) -> torch.Tensor:
+        """The current multipliers ``0.5 exp(-s_i)`` of the task losses (detached)."""
+        return 0.5 * torch.exp(-self.log_variance.detach())
+
+    def forward(self, losses: Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
+                ) -> torch.Tensor:
+        names, stacked = _task_losses(losses, self.n_tasks)
+        s = self.log_variance
+        self.last_terms = dict(zip(names, stacked.detach().unbind(0)))
+        return (0.5 * torch.exp(-s) * stacked + 0.5 * s).sum()
+
+    def extra_repr(self) -> str:
+        return f"n_tasks={self.n_tasks}"
+
+
+class GradNorm(torch.nn.Module):
+    """Task weights that balance the tasks' gradient norms (Chen et al., ICML 2018).
+
+    Each task ``i`` has a learnable weight ``w_i`` (initialized to 1); the model trains on
+    ``sum_i w_i L_i``. The weights follow the GradNorm rule. At every training call, with
+    ``W`` the parameters of the ``shared`` layer (the last layer shared by the tasks):
+
+    * ``G_i = ||grad_W (w_i L_i)||_2 = w_i ||grad_W L_i||_2`` and ``G_bar = mean_i G_i``;
+    * the inverse training rate ``r_i = (L_i / L_i(0)) / mean_j (L_j / L_j(0))``, with
+      ``L_i(0)`` the task losses at the first training call;
+    * ``L_grad = sum_i |G_i - G_bar r_i^alpha|``, the target ``G_bar r_i^alpha`` held
+      constant, so ``dL_grad / dw_i = sign(G_i - target_i) ||grad_W L_i||``: a task whose
+      gradient is larger than its target (it trains too fast or too loudly) loses weight;
+    * before each training call (that is, after every optimizer step) the weights are
+      renormalized to sum to ``T``.
+
+    ``alpha`` sets how strongly tasks that lag behind (large ``r_i``) are pushed; the paper
+    uses 0.12 to 3.0, 1.5 by default.
+
+    The returned value is ``sum_i w_i L_i``. Its gradient reaches the model as that of
+    ``sum_i w_i L_i`` with the weights held fixed, and reaches the weights as
+    ``dL_grad / dw``: the paper's two gradient computations in one ``backward()``, so
+    the training loop is the usual one::
+
+        gradnorm = GradNorm(2, shared=model.trunk[-1], alpha=1.5)
+        optimizer = torch.optim.Adam([*model.parameters(), *gradnorm.parameters()])
+        for x, y1, y2 in loader:
+            h = model.trunk(x)
+            total = gradnorm([loss1(model.head1(h), y1), loss2(model.head2(h), y2)])
+            optimizer.zero_grad(); total.backward(); optimizer.step()
+
+    It costs one extra backward pass per task, through the heads and the shared layer
+    only. Outside training (``.eval()``, ``torch.no_grad()``, or losses without a graph)
+    it returns ``sum_i w_i L_i`` and leaves the weights alone. Use it as ``weighting=`` of a
+    composite in the same way. ``last_terms`` (the unweighted task losses),
+    ``last_gradient_norms`` (``||grad_W L_i||``) and ``last_grad_loss`` (``L_grad``) are
+    kept for logging.
+
+    Args:
+        n_tasks: number of task losses ``T``.
+        shared: the last shared layer: a module (its parameters) or an iterable of
+            parameters. They are not registered here, so ``parameters()`` holds only the
+            task weights and an optimizer never sees the model's parameters twice.
+        alpha: the asymmetry hyperparameter (>= 0).
+    """
+
+    initial_losses: torch.Tensor
+
+    def __init__(self, n_tasks: int, shared: torch.nn.Module | Iterable[torch.Tensor], *,
+                 alpha: float = 1.5) -> None:
+        super().__init__()
+        self.n_tasks = _check_tasks(n_tasks)
+        check_param("alpha", alpha, low=0.0)
+        self.alpha = float(alpha)
+        params = shared.parameters() if isinstance(shared, torch.nn.Module) else shared
+        self._shared: tuple[torch.Tensor, ...] = tuple(p for p in params if p.requires_grad)
+        if not self._shared:
+            raise LossInputError("shared has no parameters that require grad: pass the last "
+                                 "layer shared by the tasks")
+        self.task_weights = torch.nn.Parameter(torch.ones(self.n_tasks))
+        self.register_buffer("initial_losses", torch.zeros(self.n_tasks))
+        self._started: bool | None = False
+        self.last_terms: dict[str, torch.Tensor] = {}
+        self.last_gradient_norms: torch.Tensor | None = None
+        self.last_grad_loss: torch.Tensor | None = None
+
+    @property
+    def weights(self) -> torch.Tensor:
+        """The current task weights ``w_i`` (detached)."""
+        return self.task_weights.detach()
+
+    @torch.no_grad()
+    def renormalize(self) -> None:
+        """Rescale the weights to sum to ``T`` (done before every training call)."""
+        self.task_weights.mul_(self.n_tasks / self.task_weights.sum())
+
+    def reset(self) -> None:
+        """Forget ``L_i(0)``: the next training call records the task losses again."""
+        self._started = False
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._started = None  # decided from the loaded initial losses at the next call
+
+    def forward(self, losses: Sequence[torch.Tensor] | Mapping[str, torch.Tensor]
+                ) -> torch.Tensor:
+        names, stacked = _task_losses(losses, self.n_tasks)
+        self.last_terms = dict(zip(names, stacked.detach().unbind(0)))
+        training = self.training and torch.is_grad_enabled() and stacked.requires_grad
+        if not training:
+            return (self.task_weights.detach() * stacked).sum()
+        self.renormalize()
+        if self._started is None:  # after load_state_dict: one read, once
+            self._started = bool((self.initial_losses != 0).any())
+        if not self._started:
+            self.initial_losses.copy_(stacked.detach())
+            self._started = True
+        norms = []
+        for value in stacked.unbind(0):
+            grads = torch.autograd.grad(value, self._shared, retain_graph=True,
+                                        allow_unused=True)
+            squares = [g.square().sum() for g in grads if g is not None]
+            norms.append(torch.stack(squares).sum().sqrt() if squares
+                         else stacked.new_zeros(()))
+        grad_norms = torch.stack(norms).detach().to(self.task_weights.dtype)
+        w = self.task_weights
+        gradient = w * grad_norms  # G_i = ||grad_W (w_i L_i)||, as w_i > 0
+        ratio = stacked.detach().to(w.dtype) / self.initial_losses
+        target = (gradient.mean() * (ratio / ratio.mean()) ** self.alpha).detach()
+        grad_loss = (gradient - target).abs().sum()
+        self.last_gradient_norms, self.last_grad_loss = grad_norms, grad_loss.detach()
+        # The value is sum_i w_i L_i; the model's gradient is that of the weighted sum with
+        # w fixed, the weights' gradient is that of L_grad (its value is added and removed).
+        return (w.detach() * stacked).sum() + (grad_loss - grad_loss.detach())
+
+    def extra_repr(self) -> str:
+        return f"n_tasks={self.n_tasks}, alpha={self.alpha:g}"

@@ -211,6 +211,42 @@ def _lce_naive(size):
     return _fwd_bwd(lambda: F.cross_entropy(F.linear(h, w), t), [h, w])
 
 
+def _distill_inputs(size):
+    g = _gen()
+    n, d, v = size["n"], size["d"], size["v"]
+    h = torch.randn(n, d, generator=g).requires_grad_(True)
+    w = (torch.randn(v, d, generator=g) * d ** -0.5).requires_grad_(True)
+    ht = torch.randn(n, d, generator=g)
+    wt = torch.randn(v, d, generator=g) * d ** -0.5
+    return h, w, ht, wt
+
+
+def _distill_ours(size):
+    h, w, ht, wt = _distill_inputs(size)
+    fn = lk("linear_distillation")
+    return _fwd_bwd(lambda: fn(h, w, ht, wt, temperature=2.0), [h, w])
+
+
+def _distill_definition(size):
+    # the same function with the accelerator switched off: its plain definition
+    from losskit import kernels
+
+    kernels.set_mode("plain")
+    return _distill_ours(size)
+
+
+def _distill_naive(size):
+    h, w, ht, wt = _distill_inputs(size)
+
+    def loss():
+        with torch.no_grad():
+            teacher = F.log_softmax(F.linear(ht, wt) / 2.0, -1)
+        student = F.log_softmax(F.linear(h, w) / 2.0, -1)
+        return 4.0 * F.kl_div(student, teacher, log_target=True, reduction="batchmean")
+
+    return _fwd_bwd(loss, [h, w])
+
+
 LARGE_VOCAB = [
     Case("linear_cross_entropy", {"n": 2048, "d": 512, "v": 32768},
          {"n": 256, "d": 128, "v": 8192},
@@ -219,6 +255,14 @@ LARGE_VOCAB = [
           COMPILED: compiled_definition("linear_cross_entropy", _lce_inputs)},
          {"torch F.linear_cross_entropy (chunked)": (0.8, 1.0),
           "torch linear + cross_entropy": (1.0, 0.3), COMPILED: (1.0, None)}),
+    Case("linear_distillation", {"n": 2048, "d": 512, "v": 32768},
+         {"n": 256, "d": 128, "v": 8192},
+         {"losskit": _distill_ours,
+          "losskit definition (LOSSKIT_KERNELS=plain)": _distill_definition,
+          "torch linear + log_softmax + kl_div": _distill_naive},
+         {"losskit definition (LOSSKIT_KERNELS=plain)": (None, 0.3),
+          "torch linear + log_softmax + kl_div": (None, 0.3)},
+         what="forward + backward, forward KL at T = 2, teacher under no_grad"),
 ]
 
 

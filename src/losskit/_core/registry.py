@@ -19,11 +19,13 @@ import torch
 from .validate import LossInputError
 
 __all__ = [
+    "HEADS",
     "INPUT_KINDS",
     "PROPERTIES",
     "LossFn",
     "LossInfo",
     "close_names",
+    "default_head",
     "get_info",
     "list_losses",
     "register_loss",
@@ -32,6 +34,54 @@ __all__ = [
 #: What the first argument of a loss holds.
 INPUT_KINDS = ("values", "logits", "probabilities", "log_probs", "embeddings", "boxes",
                "scores", "energies", "hidden_states", "parameters")
+
+#: Prediction heads: what the model's raw output is to the loss, and how it becomes the
+#: prediction a metric scores (``losskit.compare`` trains and scores every loss through it).
+HEADS = {
+    "identity": "one real value per target; the prediction is the output itself",
+    "log_rate": "the log of a positive mean; the prediction is exp(output)",
+    "log1p": "log1p of a non-negative prediction; the loss sees expm1(output)",
+    "logit": "one logit per sample or label; the prediction is sigmoid(output)",
+    "softmax": "one logit per class [N, C]; the prediction is softmax(output)",
+    "log_softmax": "log-probabilities per class: the model ends in log_softmax",
+    "cumulative_logits": "K - 1 logits of P(y > k) (CORAL); the prediction is the median (or "
+                         "mean) of the ordinal distribution they define",
+    "conditional_logits": "K - 1 logits of P(y > k | y > k - 1) (CORN); the prediction is the "
+                          "median (or mean) of the ordinal distribution they define",
+    "quantiles": "one value per quantile level; the prediction is the level the metric asks "
+                 "for (the median by default)",
+    "mean_variance": "a mean and a positive variance per target; the prediction is the mean",
+    "censored_value": "the latent mean of a censored Gaussian; the prediction is that mean "
+                      "clipped to the censoring limits (the median of the observed value)",
+    "score": "one real score per item; only the order matters",
+    "risk": "a log hazard ratio per subject; higher means an earlier event",
+    "hazard_logits": "one logit per time interval of a discrete hazard; the prediction is the "
+                     "survival curve",
+    "survival_params": "the parameters of a survival-time distribution (log scale, log shape)",
+    "energy": "one energy per class; the prediction is softmax(-energy)",
+    "embedding": "an embedding vector per sample (no per-sample prediction)",
+    "box": "box coordinates x1, y1, x2, y2",
+    "hidden_states": "hidden states before the output layer (the loss owns the projection)",
+    "none": "not a prediction (penalties, policy and preference objectives)",
+}
+
+_HEAD_OF_INPUT = {"values": "identity", "probabilities": "softmax", "log_probs": "log_softmax",
+                  "embeddings": "embedding", "boxes": "box", "scores": "score",
+                  "energies": "energy", "hidden_states": "hidden_states", "parameters": "none"}
+
+
+def default_head(input_kind: str, target_kind: str) -> str:
+    """The head a loss trains when it declares none: read off its input and target kinds."""
+    if input_kind in ("logits", "scores"):
+        binary = "binary" in target_kind or target_kind.startswith("+1")
+        if binary:
+            return "logit" if input_kind == "logits" else "score"
+        if "class" in target_kind or "probabilities" in target_kind:
+            return "softmax"
+    if input_kind == "log_probs" and not ("class" in target_kind or "label" in target_kind):
+        return "none"  # log-probabilities of sampled sequences (policy and preference losses)
+    return _HEAD_OF_INPUT.get(input_kind, "none")
+
 
 #: Claims a LossInfo may make; each one is verified by the common test suite.
 PROPERTIES = {
@@ -68,7 +118,9 @@ class LossInfo:
     ``check`` name to the reason that check does not apply to this loss.
     ``learnable`` names the hyperparameters that may be tensors requiring grad (a
     learnable temperature, margin, scale, ...) and then receive exact gradients; the
-    common suite and ``check`` gradcheck each of them.
+    common suite and ``check`` gradcheck each of them. ``head`` (one of :data:`HEADS`) says
+    what the model's output is to the loss and how it becomes the prediction a metric
+    scores; it defaults to :func:`default_head` of the input and target kinds.
     """
 
     name: str
@@ -93,6 +145,7 @@ class LossInfo:
     none_shape: str = "element"
     builtin: bool = True
     learnable: tuple[str, ...] = ()
+    head: str = "identity"
 
     @property
     def signature(self) -> inspect.Signature:
@@ -134,6 +187,7 @@ class LossInfo:
             "when_to_use": self.when_to_use,
             "pitfalls": self.pitfalls,
             "references": list(self.references),
+            "head": self.head,
         }
 
 
@@ -179,6 +233,7 @@ def register_loss(
     expected_failures: Mapping[str, str] | None = None,
     none_shape: str = "element",
     learnable: Iterable[str] = (),
+    head: str | None = None,
     replace: bool = False,
 ) -> Callable[[LossFn], LossFn]:
     """Decorator that registers a loss function with its :class:`LossInfo`.
@@ -204,6 +259,8 @@ def register_loss(
         raise LossInputError(f"unknown properties {sorted(unknown)}; known: {sorted(PROPERTIES)}")
     if input_kind not in INPUT_KINDS:
         raise LossInputError(f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
+    if head is not None and head not in HEADS:
+        raise LossInputError(f"head must be one of {sorted(HEADS)}, got {head!r}")
 
     def decorator(fn: LossFn) -> LossFn:
         loss_name = name or fn.__name__
@@ -216,7 +273,7 @@ def register_loss(
             grad_args=tuple(grad_args), reference=reference, optimum=optimum,
             expected_failures=MappingProxyType(dict(expected_failures or {})),
             none_shape=none_shape, builtin=fn.__module__.startswith("losskit."),
-            learnable=tuple(learnable),
+            learnable=tuple(learnable), head=head or default_head(input_kind, target_kind),
         )
         missing = [p for p in info.learnable if p not in info.signature.parameters]
         if missing:

@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "bundled example.")
     p.add_argument("data", nargs="?", metavar="DATA",
                    help="CSV, Parquet, .npy or .npz file (omit for the bundled example)")
-    p.add_argument("--target", metavar="COL", help="target column (array name for .npz)")
+    p.add_argument("--target", metavar="COL",
+                   help="target column (array name for .npz); 'a,b,c' for several targets")
     p.add_argument("--task", metavar="T",
                    help="declare the task instead of inferring it: " + ", ".join(TASKS))
     p.add_argument("--metric", metavar="M",
@@ -25,6 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "log_loss, iou, ...")
     p.add_argument("--costs", metavar="SPEC",
                    help="asymmetric error costs, e.g. under=3,over=1 or fn=5,fp=1")
+    p.add_argument("--time", metavar="COL",
+                   help="column giving the row order (dates or numbers): time-ordered data")
+    p.add_argument("--group", metavar="COL",
+                   help="column of group ids (queries, choice sets, entities): grouped data, "
+                        "listwise losses for relevance")
+    p.add_argument("--event", metavar="COL",
+                   help="event indicator (1 = event, 0 = censored): the target is a survival "
+                        "time")
     p.add_argument("--top-k", type=int, default=3, metavar="K", help="number of choices (3)")
     p.add_argument("--example", default="delivery_times",
                    help="bundled example to use when DATA is omitted (delivery_times, churn)")
@@ -34,16 +43,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
-    from ..cli import CLIError
+    from .._cli_errors import CLIError
     from ..io import load_dataset
     from . import recommend, render_recommendation
 
     if args.top_k < 1:
         raise CLIError(f"--top-k must be at least 1, got {args.top_k}")
-    ds = load_dataset(args.data, args.target, example=args.example)
+    ds = load_dataset(args.data, args.target, example=args.example, time=args.time,
+                      group=args.group, event=args.event)
     metric = args.metric or (ds.metric if ds.bundled else None)
-    rec = recommend(ds.y, ds.X, task=args.task, metric=metric, costs=args.costs,
-                    top_k=args.top_k)
+    rec = recommend(ds.y, ds.features, task=args.task, metric=metric, costs=args.costs,
+                    top_k=args.top_k, **ds.structure)
     note = None
     if ds.bundled:
         note = (f"No DATA given: using the {ds.source}; target {ds.target_name!r}"

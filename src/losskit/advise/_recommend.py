@@ -8,41 +8,41 @@ from typing import Any
 
 from .._core.validate import LossInputError
 from ._profile import TargetProfile, _jsonable, profile
-from ._rules import RULES, Rule, namespace, normalize_costs, objective
+from ._rules import RULES, Rule, check_costs, namespace, normalize_costs, objective
 
 __all__ = ["Choice", "Recommendation", "recommend"]
 
 #: Hyperparameters that a loss takes as tensors; the snippet rebuilds them with torch.tensor.
-_TENSOR_PARAMS = {"class_weight", "pos_weight"}
+_TENSOR_PARAMS = {"class_weight", "pos_weight", "class_prior", "class_counts", "weight"}
 
-#: What the model must output for each loss (a comment line in the snippet).
-_HEAD = {
-    "mse": "model output: one value per target", "mae": "model output: one value per target",
-    "huber": "model output: one value per target",
-    "smooth_l1": "model output: one value per target",
-    "log_cosh": "model output: one value per target",
-    "quantile": "model output: one value per target (the quantile)",
-    "msle": "model output: non-negative values (end with softplus)",
-    "poisson_nll": "model output: the log-rate (no exp in the model)",
+#: How the call differs from ``loss(output, target)``, where it does.
+_CALL = {
     "gaussian_nll": "loss(mean, target, var): two heads, var through softplus",
-    "binary_cross_entropy": "model output: raw logits [N] (or [N, labels]), no sigmoid",
-    "sigmoid_focal": "model output: raw logits, no sigmoid",
-    "cross_entropy": "model output: raw logits [N, C], no softmax",
-    "softmax_focal": "model output: raw logits [N, C], no softmax",
-    "hinge": "model output: one score per sample; targets in {-1, 1} or {0, 1}",
-    "multiclass_hinge": "model output: one score per class",
-    "asymmetric_multilabel": "model output: raw logits [N, labels]",
-    "soft_f1": "model output: raw logits [N]",
-    "pairwise_logistic": "model output: one score per sample",
-    "kl_div": "model output: log_softmax over classes",
-    "js_div": "model output: logits over classes",
-    "coral": "model output: K - 1 logits sharing one weight vector",
-    "corn": "model output: K - 1 logits",
-    "sequence_cross_entropy": "model output: logits [B, T, V]",
+    "kl_div": "loss(logits, target_probabilities)",
     "linear_cross_entropy": "loss(hidden [B, T, H], output_weight [V, H], target)",
     "ctc": "loss(log_probs [T, B, C], targets, input_lengths, target_lengths)",
     "demographic_parity_gap": "total = task_loss + lam * penalty(logits, group)",
     "equalized_odds_gap": "total = task_loss + lam * penalty(logits, target, group)",
+    "cox_ph": "loss(risk [N], time [N], event [N]): one log hazard ratio per subject",
+    "discrete_hazard": "loss(logits [N, bins], time_bin [N], event [N])",
+    "weibull_nll": "loss(log_scale, log_shape, time, event): two heads",
+    "tobit": "loss(mean, target): mean of the latent (uncensored) value",
+    "listnet": "loss(scores [N], relevance [N], group=query_ids) or padded [Q, L] lists",
+    "listmle": "loss(scores [N], relevance [N], group=query_ids) or padded [Q, L] lists",
+    "lambdarank": "loss(scores [N], relevance [N], group=query_ids) or padded [Q, L] lists",
+    "approx_ndcg": "loss(scores [N], relevance [N], group=query_ids) or padded [Q, L] lists",
+    "arcface": "loss(embeddings, centers [C, d] (learnable), target)",
+    "cosface": "loss(embeddings, centers [C, d] (learnable), target)",
+    "clip_contrastive": "loss(image_embeddings, text_embeddings)",
+    "siglip": "loss(image_embeddings, text_embeddings)",
+    "dpo": "loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, "
+           "ref_rejected_logps)",
+    "simpo": "loss(chosen_logps, rejected_logps): length-averaged log-probabilities",
+    "orpo": "loss(chosen_logps, rejected_logps): length-averaged log-probabilities",
+    "kto": "loss(policy_logps, reference_logps, desirable)",
+    "bradley_terry": "loss(chosen_rewards, rejected_rewards)",
+    "grpo": "loss(logps, old_logps, rewards, group_size=G, mask=mask)",
+    "ppo_clip": "loss(logps, old_logps, advantages, mask=mask)",
 }
 
 
@@ -72,6 +72,8 @@ class Recommendation:
     profile: TargetProfile
     objective: dict[str, Any]
     choices: list[Choice]
+    #: Ids of every rule whose condition held (proposing, demoting or annotating).
+    fired: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> Choice:
@@ -103,23 +105,19 @@ class _Evidence(string.Formatter):
         return value, key
 
 
-def _holds(rule: Rule, ns: dict[str, Any]) -> bool:
-    return bool(eval(rule.when, {"__builtins__": {}}, ns))
-
-
-def _params(rule: Rule, ns: dict[str, Any]) -> dict[str, Any]:
-    return {k: eval(expr, {"__builtins__": {}}, ns) for k, expr in rule.params.items()}
-
-
 def recommend(y: Any, X: Any = None, *, task: str | None = None, metric: str | None = None,
-              costs: Any = None, top_k: int = 3) -> Recommendation:
+              costs: Any = None, top_k: int = 3, time: Any = None, group: Any = None,
+              event: Any = None) -> Recommendation:
     """Rank losses for this target, metric and costs, best first, with reasons and code.
 
     ``y`` may also be a :class:`TargetProfile` already computed. ``metric`` names what the
-    model is judged by (``"rmse"``, ``"mae"``, ``"f1"``, ``"auc"``, ``"log_loss"``,
-    ``"iou"``, ``"pinball@0.9"``, ...); ``costs`` gives asymmetric error costs,
+    model is judged by (``"rmse"``, ``"mae"``, ``"f1"``, ``"roc_auc"``, ``"log_loss"``,
+    ``"jaccard"``, ``"pinball@0.9"``, ``"ndcg@10"``, ``"concordance"``, ...; see
+    :data:`losskit.vocabulary.METRICS`); ``costs`` gives asymmetric error costs,
     ``{"under": 3, "over": 1}`` for regression or ``{"fn": 5, "fp": 1}`` for binary
-    decisions. The rules live in :data:`losskit.advise.RULES`.
+    decisions. ``event`` (censoring indicator), ``group`` (query or entity ids) and
+    ``time`` (row order) declare structure, as in :func:`profile`. The rules live in
+    ``losskit/advise/rules.toml`` (:data:`losskit.advise.RULES`).
 
     >>> import numpy as np, losskit
     >>> y = np.random.default_rng(0).normal(10, 2, 500)
@@ -127,17 +125,22 @@ def recommend(y: Any, X: Any = None, *, task: str | None = None, metric: str | N
     >>> rec.best.name, rec.best.params
     ('quantile', {'quantiles': 0.75})
     """
-    if not isinstance(top_k, int) or top_k < 1:
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
         raise LossInputError(f"top_k must be a positive integer, got {top_k!r}")
-    prof = y if isinstance(y, TargetProfile) else profile(y, X, task=task)
-    obj = objective(metric, normalize_costs(costs))
+    cost_map = normalize_costs(costs)
+    prof = y if isinstance(y, TargetProfile) else profile(
+        y, X, task=task, metric=metric, time=time, group=group, event=event)
+    check_costs(cost_map, prof.task)
+    obj = objective(metric, cost_map, prof.task)
     ns = namespace(prof, obj)
     candidates: dict[str, dict[str, Any]] = {}
+    fired: list[str] = []
     # Pass 1: rules that propose a loss; pass 2: rules that demote or annotate proposed ones.
     for proposing in (True, False):
         for rule in RULES:
-            if (rule.score > 0) != proposing or not _holds(rule, ns):
+            if (rule.score > 0) != proposing or not rule.holds(ns):
                 continue
+            fired.append(rule.id)
             targets = list(candidates) if rule.loss == "*" else [rule.loss]
             for name in targets:
                 if name not in candidates:
@@ -146,6 +149,8 @@ def recommend(y: Any, X: Any = None, *, task: str | None = None, metric: str | N
                     candidates[name] = {"score": 0.0, "params": {}, "reasons": [],
                                         "evidence": [], "caveats": [], "rules": []}
                 _apply(candidates[name], rule, ns)
+    _merge_equivalent(candidates)
+    _note_unregistered(candidates)
     ranked = sorted(candidates.items(), key=lambda kv: -kv[1]["score"])
     choices = [Choice(name=name, params=c["params"], reasons=c["reasons"], caveats=c["caveats"],
                       code=snippet(name, c["params"]), score=round(c["score"], 2),
@@ -153,14 +158,15 @@ def recommend(y: Any, X: Any = None, *, task: str | None = None, metric: str | N
                for name, c in ranked[:top_k] if c["score"] > 0]
     if not choices:
         raise LossInputError(f"no rule covers task {prof.task!r}; see losskit.advise.RULES")
-    return Recommendation(prof, obj, choices)
+    return Recommendation(prof, obj, choices, fired)
 
 
 def _apply(cand: dict[str, Any], rule: Rule, ns: dict[str, Any]) -> None:
-    params = _params(rule, ns)
+    params = rule.evaluate_params(ns)
     cand["score"] += rule.score
-    cand["params"].update(params)
     cand["rules"].append(rule.id)
+    if rule.score > 0:  # demoting and annotating rules cite their values, never set them
+        cand["params"].update(params)
     if rule.because:
         fmt = _Evidence(params, ns)
         cand["reasons"].append(fmt.format(rule.because))
@@ -171,26 +177,72 @@ def _apply(cand: dict[str, Any], rule: Rule, ns: dict[str, Any]) -> None:
             cand["caveats"].append(caveat)
 
 
+def _merge_equivalent(candidates: dict[str, dict[str, Any]]) -> None:
+    """huber(delta=d) and smooth_l1(beta=d) are one choice: smooth_l1 is huber / d, so the
+    two have the same minimizer and, under Adam, the same training run."""
+    huber, smooth = candidates.get("huber"), candidates.get("smooth_l1")
+    if huber is None or smooth is None:
+        return
+    d, b = huber["params"].get("delta", 1.0), smooth["params"].get("beta", 1.0)
+    if d is None or b is None or abs(float(d) - float(b)) > 1e-9 * max(abs(float(d)), 1.0):
+        return
+    huber["score"] = max(huber["score"], smooth["score"])
+    note = (f"smooth_l1 with beta = {b} is this loss divided by {d}: the same choice "
+            "(pick either)")
+    if note not in huber["caveats"]:
+        huber["caveats"].append(note)
+    del candidates["smooth_l1"]
+
+
+def _note_unregistered(candidates: dict[str, dict[str, Any]]) -> None:
+    """A choice this build of losskit cannot construct says so (the rules name losses of
+    every family; an older or trimmed build may lack some)."""
+    from .._core.registry import list_losses
+
+    have = set(list_losses())
+    for name, cand in candidates.items():
+        missing = [t.split("*")[-1].strip() for t in name.split("+")]
+        missing = [t for t in missing if t and t not in have]
+        if missing:
+            cand["caveats"].append(f"{', '.join(missing)} is not registered in this build of "
+                                   "losskit: update it, or register your own implementation")
+
+
 def _literal(key: str, value: Any) -> str:
     if isinstance(value, dict):
         inner = ", ".join(f"{k!r}: {_literal(k, v)}" for k, v in value.items())
         return "{" + inner + "}"
-    if key in _TENSOR_PARAMS:
-        return f"torch.tensor({value!r})"
+    if key in _TENSOR_PARAMS and isinstance(value, (list, tuple)):
+        return f"torch.tensor({list(value)!r})"
     return repr(value)
+
+
+def _head_comment(name: str) -> str | None:
+    from .._core.registry import HEADS, get_info
+
+    if "+" in name:
+        return "model output: raw logits [N, C, H, W], no softmax / sigmoid" if any(
+            t in name for t in ("dice", "cross_entropy")) else "model output: the image itself"
+    call = _CALL.get(name)
+    try:
+        info = get_info(name)
+    except ValueError:
+        return call
+    head = f"model output: {HEADS.get(info.head, info.head)}" if info.head != "none" else None
+    return "; ".join(x for x in (call, head) if x) or None
 
 
 def snippet(name: str, params: dict[str, Any]) -> str:
     """Ready-to-paste code that builds the loss with these hyperparameters."""
     args = "".join(f", {k}={_literal(k, v)}" for k, v in params.items())
-    needs_torch = any(k in _TENSOR_PARAMS for k in params) or any(
+    needs_torch = any(k in _TENSOR_PARAMS and isinstance(v, (list, tuple))
+                      for k, v in params.items()) or any(
         isinstance(v, dict) and any(k in _TENSOR_PARAMS for k in v) for v in params.values())
     lines = ["import losskit"]
     if needs_torch:
         lines.insert(0, "import torch")
     lines.append(f"loss = losskit.get({name!r}{args})")
-    head = ("model output: raw logits [N, C, H, W], no softmax / sigmoid" if "+" in name
-            else _HEAD.get(name))
+    head = _head_comment(name)
     if head:
         lines.append(f"# {head}")
     return "\n".join(lines)

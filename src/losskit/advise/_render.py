@@ -8,17 +8,19 @@ __all__ = ["recommendation_lines", "render_recommendation"]
 
 #: Facts worth a line in the summary, in this order (each shown only when the profile has it).
 _SUMMARY = (
-    "n", "shape", "n_missing", "n_nonfinite", "n_classes", "class_counts", "positive_rate",
-    "imbalance_ratio", "suspected_label_noise", "n_labels", "label_cardinality",
+    "n", "shape", "n_missing", "n_nonfinite", "n_features", "n_groups", "group_size_median",
+    "n_events", "censored_fraction", "n_outputs", "output_sigmas", "n_classes", "class_counts",
+    "positive_rate", "imbalance_ratio", "suspected_label_noise", "n_labels", "label_cardinality",
     "co_occurrence_fraction", "label_density", "mean_normalized_entropy", "foreground_fraction",
     "empty_mask_fraction", "length_min", "length_max", "vocab_size", "min", "max", "median",
     "mad_sigma", "skewness", "excess_kurtosis", "outlier_fraction", "zero_fraction",
-    "orders_of_magnitude", "dispersion_index", "noise_sigma", "noise_outlier_fraction",
-    "noise_excess_kurtosis", "heteroscedasticity", "order_shift",
+    "pileup_fraction", "pileup_value", "orders_of_magnitude", "dispersion_index", "dispersion",
+    "nb_dispersion", "noise_sigma", "noise_outlier_fraction", "noise_excess_kurtosis",
+    "noise_skewness", "heteroscedasticity", "order_shift", "autocorrelation",
 )
 _PERCENT = {"positive_rate", "suspected_label_noise", "co_occurrence_fraction", "label_density",
             "foreground_fraction", "empty_mask_fraction", "outlier_fraction", "zero_fraction",
-            "noise_outlier_fraction"}
+            "noise_outlier_fraction", "censored_fraction", "pileup_fraction"}
 
 
 def _escape(text: str, markup: bool) -> str:
@@ -58,6 +60,8 @@ def recommendation_lines(rec: Any, markup: bool = True, show_profile: bool = Tru
         if prof.get("noise_source") and prof.get("noise_sigma") is not None:
             facts.append(f"noise from {prof['noise_source']}")
         lines.append(dim(_escape("  " + ", ".join(facts), markup)))
+        for note in prof.get("data_notes") or []:
+            lines.append(dim(_escape(f"  data: {note}", markup)))
     # Caveats every choice shares (drift, missing values, the metric) are printed once.
     shared = [c for c in rec.choices[0].caveats
               if len(rec.choices) > 1 and all(c in ch.caveats for ch in rec.choices)]

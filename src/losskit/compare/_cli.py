@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "recommendation it checks.")
     p.add_argument("data", nargs="?", help="CSV, Parquet, .npy or .npz file (default: a "
                                             "bundled example)")
-    p.add_argument("--target", help="target column (CSV/Parquet) or array name (.npz)")
+    p.add_argument("--target", help="target column (CSV/Parquet) or array name (.npz); 'a,b' "
+                                    "for several targets")
     p.add_argument("--example", default="delivery_times",
                    help="bundled example when no DATA is given: delivery_times (regression, "
                         "outliers) or churn (imbalanced binary)")
@@ -26,7 +27,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "top choices)")
     p.add_argument("--metric", help="mae, rmse, pinball@0.9, f1, recall, roc_auc, iou, ... "
                                     "(default: the example's, else mae / f1)")
-    p.add_argument("--task", help="regression, binary or multiclass (default: inferred)")
+    p.add_argument("--task", help="continuous (regression), count, proportion, multioutput, "
+                                  "binary, multiclass, ordinal, multilabel, survival, ranking "
+                                  "(default: inferred, as recommend does)")
+    p.add_argument("--time", metavar="COL", help="column giving the row order: time-ordered "
+                                                 "folds")
+    p.add_argument("--group", metavar="COL", help="column of group ids: folds keep groups whole "
+                                                  "(and ranking losses learn within them)")
+    p.add_argument("--event", metavar="COL", help="event indicator (1 = event, 0 = censored): "
+                                                  "survival times")
+    p.add_argument("--costs", metavar="SPEC", help="asymmetric error costs for the "
+                                                   "recommendation, e.g. under=3,over=1")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
     p.add_argument("--repeats", type=int, default=1, help="repeat the folds (default 1)")
     p.add_argument("--epochs", type=int, default=150, help="training steps per fold "
@@ -66,16 +77,50 @@ def _write(out: str, name: str, payload: dict) -> str:
     return str(path)
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Arguments that are wrong whatever the data: one line and exit 2, before any work."""
+    from .._cli_errors import CLIError
+
+    for name, low in (("epochs", 1), ("repeats", 1), ("folds", 2)):
+        value = getattr(args, name)
+        if value < low:
+            raise CLIError(f"--{name} must be at least {low}, got {value}")
+    if args.task:
+        from ..vocabulary import normalize_task
+        from ._compare import TABULAR_TASKS
+
+        task = normalize_task(args.task)
+        if task not in (*TABULAR_TASKS, "classification"):
+            raise CLIError(f"compare trains a model on a feature table; a {task} target needs "
+                           f"its own training loop (tasks compare can train: "
+                           f"{', '.join(TABULAR_TASKS)})")
+    if args.out:
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise CLIError(f"--out must be a directory; {args.out} is an existing file")
+        parent = next((p for p in (out, *out.parents) if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise CLIError(f"--out {args.out}: {parent} is a file, not a directory")
+
+
 def run_compare(args: argparse.Namespace) -> int:
+    _check_args(args)
     if args.scenario:
         return _run_scenario(args)
     from .._render import console
     from ..io import load_dataset
     from ._compare import compare
 
-    ds = load_dataset(args.data, args.target, example=args.example)
+    ds = load_dataset(args.data, args.target, example=args.example, time=args.time,
+                      group=args.group, event=args.event)
     out = console()
     metric = args.metric or ds.metric
+    if metric is None and args.costs:
+        from ..advise._rules import normalize_costs
+
+        costs = normalize_costs(args.costs)
+        if costs and "under" in costs:  # the expected cost is the pinball loss at that level
+            metric = f"pinball@{costs['under'] / (costs['under'] + costs['over']):.4g}"
     losses: Any = None
     if args.losses:
         losses = [s.strip() for s in args.losses.split(",") if s.strip()]
@@ -87,9 +132,9 @@ def run_compare(args: argparse.Namespace) -> int:
                   f"{args.epochs} epochs")
     callback, bar = _progress_callback(not args.json)
     with bar:
-        c = compare(ds.X, ds.y, losses=losses, metric=metric, task=args.task, model=args.model,
-                    folds=args.folds, repeats=args.repeats, epochs=args.epochs, seed=args.seed,
-                    progress=callback)
+        c = compare(ds.features, ds.y, losses=losses, metric=metric, task=args.task,
+                    model=args.model, folds=args.folds, repeats=args.repeats,
+                    epochs=args.epochs, seed=args.seed, progress=callback, **ds.structure)
     written = []
     if args.out:
         written.append(_write(args.out, "comparison.json", c.to_dict()))
@@ -126,8 +171,8 @@ def _recommendation(ds: Any, args: argparse.Namespace, metric: str | None, out: 
         from .. import advise
     except ImportError:
         return None
-    kwargs = {"metric": metric} if args.task is None else {"metric": metric, "task": args.task}
-    rec = advise.recommend(ds.y, ds.X, **kwargs)
+    rec = advise.recommend(ds.y, ds.features, metric=metric, task=args.task, costs=args.costs,
+                           **ds.structure)
     if not args.json:
         out.print(f"[bold]Recommendation[/bold] for {ds.source}")
         render = getattr(advise, "render_recommendation", None)

@@ -2,10 +2,12 @@
 
 Every candidate sees the same folds, the same standardized features and the same
 initial weights (the torch seed depends on the fold only), so per-fold scores are
-paired. Regression models predict ``center + scale * net(x)`` with the training
-target's median and robust scale, so a loss's hyperparameters keep the target's
-units (Huber's ``delta`` is in minutes if the target is) while the optimizer works
-on a well-scaled problem. Classification models start from the class prior.
+paired. The network's raw output goes through the candidate's fitted head
+(:mod:`losskit.compare._heads`), which puts it on a sensible scale from the start (the
+training target's median and robust scale for values, the log of the mean for a
+log-rate, the class prior for logits), so a loss's hyperparameters keep the target's
+units (Huber's ``delta`` is in minutes if the target is) while the optimizer works on a
+well-scaled problem; the head also reads predictions back on the metric's scale.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ import numpy as np
 import torch
 
 from .._core.validate import LossInputError
+from ..vocabulary import Metric
 from ._candidates import Candidate
-from ._metrics import Metric, tune_threshold
+from ._heads import Batch, FittedHead, Problem
+from ._metrics import tune_threshold
 
 __all__ = ["FoldResult", "TrainConfig", "build_model", "fit_fold", "prepare_features",
            "single_thread"]
@@ -32,7 +36,7 @@ ModelFactory = Callable[[int, int], torch.nn.Module]
 
 @contextlib.contextmanager
 def single_thread() -> Iterator[None]:
-    """Run torch on one thread, then restore the previous setting.
+    """Run torch (and numpy's BLAS) on one thread, then restore the previous setting.
 
     Small models spend more on thread hand-offs than on arithmetic: on a busy 2-core
     machine an intra-op thread pool made a 500-element log_sigmoid 20 ms instead of 7 us.
@@ -40,7 +44,13 @@ def single_thread() -> Iterator[None]:
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            yield
+        else:
+            with threadpool_limits(1, user_api="blas"):
+                yield
     finally:
         torch.set_num_threads(previous)
 
@@ -79,72 +89,117 @@ def build_model(kind: str | ModelFactory, n_features: int, n_outputs: int,
                          f"(n_features, n_outputs) -> nn.Module, got {kind!r}")
 
 
+def _wide_positive(X: np.ndarray) -> np.ndarray:
+    """Columns that are positive and span a factor of 10 or more (1st to 99th percentile)."""
+    if X.shape[1] == 0:
+        return np.zeros(0, dtype=bool)
+    with np.errstate(all="ignore"):
+        lo = np.nanpercentile(X, 1, axis=0)
+        hi = np.nanpercentile(X, 99, axis=0)
+        mn = np.nanmin(X, axis=0)
+    return (mn > 0) & (hi >= 10 * lo)
+
+
 def prepare_features(X_train: np.ndarray, X_test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Impute with the training median, standardize with the training mean and std."""
-    med = np.nanmedian(X_train, axis=0) if X_train.shape[1] else np.zeros(0)
-    med = np.where(np.isnan(med), 0.0, med)
-    X_train = np.where(np.isnan(X_train), med, X_train)
-    X_test = np.where(np.isnan(X_test), med, X_test)
+    """Impute with the training median, add log(x) beside every positive feature that spans
+    an order of magnitude (a population, an income: it enters a log-link model as an
+    offset would, and every candidate sees the same columns), then standardize with the
+    training mean and std."""
+    if X_train.shape[1]:
+        wide = _wide_positive(X_train)
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(X_train, axis=0)
+        med = np.where(np.isnan(med), 0.0, med)
+        X_train = np.where(np.isnan(X_train), med, X_train)
+        X_test = np.where(np.isnan(X_test), med, X_test)
+        if wide.any():
+            floor = X_train[:, wide].min(axis=0)
+            X_train = np.column_stack([X_train, np.log(X_train[:, wide])])
+            X_test = np.column_stack([X_test, np.log(np.maximum(X_test[:, wide], floor))])
     mu, sd = X_train.mean(0), X_train.std(0)
     sd = np.where(sd > 0, sd, 1.0)
     to = lambda a: torch.as_tensor((a - mu) / sd, dtype=torch.float32)  # noqa: E731
     return to(X_train), to(X_test)
 
 
-class _Offset(torch.nn.Module):
-    """``center + scale * net(x)``: a fixed affine head, so the net works at unit scale."""
+class _Model(torch.nn.Module):
+    """The network followed by the fitted head's fixed offset and link."""
 
-    def __init__(self, net: torch.nn.Module, center: torch.Tensor, scale: float) -> None:
+    def __init__(self, net: torch.nn.Module, head: FittedHead) -> None:
         super().__init__()
         self.net = net
-        self.register_buffer("center", center)
-        self.scale = scale
+        self.head = head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.net(x)
-        if self.center.numel() == 1 and out.ndim == 2 and out.shape[1] == 1:
-            out = out[:, 0]
-        return self.center + self.scale * out
+        raw = self.net(x)
+        if raw.ndim == 1:
+            raw = raw[:, None]
+        return self.head.output(raw)
 
 
-def _head(cand: Candidate, net: torch.nn.Module, y: np.ndarray, n_classes: int) -> _Offset:
-    if cand.layout == "values":
-        center = float(np.median(y))
-        mad = float(np.median(np.abs(y - center))) * 1.4826
-        scale = mad if mad > 0 else (float(np.std(y)) or 1.0)
-        return _Offset(net, torch.tensor(center), scale)
-    counts = np.bincount(y.astype(int), minlength=n_classes) + 1.0
-    prior = np.log(counts / counts.sum())
-    if cand.layout == "binary_logit":
-        return _Offset(net, torch.tensor(float(prior[1] - prior[0])), 1.0)
-    return _Offset(net, torch.as_tensor(prior - prior.mean(), dtype=torch.float32), 1.0)
+@dataclass
+class Predictions:
+    """What a fitted model predicts for some rows, read through its head on demand."""
+
+    head: FittedHead
+    out: torch.Tensor
+
+    def for_metric(self, metric: Metric, threshold: float | None) -> np.ndarray:
+        task = self.head.problem.task
+        needs = metric.needs
+        if needs == "risk":
+            return self.head.risk(self.out)
+        if needs == "scores":
+            if self.head.kind == "classes" and task != "ranking":
+                return self.head.proba(self.out)
+            return self.head.point(self.out, "mean", None)
+        if needs == "values":
+            v = self.head.point(self.out, metric.optimizes, metric.level)
+            if task == "ordinal":
+                return self.head.problem.levels[np.asarray(v, dtype=int)]
+            return v
+        proba = self.binary_or_class_proba()
+        if needs == "proba":
+            return proba
+        # labels
+        if task == "ordinal":
+            return _ordinal_labels(self.head, self.out, metric)
+        if proba.ndim == 2 and task != "multilabel":
+            return proba.argmax(1)
+        t = 0.5 if threshold is None else threshold
+        return (proba >= t).astype(int)
+
+    def binary_or_class_proba(self) -> np.ndarray:
+        proba = self.head.proba(self.out)
+        if self.head.problem.task == "binary" and proba.ndim == 2:
+            return proba[:, 1]
+        return proba
 
 
-def predictions(cand: Candidate, output: torch.Tensor) -> np.ndarray:
-    """Values (regression), P(positive) ``[N]`` (binary) or class probabilities ``[N, C]``."""
-    with torch.no_grad():
-        if cand.layout == "values":
-            return output.double().numpy()
-        if cand.layout == "binary_logit":
-            return torch.sigmoid(output.double()).numpy()
-        proba = torch.softmax(output.double(), dim=1).numpy()
-        return proba[:, 1] if proba.shape[1] == 2 else proba
+def _ordinal_labels(head: FittedHead, out: torch.Tensor, metric: Metric) -> np.ndarray:
+    stat = {"ordinal": "mean"}.get(metric.optimizes, "mode")
+    return np.asarray(head.point(out, stat, None), dtype=int)
 
 
-def score(metric: Metric, y: np.ndarray, pred: np.ndarray, n_classes: int,
-          threshold: float | None) -> float:
-    if metric.needs == "labels":
-        labels = pred.argmax(1) if pred.ndim == 2 else (pred >= threshold).astype(int)
-        return metric(y, labels, n_classes)
-    return metric(y, pred)
+def score(metric: Metric, y: np.ndarray, pred: Predictions, n_classes: int,
+          threshold: float | None, batch: Batch) -> float:
+    p = pred.for_metric(metric, threshold)
+    event = None if batch.event is None else batch.event.numpy()
+    group = None if batch.group is None else batch.group.numpy()
+    return metric(y, p, n_classes=n_classes, group=group, event=event)
 
 
-def _threshold(metric: Metric, cfg: TrainConfig, y: np.ndarray, pred: np.ndarray) -> float | None:
-    if metric.needs != "labels" or pred.ndim == 2:
+def _threshold(metric: Metric, cfg: TrainConfig, y: np.ndarray, pred: Predictions) -> Any:
+    task = pred.head.problem.task
+    if metric.needs != "labels" or task not in ("binary", "multilabel"):
         return None
-    if cfg.threshold == "tune":
-        return tune_threshold(metric, y, pred)
-    return float(cfg.threshold)
+    proba = pred.binary_or_class_proba()
+    if cfg.threshold != "tune":
+        return float(cfg.threshold)
+    if task == "multilabel":
+        return np.array([tune_threshold(metric, y[:, j], proba[:, j])
+                         for j in range(y.shape[1])])
+    return tune_threshold(metric, y, proba)
 
 
 class _Adam:
@@ -179,37 +234,44 @@ class _Adam:
             p.addcdiv_(m, (v / c2).sqrt_().add_(self.eps), value=-lr / c1)
 
 
-def fit_fold(cand: Candidate, X_train: torch.Tensor, y_train: np.ndarray, X_test: torch.Tensor,
-             y_test: np.ndarray, *, metric: Metric, n_classes: int, cfg: TrainConfig,
-             seed: int, extra: tuple[Metric, ...] = ()) -> FoldResult:
+def fit_fold(cand: Candidate, problem: Problem, X_train: torch.Tensor, y_train: np.ndarray,
+             b_train: Batch, X_test: torch.Tensor, y_test: np.ndarray, b_test: Batch, *,
+             metric: Metric, cfg: TrainConfig, seed: int,
+             extra: tuple[Metric, ...] = ()) -> FoldResult:
     """Train ``cand`` with Adam (cosine-decayed learning rate) and score the held-out fold."""
     torch.manual_seed(seed)
-    net = build_model(cfg.model, X_train.shape[1], cand.n_outputs(n_classes), cfg.hidden)
-    model = _head(cand, net, y_train, n_classes)
+    head = cand.fit(problem, y_train, b_train)
+    net = build_model(cfg.model, X_train.shape[1], head.n_outputs, cfg.hidden)
+    model = _Model(net, head)
     lr = cfg.lr or (0.05 if cfg.model == "linear" else 0.01)
     n = len(y_train)
-    batch = n if not cfg.batch_size or cfg.batch_size >= n else int(cfg.batch_size)
+    # Survival and ranking losses compare rows with each other: they train on full batches.
+    whole = problem.task in ("survival", "ranking")
+    batch = n if whole or not cfg.batch_size or cfg.batch_size >= n else int(cfg.batch_size)
     steps_per_epoch = -(-n // batch)
-    opt = _Adam(list(model.parameters()), lr=lr, total_steps=cfg.epochs * steps_per_epoch)
-    t_train, t_test = cand.target(y_train), cand.target(y_test)
+    opt = _Adam(list(model.net.parameters()), lr=lr, total_steps=cfg.epochs * steps_per_epoch)
+    b_train = Batch(head.target(y_train), b_train.event, b_train.group, b_train.time_bin)
+    b_test = Batch(head.target(y_test), b_test.event, b_test.group, b_test.time_bin)
     record_at = set(np.unique(np.linspace(0, cfg.epochs, min(cfg.records, cfg.epochs) + 1)
                               .round().astype(int)).tolist())
     curves: dict[str, list[float]] = {"epoch": [], "train_loss": [], "val_loss": [],
                                       "val_metric": []}
     gen = torch.Generator().manual_seed(seed)
     fit_seconds = 0.0
+    n_classes = problem.n_classes
 
     def record(epoch: int) -> None:
         model.eval()
         with torch.no_grad():
             out_tr, out_te = model(X_train), model(X_test)
-            train_loss, val_loss = float(cand(out_tr, t_train)), float(cand(out_te, t_test))
-        p_tr, p_te = predictions(cand, out_tr), predictions(cand, out_te)
+            train_loss = float(head.loss(cand.loss, out_tr, b_train))
+            val_loss = float(head.loss(cand.loss, out_te, b_test))
+        p_tr, p_te = Predictions(head, out_tr), Predictions(head, out_te)
         thr = _threshold(metric, cfg, y_train, p_tr)
         curves["epoch"].append(epoch)
         curves["train_loss"].append(train_loss)
         curves["val_loss"].append(val_loss)
-        curves["val_metric"].append(score(metric, y_test, p_te, n_classes, thr))
+        curves["val_metric"].append(score(metric, y_test, p_te, n_classes, thr, b_test))
         model.train()
 
     record(0)
@@ -217,11 +279,10 @@ def fit_fold(cand: Candidate, X_train: torch.Tensor, y_train: np.ndarray, X_test
         start = time.perf_counter()
         order = torch.randperm(n, generator=gen) if batch < n else None
         for i in range(steps_per_epoch):
-            idx = None if order is None else order[i * batch:(i + 1) * batch]
-            xb = X_train if idx is None else X_train[idx]
-            yb = t_train if idx is None else t_train[idx]
+            part = b_train if order is None else b_train.take(order[i * batch:(i + 1) * batch])
+            xb = X_train if order is None else X_train[order[i * batch:(i + 1) * batch]]
             opt.zero_grad()
-            loss = cand(model(xb), yb)
+            loss = head.loss(cand.loss, model(xb), part)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss {cand.label!r} became {float(loss)} at epoch "
                                          f"{epoch}")
@@ -232,12 +293,13 @@ def fit_fold(cand: Candidate, X_train: torch.Tensor, y_train: np.ndarray, X_test
             record(epoch)
     model.eval()
     with torch.no_grad():
-        p_tr, p_te = predictions(cand, model(X_train)), predictions(cand, model(X_test))
+        p_tr, p_te = Predictions(head, model(X_train)), Predictions(head, model(X_test))
     thr = _threshold(metric, cfg, y_train, p_tr)
-    others = {m.name: score(m, y_test, p_te, n_classes, _threshold(m, cfg, y_train, p_tr))
-              for m in extra}
-    return FoldResult(score(metric, y_test, p_te, n_classes, thr), fit_seconds, thr, curves,
-                      others)
+    others = {m.name: score(m, y_test, p_te, n_classes, _threshold(m, cfg, y_train, p_tr),
+                            b_test) for m in extra}
+    final = score(metric, y_test, p_te, n_classes, thr, b_test)
+    shown = None if thr is None else (float(thr) if np.ndim(thr) == 0 else float(np.mean(thr)))
+    return FoldResult(final, fit_seconds, shown, curves, others)
 
 
 def jsonable(value: Any) -> Any:

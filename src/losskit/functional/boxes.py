@@ -1,8 +1,11 @@
 """Bounding-box regression losses built on intersection over union.
 
-Every function takes ``input: [N, 4]`` predicted boxes and ``target: [N, 4]`` boxes, both
-as ``(x1, y1, x2, y2)`` with ``x2 >= x1`` and ``y2 >= y1``, pairs them row by row, and
-returns ``1 - (IoU - penalty)``. ``"none"`` gives one value per box pair ``[N]``.
+Every function takes ``input: [*, 4]`` predicted boxes and ``target: [*, 4]`` boxes (usually
+``[N, 4]``), both as ``(x1, y1, x2, y2)`` with ``x2 >= x1`` and ``y2 >= y1``, pairs them
+position by position, and returns ``1 - (IoU - penalty)``. ``"none"`` gives one value per
+box pair ``[*]``. ``giou`` and ``diou`` also take axis-aligned 3-D boxes ``[*, 6]`` as
+``(x1, y1, z1, x2, y2, z2)`` (MONAI's ``StandardMode``): volumes replace areas and the
+enclosing box's diagonal is 3-D. ``ciou``'s aspect-ratio term is defined for 2-D boxes only.
 
 Degenerate boxes (zero width or height, points, identical or disjoint boxes) give finite
 values and gradients: every ratio divides by its denominator clamped at ``eps``
@@ -34,41 +37,71 @@ from . import _examples as ex
 __all__ = ["ciou", "diou", "giou"]
 
 
-def _check_boxes(input, target, weight, reduction, eps):
+_LAYOUTS = {4: "[N, 4] (x1, y1, x2, y2)", 6: "[N, 6] (x1, y1, z1, x2, y2, z2)"}
+
+
+def _float_boxes(input, target):
+    """Integer boxes (pixel coordinates, as torchvision accepts) as floating point: the dtype
+    of the floating one of the pair, or float32 when both are integers."""
+    def is_int(t):
+        return isinstance(t, torch.Tensor) and not (t.is_floating_point() or t.is_complex()
+                                                    or t.dtype == torch.bool)
+
+    if not (is_int(input) or is_int(target)):
+        return input, target
+    dtype = next((t.dtype for t in (input, target)
+                  if isinstance(t, torch.Tensor) and t.is_floating_point()), torch.float32)
+    return (input.to(dtype) if is_int(input) else input,
+            target.to(dtype) if is_int(target) else target)
+
+
+def _check_boxes(input, target, weight, reduction, eps, *, widths=(4, 6)):
     check_reduction(reduction)
     check_param("eps", eps, low=0.0, low_inclusive=False)
+    layouts = " or ".join(_LAYOUTS[w] for w in widths)
     for name, t in (("input", input), ("target", target)):
         check_floating(name, t)
-        if t.dim() != 2 or t.shape[-1] != 4:
-            raise LossInputError(f"{name} must have shape [N, 4] (x1, y1, x2, y2), got "
-                                 f"{tuple(t.shape)}")
-        sides = t[:, 2:] - t[:, :2]
-        check_in_range(f"{name} (boxes x1, y1, x2, y2)", sides, 0.0, None,
-                       "widths x2 - x1 and heights y2 - y1")
+        if t.dim() == 0 or t.shape[-1] not in widths:
+            raise LossInputError(f"{name} must have shape {layouts} (or any leading "
+                                 f"dimensions [*, {widths[0]}]), got {tuple(t.shape)}"
+                                 + (" (3-D boxes: use giou or diou; the aspect-ratio term of "
+                                    "ciou is defined for 2-D boxes only)"
+                                    if t.dim() and t.shape[-1] == 6 else ""))
+        k = t.shape[-1] // 2
+        sides = t[..., k:] - t[..., :k]
+        check_in_range(f"{name} (boxes as lower corner, then upper corner)", sides, 0.0, None,
+                       "widths x2 - x1, heights y2 - y1" + (", depths z2 - z1" if k == 3 else ""))
     check_same_shape("input", input, "target", target)
-    check_broadcastable("weight", weight, input.shape[:1])
+    check_broadcastable("weight", weight, input.shape[:-1])
+
+
+def _volume(sides: torch.Tensor) -> torch.Tensor:
+    """Product of the side lengths ``[*, k]`` (area, or volume for 3-D boxes), written as a
+    chain of products: torch.prod's backward branches on zeros, which vmap cannot trace."""
+    out = sides[..., 0]
+    for i in range(1, sides.shape[-1]):
+        out = out * sides[..., i]
+    return out
 
 
 def _geometry(a: torch.Tensor, b: torch.Tensor, eps: float):
-    """IoU and the enclosing box of row-paired boxes ``a``, ``b`` ([N, 4] each)."""
-    ax1, ay1, ax2, ay2 = a.unbind(-1)
-    bx1, by1, bx2, by2 = b.unbind(-1)
-    iw = (torch.minimum(ax2, bx2) - torch.maximum(ax1, bx1)).clamp(min=0)
-    ih = (torch.minimum(ay2, by2) - torch.maximum(ay1, by1)).clamp(min=0)
-    inter = iw * ih
-    union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
-    iou = inter / union.clamp(min=eps)  # union 0 only for two zero-area boxes: IoU 0 there
-    cw = torch.maximum(ax2, bx2) - torch.minimum(ax1, bx1)  # enclosing box
-    ch = torch.maximum(ay2, by2) - torch.minimum(ay1, by1)
-    return iou, union, cw, ch
+    """IoU, union and the side lengths of the enclosing box of paired boxes ``a``, ``b``
+    (``[*, 2k]`` each, lower corner then upper corner)."""
+    k = a.shape[-1] // 2
+    lo_a, hi_a, lo_b, hi_b = a[..., :k], a[..., k:], b[..., :k], b[..., k:]
+    inter = _volume((torch.minimum(hi_a, hi_b) - torch.maximum(lo_a, lo_b)).clamp(min=0))
+    union = _volume(hi_a - lo_a) + _volume(hi_b - lo_b) - inter
+    iou = inter / union.clamp(min=eps)  # union 0 only for two empty boxes: IoU 0 there
+    extent = torch.maximum(hi_a, hi_b) - torch.minimum(lo_a, lo_b)  # enclosing box
+    return iou, union, extent
 
 
-def _center_term(a: torch.Tensor, b: torch.Tensor, cw: torch.Tensor, ch: torch.Tensor,
+def _center_term(a: torch.Tensor, b: torch.Tensor, extent: torch.Tensor,
                  eps: float) -> torch.Tensor:
     """Squared center distance over the squared diagonal of the enclosing box."""
-    dx = (a[:, 0] + a[:, 2] - b[:, 0] - b[:, 2]) * 0.5
-    dy = (a[:, 1] + a[:, 3] - b[:, 1] - b[:, 3]) * 0.5
-    return (dx.square() + dy.square()) / (cw.square() + ch.square()).clamp(min=eps)
+    k = a.shape[-1] // 2
+    d = (a[..., :k] + a[..., k:] - b[..., :k] - b[..., k:]) * 0.5
+    return d.square().sum(-1) / extent.square().sum(-1).clamp(min=eps)
 
 
 def _aspect_angle(box: torch.Tensor) -> torch.Tensor:
@@ -77,7 +110,7 @@ def _aspect_angle(box: torch.Tensor) -> torch.Tensor:
     A point box (w = h = 0) has no aspect ratio; it is treated as square (pi/4) with zero
     gradient, because atan2's gradient is 0/0 there.
     """
-    w, h = box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]
+    w, h = box[..., 2] - box[..., 0], box[..., 3] - box[..., 1]
     point = (w == 0) & (h == 0)
     return torch.where(point, math.pi / 4, torch.atan2(torch.where(point, 1.0, w),
                                                        torch.where(point, 1.0, h)))
@@ -143,8 +176,11 @@ def _ciou_reference(input, target, *, eps=1e-7, reduction="mean"):
 
 
 _BOX_PITFALLS = (
-    "Boxes must be (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1: parametrize predictions so "
-    "(e.g. x2 = x1 + softplus(w)); the loss raises on negative sides. It is scale-invariant, "
+    "Boxes must be (x1, y1, x2, y2) with x2 >= x1 and y2 >= y1 (3-D: x1, y1, z1, x2, y2, z2): "
+    "parametrize predictions so (e.g. x2 = x1 + softplus(w)); the loss raises on negative "
+    "sides. Integer boxes (pixel coordinates) are converted to floating point, as in "
+    "torchvision. An empty batch gives 0.0 (torchvision also gives 0; MONAI's mean of nothing is "
+    "NaN). It is scale-invariant, "
     "so small boxes pull as hard as large ones, and it is usually paired with an L1 term on the "
     "coordinates, whose scale must then be balanced against it. Zero-area boxes have IoU 0.")
 
@@ -158,36 +194,42 @@ _BOX_PITFALLS = (
     formula="GIoU = IoU - (|C| - |A ∪ B|) / |C|, C the smallest box enclosing A and B; "
             "L = 1 - GIoU, in [0, 2].",
     gradient="While the boxes overlap it follows IoU; when they are disjoint IoU is flat (0) and "
-             "the enclosing-box term pulls the prediction toward the target. The gradient "
-             "vanishes when one box contains the other (GIoU = IoU then), so convergence can "
-             "stall on nested boxes.",
+             "the enclosing-box term pulls the prediction toward the target. When one box "
+             "contains the other, GIoU = IoU and IoU does not change as the inner box moves "
+             "inside the outer one: the translation part of the gradient is zero (the size "
+             "part is not), so the position of nested boxes converges slowly.",
     when_to_use="Bounding-box regression in detectors evaluated by IoU / AP, instead of or "
-                "together with smooth L1 on the coordinates.",
+                "together with smooth L1 on the coordinates; 3-D boxes [*, 6] for volumetric "
+                "detection (MONAI's BoxGIoULoss).",
     pitfalls=_BOX_PITFALLS + " Slow convergence for nested or horizontally/vertically aligned "
              "boxes: diou or ciou add a center-distance term.",
     references=("Rezatofighi, Tsoi, Gwak, Sadeghian, Reid & Savarese, Generalized Intersection "
-                "over Union, CVPR 2019.",),
+                "over Union: A Metric and A Loss for Bounding Box Regression, CVPR 2019.",
+                "torchvision.ops.generalized_box_iou_loss; monai.losses.BoxGIoULoss (3-D)."),
     example_inputs=_box_examples, grad_args=(0,), optimum=_identical, none_shape="sample",
     reference=_giou_reference,
 )
 def giou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
          weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
-    """Generalized IoU loss ``1 - GIoU`` of row-paired boxes.
+    """Generalized IoU loss ``1 - GIoU`` of paired boxes, 2-D or 3-D.
 
     Same definition as ``torchvision.ops.generalized_box_iou_loss`` (which adds ``eps`` to
-    the denominators; we clamp them at ``eps``).
+    the denominators; we clamp them at ``eps``) and, for 3-D boxes, as MONAI's
+    ``BoxGIoULoss``.
 
     Shape:
-        input: ``[N, 4]``; target: ``[N, 4]``; ``"none"`` gives ``[N]``.
+        input: ``[*, 4]`` (x1, y1, x2, y2) or ``[*, 6]`` (x1, y1, z1, x2, y2, z2); target:
+        same shape; ``"none"`` gives ``[*]``.
 
     Example:
         >>> giou(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]]))
         tensor(1.0794)
     """
+    input, target = _float_boxes(input, target)
     _check_boxes(input, target, weight, reduction, eps)
     a, b = upcast(input), upcast(target)
-    iou, union, cw, ch = _geometry(a, b, eps)
-    area_c = cw * ch
+    iou, union, extent = _geometry(a, b, eps)
+    area_c = _volume(extent)
     loss = 1.0 - iou + (area_c - union) / area_c.clamp(min=eps)
     return reduce(loss, reduction, weight=weight)
 
@@ -204,7 +246,9 @@ def giou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
              "disjoint boxes, so it converges faster than GIoU; it does not act on the aspect "
              "ratio once the centers coincide.",
     when_to_use="Bounding-box regression where GIoU converges slowly (nested boxes, "
-                "axis-aligned offsets); also the criterion of DIoU-NMS.",
+                "axis-aligned offsets); also the criterion of DIoU-NMS. The center term is "
+                "defined in any dimension, so 3-D boxes [*, 6] are accepted (distance and "
+                "diagonal in 3-D).",
     pitfalls=_BOX_PITFALLS,
     references=("Zheng, Wang, Liu, Li, Ye & Ren, Distance-IoU Loss: Faster and Better Learning "
                 "for Bounding Box Regression, AAAI 2020.",),
@@ -213,21 +257,24 @@ def giou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
 )
 def diou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
          weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
-    """Distance IoU loss ``1 - IoU + d^2 / c^2`` of row-paired boxes.
+    """Distance IoU loss ``1 - IoU + d^2 / c^2`` of paired boxes, 2-D or 3-D.
 
-    Same definition as ``torchvision.ops.distance_box_iou_loss`` up to its ``+ eps``.
+    Same definition as ``torchvision.ops.distance_box_iou_loss`` up to its ``+ eps``; for
+    3-D boxes ``d`` and ``c`` are the 3-D center distance and enclosing-box diagonal.
 
     Shape:
-        input: ``[N, 4]``; target: ``[N, 4]``; ``"none"`` gives ``[N]``.
+        input: ``[*, 4]`` (x1, y1, x2, y2) or ``[*, 6]`` (x1, y1, z1, x2, y2, z2); target:
+        same shape; ``"none"`` gives ``[*]``.
 
     Example:
         >>> diou(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]]))
         tensor(0.9683)
     """
+    input, target = _float_boxes(input, target)
     _check_boxes(input, target, weight, reduction, eps)
     a, b = upcast(input), upcast(target)
-    iou, _, cw, ch = _geometry(a, b, eps)
-    loss = 1.0 - iou + _center_term(a, b, cw, ch, eps)
+    iou, _, extent = _geometry(a, b, eps)
+    loss = 1.0 - iou + _center_term(a, b, extent, eps)
     return reduce(loss, reduction, weight=weight)
 
 
@@ -245,7 +292,9 @@ def diou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
     when_to_use="Bounding-box regression where overlap, center distance and shape should all "
                 "be matched (YOLO-family detectors use it by default).",
     pitfalls=_BOX_PITFALLS + " The aspect-ratio angle of a zero-height box is pi/2 and of a "
-             "point box is taken as pi/4 (square) with zero gradient.",
+             "point box is taken as pi/4 (square) with zero gradient. 2-D only: the "
+             "aspect-ratio term compares one width/height angle and has no standard 3-D "
+             "form (published 3-D variants differ), so 3-D boxes are rejected; use diou.",
     references=("Zheng, Wang, Liu, Li, Ye & Ren, Distance-IoU Loss, AAAI 2020 (CIoU, section "
                 "4).", "Zheng et al., Enhancing Geometric Factors in Model Learning and "
                 "Inference for Object Detection and Instance Segmentation, IEEE TCYB 2021."),
@@ -266,17 +315,18 @@ def ciou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
     ``h > 0``) so zero-height boxes give a finite gradient instead of NaN.
 
     Shape:
-        input: ``[N, 4]``; target: ``[N, 4]``; ``"none"`` gives ``[N]``.
+        input: ``[*, 4]`` (x1, y1, x2, y2); target: ``[*, 4]``; ``"none"`` gives ``[*]``.
 
     Example:
         >>> ciou(torch.tensor([[0.0, 0.0, 2.0, 2.0]]), torch.tensor([[1.0, 1.0, 3.0, 3.0]]))
         tensor(0.9683)
     """
-    _check_boxes(input, target, weight, reduction, eps)
+    input, target = _float_boxes(input, target)
+    _check_boxes(input, target, weight, reduction, eps, widths=(4,))
     a, b = upcast(input), upcast(target)
-    iou, _, cw, ch = _geometry(a, b, eps)
+    iou, _, extent = _geometry(a, b, eps)
     v = (4.0 / math.pi ** 2) * (_aspect_angle(b) - _aspect_angle(a)).square()
     with torch.no_grad():
         alpha = v / (1.0 - iou + v).clamp(min=eps)
-    loss = 1.0 - iou + _center_term(a, b, cw, ch, eps) + alpha * v
+    loss = 1.0 - iou + _center_term(a, b, extent, eps) + alpha * v
     return reduce(loss, reduction, weight=weight)

@@ -164,6 +164,16 @@ def _gather_class(t: torch.Tensor, target: torch.Tensor,
     return t.gather(1, safe.unsqueeze(1)).squeeze(1)
 
 
+def _accelerator_input(input: torch.Tensor, x: torch.Tensor,
+                       softcap: float | None) -> torch.Tensor:
+    """What a row accelerator receives: the caller's float16/bfloat16 logits as they are
+    (a kernel that accumulates in float32 reads half the bytes and needs no float32 copy;
+    accelerators that cannot, decline those dtypes), else the definition's upcast ``x``."""
+    if softcap is None and input.dtype in (torch.float16, torch.bfloat16):
+        return input
+    return x
+
+
 def _per_position(vector: torch.Tensor | None, target: torch.Tensor,
                   valid: torch.Tensor | None) -> torch.Tensor | None:
     """``vector[target]`` per position (class weights, alpha); class 0 where not counted."""
@@ -245,7 +255,8 @@ def _bce_reference(input, target, *, reduction="mean"):
     family="classification", tasks=_TASKS_BINARY, input_kind="logits",
     target_kind="binary labels or probabilities in [0, 1], same shape as the input",
     aliases=("bce", "binary_cross_entropy_with_logits", "log_loss"),
-    properties=("convex", "smooth", "nonnegative", "bounded_gradient", "handles_imbalance"),
+    properties=("convex", "smooth", "nonnegative", "bounded_gradient", "handles_imbalance",
+                "proper_scoring"),
     summary="Binary cross-entropy on logits: the negative Bernoulli log-likelihood of each "
             "label, for binary and multi-label classification.",
     formula="p = sigmoid(x);  L = -[pos_weight y log p + (1 - y) log(1 - p)];  with label "
@@ -258,10 +269,18 @@ def _bce_reference(input, target, *, reduction="mean"):
                 "label noise) are handled exactly. Use pos_weight = #neg / #pos to rebalance "
                 "a rare positive class.",
     pitfalls="Pass logits, not probabilities: a sigmoid followed by log loses all precision "
-             "for confident predictions. pos_weight shifts the decision threshold away from "
-             "0.5; recalibrate if you need probabilities. For mutually exclusive classes use "
-             "cross_entropy, whose softmax couples the classes.",
+             "for confident predictions. For mutually exclusive classes use cross_entropy, "
+             "whose softmax couples the classes. Calibration: with pos_weight=None and "
+             "label_smoothing=0 it is a proper scoring rule (for a label that is 1 with "
+             "probability q the expected loss is minimized at sigmoid(x) = q), so its "
+             "probabilities are calibrated on the training distribution. pos_weight moves "
+             "that minimizer to pw q / (pw q + 1 - q) (q = 0.1 with pw = 9 predicts 0.5) and "
+             "label smoothing to (1 - eps) q + eps / 2, so neither gives probabilities to "
+             "read as such: recalibrate on held-out data (losskit.calibration."
+             "temperature_scale, or Platt scaling) or move the threshold instead.",
     references=("Cox, The regression analysis of binary sequences, JRSS B 1958.",
+                "Gneiting & Raftery, Strictly Proper Scoring Rules, Prediction, and Estimation, "
+                "JASA 2007.",
                 "torch.nn.BCEWithLogitsLoss (same values, including pos_weight and weight)."),
     example_inputs=ex.binary_logits, reference=_bce_reference,
 )
@@ -309,9 +328,11 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
 
 
 def _sigmoid_focal_terms(x: torch.Tensor, y: torch.Tensor, gamma: float | torch.Tensor,
-                         alpha: float | torch.Tensor | None) -> torch.Tensor:
-    """Elementwise RetinaNet focal loss ``alpha_t (1 - p_t)^gamma * BCE(x, y)``."""
-    loss = _bce_terms(x, y, None)
+                         alpha: float | torch.Tensor | None,
+                         pos_weight: torch.Tensor | float | None = None) -> torch.Tensor:
+    """Elementwise RetinaNet focal loss ``alpha_t (1 - p_t)^gamma * BCE(x, y)``, the positive
+    part of the BCE scaled by ``pos_weight`` when given."""
+    loss = _bce_terms(x, y, pos_weight)
     if isinstance(gamma, torch.Tensor) or gamma:
         # 1 - p_t = y sigmoid(-x) + (1 - y) sigmoid(x): the probability given to the wrong
         # answer, read from sigmoid(-x) directly so it does not cancel to 0 when p_t ~ 1.
@@ -340,25 +361,42 @@ def _sigmoid_focal_reference(input, target, *, reduction="mean"):
             "model already gets right, so rare hard examples dominate training.",
     formula="p = sigmoid(x);  p_t = p y + (1 - p)(1 - y);  alpha_t = alpha y + (1 - alpha)(1 - y);"
             "  L = -alpha_t (1 - p_t)^gamma log p_t",
-    gradient="The BCE gradient p - y multiplied by (1 - p_t)^gamma plus a term from the "
-             "modulating factor: an easy example with p_t = 0.9 gets ~100x less gradient than "
-             "under BCE at gamma = 2, a misclassified one almost the full BCE gradient.",
+    gradient="Relative to BCE's p - y the gradient is scaled by (1 - p_t)^gamma - gamma p_t "
+             "(1 - p_t)^(gamma - 1) log p_t (alpha aside): the modulating factor's own "
+             "derivative makes the gradient fall more slowly than the loss. At gamma = 2 an "
+             "easy example with p_t = 0.9 has 100x less loss than under BCE but only ~35x "
+             "less gradient (factor 0.029); at p_t = 0.5 it keeps 60%, and a misclassified "
+             "one (p_t -> 0) almost the full BCE gradient.",
     when_to_use="Dense detection and multi-label problems with extreme foreground/background "
                 "imbalance (1:1000 anchors), where the sum of many easy negatives would swamp "
                 "the loss. gamma = 2, alpha = 0.25 are the RetinaNet defaults.",
     learnable=("gamma", "alpha"),
     pitfalls="alpha weights the positive class by alpha (0.25 < 0.5 down-weights positives: it "
-             "compensates for gamma, it is not a rarity weight); alpha=None turns it off. "
-             "RetinaNet normalises the summed loss by the number of positive anchors, not by "
-             "all elements: use reduction='sum' and divide yourself. Focal loss is "
-             "non-convex and makes probabilities under-confident; recalibrate if needed.",
+             "compensates for gamma, it is not a rarity weight); alpha=None turns it off "
+             "(torchvision's alpha=-1). pos_weight multiplies the positive term as in "
+             "binary_cross_entropy (kornia's pos_weight; gamma=0, alpha=None is BCE with "
+             "pos_weight). RetinaNet normalises the summed loss by the number of positive "
+             "anchors, not by all elements: use reduction='sum' and divide yourself. Soft "
+             "targets follow torchvision's p_t = p y + (1 - p)(1 - y); kornia's binary focal "
+             "instead weights y and 1 - y by (1 - p)^gamma and p^gamma separately (equal for "
+             "hard labels). Calibration: not a proper scoring rule. For a label that is 1 "
+             "with probability q the expected loss (gamma = 2, alpha=None) is minimized at "
+             "p = 0.69 for q = 0.9 and 0.31 for q = 0.1: predictions are pulled toward 0.5 "
+             "(under-confident), and alpha = 0.25 shifts them further toward 0 (q = 0.5 gives "
+             "0.40). Recalibrate on held-out data (losskit.calibration.temperature_scale) "
+             "before reading them as probabilities. Non-convex.",
     references=("Lin, Goyal, Girshick, He, Dollar, Focal Loss for Dense Object Detection, "
-                "ICCV 2017.",),
+                "ICCV 2017.",
+                "Guo, Pleiss, Sun & Weinberger, On Calibration of Modern Neural Networks, "
+                "ICML 2017 (temperature scaling).",
+                "torchvision.ops.sigmoid_focal_loss (same values; alpha=-1 there is "
+                "alpha=None here)."),
     example_inputs=ex.binary_logits, reference=_sigmoid_focal_reference,
 )
 def sigmoid_focal(input: torch.Tensor, target: torch.Tensor, *,
                   gamma: float | torch.Tensor = 2.0,
                   alpha: float | torch.Tensor | None = 0.25, ignore_index: int | None = None,
+                  pos_weight: float | torch.Tensor | None = None,
                   weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Sigmoid focal loss on logits (the RetinaNet / torchvision ``sigmoid_focal_loss`` form).
 
@@ -368,6 +406,10 @@ def sigmoid_focal(input: torch.Tensor, target: torch.Tensor, *,
             a tensor broadcast against the input (``[C]``: one per label), or ``None`` for
             no weighting.
         ignore_index: targets equal to it do not count.
+        pos_weight: multiplies the positive part of the loss, as in
+            :func:`binary_cross_entropy` (a number or a tensor broadcast against the input,
+            e.g. ``[L]``); ``None`` is 1. With ``gamma=0, alpha=None`` the loss is
+            ``binary_cross_entropy(..., pos_weight=pos_weight)``.
 
     Shape:
         input: ``[*]`` logits; target: ``[*]`` in [0, 1]; output: scalar, or ``[*]``.
@@ -379,13 +421,20 @@ def sigmoid_focal(input: torch.Tensor, target: torch.Tensor, *,
     check_param("gamma", gamma, low=0.0, learnable=True)
     x, y, mask = _binary_inputs(input, target, weight, reduction, ignore_index)
     alpha = _binary_alpha(alpha, x)
-    if mask is None:
+    if isinstance(pos_weight, torch.Tensor):
+        pos_weight = _as_tensor("pos_weight", pos_weight, x)
+        check_broadcastable("pos_weight", pos_weight, x.shape)
+        check_nonnegative("pos_weight", pos_weight)
+    elif pos_weight is not None:
+        check_param("pos_weight", pos_weight, low=0.0)
+    if mask is None and pos_weight is None:
         # call: (x, y, *, reduction, gamma, alpha, weight) -> unreduced loss or its sum
         fast = dispatch("sigmoid_focal", x, y, reduction=reduction, gamma=gamma, alpha=alpha,
                         weight=weight)
         if fast is not None:
             return reduce_summed(fast, reduction, shape=x.shape)
-    return reduce(_sigmoid_focal_terms(x, y, gamma, alpha), reduction, weight=weight, mask=mask)
+    return reduce(_sigmoid_focal_terms(x, y, gamma, alpha, pos_weight), reduction, weight=weight,
+                  mask=mask)
 
 
 def _asl_reference(input, target, *, reduction="mean"):
@@ -417,7 +466,11 @@ def _asl_reference(input, target, *, reduction="mean"):
                 "(tagging, attributes, MS-COCO / OpenImages style), where BCE is dominated by "
                 "negatives. Defaults follow the paper: gamma_pos=0, gamma_neg=4, clip=0.05.",
     pitfalls="The loss is deliberately biased towards predicting positives; tune the decision "
-             "threshold on validation data instead of using 0.5. clip > 0 makes negatives "
+             "threshold on validation data instead of using 0.5. Calibration: not a proper "
+             "scoring rule (the asymmetric focusing and the clip both move the minimizer "
+             "above the true label frequency), so recalibrate per label on held-out data "
+             "(losskit.calibration.temperature_scale) before reading outputs as "
+             "probabilities. clip > 0 makes negatives "
              "with p < clip contribute nothing, so a badly initialised model (all p ~ 0) "
              "learns only from positives at first. With clip=0 and equal gammas it is the "
              "symmetric focal loss without alpha.",
@@ -592,7 +645,8 @@ def _ce_reference(input, target, *, reduction="mean"):
     family="classification", tasks=_TASKS_MULTICLASS, input_kind="logits",
     target_kind="class indices [N, *] or class probabilities [N, C, *]",
     aliases=("ce", "categorical_cross_entropy", "softmax_cross_entropy", "cross_entropy_loss"),
-    properties=("convex", "smooth", "nonnegative", "bounded_gradient", "handles_imbalance"),
+    properties=("convex", "smooth", "nonnegative", "bounded_gradient", "handles_imbalance",
+                "proper_scoring"),
     summary="Softmax cross-entropy: the negative log-likelihood of the target class under a "
             "softmax over the logits; the standard multi-class classification loss.",
     formula="log p = log_softmax(x);  L = -w_y log p_y  (index)  or  -sum_c w_c q_c log p_c "
@@ -603,15 +657,26 @@ def _ce_reference(input, target, *, reduction="mean"):
                 "for distillation, mixup/cutmix and label noise. class_weight rebalances "
                 "classes (torch's weighted mean); ignore_index skips padding or void pixels.",
     pitfalls="Pass logits: a softmax before the loss double-normalises and slows learning. "
-             "Label smoothing improves calibration but hurts knowledge distillation from the "
-             "smoothed teacher. With class_weight the 'mean' divides by the summed weights, "
-             "not by N. Unlike torch, a batch whose targets are all ignored gives 0, not NaN."
+             "Calibration: without class_weight and label smoothing it is a proper scoring "
+             "rule (the expected loss under a class distribution q is minimized at softmax(x) "
+             "= q). class_weight moves the minimizer to p_c proportional to w_c q_c and label "
+             "smoothing to (1 - eps) q + eps / C, so neither yields probabilities of the "
+             "training distribution (smoothing often helps an over-confident network's "
+             "calibration in practice, but a perfect fit cannot reach 0 or 1, and it hurts "
+             "knowledge distillation from the smoothed teacher). Networks trained to "
+             "convergence are usually over-confident anyway: fit a temperature on held-out "
+             "logits (losskit.calibration.temperature_scale). With class_weight the 'mean' "
+             "divides by the summed weights, not by N. Unlike torch, a batch whose targets "
+             "are all ignored gives 0, not NaN."
              " For labels that can occur together (multi-label), softmax makes them compete for "
              "one unit of probability: use binary_cross_entropy per label instead.",
     references=("Bridle, Probabilistic interpretation of feedforward classification network "
                 "outputs, 1990.",
                 "Szegedy et al., Rethinking the Inception Architecture (label smoothing), "
                 "CVPR 2016.",
+                "Müller, Kornblith & Hinton, When Does Label Smoothing Help?, NeurIPS 2019.",
+                "Guo, Pleiss, Sun & Weinberger, On Calibration of Modern Neural Networks, "
+                "ICML 2017 (temperature scaling).",
                 "torch.nn.CrossEntropyLoss (same values, including weight, ignore_index, "
                 "label_smoothing and probability targets)."),
     example_inputs=ex.class_logits, reference=_ce_reference, none_shape="position",
@@ -681,9 +746,9 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
     if weight is None and not z_loss:
         # call: (x [N, C, *], target, *, class_weight, ignore_index, label_smoothing,
         #        reduction) -> class-weighted loss per position (0 where ignored) or its sum
-        fast = dispatch("cross_entropy", x, target, class_weight=cw_vector,
-                        ignore_index=ignore_index, label_smoothing=label_smoothing,
-                        reduction=reduction)
+        fast = dispatch("cross_entropy", _accelerator_input(input, x, softcap), target,
+                        class_weight=cw_vector, ignore_index=ignore_index,
+                        label_smoothing=label_smoothing, reduction=reduction)
         if fast is not None:
             return reduce_summed(fast, reduction, shape=target.shape, mask=valid,
                                  class_weight=_per_position(cw_vector, target, valid),
@@ -778,15 +843,25 @@ def _softmax_focal_reference(input, target, *, reduction="mean"):
             "examples contribute little and the hard ones drive training.",
     formula="log p = log_softmax(x);  L = -alpha_y (1 - p_y)^gamma log p_y  (soft targets: "
             "sum_c over q_c alpha_c (1 - p_c)^gamma (-log p_c))",
-    gradient="Cross-entropy's p - q, damped by (1 - p_y)^gamma, plus the derivative of the "
-             "damping factor; examples with p_y > 0.5 lose most of their gradient at gamma=2.",
+    gradient="Cross-entropy's gradient p - onehot(y) scaled by (1 - p_y)^gamma - gamma p_y "
+             "(1 - p_y)^(gamma - 1) log p_y, whatever the number of classes: at gamma = 2 "
+             "an example keeps 60% of cross-entropy's gradient at p_y = 0.5, 40.5% at 0.6 "
+             "and 2.9% at 0.9, while its loss falls to 25%, 16% and 1%.",
     when_to_use="Multi-class problems with many easy examples and a few hard or rare ones "
                 "(dense segmentation, long-tailed classification). alpha is a per-class "
                 "multiplier, e.g. inverse class frequency.",
     pitfalls="alpha multiplies the loss but 'mean' divides by the number of counted "
              "positions (not by the summed alpha, unlike cross_entropy's class_weight). "
-             "Large gamma slows early training, when every example is hard; the loss makes "
-             "probabilities under-confident.",
+             "Large gamma slows early training, when every example is hard. kornia's "
+             "focal_loss differs by convention: its scalar alpha a is alpha=[1 - a, a, ..., a] "
+             "here (class 0 as background), its weight is a per-class factor (multiply it "
+             "into alpha), its reduction='none' is per_class=True here, and its 'mean' "
+             "averages over N * C * positions, ignored ones included. Calibration: not a "
+             "proper scoring rule; with two classes the expected loss for a true probability "
+             "0.9 is minimized at 0.69 (gamma = 2): predictions are pulled toward uniform. "
+             "Mukhoti et al. use this to counter a network's over-confidence, but the "
+             "outputs still need checking; fit a temperature on held-out logits "
+             "(losskit.calibration.temperature_scale) before reading them as probabilities.",
     references=("Lin, Goyal, Girshick, He, Dollar, Focal Loss for Dense Object Detection, "
                 "ICCV 2017.",
                 "Mukhoti et al., Calibrating Deep Neural Networks using Focal Loss, NeurIPS 2020."),
@@ -796,6 +871,7 @@ def _softmax_focal_reference(input, target, *, reduction="mean"):
 def softmax_focal(input: torch.Tensor, target: torch.Tensor, *,
                   gamma: float | torch.Tensor = 2.0,
                   alpha: torch.Tensor | Sequence[float] | None = None, ignore_index: int = -100,
+                  per_class: bool = False,
                   weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Multi-class focal loss from logits; ``gamma=0`` is (alpha-scaled) cross-entropy.
 
@@ -803,10 +879,16 @@ def softmax_focal(input: torch.Tensor, target: torch.Tensor, *,
         gamma: focusing parameter >= 0.
         alpha: ``[C]`` per-class multipliers, or ``None`` for none.
         ignore_index: index targets equal to it do not count.
+        per_class: with ``reduction="none"``, return the loss split by class, ``[N, C, *]``
+            (kornia's ``focal_loss`` output): for index targets the position's loss sits at
+            its target class and the other classes are 0; for probability targets class
+            ``c`` holds ``alpha_c t_c (1 - p_c)^gamma (-log p_c)``. Summing over dim 1 gives
+            the default ``[N, *]`` output; ``"mean"`` and ``"sum"`` are unchanged.
 
     Shape:
         input: ``[N, C, *]`` logits; target: ``[N, *]`` indices or ``[N, C, *]``
-        probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"``.
+        probabilities; output: scalar, or ``[N, *]`` with ``reduction="none"`` (``[N, C, *]``
+        with ``per_class=True``).
 
     Example:
         >>> softmax_focal(torch.tensor([[0.0, 0.0]]), torch.tensor([1]))
@@ -820,23 +902,36 @@ def softmax_focal(input: torch.Tensor, target: torch.Tensor, *,
     alpha_vector = _class_vector("alpha", alpha, input, x)
     check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
     valid = None if all_counted else target != ignore_index
-    if kind == "index" and weight is None:
+    split = per_class and reduction == "none"
+    if kind == "index" and weight is None and not split:
         # call: (x, target, *, alpha, gamma, ignore_index, reduction) -> alpha-weighted
         # loss per position (0 where ignored) or its sum; "mean" counts positions.
-        fast = dispatch("softmax_focal", x, target, alpha=alpha_vector, gamma=gamma,
-                        ignore_index=ignore_index, reduction=reduction)
+        fast = dispatch("softmax_focal", _accelerator_input(input, x, None), target,
+                        alpha=alpha_vector, gamma=gamma, ignore_index=ignore_index,
+                        reduction=reduction)
         if fast is not None:
             return reduce_summed(fast, reduction, shape=target.shape, mask=valid)
     logp = torch.log_softmax(x, dim=1)
     if kind == "soft":
         # 1 - p = -expm1(log p): keeps its precision when p is close to 1.
         terms = upcast(target).to(x.dtype) * _focal_factor(-torch.expm1(logp), gamma) * -logp
+        if split:
+            if alpha_vector is not None:
+                terms = terms * alpha_vector.reshape(1, -1, *([1] * (x.dim() - 2)))
+            w = None if weight is None else weight.expand(target.shape[:1] + target.shape[2:])
+            return reduce(terms, "none", weight=None if w is None else w.unsqueeze(1))
         return reduce(_class_sum(terms, alpha_vector), reduction, weight=weight)
     logp_y = _gather_class(logp, target, valid)
     loss = -_focal_factor(-torch.expm1(logp_y), gamma) * logp_y
     if alpha_vector is not None:
         loss = loss * _per_position(alpha_vector, target, valid)
-    return reduce(loss, reduction, weight=weight, mask=valid)
+    loss = reduce(loss, reduction, weight=weight, mask=valid)
+    if split:
+        # The position's loss at its target class, 0 at the others (scatter keeps a NaN
+        # where it came from instead of spreading 0 * inf over the row).
+        safe = (target if valid is None else torch.where(valid, target, 0)).long()
+        return torch.zeros_like(x).scatter(1, safe.unsqueeze(1), loss.unsqueeze(1))
+    return loss
 
 
 def _multiclass_hinge_optimum(args: tuple) -> tuple:
@@ -940,13 +1035,17 @@ def _poly1_reference(input, target, *, reduction="mean"):
              "push on the target probability, which keeps the gradient larger for "
              "well-classified examples than plain cross-entropy does (the opposite of focal).",
     when_to_use="A drop-in replacement for cross-entropy to tune with one scalar: the paper "
-                "reports gains for ImageNet classification (epsilon = 2) and detection; try "
-                "epsilon in [-1, 10].",
+                "reports ImageNet gains with epsilon = 2 (EfficientNetV2) and detection gains "
+                "with the analogous Poly-1 form of focal loss; tune epsilon on validation "
+                "data.",
     pitfalls="epsilon = 0 is cross-entropy; negative epsilon down-weights confident examples "
              "(focal-like), below -1 the loss can go negative and is rejected. With label "
-             "smoothing p_t uses the smoothed target, as in the paper's code.",
-    references=("Leng, Xu, Tan, Lu, Guo, Cheng, Gao, Poly Loss: A Polynomial Expansion "
-                "Perspective of Classification Loss Functions, ICLR 2022.",),
+             "smoothing p_t uses the smoothed target, as in the paper's code. Calibration: "
+             "for epsilon != 0 not a proper scoring rule (epsilon > 0 moves the minimizer "
+             "toward the most likely class, epsilon < 0 toward uniform); recalibrate "
+             "(losskit.calibration.temperature_scale) if probabilities matter.",
+    references=("Leng, Tan, Liu, Cubuk, Shi, Cheng & Anguelov, PolyLoss: A Polynomial "
+                "Expansion Perspective of Classification Loss Functions, ICLR 2022.",),
     example_inputs=ex.class_logits, reference=_poly1_reference, none_shape="position",
     learnable=("epsilon",),
 )

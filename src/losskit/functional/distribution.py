@@ -5,6 +5,9 @@
   ``log_target=True``). ``reduction="none"`` returns one divergence per distribution,
   ``[N, *]``; ``"mean"`` averages them, which for ``[N, C]`` inputs is torch's
   ``reduction="batchmean"`` (the mathematically correct KL per sample).
+  ``input_kind="probabilities"`` takes non-negative values as they are, without
+  normalising them (kornia's divergences between heatmaps), and ``"log_probs"`` takes log
+  values as they are (torch's ``kl_div`` input).
 * ``perplexity`` is a metric for language models: ``input: [*, V]`` logits with the
   vocabulary last (``[N, V]`` tokens or ``[B, T, V]`` sequences) and ``target: [*]`` token
   ids, with padding given by ``mask`` and/or ``ignore_index``.
@@ -27,6 +30,7 @@ from .._core.validate import (
     check_broadcastable,
     check_class_indices,
     check_floating,
+    check_in_range,
     check_probabilities,
     check_reduction,
     check_same_shape,
@@ -48,13 +52,21 @@ def _target_log_probs(x: torch.Tensor, target: torch.Tensor,
     return None, upcast(target).to(x.dtype)
 
 
-def _distribution_inputs(input, target, weight, reduction, log_target):
+_INPUT_KINDS = ("logits", "probabilities", "log_probs")
+
+
+def _distribution_inputs(input, target, weight, reduction, log_target, input_kind="logits"):
     check_reduction(reduction)
     check_floating("input", input)
+    if input_kind not in _INPUT_KINDS:
+        raise LossInputError(f"input_kind must be one of {_INPUT_KINDS}, got {input_kind!r}")
     if input.dim() < 2:
         raise LossInputError(
             f"input must have shape [N, C, *] (batch, classes, ...), got shape {tuple(input.shape)}"
         )
+    if input_kind == "probabilities":
+        check_in_range("input", input, 0.0, None,
+                       "non-negative probabilities or masses (input_kind='probabilities'); values")
     if log_target:
         check_floating("target", target)
     else:
@@ -62,6 +74,25 @@ def _distribution_inputs(input, target, weight, reduction, log_target):
     check_same_shape("input", input, "target", target)
     check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
     return upcast(input)
+
+
+def _xlog_ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a log(a / b)`` with ``0 log(0 / b) = 0`` for any ``b``, including 0.
+
+    Both logs see 1 where ``a = 0`` (``where`` before the log), so no 0 * inf reaches the
+    gradient: heatmaps with many exact zeros in both arguments get finite gradients. A
+    positive ``a`` over ``b = 0`` is ``inf``, as the divergence is.
+    """
+    zero = a == 0
+    a_safe = torch.where(zero, 1.0, a)
+    b_safe = torch.where(zero, 1.0, b)
+    return torch.where(zero, 0.0, a_safe * (torch.log(a_safe) - torch.log(b_safe)))
+
+
+def _nan_guard(x: torch.Tensor) -> torch.Tensor:
+    """NaN for each distribution of ``x`` that holds a NaN, else 0 (add to a per-distribution
+    value: ``_xlog_ratio`` would otherwise hide a NaN where the other argument is 0)."""
+    return torch.where(torch.isnan(x).any(1), float("nan"), 0.0).to(x.dtype)
 
 
 def _perfect_logits(args: tuple) -> tuple:
@@ -92,7 +123,15 @@ def _kl_reference(input, target, *, reduction="mean"):
                 "and regularising towards a prior. It is 'mean-seeking': the prediction must "
                 "cover every mode of the target.",
     pitfalls="The direction matters: this is KL(target || prediction), the forward KL; the "
-             "reverse KL(prediction || target) is mode-seeking. torch's kl_div with "
+             "reverse KL(prediction || target) is mode-seeking. It grows without bound where "
+             "the prediction puts (almost) no mass on the target's support (infinite for "
+             "probabilities of 0, large for very negative logits), which is what makes it "
+             "mass-covering; js_div stays below log 2 there. input_kind='probabilities' "
+             "(kornia's heatmap divergences) uses unnormalised values as they are: for "
+             "masses that do not sum to 1 the value can be negative. kornia's "
+             "kl_div_loss_2d(pred, target) on [B, N, H, W] heatmaps, whose distributions "
+             "run over the pixels, is kl_div(pred.flatten(2).transpose(1, 2), "
+             "target.flatten(2).transpose(1, 2), input_kind='probabilities'). torch's kl_div with "
              "reduction='mean' divides by N*C, a known trap: losskit's 'mean' is per "
              "distribution. The target must sum to 1 over the class dimension (not checked).",
     references=("Kullback & Leibler, On Information and Sufficiency, Ann. Math. Statist. 1951.",
@@ -102,7 +141,8 @@ def _kl_reference(input, target, *, reduction="mean"):
     none_shape="position",
 )
 def kl_div(input: torch.Tensor, target: torch.Tensor, *, log_target: bool = False,
-           weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+           input_kind: str = "logits", weight: torch.Tensor | None = None,
+           reduction: str = "mean") -> torch.Tensor:
     """KL(target || softmax(input)) per distribution, averaged over the batch by default.
 
     Unlike :func:`torch.nn.functional.kl_div`, the input is logits (normalised here with
@@ -113,24 +153,38 @@ def kl_div(input: torch.Tensor, target: torch.Tensor, *, log_target: bool = Fals
     Args:
         log_target: the target holds log-probabilities or unnormalised logits instead of
             probabilities (useful for a teacher's logits; torch's ``log_target``).
+        input_kind: what the input holds. ``"logits"`` (default) are normalised with
+            log_softmax over dim 1. ``"probabilities"`` are non-negative values used as
+            they are, normalised or not: ``sum_c p_c log(p_c / q_c)`` with ``0 log 0 = 0``
+            and ``inf`` where ``q_c = 0 < p_c`` (kornia's ``kl_div_loss_2d`` between
+            heatmaps). ``"log_probs"`` are log values used as they are (torch's
+            ``kl_div`` input).
 
     Shape:
-        input: ``[N, C, *]`` logits; target: ``[N, C, *]``; output: scalar, or ``[N, *]`` with
+        input: ``[N, C, *]``; target: ``[N, C, *]``; output: scalar, or ``[N, *]`` with
         ``reduction="none"``.
 
     Example:
         >>> kl_div(torch.zeros(1, 2), torch.tensor([[1.0, 0.0]]))
         tensor(0.6931)
     """
-    x = _distribution_inputs(input, target, weight, reduction, log_target)
-    log_q = torch.log_softmax(x, dim=1)
+    x = _distribution_inputs(input, target, weight, reduction, log_target, input_kind)
     log_p, p = _target_log_probs(x, target, log_target)
     if p is None:
         p = log_p.exp()
-        per_class = p * (log_p - log_q)
-    else:
-        # xlogy gives 0 * log 0 = 0 for classes the target rules out.
-        per_class = torch.xlogy(p, p) - p * log_q
+    if input_kind == "probabilities":
+        return reduce(_xlog_ratio(p, x).sum(1) + _nan_guard(x), reduction, weight=weight)
+    if input_kind == "log_probs":
+        # p (log p - log q) with 0 wherever p = 0, even where log q = -inf.
+        zero = p == 0
+        p_safe = torch.where(zero, 1.0, p)
+        log_q = torch.where(zero, 0.0, x)
+        per_class = torch.where(zero, 0.0, p_safe * (torch.log(p_safe) - log_q))
+        return reduce(per_class.sum(1) + _nan_guard(x), reduction, weight=weight)
+    log_q = torch.log_softmax(x, dim=1)
+    # xlogy gives 0 * log 0 = 0 for classes a probability target rules out.
+    per_class = (p * (log_p - log_q) if log_p is not None
+                 else torch.xlogy(p, p) - p * log_q)
     return reduce(per_class.sum(1), reduction, weight=weight)
 
 
@@ -163,7 +217,11 @@ def _js_reference(input, target, *, reduction="mean"):
                 "robust training with noisy soft labels.",
     pitfalls="Bounded by log 2 and saturating, so it gives weak gradients for very wrong "
              "predictions; as a primary classification loss cross-entropy or KL learn "
-             "faster. Its square root (the JS distance) is a metric; the divergence is not.",
+             "faster. Its square root (the JS distance) is a metric; the divergence is not. "
+             "input_kind='probabilities' takes unnormalised masses as they are (kornia's "
+             "js_div_loss_2d on heatmaps, distributions over the pixels: flatten and move "
+             "the pixel axis to dim 1); the log 2 bound then holds only for masses summing "
+             "to 1.",
     references=("Lin, Divergence measures based on the Shannon entropy, IEEE Trans. Inf. "
                 "Theory 1991.",
                 "scipy.spatial.distance.jensenshannon (its square is this divergence)."),
@@ -171,21 +229,33 @@ def _js_reference(input, target, *, reduction="mean"):
     none_shape="position",
 )
 def js_div(input: torch.Tensor, target: torch.Tensor, *, log_target: bool = False,
-           weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+           input_kind: str = "logits", weight: torch.Tensor | None = None,
+           reduction: str = "mean") -> torch.Tensor:
     """Jensen-Shannon divergence between ``softmax(input)`` and ``target``, in nats.
 
     Args:
         log_target: the target holds log-probabilities or logits instead of probabilities.
+        input_kind: ``"logits"`` (default, normalised with softmax), ``"probabilities"``
+            (non-negative values as they are, normalised or not: kornia's
+            ``js_div_loss_2d`` between heatmaps) or ``"log_probs"`` (log values, used as
+            ``exp(input)`` without normalising).
 
     Shape:
-        input: ``[N, C, *]`` logits; target: ``[N, C, *]``; output: scalar, or ``[N, *]`` with
+        input: ``[N, C, *]``; target: ``[N, C, *]``; output: scalar, or ``[N, *]`` with
         ``reduction="none"``.
 
     Example:
         >>> js_div(torch.tensor([[0.0, -1e4]]), torch.tensor([[0.0, 1.0]]))
         tensor(0.6931)
     """
-    x = _distribution_inputs(input, target, weight, reduction, log_target)
+    x = _distribution_inputs(input, target, weight, reduction, log_target, input_kind)
+    if input_kind != "logits":
+        log_p, p = _target_log_probs(x, target, log_target)
+        p = log_p.exp() if p is None else p
+        q = x if input_kind == "probabilities" else x.exp()
+        m = 0.5 * (p + q)
+        per = 0.5 * (_xlog_ratio(p, m) + _xlog_ratio(q, m)).sum(1)
+        return reduce(per + _nan_guard(x), reduction, weight=weight)
     log_q = torch.log_softmax(x, dim=1)
     q = log_q.exp()
     log_p, p = _target_log_probs(x, target, log_target)
@@ -263,6 +333,7 @@ def _perplexity_reference(input, target, *, reduction="mean"):
         "extreme_inputs": "logits of 1e4 give a token cross-entropy near 1e4 and a "
                           "perplexity of e^10000, which no float can hold",
     },
+    head="softmax",
 )
 def perplexity(input: torch.Tensor, target: torch.Tensor, *, mask: torch.Tensor | None = None,
                ignore_index: int = -100, weight: torch.Tensor | None = None,

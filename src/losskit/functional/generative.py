@@ -92,6 +92,7 @@ _HUGE_LOGVAR = ("a log-variance of 1e4 is a variance of e^10000, which no float 
     references=("Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014 (appendix B).",),
     example_inputs=_latent_examples, reference=_kl_reference, optimum=_standard_normal,
     expected_failures={"extreme_inputs": _HUGE_LOGVAR},
+    head="none",
 )
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, *, weight: torch.Tensor | None = None,
                 reduction: str = "mean") -> torch.Tensor:
@@ -164,7 +165,7 @@ def _perfect_elbo(args: tuple) -> tuple:
 @register_loss(
     family="generative", tasks=("generative", "vae"), input_kind="values",
     target_kind="values", aliases=("elbo", "vae_loss", "negative_elbo"),
-    properties=("nonnegative", "zero_at_optimum"), grad_args=(0, 2, 3), none_shape="sample",
+    properties=("nonnegative",), grad_args=(0, 2, 3), none_shape="sample",
     summary="Negative evidence lower bound of a Gaussian-latent VAE: reconstruction error plus "
             "beta times the KL of the posterior from the standard normal prior.",
     formula="L_i = rec(recon_i, x_i) + beta * sum_j max_free(KL_ij);  rec = sum over data "
@@ -177,11 +178,22 @@ def _perfect_elbo(args: tuple) -> tuple:
              "the free-bits floor gets no KL gradient, so it is free to carry information.",
     when_to_use="Training a VAE; beta-VAE for disentanglement; free_bits or a KL warm-up "
                 "schedule (losskit.schedules on the KL term of a composite) when the KL "
-                "collapses to zero. recon_loss='bce' for data in [0, 1] (binarized images), "
-                "'mse' for real-valued data (a Gaussian decoder with unit variance up to 1/2 "
-                "and a constant), 'mae' for a Laplace decoder.",
-    pitfalls="Posterior collapse: with a powerful decoder the KL drops to 0 and the latents "
-             "carry nothing (watch ELBOParts.kl). The reconstruction is summed over data "
+                "collapses to zero. recon_loss='bce' for binary data (binarized MNIST, "
+                "presence/absence), where it is the Bernoulli likelihood; 'mse' for "
+                "real-valued data, including images scaled to [0, 1] (a Gaussian decoder "
+                "with variance 1/2: the likelihood up to a constant), 'mae' for a Laplace "
+                "decoder.",
+    pitfalls="BCE is not a likelihood for non-binary data: on grey levels in [0, 1] the "
+             "Bernoulli is not normalised over [0, 1], its minimum over recon is the binary "
+             "entropy of x (not 0: a perfect reconstruction of x = 0.5 costs log 2 per value, "
+             "2.77 for four values) and it biases reconstructions (Loaiza-Ganem & "
+             "Cunningham 2019). For continuous data use 'mse' / 'mae', a Beta decoder, or "
+             "the continuous Bernoulli (BCE plus the log-normaliser log C(lambda), lambda = "
+             "sigmoid(recon)). The loss is 0 at a perfect reconstruction with the posterior "
+             "equal to the prior only for 'mse' and 'mae' (and 'bce' on binary x, in the "
+             "limit of infinite logits). Posterior collapse: with a powerful decoder the KL "
+             "drops to 0 and the latents carry nothing (watch ELBOParts.kl). The "
+             "reconstruction is summed over data "
              "dimensions; averaging it instead shrinks it by the number of pixels and makes "
              "the KL dominate. With recon_loss='bce' the recon argument is logits, not "
              "probabilities. The MSE form is a Gaussian likelihood only up to scale: the "
@@ -193,7 +205,9 @@ def _perfect_elbo(args: tuple) -> tuple:
                 "Kingma et al., Improved Variational Inference with Inverse Autoregressive "
                 "Flow, NeurIPS 2016 (free bits).",
                 "Bowman et al., Generating Sentences from a Continuous Space, CoNLL 2016 "
-                "(KL annealing)."),
+                "(KL annealing).",
+                "Loaiza-Ganem & Cunningham, The continuous Bernoulli: fixing a pervasive error "
+                "in variational autoencoders, NeurIPS 2019."),
     example_inputs=_elbo_examples, reference=_elbo_reference, optimum=_perfect_elbo,
     expected_failures={"extreme_inputs": _HUGE_LOGVAR},
 )

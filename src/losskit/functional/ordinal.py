@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
-from .._core.reduce import reduce, safe_divide, upcast
+from .._core.reduce import reduce, reduce_summed, safe_divide, upcast
 from .._core.registry import register_loss
 from .._core.validate import (
     LossInputError,
@@ -29,7 +28,8 @@ from .._core.validate import (
     check_ndim,
     check_reduction,
 )
-from ..kernels import _native
+from ..kernels import coral as _native_coral  # noqa: F401  (registers the C sweep)
+from ..kernels import dispatch
 from . import _examples as ex
 
 __all__ = ["coral", "coral_predict_rank", "corn", "corn_predict_rank"]
@@ -59,42 +59,6 @@ def _binary_nll(logits: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
     # -log sigmoid(x) = softplus(-x) and -log(1 - sigmoid(x)) = softplus(x): finite for
     # any finite logit, where log(sigmoid(x)) underflows to log(0) below x ~ -100.
     return torch.where(levels, F.softplus(-logits), F.softplus(logits))
-
-
-class _CoralNative(torch.autograd.Function):
-    """CORAL of ``[N, K-1]`` logits in one native sweep; for ``"mean"``/``"sum"`` the
-    gradient is written in the same sweep and handed to backward (no level tensor, no
-    ``[N, K-1]`` loss temporary). ``"none"`` makes its gradient in backward, scaled per row."""
-
-    @staticmethod
-    def forward(ctx, x, target, iw, reduction):
-        ctx.reduction = reduction
-        ctx.save_for_backward(x, target, iw)
-        if reduction == "none":
-            ctx.grad = None
-            return _native.coral_rows(x, target, iw, want_rows=True, want_grad=False)[1]
-        scale = 1.0 / x.shape[0] if reduction == "mean" else 1.0
-        ctx.scale = scale
-        total, _, grad = _native.coral_rows(x, target, iw, want_rows=False,
-                                            want_grad=ctx.needs_input_grad[0], grad_scale=scale)
-        ctx.grad = grad
-        return torch.tensor(total * scale, dtype=x.dtype)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_output):
-        x, target, iw = ctx.saved_tensors
-        if ctx.reduction == "none":
-            grad = _native.coral_rows(x, target, iw, want_rows=False, want_grad=True,
-                                      grad_scale=grad_output)[2]
-            return grad, None, None, None
-        grad, ctx.grad = ctx.grad, None
-        if grad is None:  # a second backward (retain_graph=True): recompute
-            grad = _native.coral_rows(x, target, iw, want_rows=False, want_grad=True,
-                                      grad_scale=ctx.scale)[2]
-        if float(grad_output) != 1.0:
-            grad.mul_(grad_output)
-        return grad, None, None, None
 
 
 def _ordinal_examples(n: int, seed: int, ranks: int = 5):
@@ -139,6 +103,8 @@ def _coral_reference(input, target, *, importance_weights=None, reduction="mean"
                 "Li & Lin, Ordinal Regression by Extended Binary Classification, NeurIPS "
                 "2006.",),
     example_inputs=_ordinal_examples, reference=_coral_reference,
+    learnable=("importance_weights",),
+    head="cumulative_logits",
 )
 def coral(input: torch.Tensor, target: torch.Tensor, *,
           importance_weights: torch.Tensor | None = None, weight: torch.Tensor | None = None,
@@ -167,19 +133,12 @@ def coral(input: torch.Tensor, target: torch.Tensor, *,
             raise LossInputError(f"importance_weights must have shape [K-1] = ({x.shape[1]},), "
                                  f"got {tuple(importance_weights.shape)}")
         iw = upcast(importance_weights)
-    if (weight is None and x.shape[0] > 0 and not torch.compiler.is_compiling()
-            and (iw is None or (iw.dtype == x.dtype and not iw.requires_grad))
-            and _native.coral_supported(x, target)):
-        # One native sweep: loss and gradient together (float16/bfloat16 come here as the
-        # float32 of upcast, whose backward casts the gradient back).
-        if torch.is_grad_enabled() and x.requires_grad:
-            return _CoralNative.apply(x, target, iw, reduction)
-        total, rows, _ = _native.coral_rows(x, target, iw, want_rows=reduction == "none",
-                                            want_grad=False)
-        if rows is not None:
-            return rows
-        return torch.tensor(total / x.shape[0] if reduction == "mean" else total,
-                            dtype=x.dtype)
+    if weight is None:
+        # call: (x [N, K-1], target [N], *, importance_weights [K-1] | None, reduction)
+        #       -> per-row loss [N] for "none", else its sum
+        fast = dispatch("coral", x, target, importance_weights=iw, reduction=reduction)
+        if fast is not None:
+            return reduce_summed(fast, reduction, shape=target.shape)
     loss = _binary_nll(x, _levels(target, x.shape[1]))
     if iw is not None:
         loss = loss * iw
@@ -187,20 +146,24 @@ def coral(input: torch.Tensor, target: torch.Tensor, *,
 
 
 def _corn_reference(input, target, *, reduction="mean"):
-    """Brute force over the conditional training subsets, task by task."""
-    per_sample = input.new_zeros(input.shape[0])
-    pairs = 0
-    for k in range(input.shape[1]):
-        subset = target >= k
-        pairs += int(subset.sum())
-        logits, labels = input[subset, k], (target[subset] > k).to(input.dtype)
-        bce = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
-        per_sample = per_sample.index_add(0, torch.nonzero(subset).squeeze(1), bce)
+    """Brute force over (sample, task) pairs, as the paper states CORN: task k trains on
+    the samples with y >= k, with label [y > k]."""
+    ranks = target.tolist()
+    per_sample, pairs = [], 0
+    for i, y in enumerate(ranks):
+        terms = []
+        for k in range(input.shape[1]):
+            if y >= k:
+                label = torch.tensor(float(y > k), dtype=input.dtype)
+                terms.append(F.binary_cross_entropy_with_logits(input[i, k], label))
+        pairs += len(terms)
+        per_sample.append(torch.stack(terms).sum() if terms else input[i].sum() * 0.0)
+    loss = torch.stack(per_sample) if per_sample else input.sum(1) * 0.0
     if reduction == "none":
-        return per_sample
+        return loss
     if reduction == "sum":
-        return per_sample.sum()
-    return per_sample.sum() / pairs if pairs else per_sample.sum()
+        return loss.sum()
+    return loss.sum() / pairs if pairs else loss.sum()
 
 
 @register_loss(
@@ -230,6 +193,7 @@ def _corn_reference(input, target, *, reduction="mean"):
     expected_failures={"reduction_consistency": "'mean' averages over (sample, task) pairs as "
                        "in the paper and coral-pytorch, while 'none' gives each sample's sum "
                        "over its tasks"},
+    head="conditional_logits",
 )
 def corn(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
          reduction: str = "mean") -> torch.Tensor:

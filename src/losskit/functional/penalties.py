@@ -231,6 +231,7 @@ def _as_bound(name: str, bound, like: torch.Tensor) -> torch.Tensor | None:
                 "Stewart & Ermon, Label-Free Supervision of Neural Networks with Physics and "
                 "Domain Knowledge, AAAI 2017."),
     example_inputs=_bound_examples, reference=_bound_reference, optimum=_clamped,
+    head="none",
 )
 def bound_penalty(pred: torch.Tensor, lower: torch.Tensor | float | None = None,
                   upper: torch.Tensor | float | None = None, *, kind: str = "squared",
@@ -358,6 +359,7 @@ def _fairness_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
                 "Zafar et al., Fairness Constraints: Mechanisms for Fair Classification, "
                 "AISTATS 2017."),
     example_inputs=_fairness_examples,
+    head="none",
 )
 def demographic_parity_gap(logits: torch.Tensor, group: torch.Tensor, *,
                            aggregate: str = "max") -> torch.Tensor:
@@ -411,6 +413,7 @@ def _odds_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch
                 "NeurIPS 2016.",
                 "fairlearn: equalized_odds_difference = max(TPR gap, FPR gap)."),
     example_inputs=_odds_examples,
+    head="none",
 )
 def equalized_odds_gap(logits: torch.Tensor, target: torch.Tensor, group: torch.Tensor, *,
                        aggregate: str = "max") -> torch.Tensor:

@@ -3,6 +3,8 @@
 ``margin_ranking`` compares two score tensors elementwise; ``pairwise_logistic`` compares
 every positive with every negative of a batch (an AUC surrogate); ``soft_f1`` replaces
 the counts of the F1 score by expected counts under the predicted probabilities.
+``group=`` (query ids) keeps the pairs of ``margin_ranking`` and ``pairwise_logistic``
+inside each query. The listwise ranking losses are in :mod:`.listwise`.
 float16/bfloat16 inputs are computed in float32.
 """
 
@@ -11,14 +13,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .._core.reduce import reduce, safe_divide, upcast
+from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
-    check_class_indices,
     check_floating,
     check_in_range,
+    check_integer,
     check_ndim,
     check_param,
     check_probabilities,
@@ -26,6 +28,7 @@ from .._core.validate import (
     check_same_shape,
 )
 from . import _examples as ex
+from ._indicators import binary_indicator, nan_of
 
 __all__ = ["margin_ranking", "pairwise_logistic", "soft_f1"]
 
@@ -40,6 +43,17 @@ def _margin_ranking_reference(input1, input2, target, *, margin=0.0, reduction="
     return F.margin_ranking_loss(input1, input2, target, margin=margin, reduction=reduction)
 
 
+def _same_group(group: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    """``[N, N]`` bool: rows i and j belong to the same query (None without groups)."""
+    if group is None:
+        return None
+    check_integer("group", group, hint=" (query ids)")
+    if group.shape != (n,):
+        raise LossInputError(f"group must have shape ({n},) (one query id per row), got "
+                             f"{tuple(group.shape)}")
+    return group.unsqueeze(1) == group.unsqueeze(0)
+
+
 @register_loss(
     family="ranking", tasks=("ranking", "metric_learning"), input_kind="scores",
     target_kind="+1 / -1 (which input should rank higher)",
@@ -51,28 +65,40 @@ def _margin_ranking_reference(input1, input2, target, *, margin=0.0, reduction="
     formula="L = max(0, -y (x1 - x2) + margin), y = +1 when x1 should rank above x2, -1 when "
             "below.",
     gradient="dL/dx1 = -y, dL/dx2 = +y while the pair is ordered wrongly or within the "
-             "margin, else 0: constant-size pushes on violating pairs only.",
+             "margin, else 0: constant-size pushes on violating pairs only. dL/dmargin = 1 on "
+             "the active pairs (margin may be learned).",
     when_to_use="Learning to rank from pairwise preferences (A preferred to B), siamese "
                 "scoring models, and as the pairwise building block of ranking objectives.",
     pitfalls="With margin = 0 a tie gives 0 loss and no gradient, so scores can collapse to a "
              "constant: use a positive margin. The margin is in score units, so it interacts "
              "with the scale of the scores. Pairs already satisfied by the margin stop "
-             "contributing, which can leave few active pairs late in training.",
+             "contributing, which can leave few active pairs late in training. With group=, "
+             "every input1 of a query meets every input2 of the same query (N^2 memory), "
+             "judged by the row of input1.",
     references=("Herbrich, Graepel & Obermayer, Large Margin Rank Boundaries for Ordinal "
                 "Regression, 2000.", "torch.nn.MarginRankingLoss."),
     example_inputs=_ranking_examples, reference=_margin_ranking_reference,
+    learnable=("margin",),
 )
 def margin_ranking(input1: torch.Tensor, input2: torch.Tensor, target: torch.Tensor, *,
-                   margin: float = 0.0, weight: torch.Tensor | None = None,
-                   reduction: str = "mean") -> torch.Tensor:
+                   margin: float | torch.Tensor = 0.0, group: torch.Tensor | None = None,
+                   weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     """Margin ranking loss ``max(0, -target (input1 - input2) + margin)``.
 
     Same values as :func:`torch.nn.functional.margin_ranking_loss` (except that an empty
-    batch gives 0 instead of NaN).
+    batch gives 0 instead of NaN). ``margin`` may be a tensor requiring grad.
+
+    With ``group`` (``[N]`` query ids, 1-D inputs), the pairs are every ``(input1_i,
+    input2_j)`` of the same query, ``max(0, -target_i (input1_i - input2_j) + margin)``:
+    with one row per query this is the elementwise loss, and with rows ``(query, better
+    item, worse item)`` every better item of a query is ranked against every worse item
+    of that query, never of another. ``"mean"`` averages over those pairs.
 
     Shape:
         input1: ``[*]`` scores; input2: ``[*]`` same shape; target: ``[*]`` (or
-        broadcastable) holding +1 / -1; ``"none"`` gives ``[*]``.
+        broadcastable) holding +1 / -1; ``"none"`` gives ``[*]``. With ``group``:
+        input1, input2, target, group ``[N]``; ``"none"`` gives the ``[N, N]`` pair losses,
+        0 for pairs of different queries; ``weight`` broadcasts against it.
 
     Example:
         >>> margin_ranking(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0]),
@@ -87,30 +113,18 @@ def margin_ranking(input1: torch.Tensor, input2: torch.Tensor, target: torch.Ten
         raise LossInputError(f"target must be a torch.Tensor, got {type(target).__name__}")
     check_broadcastable("target", target, input1.shape)
     check_in_range("target", target, -1.0, 1.0, "+1 / -1 labels; values")
-    check_broadcastable("weight", weight, input1.shape)
+    check_param("margin", margin, low=None, learnable=True)
     x1, x2 = upcast(input1), upcast(input2)
-    loss = (margin - target.to(x1.dtype) * (x1 - x2)).clamp(min=0.0)
-    return reduce(loss, reduction, weight=weight)
-
-
-def _check_binary(target: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-    """{0, 1} labels (integer, bool or float) -> bool positives."""
-    if not isinstance(target, torch.Tensor):
-        raise LossInputError(f"target must be a torch.Tensor, got {type(target).__name__}")
-    if target.shape != shape:
-        raise LossInputError(f"target must have the input's shape {tuple(shape)}, got "
-                             f"{tuple(target.shape)}")
-    if target.dtype == torch.bool:
-        return target
-    if target.is_floating_point():
-        check_in_range("target", target, 0.0, 1.0, "binary labels 0 / 1; values")
-        positive = target > 0.5
-        if target.numel() and not torch.equal(positive.to(target.dtype), target):
-            raise LossInputError("target must hold binary labels 0 and 1, found a value strictly "
-                                 "between them")
-        return positive
-    check_class_indices("target", target, 2)
-    return target == 1
+    if group is None:
+        check_broadcastable("weight", weight, input1.shape)
+        loss = (margin - target.to(x1.dtype) * (x1 - x2)).clamp(min=0.0)
+        return reduce(loss, reduction, weight=weight)
+    check_ndim("input1", input1, 1, "N, with group=")
+    same = _same_group(group, input1.shape[0])
+    y = target.to(x1.dtype).expand(input1.shape)
+    loss = (margin - y.unsqueeze(1) * (x1.unsqueeze(1) - x2.unsqueeze(0))).clamp(min=0.0)
+    check_broadcastable("weight", weight, loss.shape)
+    return reduce(loss, reduction, weight=weight, mask=same)
 
 
 def _pairwise_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,12 +138,14 @@ def _pairwise_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _pairwise_reference(input, target, *, reduction="mean"):
     """Brute force: a Python double loop over (positive, negative) pairs."""
-    pos = [i for i in range(len(target)) if int(target[i]) == 1]
-    neg = [j for j in range(len(target)) if int(target[j]) == 0]
-    rows = [torch.stack([torch.log1p(torch.exp(-(input[i] - input[j]))) for j in neg])
-            for i in pos]
+    n = len(target)
+    zero = input.sum() * 0.0
+    rows = [torch.stack([torch.log1p(torch.exp(-(input[i] - input[j])))
+                         if int(target[i]) == 1 and int(target[j]) == 0 else zero
+                         for j in range(n)]) for i in range(n)]
     loss = torch.stack(rows)
-    return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
+    pairs = int((target == 1).sum()) * int((target == 0).sum())
+    return {"mean": loss.sum() / pairs, "sum": loss.sum(), "none": loss}[reduction]
 
 
 @register_loss(
@@ -146,27 +162,37 @@ def _pairwise_reference(input, target, *, reduction="mean"):
     when_to_use="Binary problems judged by ROC AUC or ranking quality, particularly under class "
                 "imbalance: every pair counts once whatever the class ratio, so the rare class "
                 "is not swamped.",
-    pitfalls="Cost and memory grow as P x Q per batch; with very rare positives a batch may hold "
-             "none, giving 0 loss and no signal (use stratified batches). Scores are not "
+    pitfalls="Cost and memory grow as N^2 per batch (every pair is formed, then masked, so the "
+             "shapes do not depend on the labels); with very rare positives a batch may hold "
+             "none, giving 0 loss and no signal (use stratified batches). Pass group= (query "
+             "ids) so that pairs never cross queries. Scores are not "
              "probabilities: calibrate afterwards or add a BCE term. Upper-bounds the 0-1 "
              "pairwise error only up to a factor 1 / log 2.",
     references=("Burges et al., Learning to Rank using Gradient Descent (RankNet), ICML 2005.",
                 "Yan, Dodier, Mozer & Wolniewicz, Optimizing Classifier Performance via an "
                 "Approximation to the Wilcoxon-Mann-Whitney Statistic, ICML 2003."),
     example_inputs=_pairwise_examples, reference=_pairwise_reference, none_shape="pair",
+    expected_failures={"reduction_consistency": "'none' is the [N, N] matrix of all pairs "
+                       "with 0 where a pair is not (positive, negative), so its shape does "
+                       "not depend on the labels; 'mean' averages over the (positive, "
+                       "negative) pairs only"},
 )
 def pairwise_logistic(input: torch.Tensor, target: torch.Tensor, *,
-                      weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                      group: torch.Tensor | None = None, weight: torch.Tensor | None = None,
+                      reduction: str = "mean") -> torch.Tensor:
     """AUC surrogate: mean of ``softplus(s_neg - s_pos)`` over all (positive, negative) pairs.
 
-    Only the ``[P, Q]`` matrix of positive-negative pairs is built (never all ``N x N``
-    pairs). A batch without positives or without negatives gives 0.0, still attached to
-    the graph.
+    The ``[N, N]`` pair matrix is built and the (positive, negative) pairs selected by a
+    mask, so no shape depends on the labels (no host sync, traceable). With ``group``
+    (``[N]`` query ids) only pairs of the same query count: a per-query AUC surrogate,
+    averaged over all such pairs. A batch without a (positive, negative) pair gives 0.0,
+    still attached to the graph.
 
     Shape:
-        input: ``[N]`` scores; target: ``[N]`` labels 0 / 1 (integer, bool or float).
-        ``"none"`` returns the ``[P, Q]`` pair losses (positives in batch order by rows,
-        negatives by columns); ``weight`` broadcasts against it.
+        input: ``[N]`` scores; target: ``[N]`` labels 0 / 1 (integer, bool or float);
+        group: ``[N]`` integer ids. ``"none"`` returns the ``[N, N]`` pair losses, row i a
+        positive and column j a negative (of the same group), 0 elsewhere; ``weight``
+        broadcasts against it.
 
     Example:
         >>> round(float(pairwise_logistic(torch.tensor([2.0, 0.0]), torch.tensor([1, 0]))), 4)
@@ -175,12 +201,18 @@ def pairwise_logistic(input: torch.Tensor, target: torch.Tensor, *,
     check_reduction(reduction)
     check_floating("input", input)
     check_ndim("input", input, 1, "N")
-    positive = _check_binary(target, input.shape)
+    positive = binary_indicator("target", target, input.shape, "binary labels")
     s = upcast(input)
-    # softplus(s_neg - s_pos) is the stable log(1 + exp(.)): finite for any score gap.
-    loss = F.softplus(s[~positive].unsqueeze(0) - s[positive].unsqueeze(1))
+    pairs = positive.unsqueeze(1) & ~positive.unsqueeze(0)
+    same = _same_group(group, input.shape[0])
+    if same is not None:
+        pairs = pairs & same
+    # log(1 + exp(s_j - s_i)) as -logsigmoid(s_i - s_j): exact, finite for any score gap.
+    loss = -F.logsigmoid(s.unsqueeze(1) - s.unsqueeze(0))
     check_broadcastable("weight", weight, loss.shape)
-    return reduce(loss, reduction, weight=weight)
+    out = reduce(loss, reduction, weight=weight, mask=pairs)
+    # A NaN label only selects pairs, which would hide it: make it show.
+    return out + nan_of(target, like=out)
 
 
 def _soft_f1_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -220,10 +252,14 @@ def _soft_f1_reference(input, target, *, smooth=1e-5, reduction="mean"):
              "alarm, so such labels dominate unless batches hold positives of every label; "
              "raise smooth to soften this. The product tp = sum p y treats soft targets as "
              "Bernoulli labels (expected counts), so p = y < 1 does not give 0 there; use hard "
-             "targets or segmentation's min-form dice for soft labels.",
+             "targets or segmentation's min-form dice for soft labels. Calibration: not a "
+             "proper scoring rule (it rewards pushing probabilities toward 0 or 1 wherever "
+             "that helps the batch's F1), so its sigmoid outputs are not probabilities; "
+             "choose the threshold on validation data, or recalibrate "
+             "(losskit.calibration.temperature_scale).",
     references=("Jansche, Maximum Expected F-Measure Training of Logistic Regression Models, "
-                "HLT/EMNLP 2005.", "Lipton, Elkan & Naryanaswamy, Optimal Thresholding of "
-                "Classifiers to Maximize F1 Measure, ECML 2014."),
+                "HLT/EMNLP 2005.", "Lipton, Elkan & Narayanaswamy, Optimal Thresholding of "
+                "Classifiers to Maximize F1 Measure, ECML PKDD 2014."),
     example_inputs=_soft_f1_examples, optimum=_soft_f1_optimum, reference=_soft_f1_reference,
     none_shape="class",
 )
@@ -254,7 +290,10 @@ def soft_f1(input: torch.Tensor, target: torch.Tensor, *, smooth: float = 1e-5,
     p, y = torch.sigmoid(upcast(input)), upcast(target)
     tp = (p * y).sum(0)
     total = p.sum(0) + y.sum(0)  # 2 tp + fp + fn
-    loss = safe_divide(total - 2.0 * tp, total + smooth)
+    # 0/0 (no positives, no predicted mass, smooth = 0) is 0 with a zero gradient; a NaN
+    # total stays NaN (a `> 0` test would turn it into the 0/0 case).
+    empty = total + smooth == 0
+    loss = torch.where(empty, 0.0, (total - 2.0 * tp) / torch.where(empty, 1.0, total + smooth))
     check_broadcastable("weight", weight, loss.shape)
     return reduce(loss, reduction, weight=weight)
 

@@ -91,8 +91,10 @@ def _smooth_l1_reference(input, target, *, beta=1.0, reduction="mean"):
              "the update and training converges fast near the optimum.",
     when_to_use="The default for regression with roughly Gaussian noise, and the right loss when "
                 "the metric is RMSE/MSE. Its minimizer is the conditional mean.",
-    pitfalls="Outliers dominate: one residual of 100 outweighs 10,000 residuals of 1. With gross "
-             "outliers or heavy tails use huber, smooth_l1 or mae. As a loss on sigmoid outputs "
+    pitfalls="Outliers dominate: one residual of 100 weighs as much in the loss as 10,000 "
+             "residuals of 1 (100^2 = 10,000 x 1^2) and pulls 100 times harder on the fit than "
+             "each of them. With gross outliers or heavy tails use huber, smooth_l1 or mae. "
+             "As a loss on sigmoid outputs "
              "for classification it saturates (vanishing gradient); use cross-entropy there.",
     references=("Gauss, Theoria motus corporum coelestium (1809), least squares.",),
     example_inputs=ex.regression, optimum=_perfect,
@@ -167,7 +169,10 @@ def mae(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | Non
                 "the optimum. Set delta to the scale of a typical clean residual (e.g. 1.35 x "
                 "the MAD-based sigma gives 95% efficiency under Gaussian noise).",
     pitfalls="delta is in the units of the target: rescaling the target without rescaling delta "
-             "changes the loss's behaviour. A huge delta is MSE/2, a tiny one is delta x MAE.",
+             "changes the loss's behaviour. A huge delta is MSE/2, a tiny one is delta x MAE. "
+             "Its minimizer lies between the conditional mean and the conditional median: it "
+             "estimates the center of the noise only when the noise is symmetric; with skewed "
+             "noise it is biased toward the long tail relative to the median.",
     references=("Huber, Robust Estimation of a Location Parameter, Ann. Math. Statist. 1964.",),
     example_inputs=ex.regression, optimum=_perfect, reference=_huber_reference,
     learnable=("delta",),
@@ -258,12 +263,18 @@ def _log_cosh_reference(input, target, *, reduction="mean"):
     summary="Log-cosh: about r^2/2 for small residuals and |r| - log 2 for large ones.",
     formula="L = mean_i log(cosh(x_i - y_i))",
     gradient="dL/dx = tanh(x - y): linear near 0, saturating at +-1, and smooth everywhere "
-             "(twice differentiable, unlike Huber).",
-    when_to_use="Robust regression when a twice-differentiable loss matters (second-order "
-                "methods, gradient boosting with Hessians) and no threshold should be tuned.",
-    pitfalls="The naive log(cosh(r)) overflows for |r| > ~89 in float32 and ~11 in float16; "
-             "losskit uses |r| + log1p(exp(-2|r|)) - log 2. The quadratic zone has fixed width "
-             "~1, so rescale targets to unit scale first.",
+             "(infinitely differentiable, unlike Huber). The second derivative sech^2(x - y) "
+             "vanishes for large residuals (0.0099 at r = 3, 1.8e-4 at r = 5).",
+    when_to_use="Robust regression with first-order optimizers (SGD, Adam) when a smooth loss "
+                "with a bounded gradient is wanted and no threshold should be tuned.",
+    pitfalls="Not a good objective for Newton-step methods (gradient boosting with Hessians, "
+             "as in XGBoost / LightGBM custom objectives): the Newton step tanh(r) / sech^2(r) "
+             "= sinh(2r) / 2 is 101 at r = 3 and 5.5e3 at r = 5, so large residuals blow up "
+             "the leaf values; use a pseudo-Huber loss with a floored Hessian, or quantile / "
+             "MAE objectives with their dedicated leaf updates, there. The naive "
+             "log(cosh(r)) overflows for |r| > ~89 in float32 and ~11 in float16; losskit "
+             "uses |r| + log1p(exp(-2|r|)) - log 2. The quadratic zone has fixed width ~1, so "
+             "rescale targets to unit scale first.",
     references=("Saleh & Saleh, Statistical Properties of the log-cosh Loss Function, 2022.",),
     example_inputs=ex.regression, optimum=_perfect, reference=_log_cosh_reference,
 )
@@ -320,6 +331,7 @@ def _pinball_reference(input, target, *, quantiles=0.5, reduction="mean"):
              "monotone heads. Like MAE, the constant gradient slows the final convergence.",
     references=("Koenker & Bassett, Regression Quantiles, Econometrica 1978.",),
     example_inputs=_quantile_examples, optimum=_perfect, reference=_pinball_reference,
+    head="quantiles",
 )
 def quantile(input: torch.Tensor, target: torch.Tensor, *,
              quantiles: float | Sequence[float] = 0.5, weight: torch.Tensor | None = None,
@@ -349,7 +361,7 @@ def quantile(input: torch.Tensor, target: torch.Tensor, *,
         if x.shape != y.shape:
             raise LossInputError(f"input and target must have the same shape, got "
                                  f"{tuple(x.shape)} and {tuple(y.shape)}")
-        q = torch.tensor(levels[0], dtype=x.dtype, device=x.device)
+        q = torch.full((), levels[0], dtype=x.dtype, device=x.device)
         e = y - x
     else:
         if x.shape != (*y.shape, len(levels)):
@@ -357,7 +369,9 @@ def quantile(input: torch.Tensor, target: torch.Tensor, *,
                 f"with {len(levels)} quantile levels the input must have shape target.shape + "
                 f"({len(levels)},) = {(*y.shape, len(levels))}, got {tuple(x.shape)}"
             )
-        q = torch.tensor(levels, dtype=x.dtype, device=x.device)
+        # one fill per level on the input's device: a tensor built from a Python list would be
+        # a host-to-device copy on every call
+        q = torch.stack([torch.full((), v, dtype=x.dtype, device=x.device) for v in levels])
         e = y.unsqueeze(-1) - x
     loss = torch.maximum(q * e, (q - 1) * e)
     check_broadcastable("weight", weight, loss.shape)
@@ -375,16 +389,21 @@ def _msle_reference(input, target, *, reduction="mean"):
     properties=("smooth", "nonnegative", "zero_at_optimum"),
     summary="Mean squared logarithmic error: MSE between log(1 + x) and log(1 + y).",
     formula="L = mean_i (log1p(x_i) - log1p(y_i))^2",
-    gradient="dL/dx = 2 (log1p(x) - log1p(y)) / ((1 + x) N): relative errors count, so "
-             "predicting 110 for 100 costs about as much as 1.1 for 1.",
+    gradient="dL/dx = 2 (log1p(x) - log1p(y)) / ((1 + x) N): the error is measured on "
+             "log(1 + value), which is a relative error only for values well above 1. "
+             "Predicting 110 for 100 costs (log(111/101))^2 = 0.0089, but 1.1 for 1 only "
+             "(log(2.1/2))^2 = 0.0024, because of the +1; and 0.1 for 0 costs 0.0091.",
     when_to_use="Non-negative targets spanning orders of magnitude (prices, counts, durations) "
                 "when relative error matters and the metric is RMSLE. Penalizes "
-                "under-prediction more than over-prediction of the same absolute size.",
+                "under-prediction more than over-prediction of the same absolute size. Its "
+                "minimizer is exp(E[log(1 + y)]) - 1, the geometric mean of 1 + y minus 1, "
+                "not the mean of y.",
     pitfalls="Targets must be >= 0 and predictions > -1 (log1p of anything below -1 is NaN): "
              "put a softplus or exp on the output. Zeros are fine (log1p(0) = 0); a plain log "
              "of zero is not.",
     references=("Kaggle RMSLE metric; equivalent to MSE on log1p-transformed targets.",),
     example_inputs=ex.nonnegative_regression, optimum=_perfect, reference=_msle_reference,
+    head="log1p",
 )
 def msle(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
          reduction: str = "mean") -> torch.Tensor:
@@ -421,19 +440,26 @@ def _poisson_reference(input, target, *, reduction="mean"):
     properties=("convex", "smooth"),
     summary="Poisson negative log-likelihood for count targets.",
     formula="log_input: L = exp(x) - y x;  else L = x - y log(x + eps);  full adds "
-            "y log y - y + 0.5 log(2 pi y) (Stirling) for y > 1",
+            "Stirling's log(y!) ~ y log y - y + 0.5 log(2 pi y) for y > 1 (the exact "
+            "negative log-likelihood is L + log(y!))",
     gradient="with log_input: dL/dx = exp(x) - y, so the update is the gap between predicted "
              "rate and observed count; the variance is assumed equal to the mean.",
     when_to_use="Counts (events, visits, photons) where larger means carry larger variance. "
                 "Predict the log-rate (log_input=True) so the rate stays positive.",
-    pitfalls="Targets must be non-negative. Overdispersed counts (variance >> mean) call for a "
+    pitfalls="Targets must be non-negative. Overdispersed counts (variance >> mean, judged on "
+             "the residuals of a fitted model, not on the raw target) call for a "
              "negative-binomial likelihood. With log_input=False the prediction must stay "
-             "positive; eps only guards log(0). The loss is not 0 at the optimum (y log y - y "
-             "remains unless full=True).",
+             "positive; eps only guards log(0). The loss is not 0 at the optimum: at the "
+             "perfect rate exp(x) = y it equals y - y log y (-39.9 at y = 20), and with "
+             "full=True 0.5 log(2 pi y) (2.4 at y = 20; the exact likelihood's floor, "
+             "y - y log y + log y!, is about that plus 1 / (12 y)), never 0. Compare values "
+             "only between models, or use the Poisson "
+             "deviance 2 (y log(y / mu) - y + mu), which is 0 at mu = y.",
     references=("McCullagh & Nelder, Generalized Linear Models (1989), ch. 6.",),
     example_inputs=_poisson_examples, reference=_poisson_reference,
     expected_failures={"extreme_inputs": "a log-rate of 1e4 is a rate of e^10000, which no "
                        "float can hold; the loss is exact wherever the rate is representable"},
+    head="log_rate",
 )
 def poisson_nll(input: torch.Tensor, target: torch.Tensor, *, log_input: bool = True,
                 full: bool = False, eps: float = 1e-8, exposure: torch.Tensor | None = None,
@@ -504,6 +530,7 @@ def _gaussian_reference(input, target, var, *, full=False, eps=1e-6, reduction="
     references=("Nix & Weigend, Estimating the mean and variance of the target probability "
                 "distribution, ICNN 1994.",),
     example_inputs=_gaussian_examples, reference=_gaussian_reference,
+    head="mean_variance",
 )
 def gaussian_nll(input: torch.Tensor, target: torch.Tensor, var: torch.Tensor, *,
                  full: bool = False, eps: float = 1e-6, weight: torch.Tensor | None = None,

@@ -73,6 +73,7 @@ def _pg_reference(log_probs, returns, *, baseline=None, reduction="mean"):
                 "Reinforcement Learning, Machine Learning 1992.",
                 "Sutton & Barto, Reinforcement Learning: An Introduction (2018), ch. 13."),
     example_inputs=_rollout_examples, reference=_pg_reference,
+    head="none",
 )
 def policy_gradient(log_probs: torch.Tensor, returns: torch.Tensor, *,
                     baseline: torch.Tensor | float | None = None,
@@ -168,6 +169,7 @@ def _ac_reference(log_probs, values, returns, *, entropy=None, value_coef=0.5,
                        "gradients against closed forms instead",
                        "double_backward": "the same stop-gradient: finite differences of the "
                        "gradient see the detached advantage move"},
+    head="none",
 )
 def actor_critic(log_probs: torch.Tensor, values: torch.Tensor, returns: torch.Tensor, *,
                  entropy: torch.Tensor | None = None, value_coef: float = 0.5,

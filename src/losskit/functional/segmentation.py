@@ -3,33 +3,43 @@
 Shapes used throughout:
 
 * ``input``: ``[N, C, *spatial]`` logits (``activation="softmax"`` or ``"sigmoid"``), or
-  probabilities with ``activation="none"``.
+  probabilities in [0, 1] with ``activation="none"``.
 * ``target``: ``[N, *spatial]`` integer class indices (also ``[N, 1, *spatial]``), or
   ``[N, C, *spatial]`` one-hot / soft probabilities. With ``C = 1`` (binary, sigmoid)
   index targets hold 0 (background) and 1 (foreground).
 
-Every overlap loss is computed in two steps. :func:`overlap_stats` reduces the
-prediction and the target to per-(image or batch, class) statistics: soft
-intersection, prediction volume and target volume. The loss is then a small function
-of those ``[B, K]`` tensors. Because only the statistics depend on the whole image, a
+Every overlap loss is computed in two steps. The statistics step reduces the
+prediction and the target to per-(image or batch, class) sums: intersection,
+prediction volume and target volume. The loss is then a small function of those
+``[B, K]`` tensors. Because only the statistics depend on the whole image, a
 distributed run can all-reduce them before the second step and obtain the exact
 global-batch loss.
 
-Soft intersection. ``|p ∩ t| = sum(min(p, t)) = (|p| + |t| - |p - t|_1) / 2``, the
-form of Wang et al. (2023). With hard targets (t in {0, 1}) and p in [0, 1] it equals
-the usual product ``sum(p * t)``. With soft targets the product is wrong: for
+Soft intersection. By default ``|p ∩ t| = sum(min(p, t)) = (|p| + |t| - |p - t|_1) / 2``,
+the form of Wang et al. (2023). With hard targets (t in {0, 1}) and p in [0, 1] it
+equals the usual product ``sum(p * t)``. With soft targets the product is wrong: for
 ``p = t = 0.5`` it gives Dice ``0.5`` instead of ``1``; the min form makes the loss
 exactly 0 whenever the predicted probabilities equal the target probabilities.
+``soft_label=False`` selects the product (MONAI's default), and ``squared_pred=True``
+the squared volumes ``sum p^2``, ``sum t^2`` with the product intersection (V-Net's
+form, for which the product is right for soft targets too).
 
 With index targets no one-hot tensor is built: intersections are gathered at the
 target class and summed with ``scatter_add`` over the flattened spatial axis, target
-volumes are counted the same way, and the gradient is written by hand
-(:class:`_IndexOverlap`) so that only the logits are kept for backward.
+volumes are counted the same way, and autograd differentiates both. That step is where
+the accelerators of :mod:`losskit.kernels.overlap` may stand in (a native softmax sweep
+on the CPU, an in-place torch Function elsewhere).
+
+The definitions read no tensor data: they run unchanged on CPU, CUDA and ``meta``,
+under ``torch.compile(fullgraph=True)``, ``torch.func`` transforms and double backward.
+Value checks (class-index range, probabilities in [0, 1]) run only in CPU eager calls
+(:mod:`losskit._core.validate`); on other devices and under transforms they are skipped.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
@@ -44,11 +54,14 @@ from .._core.validate import (
     check_class_indices,
     check_floating,
     check_ndim,
+    check_nonnegative,
     check_param,
     check_probabilities,
     check_reduction,
+    readable,
 )
-from ..kernels import _native
+from ..kernels import dispatch
+from ..kernels import overlap as _overlap_kernels  # noqa: F401  (registers the accelerators)
 from . import _examples as ex
 
 __all__ = [
@@ -61,6 +74,8 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("softmax", "sigmoid", "none")
+AVERAGES = ("macro", "micro")
+WEIGHT_TYPES = ("square", "simple", "uniform")
 
 
 class OverlapStats(NamedTuple):
@@ -71,9 +86,9 @@ class OverlapStats(NamedTuple):
     applying the loss gives the global-batch value.
     """
 
-    intersection: torch.Tensor  # sum(min(p, t)) -- differentiable
-    prediction: torch.Tensor  # sum(p) -- differentiable
-    target: torch.Tensor  # sum(t) -- constant
+    intersection: torch.Tensor  # sum(min(p, t)), sum(p t) -- differentiable
+    prediction: torch.Tensor  # sum(p), or sum(p^2) with squared_pred -- differentiable
+    target: torch.Tensor  # sum(t), or sum(t^2) with squared_pred
     predicted_count: torch.Tensor | None  # voxels whose hard prediction is the class (constant)
 
 
@@ -88,7 +103,10 @@ class _Prepared(NamedTuple):
     kept: slice  # classes kept (background dropped or not)
 
 
-def _activate(x: torch.Tensor, activation: str) -> torch.Tensor:
+def _activate(x: torch.Tensor, activation: str,
+              other_act: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    if other_act is not None:
+        return other_act(x)
     if activation == "softmax":
         return torch.softmax(x, dim=1)
     if activation == "sigmoid":
@@ -96,19 +114,39 @@ def _activate(x: torch.Tensor, activation: str) -> torch.Tensor:
     return x
 
 
+def _check_activation(input: torch.Tensor, activation: str, other_act) -> None:
+    if activation not in ACTIVATIONS:
+        raise LossInputError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    c = input.shape[1]
+    if other_act is not None:
+        if not callable(other_act):
+            raise LossInputError(f"other_act must be a callable (e.g. torch.tanh) or None, got "
+                                 f"{type(other_act).__name__}")
+        if activation == "sigmoid":
+            raise LossInputError("other_act replaces the activation: leave activation at its "
+                                 "default or pass activation='none', got activation='sigmoid'")
+        return
+    if activation == "softmax" and c == 1:
+        raise LossInputError("activation='softmax' over a single channel is constant 1; use "
+                             "activation='sigmoid' for a binary [N, 1, *spatial] input")
+    if activation == "none":
+        try:
+            check_probabilities("input", input)
+        except LossInputError as exc:
+            raise LossInputError(
+                f"{exc}. activation='none' takes probabilities in [0, 1]; pass logits with "
+                "activation='softmax' or 'sigmoid'") from None
+
+
 def _prepare(input: torch.Tensor, target: torch.Tensor, *, activation: str,
-             include_background: bool, ignore_index: int | None, class_weight, weight,
-             reduction: str, dense_targets: bool = True) -> _Prepared:
+             include_background: bool, ignore_index: int | None, class_weight, reduction: str,
+             other_act=None, dense_targets: bool = True) -> _Prepared:
     """Check the arguments once and bring them to ``[N, C, S]`` / ``[N, S]`` form."""
     check_reduction(reduction)
     check_floating("input", input)
     check_ndim("input", input, tuple(range(2, 9)), "N, C, *spatial")
-    if activation not in ACTIVATIONS:
-        raise LossInputError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    _check_activation(input, activation, other_act)
     n, c = input.shape[:2]
-    if activation == "softmax" and c == 1:
-        raise LossInputError("activation='softmax' over a single channel is constant 1; use "
-                             "activation='sigmoid' for a binary [N, 1, *spatial] input")
     if not include_background and c == 1:
         raise LossInputError("include_background=False would drop the only channel of a "
                              "[N, 1, *spatial] input")
@@ -120,6 +158,7 @@ def _prepare(input: torch.Tensor, target: torch.Tensor, *, activation: str,
             input.dtype)
     if not target.is_floating_point() and target.shape == (n, 1, *spatial):
         target = target.squeeze(1)
+    verified = False
     if target.is_floating_point():
         if target.shape != input.shape:
             raise LossInputError(
@@ -138,7 +177,7 @@ def _prepare(input: torch.Tensor, target: torch.Tensor, *, activation: str,
             f"an index target must have shape (N, *spatial) = {(n, *spatial)}, got "
             f"{tuple(target.shape)}")
     else:
-        check_class_indices("target", target, max(c, 2), ignore_index)
+        verified = check_class_indices("target", target, max(c, 2), ignore_index)
     if class_weight is not None:
         check_floating("class_weight", class_weight)
         if class_weight.dim() != 1 or class_weight.numel() not in (c, c - int(
@@ -147,6 +186,7 @@ def _prepare(input: torch.Tensor, target: torch.Tensor, *, activation: str,
                 f"class_weight must be a [C] tensor with C = {c} (the input's classes"
                 + ("" if include_background else f", or {c - 1} without background")
                 + f"), got shape {tuple(class_weight.shape)}")
+        check_nonnegative("class_weight", class_weight)
 
     s = math.prod(spatial)
     x = upcast(input).reshape(n, c, s)
@@ -155,7 +195,9 @@ def _prepare(input: torch.Tensor, target: torch.Tensor, *, activation: str,
         return _Prepared(x, None, upcast(target).reshape(n, c, s), None, kept)
     t = target.reshape(n, s).long()
     valid = None
-    if ignore_index is not None:
+    # No mask is needed when the value check read every entry and found only class
+    # indices, unless ignore_index is itself a class.
+    if ignore_index is not None and not (verified and not 0 <= ignore_index < max(c, 2)):
         valid = t != ignore_index
         t = torch.where(valid, t, 0)
     if c == 1:  # binary: index 1 is the foreground of the single channel
@@ -174,135 +216,87 @@ def _class_weight(class_weight: torch.Tensor | None, kept: slice, k: int,
 # --- step 1: statistics --------------------------------------------------------------------
 
 
-class _IndexOverlap(torch.autograd.Function):
-    """Per-image, per-class soft intersection and prediction volume from index targets.
+def _index_statistics(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None, *,
+                      activation: str, other_act, squared_pred: bool) -> torch.Tensor:
+    """Statistics of class-index targets, stacked ``[3, N, C]``: intersection
+    ``sum_{s: t_s = c} p``, prediction volume ``sum p`` (``sum p^2`` with
+    ``squared_pred``) and target volume (the count of voxels of class c; ``t^2 = t`` for
+    one-hot targets), over the voxels that count.
 
-    Forward: ``P[n, c] = sum_s p[n, c, s]`` and ``I[n, c] = sum_{s: t_s = c} p[n, c, s]``
-    (equal to ``sum(min(p, onehot(t)))`` because p <= 1), via gather + scatter_add.
-    Backward writes ``dL/dp = gP[c] + gI[c] [t_s = c]`` through the activation by hand,
-    in place in the probabilities kept from forward, so the whole step holds a single
-    ``[N, C, S]`` buffer and never a one-hot tensor. A second backward through the same
-    graph (``retain_graph=True``) recomputes the probabilities from the saved logits.
+    ``sum_{s: t_s = c} p`` is both ``sum(min(p, onehot))`` and ``sum(p onehot)`` for p in
+    [0, 1]: gathered at the target class and summed with ``scatter_add``, so no one-hot
+    tensor exists; autograd differentiates gather and scatter_add.
     """
-
-    @staticmethod
-    def forward(ctx, logits, index, valid, activation):  # type: ignore[override]
-        n, c, _ = logits.shape
-        p = _activate(logits, activation)
-        vf = None if valid is None else valid.to(p.dtype)
-        pred = p.sum(-1) if vf is None else torch.bmm(p, vf.unsqueeze(-1)).squeeze(-1)
-        p_t = p.gather(1, index.unsqueeze(1))  # probability of the true class, [N, 1, S]
-        src = p_t.squeeze(1) if vf is None else p_t.squeeze(1) * vf
-        inter = torch.zeros(n, c, dtype=p.dtype, device=p.device).scatter_add_(1, index, src)
-        ctx.save_for_backward(logits, index, valid, p_t)
-        ctx.activation = activation
-        # Kept as an attribute, not a saved tensor, so backward may overwrite it in place.
-        ctx.probabilities = p if activation != "none" else None
-        return inter, pred
-
-    @staticmethod
-    def backward(ctx, g_inter, g_pred):  # type: ignore[override]
-        logits, index, valid, p_t = ctx.saved_tensors
-        n, c, s = logits.shape
-        zeros = logits.new_zeros(n, c)
-        g_inter = zeros if g_inter is None else g_inter
-        g_pred = zeros if g_pred is None else g_pred
-        idx = index.unsqueeze(1)
-        g_at_target = g_inter.gather(1, index).unsqueeze(1)  # gI of the true class, [N, 1, S]
-        if ctx.activation == "none":
-            out = g_pred.unsqueeze(-1).expand(n, c, s).contiguous()
-            out.scatter_add_(1, idx, g_at_target.expand(n, 1, s).contiguous())
-        else:
-            out = ctx.probabilities
-            ctx.probabilities = None
-            if out is None:  # second backward of a retained graph
-                out = _activate(logits, ctx.activation)
-            if ctx.activation == "sigmoid":
-                # dx_c = p_c (1 - p_c) (gP_c + gI_c [t = c])
-                for k in range(c):  # in place, one [N, S] temporary at a time
-                    pk = out[:, k]
-                    pk.mul_(1.0 - pk).mul_(g_pred[:, k:k + 1])
-                out.scatter_add_(1, idx, p_t * (1.0 - p_t) * g_at_target)
-            else:
-                # softmax: dx_c = p_c (g_c - sum_k p_k g_k) with g_c = gP_c + gI_c [t = c]
-                mean_g = torch.bmm(g_pred.unsqueeze(1), out).add_(p_t * g_at_target)  # [N, 1, S]
-                shifted = torch.empty_like(mean_g[:, 0])
-                for k in range(c):  # in place, one reused [N, S] buffer
-                    torch.sub(g_pred[:, k:k + 1], mean_g[:, 0], out=shifted)
-                    out[:, k].mul_(shifted)
-                out.scatter_add_(1, idx, p_t * g_at_target)
-        if valid is not None:
-            out.mul_(valid.unsqueeze(1))
-        return out, None, None, None
+    n, c, _ = x.shape
+    p = _activate(x, activation, other_act)
+    volume = p * p if squared_pred else p
+    p_t = p.gather(1, index.unsqueeze(1)).squeeze(1)  # probability of the true class, [N, S]
+    if valid is None:
+        counted = torch.ones_like(p_t)
+        pred = volume.sum(-1)
+    else:
+        counted = valid.to(p.dtype)
+        pred = torch.bmm(volume, counted.unsqueeze(-1)).squeeze(-1)
+        p_t = p_t * counted
+    inter = p.new_zeros(n, c).scatter_add(1, index, p_t)
+    target = p.new_zeros(n, c).scatter_add(1, index, counted)
+    return torch.stack([inter, pred, target])
 
 
-class _NativeIndexOverlap(torch.autograd.Function):
-    """:class:`_IndexOverlap` for ``activation="softmax"`` in the native kernels.
-
-    One sweep over the logits computes each voxel's softmax and accumulates
-    intersection, prediction and target volumes; backward recomputes the softmax per
-    voxel and writes the gradient in one more sweep. Nothing of size ``[N, C, S]`` is
-    kept between the two: the gradient buffer is the only large allocation.
-    Returns ``(inter, pred, target)``; the target volumes are constants.
-    """
-
-    @staticmethod
-    def forward(ctx, logits, index, valid):  # type: ignore[override]
-        logits, index = logits.contiguous(), index.contiguous()
-        valid = None if valid is None else valid.contiguous()
-        inter, pred, tgt = _native.overlap_softmax_forward(logits, index, valid)
-        ctx.save_for_backward(logits, index, valid)
-        ctx.mark_non_differentiable(tgt)
-        return inter, pred, tgt
-
-    @staticmethod
-    def backward(ctx, g_inter, g_pred, _g_tgt):  # type: ignore[override]
-        logits, index, valid = ctx.saved_tensors
-        zeros = logits.new_zeros(logits.shape[:2])
-        return (_native.overlap_softmax_backward(
-            logits, index, valid, zeros if g_inter is None else g_inter,
-            zeros if g_pred is None else g_pred), None, None)
+def _dense_statistics(x: torch.Tensor, t: torch.Tensor, valid: torch.Tensor | None, *,
+                      activation: str, other_act, squared_pred: bool,
+                      soft_label: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Statistics of ``[N, C, S]`` probability targets (see :class:`OverlapStats`)."""
+    p = _activate(x, activation, other_act)
+    if valid is not None:
+        v = valid.unsqueeze(1).to(p.dtype)
+        p, t = p * v, t * v
+    if squared_pred:
+        # 2 sum(p t) / (sum p^2 + sum t^2) is 1 exactly when p = t, soft targets included.
+        return (p * t).sum(-1), (p * p).sum(-1), (t * t).sum(-1)
+    # soft intersection sum(min(p, t)) (Wang et al. 2023), or the product on request
+    inter = torch.minimum(p, t) if soft_label else p * t
+    return inter.sum(-1), p.sum(-1), t.sum(-1)
 
 
-def _hard_counts(prep: _Prepared, activation: str) -> torch.Tensor:
+def _hard_counts(prep: _Prepared, activation: str, other_act=None) -> torch.Tensor:
     """Voxels whose hard prediction is each class: argmax for softmax, p > 0.5 otherwise."""
     x = prep.logits
     n, c, s = x.shape
     with torch.no_grad():
-        if activation == "softmax":
-            src = torch.ones(1, dtype=x.dtype, device=x.device).expand(n, s)
-            if prep.valid is not None:
-                src = prep.valid.to(x.dtype)
-            return x.new_zeros(n, c).scatter_add_(1, x.argmax(1), src)
-        hard = (x > 0) if activation == "sigmoid" else (x > 0.5)
+        if activation == "softmax" and other_act is None:
+            src = (torch.ones(n, s, dtype=x.dtype, device=x.device) if prep.valid is None
+                   else prep.valid.to(x.dtype))
+            return x.new_zeros(n, c).scatter_add(1, x.argmax(1), src)
+        if activation == "sigmoid" and other_act is None:
+            hard = x > 0
+        else:
+            hard = _activate(x, activation, other_act) > 0.5
         if prep.valid is not None:
             hard = hard & prep.valid.unsqueeze(1)
         return hard.sum(-1).to(x.dtype)
 
 
-def _stats_from_prepared(prep: _Prepared, activation: str, batch: bool,
-                         count_predicted: bool, distributed: bool = False,
-                         group: Any = None) -> OverlapStats:
+def _statistics(loss: str, prep: _Prepared, *, activation: str, other_act=None,
+                squared_pred: bool = False, soft_label: bool = True, batch: bool = False,
+                count_predicted: bool = False, distributed: bool = False,
+                group: Any = None) -> OverlapStats:
     x = prep.logits
-    n, c, s = x.shape
-    if (prep.index is not None and activation == "softmax"
-            and _native.overlap_softmax_supported(x)):
-        inter, pred, tgt = _NativeIndexOverlap.apply(x, prep.index, prep.valid)
-    elif prep.index is not None:
-        inter, pred = _IndexOverlap.apply(x, prep.index, prep.valid, activation)
-        src = (torch.ones(1, dtype=x.dtype, device=x.device).expand(n, s)
-               if prep.valid is None else prep.valid.to(x.dtype))
-        tgt = x.new_zeros(n, c).scatter_add_(1, prep.index, src)
+    if prep.index is not None:
+        # call: (x [N, C, S], index [N, S] int64, valid [N, S] bool | None, *, activation,
+        #        other_act, squared_pred, definition) -> _index_statistics's [3, N, C]
+        stats = dispatch(loss, x, prep.index, prep.valid, activation=activation,
+                         other_act=other_act, squared_pred=squared_pred,
+                         definition=_index_statistics)
+        if stats is None:
+            stats = _index_statistics(x, prep.index, prep.valid, activation=activation,
+                                      other_act=other_act, squared_pred=squared_pred)
+        inter, pred, tgt = stats.unbind(0)
     else:
-        p = _activate(x, activation)
-        t = prep.dense
-        if prep.valid is not None:
-            v = prep.valid.unsqueeze(1).to(x.dtype)
-            p, t = p * v, t * v
-        inter = torch.minimum(p, t).sum(-1)  # soft intersection (Wang et al. 2023)
-        pred = p.sum(-1)
-        tgt = t.sum(-1)
-    counts = _hard_counts(prep, activation) if count_predicted else None
+        inter, pred, tgt = _dense_statistics(x, prep.dense, prep.valid, activation=activation,
+                                             other_act=other_act, squared_pred=squared_pred,
+                                             soft_label=soft_label)
+    counts = _hard_counts(prep, activation, other_act) if count_predicted else None
     stats = [inter, pred, tgt, counts]
     if batch:
         stats = [None if v is None else v.sum(0, keepdim=True) for v in stats]
@@ -316,82 +310,119 @@ def _stats_from_prepared(prep: _Prepared, activation: str, batch: bool,
 
 def overlap_stats(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
                   include_background: bool = True, ignore_index: int | None = None,
-                  batch: bool = False, count_predicted: bool = False) -> OverlapStats:
-    """Soft intersection, prediction volume and target volume per (image or batch, class).
+                  batch: bool = False, count_predicted: bool = False,
+                  squared_pred: bool = False, soft_label: bool = True,
+                  other_act=None) -> OverlapStats:
+    """Intersection, prediction volume and target volume per (image or batch, class).
 
     The one place where overlap losses touch the full ``[N, C, *spatial]`` tensors; the
     losses are functions of its ``[B, K]`` output (``B = N``, or 1 with ``batch=True``).
     ``count_predicted`` also counts hard-predicted voxels (used by ``skip_empty``).
     """
     prep = _prepare(input, target, activation=activation, include_background=include_background,
-                    ignore_index=ignore_index, class_weight=None, weight=None, reduction="mean")
-    return _stats_from_prepared(prep, activation, batch, count_predicted)
+                    ignore_index=ignore_index, class_weight=None, reduction="mean",
+                    other_act=other_act)
+    return _statistics("dice", prep, activation=activation, other_act=other_act,
+                       squared_pred=squared_pred, soft_label=soft_label, batch=batch,
+                       count_predicted=count_predicted)
 
 
 # --- step 2: statistics -> loss ------------------------------------------------------------
 
 
 def _score(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
-    """``numerator / denominator`` with 0/0 := 1: a class absent from both prediction and
-    target (possible with ``smooth=0``) counts as perfectly segmented, never as NaN. The
-    denominator is replaced before dividing so the gradient stays finite too."""
-    empty = denominator <= 0
+    """``numerator / denominator`` with x/0 := 1: a class absent from both prediction and
+    target (possible when the denominator's smoothing is 0) counts as perfectly segmented,
+    never as NaN or infinity. The denominator is replaced before dividing so the gradient
+    stays finite too; a NaN denominator is not 0 and stays NaN."""
+    empty = denominator == 0
     return torch.where(empty, 1.0, numerator) / torch.where(empty, 1.0, denominator)
 
 
-def _finish_pairs(loss: torch.Tensor, stats: OverlapStats, prep: _Prepared, *, batch: bool,
-                  skip_empty: bool, class_weight, weight, reduction: str,
-                  distributed: bool = False, group: Any = None) -> torch.Tensor:
-    """Reduce a ``[B, K]`` per-(image, class) loss with the shared :func:`reduce`.
+def _smoothing(smooth, smooth_nr, smooth_dr) -> tuple[Any, Any]:
+    """The numerator's and the denominator's smoothing terms (``smooth`` unless given)."""
+    check_param("smooth", smooth, learnable=True)
+    if smooth_nr is not None:
+        check_param("smooth_nr", smooth_nr, learnable=True)
+    if smooth_dr is not None:
+        check_param("smooth_dr", smooth_dr, learnable=True)
+    return (smooth if smooth_nr is None else smooth_nr,
+            smooth if smooth_dr is None else smooth_dr)
 
-    With ``batch=True`` and ``distributed`` the statistics are already global, so every
-    rank holds the same per-class loss; per image, the mean runs over every rank's pairs.
-    """
+
+def _dice_score(stats: OverlapStats, nr, dr) -> torch.Tensor:
+    return _score(2.0 * stats.intersection + nr, stats.prediction + stats.target + dr)
+
+
+def _jaccard_score(stats: OverlapStats, nr, dr) -> torch.Tensor:
+    # soft union |p| + |t| - |p ∩ t| (= sum(max(p, t)) in the min form)
+    union = stats.prediction + stats.target - stats.intersection
+    return _score(stats.intersection + nr, union + dr)
+
+
+def _tversky_score(alpha, beta):
+    def score(stats: OverlapStats, nr, dr) -> torch.Tensor:
+        i = stats.intersection
+        fp = stats.prediction - i  # sum(relu(p - t)) in the min form, sum(p (1 - t)) else
+        fn = stats.target - i  # sum(relu(t - p)), or sum((1 - p) t)
+        return _score(i + nr, i + alpha * fp + beta * fn + dr)
+    return score
+
+
+def _focal_power(loss: torch.Tensor, gamma) -> torch.Tensor:
+    """``loss^gamma``; gamma = 1 (a number) returns the loss untouched."""
+    if not isinstance(gamma, torch.Tensor) and gamma == 1.0:
+        return loss
+    # x^gamma has an infinite slope at 0 for gamma < 1 and d/dgamma = x^gamma log x is
+    # 0 * -inf there: take 0 (the loss is at its minimum) by raising a safe base. Rounding
+    # may leave -1e-16, clamped to 0 (a negative base would give NaN). NaN is not <= 0,
+    # so it propagates.
+    base = loss.clamp(min=0.0)
+    at_zero = base <= 0
+    return torch.where(at_zero, 0.0, torch.where(at_zero, 1.0, base).pow(gamma))
+
+
+def _micro(stats: OverlapStats, cw: torch.Tensor | None) -> OverlapStats:
+    """Statistics summed over the kept classes (weighted by ``cw``): ``[B, 1]``."""
+    def total(v):
+        if v is None:
+            return None
+        return (v if cw is None else v * cw).sum(-1, keepdim=True)
+    return OverlapStats(*(total(v) for v in stats))
+
+
+def _overlap(loss_name: str, score, input, target, *, activation, other_act,
+             include_background, ignore_index, class_weight, smooth, smooth_nr, smooth_dr,
+             squared_pred, soft_label, log_loss, average, batch, skip_empty, distributed,
+             group, weight, reduction, gamma=1.0) -> torch.Tensor:
+    """The shared pipeline of dice, jaccard and tversky: statistics, score, reduction."""
+    nr, dr = _smoothing(smooth, smooth_nr, smooth_dr)
+    if average not in AVERAGES:
+        raise LossInputError(f"average must be one of {AVERAGES}, got {average!r}")
+    prep = _prepare(input, target, activation=activation, include_background=include_background,
+                    ignore_index=ignore_index, class_weight=class_weight, reduction=reduction,
+                    other_act=other_act)
+    stats = _statistics(loss_name, prep, activation=activation, other_act=other_act,
+                        squared_pred=squared_pred, soft_label=soft_label, batch=batch,
+                        count_predicted=skip_empty, distributed=distributed, group=group)
+    cw = _class_weight(class_weight, prep.kept, stats.intersection.shape[1],
+                       stats.intersection)
+    if average == "micro":
+        stats, cw = _micro(stats, cw), None
+    s = score(stats, nr, dr)
+    # -log(score): unbounded as the overlap vanishes (infinite at score 0, i.e. no overlap
+    # with zero numerator smoothing); 1 - score is bounded by 1.
+    loss = _focal_power(-torch.log(s) if log_loss else 1.0 - s, gamma)
     mask = None
     if skip_empty:
         mask = (stats.target > 0) | (stats.predicted_count > 0)
-    cw = _class_weight(class_weight, prep.kept, loss.shape[1], loss)
+    if average == "micro":
+        loss, mask = loss[:, 0], None if mask is None else mask[:, 0]
     if batch:
-        loss = loss[0]
-        mask = None if mask is None else mask[0]
+        loss, mask = loss[0], None if mask is None else mask[0]
     check_broadcastable("weight", weight, loss.shape)
     return reduce(loss, reduction, weight=weight, mask=mask, class_weight=cw,
                   distributed=distributed and not batch, group=group)
-
-
-def _overlap_call(input, target, *, activation, include_background, ignore_index, batch,
-                  skip_empty, class_weight, weight, reduction, smooth, distributed=False,
-                  group=None):
-    check_param("smooth", smooth)
-    prep = _prepare(input, target, activation=activation, include_background=include_background,
-                    ignore_index=ignore_index, class_weight=class_weight, weight=weight,
-                    reduction=reduction)
-    return prep, _stats_from_prepared(prep, activation, batch, skip_empty, distributed, group)
-
-
-def _dice_from_stats(stats: OverlapStats, smooth: float) -> torch.Tensor:
-    return 1.0 - _score(2.0 * stats.intersection + smooth,
-                        stats.prediction + stats.target + smooth)
-
-
-def _jaccard_from_stats(stats: OverlapStats, smooth: float) -> torch.Tensor:
-    # soft union |p| + |t| - |p ∩ t| = sum(max(p, t))
-    union = stats.prediction + stats.target - stats.intersection
-    return 1.0 - _score(stats.intersection + smooth, union + smooth)
-
-
-def _tversky_from_stats(stats: OverlapStats, smooth: float, alpha: float, beta: float,
-                        gamma: float) -> torch.Tensor:
-    i = stats.intersection
-    fp = stats.prediction - i  # sum(relu(p - t)) in the min form
-    fn = stats.target - i  # sum(relu(t - p))
-    loss = (1.0 - _score(i + smooth, i + alpha * fp + beta * fn + smooth)).clamp(min=0.0)
-    if gamma == 1.0:
-        return loss
-    # (1 - TI)^gamma has an infinite slope at 0 for gamma < 1; take 0 there (the loss is
-    # minimal) by raising a safe base and masking.
-    positive = loss > 0
-    return torch.where(positive, torch.where(positive, loss, 1.0).pow(gamma), 0.0)
 
 
 # --- registry support ------------------------------------------------------------------------
@@ -412,7 +443,8 @@ def _onehot_stats(input, target, *, activation="softmax", include_background=Tru
                   ignore_index=None, batch=False):
     """Reference statistics by the textbook route: one-hot target and products."""
     c = input.shape[1]
-    p = _activate(input, activation).flatten(2)
+    p = {"softmax": lambda a: torch.softmax(a, 1), "sigmoid": torch.sigmoid,
+         "none": lambda a: a}[activation](input).flatten(2)
     t = target.flatten(1)
     valid = torch.ones_like(t, dtype=torch.bool) if ignore_index is None else t != ignore_index
     onehot = F.one_hot(torch.where(valid, t, 0), c).movedim(-1, 1).to(p.dtype)
@@ -442,14 +474,35 @@ _OVERLAP_PITFALLS = (
     "include_background=False. The smooth term biases the loss toward predicting tiny "
     "structures as empty: keep it small (1e-5) unless structures span many voxels. "
     "Per-image and batch Dice optimize different things (mean of per-image scores vs one "
-    "global score). Overlap losses alone give poor gradients early in training and are "
-    "usually combined with cross-entropy (losskit.get('0.5*dice + 0.5*cross_entropy')).")
+    "global score). Calibration: overlap losses are not proper scoring rules; they reward "
+    "near-binary outputs whatever the true probability, so their probabilities are "
+    "typically over-confident (Mehrtash et al., IEEE TMI 2020): recalibrate on held-out "
+    "pixels (losskit.calibration.temperature_scale) or add a cross-entropy term. Overlap "
+    "losses alone give poor gradients early in training and are usually combined with "
+    "cross-entropy (losskit.get('0.5*dice + 0.5*cross_entropy')). "
+    "activation='none' takes probabilities in [0, 1]: values outside raise a LossInputError in "
+    "CPU eager calls; on other devices and under compile/vmap the check does not run (it would "
+    "read the data), and log-probabilities or logits then give meaningless values. The output "
+    "of other_act is not checked (MONAI's tests pass torch.tanh).")
+
+_OVERLAP_CONVENTIONS = (
+    " Conventions against the peers: soft_label=True (the min form) is the default here, "
+    "MONAI's default is the product (soft_label=False); both are equal for hard targets. "
+    "smooth sets both terms; MONAI's smooth_nr/smooth_dr are the same arguments, and kornia's "
+    "eps is smooth_nr=0, smooth_dr=eps. With class_weight, 'mean' divides by the summed "
+    "weights of the pairs (as cross-entropy does); MONAI's mean divides by the number of "
+    "pairs ('none' and 'sum' agree). kornia's average='micro' multiplies both the "
+    "probabilities and the one-hot target by the class weights, so its intersection carries "
+    "w^2; here each class's sums are weighted by w (equal for 0/1 weights).")
 
 _OVERLAP_REFS = (
-    "Milletari, Navab & Ahmadi, V-Net, 3DV 2016 (soft Dice loss).",
+    "Milletari, Navab & Ahmadi, V-Net: Fully Convolutional Neural Networks for Volumetric "
+    "Medical Image Segmentation, 3DV 2016 (soft Dice loss, squared volumes).",
     "Wang, Popordanoska, Bertels, Lemmens & Blaschko, Dice Semimetric Losses: Optimizing the "
     "Dice Score with Soft Labels, MICCAI 2023.",
 )
+
+_LEARNABLE_SMOOTHING = ("smooth", "smooth_nr", "smooth_dr", "class_weight")
 
 
 # --- the losses --------------------------------------------------------------------------------
@@ -462,74 +515,96 @@ _OVERLAP_REFS = (
     properties=("nonnegative", "zero_at_optimum", "handles_imbalance"),
     summary="Soft Dice loss: one minus the Dice overlap between predicted probabilities and the "
             "target, per class and image.",
-    formula="D_bc = (2 I_bc + s) / (P_bc + T_bc + s) with I = sum(min(p, t)), P = sum(p), "
-            "T = sum(t) over the voxels of image b (or the batch) and class c; L_bc = 1 - D_bc; "
-            "mean over (b, c).",
+    formula="D_bc = (2 I_bc + s_nr) / (P_bc + T_bc + s_dr) with I = sum(min(p, t)) (sum(p t) "
+            "with soft_label=False), P = sum(p), T = sum(t) (sum p^2, sum t^2 and I = sum(p t) "
+            "with squared_pred) over the voxels of image b (or the batch) and class c; "
+            "L_bc = 1 - D_bc (-log D_bc with log_loss); mean over (b, c). average='micro' sums "
+            "I, P, T over the classes first: one D per image.",
     gradient="dL/dp = -(2 [p < t] (P + T + s) - (2 I + s)) / (P + T + s)^2 per class: a voxel's "
              "pull depends on the whole region, so the loss does not care how many voxels a "
              "class has and small foreground gets a strong gradient; it is large and noisy "
-             "when P + T is small.",
+             "when P + T is small. log_loss divides it by D: stronger when the overlap is poor.",
     when_to_use="Segmentation with small foreground or heavy class imbalance in pixels, when "
                 "the metric is Dice/F1; usually summed with cross-entropy for stable early "
-                "training."
-                " Dice and IoU (jaccard) always rank two predictions the same way, since D = 2J /"
-                " (1 + J); they differ only in how hard they push, not in what they prefer.",
-    pitfalls=_OVERLAP_PITFALLS,
+                "training. For one image and class, Dice and IoU (jaccard) rank two predictions "
+                "the same way (D = 2J / (1 + J) is increasing); their averages over images or "
+                "classes need not: per-class IoUs (0, 1) beat (0.45, 0.45) on mean IoU (0.5 vs "
+                "0.45) but lose on mean Dice (0.5 vs 0.62).",
+    pitfalls=_OVERLAP_PITFALLS + _OVERLAP_CONVENTIONS,
     references=_OVERLAP_REFS,
     example_inputs=_seg_examples, optimum=_seg_optimum, none_shape="sample_class",
     reference=_pair_reference(lambda i, p, t, s: (2 * i + s, p + t + s)),
+    learnable=_LEARNABLE_SMOOTHING,
 )
 def dice(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
          include_background: bool = True, ignore_index: int | None = None,
-         class_weight: torch.Tensor | None = None, smooth: float = 1e-5, batch: bool = False,
-         skip_empty: bool = False, distributed: bool = False, group: Any = None,
-
-         weight: torch.Tensor | None = None,
+         class_weight: torch.Tensor | None = None, smooth: float | torch.Tensor = 1e-5,
+         smooth_nr: float | torch.Tensor | None = None,
+         smooth_dr: float | torch.Tensor | None = None, squared_pred: bool = False,
+         soft_label: bool = True, log_loss: bool = False,
+         other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+         average: str = "macro", batch: bool = False, skip_empty: bool = False,
+         distributed: bool = False, group: Any = None, weight: torch.Tensor | None = None,
          reduction: str = "mean") -> torch.Tensor:
     """Soft Dice loss ``1 - (2|p ∩ t| + smooth) / (|p| + |t| + smooth)`` per image and class.
 
     Args:
-        input: ``[N, C, *spatial]`` logits (probabilities with ``activation="none"``).
+        input: ``[N, C, *spatial]`` logits (probabilities in [0, 1] with
+            ``activation="none"``).
         target: ``[N, *spatial]`` class indices, or ``[N, C, *spatial]`` one-hot or soft
             probabilities.
         activation: ``"softmax"`` (classes exclusive), ``"sigmoid"`` (independent
-            channels, multi-label or binary ``C = 1``) or ``"none"``.
+            channels, multi-label or binary ``C = 1``) or ``"none"`` (the input already
+            holds probabilities; checked in CPU eager calls only).
+        other_act: a callable applied to the input instead of ``activation`` (MONAI's
+            ``other_act``); its output is used as the probabilities, unchecked.
         include_background: keep class 0 in the mean.
         ignore_index: voxels with this target index count for nothing.
-        class_weight: ``[C]`` weights; ``"mean"`` is then the weighted mean over pairs.
-        smooth: added to numerator and denominator.
-        batch: sum the statistics over the whole batch (one Dice per class) instead of
-            one Dice per image.
-        distributed: with ``batch=True``, sum the statistics over every rank of ``group``
-            (the global batch); per image, average over every rank's images. DDP-correct
-            gradients (:mod:`losskit.distributed`); without a process group, no effect.
+        class_weight: ``[C]`` non-negative weights (a tensor may require grad); ``"mean"``
+            is then the weighted mean over pairs; with ``average="micro"`` each class's
+            sums are weighted instead.
+        smooth: added to numerator and denominator (a number or a learnable tensor);
+            ``smooth_nr`` / ``smooth_dr`` set the numerator's / denominator's term apart.
+        squared_pred: volumes ``sum p^2`` and ``sum t^2`` with intersection ``sum p t``
+            (V-Net's form) instead of ``sum p`` and ``sum t``.
+        soft_label: intersection ``sum(min(p, t))`` (default; exact for soft targets) or,
+            when False, the product ``sum(p t)`` (MONAI's default); equal for hard targets.
+        log_loss: ``-log(score)`` instead of ``1 - score``.
+        average: ``"macro"`` one score per (image, class), ``"micro"`` one score per image
+            over the classes' summed statistics (kornia's ``average="micro"``).
+        batch: sum the statistics over the whole batch (one score per class) instead of
+            one per image.
         skip_empty: leave out of the mean the (image, class) pairs where the class is
             absent from the target and from the hard prediction (argmax for softmax,
             p > 0.5 otherwise); those are trivially right and otherwise dilute the mean.
-        weight: broadcast against the unreduced ``[N, C]`` (``[C]`` with ``batch``) loss.
+        distributed: with ``batch=True``, sum the statistics over every rank of ``group``
+            (the global batch); per image, average over every rank's images. DDP-correct
+            gradients (:mod:`losskit.distributed`); without a process group, no effect.
+        weight: broadcast against the unreduced loss.
 
     Soft targets use the soft intersection ``sum(min(p, t))`` (Wang et al. 2023), so
     ``input == target`` probabilities give exactly 0; it equals MONAI's ``DiceLoss`` with
-    hard targets, and with ``soft_label=True`` for soft ones. Unlike MONAI, a
-    ``class_weight`` mean divides by the sum of the weights, as cross-entropy does.
+    hard targets, and with ``soft_label=True`` for soft ones (``soft_label=False`` here is
+    MONAI's default). Unlike MONAI, a ``class_weight`` mean divides by the sum of the
+    weights, as cross-entropy does.
 
     Shape:
-        ``"none"`` returns one value per (image, class) ``[N, K]``, or per class ``[K]``
-        with ``batch=True`` (``K = C``, or ``C - 1`` without background).
+        ``"none"`` returns one value per (image, class) ``[N, K]``, per class ``[K]`` with
+        ``batch=True`` (``K = C``, or ``C - 1`` without background); with
+        ``average="micro"`` one per image ``[N]``, or a 0-dim tensor with ``batch=True``.
 
     Example:
         >>> p = torch.tensor([[[0.9, 0.2]], [[0.1, 0.8]]]).unsqueeze(0)  # [1, 2, 1, 2]
         >>> round(float(dice(p, torch.tensor([[[0, 1]]]), activation="none", smooth=0)), 4)
         0.1504
     """
-    prep, stats = _overlap_call(
-        input, target, activation=activation, include_background=include_background,
-        ignore_index=ignore_index, batch=batch, skip_empty=skip_empty, class_weight=class_weight,
-        weight=weight, reduction=reduction, smooth=smooth,
-        distributed=distributed, group=group)
-    return _finish_pairs(_dice_from_stats(stats, smooth), stats, prep, batch=batch,
-                         skip_empty=skip_empty, class_weight=class_weight, weight=weight,
-                         reduction=reduction, distributed=distributed, group=group)
+    return _overlap("dice", _dice_score, input, target, activation=activation,
+                    other_act=other_act, include_background=include_background,
+                    ignore_index=ignore_index, class_weight=class_weight, smooth=smooth,
+                    smooth_nr=smooth_nr, smooth_dr=smooth_dr, squared_pred=squared_pred,
+                    soft_label=soft_label, log_loss=log_loss, average=average, batch=batch,
+                    skip_empty=skip_empty, distributed=distributed, group=group, weight=weight,
+                    reduction=reduction)
 
 
 @register_loss(
@@ -539,45 +614,52 @@ def dice(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softma
     properties=("nonnegative", "zero_at_optimum", "handles_imbalance"),
     summary="Soft Jaccard (IoU) loss: one minus intersection over union of predicted "
             "probabilities and target, per class and image.",
-    formula="J_bc = (I + s) / (P + T - I + s) with I = sum(min(p, t)) (so P + T - I = "
-            "sum(max(p, t)), the soft union); L_bc = 1 - J_bc; mean over (b, c).",
+    formula="J_bc = (I + s_nr) / (P + T - I + s_dr) with I = sum(min(p, t)) (so P + T - I = "
+            "sum(max(p, t)), the soft union); L_bc = 1 - J_bc (-log J_bc with log_loss); mean "
+            "over (b, c). soft_label, squared_pred and average as for dice.",
     gradient="dL/dp = -([p < t] U - [p >= t] I) / U^2 per class (U the soft union, ignoring s): "
              "like Dice it is scale-free in the region size; it punishes a given overlap error "
              "more than Dice does (IoU <= Dice).",
     when_to_use="Segmentation judged by IoU / Jaccard, with small or imbalanced foreground. For "
                 "a tighter surrogate of the IoU of hard predictions see lovasz_softmax.",
-    pitfalls=_OVERLAP_PITFALLS,
+    pitfalls=_OVERLAP_PITFALLS + _OVERLAP_CONVENTIONS + " MONAI's DiceLoss(jaccard=True) "
+             "writes (2I + s_nr) / (2U + s_dr): it equals this loss with half its smoothing "
+             "terms.",
     references=(*_OVERLAP_REFS, "Rahman & Wang, Optimizing Intersection-over-Union in Deep "
                 "Neural Networks for Image Segmentation, ISVC 2016."),
     example_inputs=_seg_examples, optimum=_seg_optimum, none_shape="sample_class",
     reference=_pair_reference(lambda i, p, t, s: (i + s, p + t - i + s)),
+    learnable=_LEARNABLE_SMOOTHING,
 )
 def jaccard(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
             include_background: bool = True, ignore_index: int | None = None,
-            class_weight: torch.Tensor | None = None, smooth: float = 1e-5, batch: bool = False,
-            skip_empty: bool = False, distributed: bool = False, group: Any = None,
-
-            weight: torch.Tensor | None = None,
+            class_weight: torch.Tensor | None = None, smooth: float | torch.Tensor = 1e-5,
+            smooth_nr: float | torch.Tensor | None = None,
+            smooth_dr: float | torch.Tensor | None = None, squared_pred: bool = False,
+            soft_label: bool = True, log_loss: bool = False,
+            other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+            average: str = "macro", batch: bool = False, skip_empty: bool = False,
+            distributed: bool = False, group: Any = None, weight: torch.Tensor | None = None,
             reduction: str = "mean") -> torch.Tensor:
     """Soft Jaccard loss ``1 - (|p ∩ t| + smooth) / (|p ∪ t| + smooth)`` per image and class.
 
-    Arguments, soft-label handling and shapes are those of :func:`dice`. Equals MONAI's
-    ``DiceLoss(jaccard=True)`` with hard targets when our ``smooth`` is half of MONAI's
-    (MONAI writes ``(2I + s) / (2U + s)``).
+    Arguments, soft-label handling and shapes are those of :func:`dice`; with
+    ``squared_pred`` the union is ``sum p^2 + sum t^2 - sum p t``. Equals MONAI's
+    ``DiceLoss(jaccard=True)`` when our smoothing terms are half of MONAI's (MONAI writes
+    ``(2I + s) / (2U + s)``).
 
     Example:
         >>> p = torch.tensor([[[0.9, 0.2]], [[0.1, 0.8]]]).unsqueeze(0)
         >>> round(float(jaccard(p, torch.tensor([[[0, 1]]]), activation="none", smooth=0)), 4)
         0.2614
     """
-    prep, stats = _overlap_call(
-        input, target, activation=activation, include_background=include_background,
-        ignore_index=ignore_index, batch=batch, skip_empty=skip_empty, class_weight=class_weight,
-        weight=weight, reduction=reduction, smooth=smooth,
-        distributed=distributed, group=group)
-    return _finish_pairs(_jaccard_from_stats(stats, smooth), stats, prep, batch=batch,
-                         skip_empty=skip_empty, class_weight=class_weight, weight=weight,
-                         reduction=reduction, distributed=distributed, group=group)
+    return _overlap("jaccard", _jaccard_score, input, target, activation=activation,
+                    other_act=other_act, include_background=include_background,
+                    ignore_index=ignore_index, class_weight=class_weight, smooth=smooth,
+                    smooth_nr=smooth_nr, smooth_dr=smooth_dr, squared_pred=squared_pred,
+                    soft_label=soft_label, log_loss=log_loss, average=average, batch=batch,
+                    skip_empty=skip_empty, distributed=distributed, group=group, weight=weight,
+                    reduction=reduction)
 
 
 def _tversky_reference(input, target, *, alpha=0.3, beta=0.7, gamma=1.0, smooth=1e-5,
@@ -595,40 +677,53 @@ def _tversky_reference(input, target, *, alpha=0.3, beta=0.7, gamma=1.0, smooth=
     properties=("nonnegative", "zero_at_optimum", "handles_imbalance"),
     summary="Tversky loss: a Dice generalization that weighs false positives (alpha) and false "
             "negatives (beta) separately; gamma gives the focal Tversky loss.",
-    formula="TI = (I + s) / (I + alpha FP + beta FN + s), FP = P - I, FN = T - I, "
-            "I = sum(min(p, t)); L = (1 - TI)^gamma; mean over (image, class).",
+    formula="TI = (I + s_nr) / (I + alpha FP + beta FN + s_dr), FP = P - I, FN = T - I, "
+            "I = sum(min(p, t)) (sum(p t) with soft_label=False); L = (1 - TI)^gamma "
+            "((-log TI)^gamma with log_loss); mean over (image, class), or one TI per image "
+            "over the summed statistics with average='micro'.",
     gradient="beta > alpha makes a missed foreground voxel cost more than a false alarm, "
              "pushing toward recall. gamma < 1 raises the gradient of nearly solved classes "
              "(the slope of x^gamma grows as x -> 0), gamma > 1 lowers it; the slope at exactly "
-             "0 is taken as 0.",
+             "0 is taken as 0. alpha, beta, gamma and the smoothing may be learnable tensors.",
     when_to_use="Small lesions or structures where missing foreground is worse than a false "
                 "alarm (alpha = 0.3, beta = 0.7 as in Salehi et al.). alpha = beta = 0.5 is Dice "
                 "(up to the smooth term); alpha = beta = 1 is Jaccard.",
     pitfalls=_OVERLAP_PITFALLS + " Abraham & Khan write the focal exponent as 1/gamma: their "
              "gamma = 4/3 is gamma = 0.75 here. With gamma < 1 the gradient near a perfect "
-             "class is very large.",
+             "class is very large. MONAI's TverskyLoss defaults to alpha = beta = 0.5. "
+             "kornia's tversky_loss in its repository's code is average='micro' with "
+             "smooth_nr=0, smooth_dr=eps; its 0.9.0 release instead averages the per-class "
+             "index over the classes present in the target."
+             + _OVERLAP_CONVENTIONS,
     references=("Salehi, Erdogmus & Gholipour, Tversky loss function for image segmentation "
                 "using 3D fully convolutional deep networks, MLMI 2017.",
                 "Abraham & Khan, A Novel Focal Tversky loss function with improved Attention "
                 "U-Net for lesion segmentation, ISBI 2019.", _OVERLAP_REFS[1]),
     example_inputs=_seg_examples, optimum=_seg_optimum, none_shape="sample_class",
     reference=_tversky_reference,
+    learnable=("alpha", "beta", "gamma", *_LEARNABLE_SMOOTHING),
 )
-def tversky(input: torch.Tensor, target: torch.Tensor, *, alpha: float = 0.3,
-            beta: float = 0.7, gamma: float = 1.0, activation: str = "softmax",
-            include_background: bool = True, ignore_index: int | None = None,
-            class_weight: torch.Tensor | None = None, smooth: float = 1e-5, batch: bool = False,
-            skip_empty: bool = False, distributed: bool = False, group: Any = None,
-
-            weight: torch.Tensor | None = None,
+def tversky(input: torch.Tensor, target: torch.Tensor, *, alpha: float | torch.Tensor = 0.3,
+            beta: float | torch.Tensor = 0.7, gamma: float | torch.Tensor = 1.0,
+            activation: str = "softmax", include_background: bool = True,
+            ignore_index: int | None = None, class_weight: torch.Tensor | None = None,
+            smooth: float | torch.Tensor = 1e-5, smooth_nr: float | torch.Tensor | None = None,
+            smooth_dr: float | torch.Tensor | None = None, soft_label: bool = True,
+            log_loss: bool = False,
+            other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+            average: str = "macro", batch: bool = False, skip_empty: bool = False,
+            distributed: bool = False, group: Any = None, weight: torch.Tensor | None = None,
             reduction: str = "mean") -> torch.Tensor:
     """(Focal) Tversky loss ``(1 - (I + s) / (I + alpha FP + beta FN + s))^gamma``.
 
-    ``alpha`` weighs false positives, ``beta`` false negatives (MONAI's convention).
-    With soft targets ``FP = sum(relu(p - t))`` and ``FN = sum(relu(t - p))`` (the min
-    form), which equals MONAI's ``TverskyLoss`` products ``sum(p (1 - t))`` and
-    ``sum((1 - p) t)`` for hard targets. Other arguments and shapes are those of
-    :func:`dice`.
+    ``alpha`` weighs false positives, ``beta`` false negatives (MONAI's convention);
+    ``alpha``, ``beta``, ``gamma`` may be tensors that require grad. With soft targets
+    ``FP = sum(relu(p - t))`` and ``FN = sum(relu(t - p))`` (the min form), which equals
+    MONAI's ``TverskyLoss`` products ``sum(p (1 - t))`` and ``sum((1 - p) t)`` for hard
+    targets (and for soft ones with ``soft_label=False``). ``log_loss`` replaces
+    ``1 - TI`` by ``-log TI`` before the power. Other arguments and shapes are those of
+    :func:`dice` (``squared_pred`` does not apply: ``sum p^2 - sum p t`` is not a count of
+    false positives).
 
     Example:
         >>> p = torch.tensor([[[0.9, 0.2]], [[0.1, 0.8]]]).unsqueeze(0)
@@ -636,32 +731,37 @@ def tversky(input: torch.Tensor, target: torch.Tensor, *, alpha: float = 0.3,
         >>> round(float(tversky(p, t, alpha=0.5, beta=0.5, activation="none", smooth=0)), 4)
         0.1504
     """
-    check_param("alpha", alpha)
-    check_param("beta", beta)
-    check_param("gamma", gamma, low=0.0, low_inclusive=False)
-    prep, stats = _overlap_call(
-        input, target, activation=activation, include_background=include_background,
-        ignore_index=ignore_index, batch=batch, skip_empty=skip_empty, class_weight=class_weight,
-        weight=weight, reduction=reduction, smooth=smooth,
-        distributed=distributed, group=group)
-    loss = _tversky_from_stats(stats, smooth, alpha, beta, gamma)
-    return _finish_pairs(loss, stats, prep, batch=batch, skip_empty=skip_empty,
-                         class_weight=class_weight, weight=weight, reduction=reduction,
-                         distributed=distributed, group=group)
+    check_param("alpha", alpha, learnable=True)
+    check_param("beta", beta, learnable=True)
+    check_param("gamma", gamma, low=0.0, low_inclusive=False, learnable=True)
+    return _overlap("tversky", _tversky_score(alpha, beta), input, target,
+                    activation=activation, other_act=other_act,
+                    include_background=include_background, ignore_index=ignore_index,
+                    class_weight=class_weight, smooth=smooth, smooth_nr=smooth_nr,
+                    smooth_dr=smooth_dr, squared_pred=False, soft_label=soft_label,
+                    log_loss=log_loss, average=average, batch=batch, skip_empty=skip_empty,
+                    distributed=distributed, group=group, weight=weight, reduction=reduction,
+                    gamma=gamma)
 
 
-def _sudre_weights(target_volume: torch.Tensor) -> torch.Tensor:
-    """w_c = 1 / T_c^2 (Sudre et al.), normalized to sum 1 per row.
+def _sudre_weights(target_volume: torch.Tensor, weight_type: str = "square") -> torch.Tensor:
+    """w_c = 1 / T_c^2 (Sudre et al.; 1 / T_c for "simple", 1 for "uniform"), normalized
+    to sum 1 per row.
 
     A class absent from the target (T_c = 0) would get an infinite weight; as in MONAI it
     gets the largest finite weight of its row instead. The normalization leaves the loss
-    unchanged when smooth = 0 (the ratio is scale-free) and keeps ``smooth`` on the scale
-    of voxel counts, instead of being compared with sums of order 1 / T.
+    unchanged when the smoothing is 0 (the ratio is scale-free) and keeps ``smooth`` on
+    the scale of voxel counts, instead of being compared with sums of order 1 / T.
     """
     with torch.no_grad():
-        present = target_volume > 0
-        w = torch.where(present, 1.0 / torch.where(present, target_volume, 1.0).square(), 0.0)
-        w = torch.where(present, w, w.amax(dim=-1, keepdim=True))
+        if weight_type == "uniform":
+            w = torch.ones_like(target_volume)
+        else:
+            present = target_volume > 0
+            safe = torch.where(present, target_volume, 1.0)
+            w = torch.where(present, 1.0 / (safe.square() if weight_type == "square" else safe),
+                            0.0)
+            w = torch.where(present, w, w.amax(dim=-1, keepdim=True))
         return safe_divide(w, w.sum(dim=-1, keepdim=True))
 
 
@@ -681,8 +781,9 @@ def _generalized_reference(input, target, *, smooth=1e-5, reduction="mean"):
     properties=("nonnegative", "zero_at_optimum", "handles_imbalance"),
     summary="Generalized Dice loss: one Dice over all classes, each class weighted by the "
             "inverse square of its target volume.",
-    formula="w_c = 1 / T_c^2 (normalized);  L_b = 1 - (2 sum_c w_c I_bc + s) / "
-            "(sum_c w_c (P_bc + T_bc) + s); I = sum(min(p, t)); mean over images b.",
+    formula="w_c = 1 / T_c^2 (1 / T_c for weight_type='simple', 1 for 'uniform'; normalized to "
+            "sum 1);  L_b = 1 - (2 sum_c w_c I_bc + s_nr) / (sum_c w_c (P_bc + T_bc) + s_dr); "
+            "I = sum(min(p, t)) (sum(p t) with soft_label=False); mean over images b.",
     gradient="Each class's contribution to the gradient is scaled by 1 / T_c^2, so a class "
              "with 100x fewer voxels is not drowned out by the background; the per-image value "
              "is a single ratio, so it is smoother than averaging per-class Dice scores.",
@@ -692,27 +793,39 @@ def _generalized_reference(input, target, *, smooth=1e-5, reduction="mean"):
     pitfalls="A class absent from an image's target has no finite Sudre weight: it gets the "
              "largest finite weight of that image (as MONAI does). With very small target "
              "volumes the weights explode and the loss is dominated by a few voxels; batch=True "
-             "computes volumes over the batch and is steadier. " + _OVERLAP_PITFALLS,
+             "computes volumes over the batch and is steadier. Convention against MONAI's "
+             "GeneralizedDiceLoss: the weights are normalized to sum 1 per image here, which "
+             "changes nothing without smoothing but makes MONAI's smoothing, added to sums of "
+             "order 1 / T, far larger in effect than the same number here; the values then "
+             "differ. " + _OVERLAP_PITFALLS,
     references=("Sudre, Li, Vercauteren, Ourselin & Cardoso, Generalised Dice overlap as a deep "
                 "learning loss function for highly unbalanced segmentations, DLMIA 2017.",
                 "Crum, Camara & Hill, Generalized overlap measures for evaluation and validation "
                 "in medical image analysis, IEEE TMI 2006.", _OVERLAP_REFS[1]),
     example_inputs=_seg_examples, optimum=_seg_optimum, none_shape="sample",
     reference=_generalized_reference,
+    learnable=_LEARNABLE_SMOOTHING,
 )
 def generalized_dice(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
                      include_background: bool = True, ignore_index: int | None = None,
-                     class_weight: torch.Tensor | None = None, smooth: float = 1e-5,
+                     class_weight: torch.Tensor | None = None,
+                     smooth: float | torch.Tensor = 1e-5,
+                     smooth_nr: float | torch.Tensor | None = None,
+                     smooth_dr: float | torch.Tensor | None = None,
+                     weight_type: str = "square", soft_label: bool = True,
+                     other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
                      batch: bool = False, skip_empty: bool = False, distributed: bool = False,
                      group: Any = None, weight: torch.Tensor | None = None,
                      reduction: str = "mean") -> torch.Tensor:
     """Generalized Dice loss (Sudre et al. 2017) with weights ``1 / T_c^2``.
 
-    ``class_weight`` multiplies the Sudre weights; ``skip_empty`` gives the pairs absent
-    from target and hard prediction weight 0. The weights are normalized to sum to 1 per
-    image (or batch), which changes nothing when ``smooth = 0`` and equals MONAI's
-    ``GeneralizedDiceLoss`` there (hard targets); with ``smooth > 0`` MONAI's
+    ``weight_type`` is MONAI's ``w_type``: ``"square"`` (``1 / T^2``), ``"simple"``
+    (``1 / T``) or ``"uniform"``. ``class_weight`` multiplies these weights; ``skip_empty``
+    gives the pairs absent from target and hard prediction weight 0. The weights are
+    normalized to sum to 1 per image (or batch), which changes nothing when the smoothing
+    is 0 and equals MONAI's ``GeneralizedDiceLoss`` there; with smoothing MONAI's
     unnormalized weights of order ``1 / T^2`` make its ``smooth`` far larger in effect.
+    Other arguments are those of :func:`dice`.
 
     Shape:
         ``"none"`` returns one value per image ``[N]``, or a 0-dim tensor with
@@ -724,19 +837,23 @@ def generalized_dice(input: torch.Tensor, target: torch.Tensor, *, activation: s
         >>> round(float(generalized_dice(p, t, activation="none", smooth=0)), 4)
         0.15
     """
-    prep, stats = _overlap_call(
-        input, target, activation=activation, include_background=include_background,
-        ignore_index=ignore_index, batch=batch, skip_empty=skip_empty, class_weight=class_weight,
-        weight=weight, reduction=reduction, smooth=smooth,
-        distributed=distributed, group=group)
-    w = _sudre_weights(stats.target)
+    nr, dr = _smoothing(smooth, smooth_nr, smooth_dr)
+    if weight_type not in WEIGHT_TYPES:
+        raise LossInputError(f"weight_type must be one of {WEIGHT_TYPES}, got {weight_type!r}")
+    prep = _prepare(input, target, activation=activation, include_background=include_background,
+                    ignore_index=ignore_index, class_weight=class_weight, reduction=reduction,
+                    other_act=other_act)
+    stats = _statistics("generalized_dice", prep, activation=activation, other_act=other_act,
+                        soft_label=soft_label, batch=batch, count_predicted=skip_empty,
+                        distributed=distributed, group=group)
+    w = _sudre_weights(stats.target, weight_type)
     cw = _class_weight(class_weight, prep.kept, w.shape[1], w)
     if cw is not None:
         w = w * cw
     if skip_empty:
         w = w * ((stats.target > 0) | (stats.predicted_count > 0))
-    numerator = 2.0 * (w * stats.intersection).sum(-1) + smooth
-    denominator = (w * (stats.prediction + stats.target)).sum(-1) + smooth
+    numerator = 2.0 * (w * stats.intersection).sum(-1) + nr
+    denominator = (w * (stats.prediction + stats.target)).sum(-1) + dr
     loss = 1.0 - _score(numerator, denominator)
     if batch:
         loss = loss[0]
@@ -801,8 +918,8 @@ def _lovasz_softmax_reference(input, target, *, reduction="mean"):
     family="segmentation", tasks=("segmentation",), input_kind="logits",
     target_kind="class indices [N, *spatial]", aliases=("lovasz",),
     properties=("nonnegative", "zero_at_optimum", "bounded_gradient", "handles_imbalance"),
-    summary="Lovász-Softmax loss: a convex, tight surrogate of the per-class Jaccard loss "
-            "(1 - IoU) evaluated on the errors |1[t = c] - p_c|.",
+    summary="Lovász-Softmax loss: a tight surrogate of the per-class Jaccard loss (1 - IoU), "
+            "convex in the errors |1[t = c] - p_c| (not in the logits).",
     formula="e_i = |1[t_i = c] - p_ic|; sort e decreasingly (order pi); L_c = sum_k e_pi(k) "
             "(J(pi_1..k) - J(pi_1..k-1)), J(M) = |M| / |{t = c} ∪ M| the Jaccard loss of the "
             "mispredicted set M; mean over (image, class).",
@@ -845,8 +962,8 @@ def lovasz_softmax(input: torch.Tensor, target: torch.Tensor, *, activation: str
         0.175
     """
     prep = _prepare(input, target, activation=activation, include_background=include_background,
-                    ignore_index=ignore_index, class_weight=class_weight, weight=weight,
-                    reduction=reduction, dense_targets=False)
+                    ignore_index=ignore_index, class_weight=class_weight, reduction=reduction,
+                    dense_targets=False)
     x = prep.logits
     n, c, s = x.shape
     p = _activate(x, activation)
@@ -864,15 +981,23 @@ def lovasz_softmax(input: torch.Tensor, target: torch.Tensor, *, activation: str
     b, m = errors.shape[0], errors.shape[-1]
     loss = _lovasz_jaccard(errors.reshape(b * c, m), fg.reshape(b * c, m),
                            None if valid is None else valid.reshape(b * c, m)).view(b, c)
-    target_count = fg.sum(-1).to(x.dtype)
-    counts = None
+    mask = None
     if skip_empty:
         counts = _hard_counts(prep, activation)
         counts = counts.sum(0, keepdim=True) if batch else counts
-    stats = OverlapStats(loss, loss, target_count[:, prep.kept],
-                         None if counts is None else counts[:, prep.kept])
-    return _finish_pairs(loss[:, prep.kept], stats, prep, batch=batch, skip_empty=skip_empty,
-                         class_weight=class_weight, weight=weight, reduction=reduction)
+        mask = ((fg.sum(-1) > 0) | (counts > 0))[:, prep.kept]
+    loss = loss[:, prep.kept]
+    cw = _class_weight(class_weight, prep.kept, loss.shape[1], loss)
+    if batch:
+        loss, mask = loss[0], None if mask is None else mask[0]
+    check_broadcastable("weight", weight, loss.shape)
+    return reduce(loss, reduction, weight=weight, mask=mask, class_weight=cw)
+
+
+def _check_hard_labels(target: torch.Tensor) -> None:
+    """A float target of lovasz_hinge must hold 0 and 1 (read only where values may be)."""
+    if target.numel() and readable(target) and not bool(((target == 0) | (target == 1)).all()):
+        raise LossInputError("lovasz_hinge needs hard labels: target must hold 0 and 1")
 
 
 def _binary_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -960,9 +1085,10 @@ def lovasz_hinge(input: torch.Tensor, target: torch.Tensor, *, ignore_index: int
         if ignore_index is not None:
             raise LossInputError("ignore_index applies to integer targets")
         check_probabilities("target", target)
+        _check_hard_labels(target)
         fg = t > 0.5
-        if bool(((t != 0) & (t != 1)).any()):
-            raise LossInputError("lovasz_hinge needs hard labels: target must hold 0 and 1")
+        # The sign 2 t - 1 from the float target itself: a NaN target gives a NaN error.
+        sign = 2.0 * upcast(t).to(x.dtype) - 1.0
     else:
         labels = t.long()
         check_class_indices("target", labels, 2, ignore_index)
@@ -970,7 +1096,8 @@ def lovasz_hinge(input: torch.Tensor, target: torch.Tensor, *, ignore_index: int
         if ignore_index is not None:
             valid = labels != ignore_index
             fg = fg & valid
-    errors = 1.0 - x * (2.0 * fg.to(x.dtype) - 1.0)
+        sign = 2.0 * fg.to(x.dtype) - 1.0
+    errors = 1.0 - x * sign
     if batch:
         errors, fg = errors.reshape(1, -1), fg.reshape(1, -1)
         valid = None if valid is None else valid.reshape(1, -1)

@@ -138,8 +138,14 @@ def _ctc_reference(log_probs, targets, input_lengths, target_lengths, *, blank=0
                 "input and monotonic in it.",
     pitfalls="A target of length L with R repeated neighbours needs T >= L + R frames (a blank "
              "must separate repeats); shorter inputs have probability 0 and infinite loss. "
-             "zero_infinity=True (default here) counts them as 0, zero_infinity=False raises "
-             "a LossInputError naming the sample. Pass log_softmax outputs, not logits. The "
+             "zero_infinity=True (default here; torch's default is False) counts them as 0, "
+             "zero_infinity=False raises a LossInputError naming the sample where torch "
+             "returns inf. A target longer than its input (L > T: almost always swapped or "
+             "mis-computed lengths) raises whatever zero_infinity says, where torch returns "
+             "inf (0 with zero_infinity); the value checks run on CPU tensors in eager mode, "
+             "elsewhere torch's result comes through. Invalid lengths raise LossInputError "
+             "(a ValueError) where torch raises RuntimeError. Pass log_softmax outputs, not "
+             "logits. The "
              "blank tends to dominate early (peaky behaviour) and CTC assumes frames are "
              "conditionally independent given the input (no language model).",
     references=("Graves, Fernández, Gomez & Schmidhuber, Connectionist Temporal "
@@ -172,15 +178,18 @@ def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Ten
 
     Same values as :func:`torch.nn.functional.ctc_loss` (``"mean"`` divides each sample by
     its target length, then averages over the batch), except the default
-    ``zero_infinity=True``: an impossible alignment (target longer than its input, counting
-    repeated labels) gives 0 for that sample. With ``zero_infinity=False`` it raises a
-    :class:`LossInputError` naming the sample instead of returning ``inf``. An empty batch
+    ``zero_infinity=True``: a target whose repeated labels do not fit its input gives 0 for
+    that sample. With ``zero_infinity=False`` it raises a :class:`LossInputError` naming
+    the sample instead of returning ``inf``, and a target longer than its input always
+    raises (where the lengths can be read: CPU tensors in eager mode). An empty batch
     gives 0.0 attached to the graph.
 
     Shape:
         log_probs: ``[T, N, C]`` log-softmax outputs (time first); targets: ``[N, S]`` padded
         or ``[sum(target_lengths)]`` concatenated labels (never ``blank``); input_lengths,
         target_lengths: ``[N]`` integers; output: scalar, or ``[N]`` with ``"none"``.
+        Unbatched, as torch: log_probs ``[T, C]``, targets ``[S]``, lengths 0-dim tensors
+        or ints; every reduction then gives a scalar.
 
     Example:
         >>> lp = torch.log(torch.tensor([[[0.5, 0.5]], [[0.5, 0.5]]]))
@@ -189,7 +198,11 @@ def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Ten
     """
     check_reduction(reduction)
     check_floating("log_probs", log_probs)
-    check_ndim("log_probs", log_probs, 3, "[T, N, C]: time, batch, classes")
+    check_ndim("log_probs", log_probs, (2, 3),
+               "[T, N, C]: time, batch, classes; or [T, C] for one unbatched sequence")
+    if log_probs.dim() == 2:
+        return _unbatched_ctc(log_probs, targets, input_lengths, target_lengths, blank=blank,
+                              zero_infinity=zero_infinity, weight=weight, reduction=reduction)
     frames, batch, classes = log_probs.shape
     check_integer("targets", targets)
     check_ndim("targets", targets, (1, 2), "[N, S] padded or [sum(target_lengths)]")
@@ -211,6 +224,32 @@ def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Ten
     if reduction == "mean":
         loss = loss / target_lengths.clamp(min=1).to(loss.dtype)
     return reduce(loss, reduction, weight=weight)
+
+
+def _unbatched_ctc(log_probs, targets, input_lengths, target_lengths, *, blank, zero_infinity,
+                   weight, reduction):
+    """torch's unbatched form: ``[T, C]`` log-probabilities and one ``[S]`` target."""
+    check_integer("targets", targets)
+    if targets.dim() != 1:
+        raise LossInputError(f"an unbatched log_probs [T, C] = {tuple(log_probs.shape)} takes "
+                             f"targets [S] (one label sequence), got shape "
+                             f"{tuple(targets.shape)}; a batch needs log_probs [T, N, C]")
+
+    def one(name, value):
+        if not isinstance(value, torch.Tensor):
+            value = torch.as_tensor(value, dtype=torch.long, device=log_probs.device)
+        if value.numel() != 1:
+            raise LossInputError(f"{name} of an unbatched [T, C] input must be one integer "
+                                 f"(a 0-dim tensor or an int), got shape {tuple(value.shape)}")
+        return value.reshape(1)
+
+    if weight is not None:
+        check_broadcastable("weight", weight, torch.Size([]))
+    loss = ctc(log_probs.unsqueeze(1), targets.unsqueeze(0),
+               one("input_lengths", input_lengths), one("target_lengths", target_lengths),
+               blank=blank, zero_infinity=zero_infinity,
+               weight=None if weight is None else weight.reshape(1), reduction=reduction)
+    return loss.reshape(())
 
 
 # --- sequence cross-entropy --------------------------------------------------------------------
@@ -275,6 +314,7 @@ def _sequence_ce_reference(input, target, *, mask=None, ignore_index=-100, avera
                 "Szegedy et al., Rethinking the Inception Architecture, CVPR 2016 (label "
                 "smoothing).",),
     example_inputs=_token_examples, reference=_sequence_ce_reference,
+    head="softmax",
 )
 def sequence_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                            mask: torch.Tensor | None = None, ignore_index: int = -100,

@@ -100,26 +100,37 @@ class Accelerator:
     traceable: bool = True
 
     def decline_reason(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-        """Why this accelerator does not take the call, or ``None`` when it does."""
-        first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+        """Why this accelerator does not take the call, or ``None`` when it does.
+
+        Cheapest first (this runs on every call of an accelerated loss): the first
+        argument's device and dtype, whether torch.compile is tracing an accelerator that
+        cannot be traced (before ``supports``, which dynamo would otherwise have to trace:
+        a lazy build behind a lock, a lazy import), the accelerator's own ``supports``
+        (sizes, options), then transforms, then hyperparameters that require grad.
+        """
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else next(
+            (a for a in args if isinstance(a, torch.Tensor)), None)
         if first is not None:
             if first.device.type not in self.devices:
                 return f"runs on {sorted(self.devices)}, not {first.device.type}"
             if self.dtypes and first.dtype not in self.dtypes:
                 names = sorted(str(d).removeprefix("torch.") for d in self.dtypes)
                 return f"takes {names}, not {str(first.dtype).removeprefix('torch.')}"
-        if not self.traceable:
-            if torch.compiler.is_compiling():
-                return "torch.compile is tracing (compiled graphs use the definition)"
-            if any(isinstance(a, torch.Tensor) and not _has_storage(a)
-                   for a in (*args, *kwargs.values())):
-                return "inside a torch.func transform (vmap/grad) or on tensors without storage"
-        for key, value in kwargs.items():
-            if (isinstance(value, torch.Tensor) and value.requires_grad
-                    and key not in self.tensor_hyperparameters and torch.is_grad_enabled()):
-                return f"{key} is a tensor that requires grad, which this path does not " \
-                       "differentiate"
-        return self.supports(*args, **kwargs)
+        if not self.traceable and torch.compiler.is_compiling():
+            return "torch.compile is tracing (compiled graphs use the definition)"
+        reason = self.supports(*args, **kwargs)
+        if reason is not None:
+            return reason
+        if not self.traceable and any(isinstance(a, torch.Tensor) and not _has_storage(a)
+                                      for a in (*args, *kwargs.values())):
+            return "inside a torch.func transform (vmap/grad) or on tensors without storage"
+        if torch.is_grad_enabled():
+            for key, value in kwargs.items():
+                if (isinstance(value, torch.Tensor) and value.requires_grad
+                        and key not in self.tensor_hyperparameters):
+                    return f"{key} is a tensor that requires grad, which this path does " \
+                           "not differentiate"
+        return None
 
 
 def _has_storage(t: torch.Tensor) -> bool:
@@ -159,17 +170,14 @@ def register(loss: str, backend: str, *, name: str, devices: tuple[str, ...],
 
 
 def accelerators(loss: str | None = None) -> list[Accelerator]:
-    """The registered accelerators (of one loss, or all), in the order ``auto`` tries them."""
-    _load_all()
+    """The registered accelerators (of one loss, or all), in the order ``auto`` tries them.
+
+    Accelerators register when their module is imported; ``import losskit`` imports the
+    definitions, which import the accelerators they dispatch to.
+    """
     if loss is not None:
         return list(_REGISTRY.get(loss, ()))
     return [a for name in sorted(_REGISTRY) for a in _REGISTRY[name]]
-
-
-def _load_all() -> None:
-    # Accelerators register when their module is imported; the functional modules import
-    # the ones they dispatch to, so importing functional loads them all.
-    from .. import functional  # noqa: F401
 
 
 def _initial_mode() -> str:

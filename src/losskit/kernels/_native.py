@@ -166,19 +166,12 @@ def _overlap_functions(lib: ctypes.CDLL, suffix: str):
     return fwd, bwd
 
 
-def overlap_softmax_supported(x: torch.Tensor) -> bool:
-    """Whether :func:`overlap_softmax_forward` can take ``x`` ``[N, C, S]`` logits."""
-    return (x.dtype in (torch.float32, torch.float64) and x.device.type == "cpu"
-            and x.dim() == 3 and 1 <= x.shape[1] <= OVERLAP_MAX_CLASSES
-            and library() is not None)
-
-
 def overlap_softmax_forward(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None):
     """Per-(image, class) soft intersection, prediction and target volumes of
     ``softmax(x, dim=1)`` against index targets, in one sweep; ``[N, C]`` each, x's dtype.
 
     x ``[N, C, S]`` contiguous float32/float64, index ``[N, S]`` int64 in ``0..C-1``,
-    valid ``[N, S]`` bool or ``None``. Check :func:`overlap_softmax_supported` first.
+    valid ``[N, S]`` bool or ``None``. The caller checks these (see :mod:`.overlap`).
     """
     n, c, s = x.shape
     fwd, _ = _overlap_functions(library(), "f32" if x.dtype == torch.float32 else "f64")
@@ -245,13 +238,6 @@ def in_unit_range(t: torch.Tensor) -> bool | None:
     if fn is None or not t.is_cpu or not t.is_contiguous():
         return None
     return fn(t.numel(), t.data_ptr()) != 0
-
-
-def coral_supported(x: torch.Tensor, target: torch.Tensor) -> bool:
-    """Whether :func:`coral_rows` can take ``x`` ``[N, K]`` logits and ``target`` ``[N]``."""
-    return (x.dtype in (torch.float32, torch.float64) and x.is_cpu and target.is_cpu
-            and x.dim() == 2 and x.shape[1] <= CORAL_MAX_THRESHOLDS and x.is_contiguous()
-            and library() is not None)
 
 
 def coral_rows(x: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None, *,

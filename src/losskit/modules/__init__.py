@@ -4,7 +4,8 @@ The functional losses take everything as arguments; these modules hold what trai
 learns or tracks alongside the model: class centers (:class:`ArcFace`,
 :class:`CosFace`), proxies (:class:`ProxyAnchor`), a log-parameterised logit scale
 (:class:`CLIPLoss`), a logit scale and bias (:class:`SigLIPLoss`), and a moving-average
-center buffer (:class:`DINOLoss`). Each ``forward`` is a thin call to the functional
+center buffer (:class:`DINOLoss`), Barron's shape and scale
+(:class:`GeneralRobust`). Each ``forward`` is a thin call to the functional
 loss in :mod:`losskit.functional`, so values and gradients are the definition's.
 
 Put the module's parameters in the optimizer next to the model's::
@@ -16,5 +17,14 @@ Put the module's parameters in the optimizer next to the model's::
 
 from .contrastive import CLIPLoss, DINOLoss, SigLIPLoss
 from .face import ArcFace, CosFace, ProxyAnchor
+from .robust import GeneralRobust
 
-__all__ = ["ArcFace", "CLIPLoss", "CosFace", "DINOLoss", "ProxyAnchor", "SigLIPLoss"]
+__all__ = [
+    "ArcFace",
+    "CLIPLoss",
+    "CosFace",
+    "DINOLoss",
+    "GeneralRobust",
+    "ProxyAnchor",
+    "SigLIPLoss",
+]

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _import_module(spec: str) -> Any:
-    from ..cli import CLIError
+    from .._cli_errors import CLIError
 
     path = Path(spec)
     if spec.endswith(".py") or "/" in spec or "\\" in spec:
@@ -65,7 +65,7 @@ def _import_module(spec: str) -> Any:
 
 def load_object(target: str) -> Any:
     """The loss named by ``MODULE:OBJECT`` (a class is instantiated), or a registered name."""
-    from ..cli import CLIError
+    from .._cli_errors import CLIError
 
     if ":" not in target:
         from .._core.registry import get_info

@@ -226,14 +226,16 @@ def build_subject(
             info_fn = info.fn
 
             def fn(*args: Any, **kwargs: Any) -> torch.Tensor:
-                return info_fn(*args, **bound, **kwargs)
+                # a call's own keywords (a check varying a hyperparameter) win over the
+                # module's bound values
+                return info_fn(*args, **{**bound, **kwargs})
 
             fn.__signature__ = inspect.signature(info.fn)  # type: ignore[attr-defined]
             if info.reference is not None and bound:
                 info_ref = info.reference
 
                 def info_reference(*args: Any, **kwargs: Any) -> torch.Tensor:
-                    return info_ref(*args, **bound, **kwargs)
+                    return info_ref(*args, **{**bound, **kwargs})
         else:
             fn = loss
     elif callable(loss):

@@ -1,0 +1,207 @@
+"""Regression losses: every option against an independent source, and the limiting cases.
+
+Sources: the textbook scalar formulas written out per element in this file (Huber 1964,
+Girshick 2015, Koenker & Bassett 1978), scipy.stats (Poisson and normal log-densities),
+torch's own ``poisson_nll_loss`` / ``gaussian_nll_loss`` (which the definitions do not
+call), and the identities between losses (huge delta -> MSE / 2, smooth_l1 = huber / beta).
+Definitions run alone (``kernels.use("plain")``); the accelerators are checked against
+them in tests/test_accelerators.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import losskit
+from losskit import functional as F
+from losskit import kernels
+
+
+@pytest.fixture(autouse=True)
+def definitions_only():
+    with kernels.use("plain"):
+        yield
+
+
+def _pair(n=40, seed=0, scale=3.0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, generator=g, dtype=torch.float64) * scale,
+            torch.randn(n, generator=g, dtype=torch.float64) * scale)
+
+
+def _loop(fn, x, y):
+    return torch.stack([fn(float(a), float(b)) for a, b in zip(x, y)]).double()
+
+
+def _t(v):
+    return torch.tensor(v, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("delta", [0.3, 1.0, 2.5])
+def test_huber_branches_by_hand(delta):
+    x, y = _pair()
+
+    def huber(a, b):
+        r = abs(a - b)
+        return _t(0.5 * r * r if r <= delta else delta * (r - 0.5 * delta))
+    expected = _loop(huber, x, y)
+    torch.testing.assert_close(F.huber(x, y, delta=delta, reduction="none"), expected)
+    torch.testing.assert_close(F.huber(x, y, delta=delta), expected.mean())
+    torch.testing.assert_close(F.huber(x, y, delta=delta, reduction="sum"), expected.sum())
+    # gradient: the residual inside the band, delta * sign outside
+    xr = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(F.huber(xr, y, delta=delta, reduction="sum"), xr)
+    torch.testing.assert_close(g, (x - y).clamp(-delta, delta))
+
+
+def test_huber_limits():
+    x, y = _pair()
+    torch.testing.assert_close(F.huber(x, y, delta=1e6), F.mse(x, y) / 2)
+    small = 1e-6
+    torch.testing.assert_close(F.huber(x, y, delta=small) / small, F.mae(x, y), rtol=1e-5,
+                               atol=1e-8)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.4, 1.0, 3.0])
+def test_smooth_l1_branches_by_hand(beta):
+    x, y = _pair(seed=1)
+
+    def smooth(a, b):
+        r = abs(a - b)
+        return _t(r if beta == 0 else (0.5 * r * r / beta if r < beta else r - 0.5 * beta))
+    torch.testing.assert_close(F.smooth_l1(x, y, beta=beta, reduction="none"),
+                               _loop(smooth, x, y))
+    if beta > 0:
+        torch.testing.assert_close(F.smooth_l1(x, y, beta=beta),
+                                   F.huber(x, y, delta=beta) / beta)
+        xr = x.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(F.smooth_l1(xr, y, beta=beta, reduction="sum"), xr)
+        torch.testing.assert_close(g, ((x - y) / beta).clamp(-1, 1))
+
+
+def test_mse_mae_and_their_gradients_by_hand():
+    x, y = _pair(seed=2)
+    torch.testing.assert_close(F.mse(x, y, reduction="none"), _loop(lambda a, b: _t((a - b) ** 2),
+                                                                     x, y))
+    torch.testing.assert_close(F.mae(x, y, reduction="none"), _loop(lambda a, b: _t(abs(a - b)),
+                                                                     x, y))
+    xr = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(F.mse(xr, y), xr)
+    torch.testing.assert_close(g, 2 * (x - y) / x.numel())
+    (g,) = torch.autograd.grad(F.mae(xr, y, reduction="sum"), xr)
+    torch.testing.assert_close(g, torch.sign(x - y))
+
+
+def test_log_cosh_by_hand_and_far_from_zero():
+    x, y = _pair(seed=3)
+    torch.testing.assert_close(F.log_cosh(x, y, reduction="none"),
+                               _loop(lambda a, b: _t(math.log(math.cosh(a - b))), x, y))
+    far = torch.tensor([1000.0]), torch.tensor([0.0])
+    # log cosh r = r - log 2 + log(1 + e^{-2r}) -> r - log 2
+    torch.testing.assert_close(F.log_cosh(*far), torch.tensor(1000.0 - math.log(2.0)))
+    xr = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(F.log_cosh(xr, y, reduction="sum"), xr)
+    torch.testing.assert_close(g, torch.tanh(x - y))
+
+
+@pytest.mark.parametrize("levels", [0.5, 0.1, 0.9, (0.1, 0.5, 0.9)])
+def test_quantile_pinball_by_hand(levels):
+    g = torch.Generator().manual_seed(4)
+    y = torch.randn(30, generator=g, dtype=torch.float64)
+    qs = [levels] if isinstance(levels, float) else list(levels)
+    x = torch.randn(30, len(qs), generator=g, dtype=torch.float64)
+    expected = torch.stack([
+        torch.stack([_t(q * (float(yy) - float(xx[k])) if yy >= xx[k]
+                        else (q - 1) * (float(yy) - float(xx[k])))
+                     for k, q in enumerate(qs)]) for xx, yy in zip(x, y)])
+    if isinstance(levels, float):
+        x, expected = x[:, 0], expected[:, 0]
+    torch.testing.assert_close(F.quantile(x, y, quantiles=levels, reduction="none"), expected)
+    torch.testing.assert_close(F.quantile(x, y, quantiles=levels), expected.mean())
+
+
+def test_quantile_half_is_half_mae_and_bad_levels_raise():
+    x, y = _pair(seed=5)
+    torch.testing.assert_close(F.quantile(x, y, quantiles=0.5), F.mae(x, y) / 2)
+    for bad in (0.0, 1.0, -0.2, ()):
+        with pytest.raises(losskit.LossInputError, match="quantiles"):
+            F.quantile(x, y, quantiles=bad)
+    with pytest.raises(losskit.LossInputError, match="shape"):
+        F.quantile(x, y, quantiles=(0.1, 0.9))
+
+
+def test_msle_by_hand_and_domain():
+    g = torch.Generator().manual_seed(6)
+    x = torch.rand(20, generator=g, dtype=torch.float64) * 5
+    y = torch.rand(20, generator=g, dtype=torch.float64) * 5
+    torch.testing.assert_close(F.msle(x, y, reduction="none"),
+                               _loop(lambda a, b: _t((math.log1p(a) - math.log1p(b)) ** 2), x, y))
+    with pytest.raises(losskit.LossInputError, match="non-negative"):
+        F.msle(x, -y)
+    with pytest.raises(losskit.LossInputError, match="-1"):
+        F.msle(x - 10, y)
+
+
+def test_poisson_nll_options_against_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    g = torch.Generator().manual_seed(7)
+    log_rate = torch.randn(25, generator=g, dtype=torch.float64) * 0.7
+    counts = torch.poisson(torch.full((25,), 3.0, dtype=torch.float64), generator=g)
+    rate = log_rate.exp()
+    # -log p(y | mu) = mu - y log mu + log y!; the loss drops log y! (full adds Stirling's)
+    nll = -torch.as_tensor(stats.poisson.logpmf(counts.numpy(), rate.numpy()))
+    log_fact = torch.lgamma(counts + 1)
+    torch.testing.assert_close(F.poisson_nll(log_rate, counts, reduction="none"), nll - log_fact)
+    torch.testing.assert_close(F.poisson_nll(rate, counts, log_input=False, eps=0.0,
+                                             reduction="none"), nll - log_fact)
+    full = F.poisson_nll(log_rate, counts, full=True, reduction="none")
+    stirling = torch.where(counts > 1, counts * torch.log(counts.clamp(min=1)) - counts
+                           + 0.5 * torch.log(2 * math.pi * counts.clamp(min=1)), 0.0)
+    torch.testing.assert_close(full, nll - log_fact + stirling)
+    # exposure: mu = exposure * exp(x), the Poisson GLM offset
+    exposure = torch.rand(25, generator=g, dtype=torch.float64) * 3 + 0.5
+    nll_e = -torch.as_tensor(stats.poisson.logpmf(counts.numpy(), (exposure * rate).numpy()))
+    torch.testing.assert_close(F.poisson_nll(log_rate, counts, exposure=exposure,
+                                             reduction="none"), nll_e - log_fact)
+    torch.testing.assert_close(F.poisson_nll(rate, counts, log_input=False, exposure=exposure,
+                                             eps=0.0, reduction="none"), nll_e - log_fact)
+    # torch's own loss agrees with the default form
+    torch.testing.assert_close(F.poisson_nll(log_rate, counts),
+                               torch.nn.functional.poisson_nll_loss(log_rate, counts))
+    with pytest.raises(losskit.LossInputError, match="exposure"):
+        F.poisson_nll(log_rate, counts, exposure=-exposure)
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_gaussian_nll_against_scipy(full):
+    stats = pytest.importorskip("scipy.stats")
+    g = torch.Generator().manual_seed(8)
+    mean = torch.randn(16, generator=g, dtype=torch.float64)
+    y = torch.randn(16, generator=g, dtype=torch.float64)
+    var = torch.rand(16, generator=g, dtype=torch.float64) + 0.2
+    logpdf = torch.as_tensor(stats.norm.logpdf(y.numpy(), mean.numpy(), var.sqrt().numpy()))
+    constant = 0.0 if full else 0.5 * math.log(2 * math.pi)
+    torch.testing.assert_close(F.gaussian_nll(mean, y, var, full=full, reduction="none"),
+                               -logpdf - constant)
+    # one variance per sample ([N] for [N, 1] means) and the eps clamp of the value
+    torch.testing.assert_close(F.gaussian_nll(mean[:, None], y[:, None], var),
+                               F.gaussian_nll(mean, y, var))
+    tiny = torch.full_like(var, 1e-12)
+    clamped = F.gaussian_nll(mean, y, tiny, eps=1e-3, reduction="none")
+    torch.testing.assert_close(clamped, 0.5 * (math.log(1e-3) + (mean - y) ** 2 / 1e-3))
+
+
+@pytest.mark.parametrize("mode", ["plain", "auto"])
+def test_weight_rescales_each_regression_loss(mode):
+    # In auto mode the weightless calls go to the builtin accelerators; a weighted call
+    # must not (they would drop the weight).
+    x, y = _pair(seed=9)
+    w = torch.linspace(0.0, 2.0, x.numel(), dtype=torch.float64)
+    with kernels.use(mode):
+        for name in ("mse", "mae", "huber", "smooth_l1", "log_cosh"):
+            fn = losskit.info(name).fn
+            expected = _loop(lambda a, b, fn=fn: fn(_t([a]), _t([b]), reduction="sum"), x, y)
+            torch.testing.assert_close(fn(x, y, weight=w), (expected * w).mean())
