@@ -200,8 +200,14 @@ def _eager_forward(problem, anchors, keys, scale, symmetric, need_keys):
     coef = torch.where(total > 0, r * n_pos / torch.where(total > 0, total, 1.0), 0.0)
     if shared:
         # e symmetric: (coef_i e_ij) + (coef_i e_ij)^T = e_ij (coef_i + coef_j), one product.
+        # One reused block buffer holds the factor (fresh blocks would each be page-faulted).
+        factor = None
         for start, stop in _row_blocks(m, n):
-            e[start:stop].mul_(coef[start:stop, None] + coef[None, :])
+            if factor is None:
+                factor = e.new_empty(stop - start, n)
+            f = factor[:stop - start]
+            torch.add(coef[start:stop, None], coef[None, :], out=f)
+            e[start:stop].mul_(f)
         da, dc = torch.mm(e, anchors).mul_(scale), None
     else:
         e.mul_(coef[:, None])
