@@ -26,13 +26,16 @@ inputs' dtypes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
 from .._core.reduce import mean_denominator
 from .._core.registry import get_info
 from . import _native
 from ._dispatch import differentiate_definition, register
-from .softmax_xent import softmax_rows, softmax_rows_torch
+from .softmax_xent import RowOptions, softmax_rows, softmax_rows_torch
 
 __all__ = ["BLOCK_BYTES", "block_rows"]
 
@@ -51,7 +54,14 @@ def block_rows(vocab: int, itemsize: int, tokens: int | None = None) -> int:
     return rows
 
 
-def _walk(hidden, weight, bias, target, options, row_scale, want_grads, native):
+#: ``(class_weight, ignore_index, label_smoothing, z_loss, softcap)``.
+_Options = tuple["torch.Tensor | None", int, float, float, "float | None"]
+
+
+def _walk(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+          target: torch.Tensor, options: _Options, row_scale: float | torch.Tensor,
+          want_grads: tuple[bool, bool, bool] | None, native: bool,
+          ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
     """Per-token losses [N] and, if ``want_grads = (dh?, dW?, db?)``, the scaled gradients."""
     class_weight, ignore_index, label_smoothing, z_loss, softcap = options
     n, _ = hidden.shape
@@ -81,29 +91,31 @@ def _walk(hidden, weight, bias, target, options, row_scale, want_grads, native):
             capped = z
         scale = row_scale[start:stop] if (isinstance(row_scale, torch.Tensor)
                                           and row_scale.dim()) else row_scale
-        kw = dict(class_weight=class_weight, ignore_index=ignore_index,
-                  label_smoothing=label_smoothing, z_loss=z_loss, grad_scale=scale,
-                  want_grad=want)
+        kw: RowOptions = {"class_weight": class_weight, "ignore_index": ignore_index,
+                          "label_smoothing": label_smoothing, "z_loss": z_loss}
         if native:
             loss, dz = softmax_rows(capped, target[start:stop], grad_out=capped if want else None,
-                                    **kw)
+                                    grad_scale=scale, want_grad=want, **kw)
         else:
-            loss, dz = softmax_rows_torch(capped, target[start:stop], **kw)
+            loss, dz = softmax_rows_torch(capped, target[start:stop], grad_scale=scale,
+                                          want_grad=want, **kw)
         losses[start:stop] = loss
         if not want:
             continue
+        assert dz is not None  # asked for with want_grad
         if softcap is not None:
             dz.mul_(tanh.square_().neg_().add_(1.0))
-        if need_h:
+        if grad_h is not None:
             torch.mm(dz, weight, out=grad_h[start:stop])
-        if need_w:
+        if grad_w is not None:
             grad_w.addmm_(dz.t(), h)
-        if need_b:
+        if grad_b is not None:
             grad_b += dz.sum(0)
     return losses, grad_h, grad_w, grad_b
 
 
-def _inverse_denominator(target, class_weight, ignore_index):
+def _inverse_denominator(target: torch.Tensor, class_weight: torch.Tensor | None,
+                         ignore_index: int) -> torch.Tensor:
     """1 / the mean's denominator (reduce's own), as a 0-dim tensor on the target's device."""
     valid = target != ignore_index
     cw = None if class_weight is None else torch.where(
@@ -115,8 +127,11 @@ def _inverse_denominator(target, class_weight, ignore_index):
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, bias, target, token_weight, class_weight, options,
-                reduction, native, public, track):
+    def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                target: torch.Tensor, token_weight: torch.Tensor | None,
+                class_weight: torch.Tensor | None, options: tuple[int, float, float, float | None],
+                reduction: str, native: bool, public: dict[str, object],
+                track: bool) -> torch.Tensor:
         in_dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
         acc = torch.promote_types(torch.float32, hidden.dtype)
         h = hidden.to(acc).contiguous()
@@ -124,7 +139,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         b = None if bias is None else bias.to(acc)
         cw = None if class_weight is None else class_weight.to(acc)
         tw = None if token_weight is None else token_weight.to(acc)
-        opts = (cw, *options)
+        opts: _Options = (cw, *options)
         ctx.in_dtypes, ctx.reduction, ctx.options, ctx.native = in_dtypes, reduction, opts, native
         ctx.public = public
         ctx.save_for_backward(hidden, weight, bias, target, token_weight, class_weight)
@@ -145,22 +160,23 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return losses.sum(dtype=torch.float64).to(acc)
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         hidden, weight, bias, target, token_weight, _ = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
             fn, public = get_info("linear_cross_entropy").fn, ctx.public
             summed = "none" if ctx.reduction == "none" else "sum"
-            grads = differentiate_definition(
+            definition_grads = differentiate_definition(
                 "linear_cross_entropy",
                 lambda h, w, b: fn(h, w, target, bias=b, reduction=summed, **public),
                 (hidden, weight, bias), grad_output)
-            return (*grads, None, None, None, None, None, None, None, None)
+            return (*definition_grads, None, None, None, None, None, None, None, None)
         acc = torch.promote_types(torch.float32, hidden.dtype)
         h, w = hidden.to(acc).contiguous(), weight.to(acc).contiguous()
         b = None if bias is None else bias.to(acc)
         tw = None if token_weight is None else token_weight.to(acc)
         wants = (ctx.needs_input_grad[0], ctx.needs_input_grad[1],
                  bias is not None and ctx.needs_input_grad[2])
+        grads: tuple[torch.Tensor | None, ...] | None
         grads, ctx.grads = ctx.grads, None
         if ctx.reduction == "none":
             scale = grad_output.to(acc) if tw is None else grad_output.to(acc) * tw
@@ -178,9 +194,12 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return (*out, None, None, None, None, None, None, None, None)
 
 
-def _supports(native: bool):
-    def supports(hidden, linear_weight, target, *, bias, class_weight, weight, ignore_index,
-                 label_smoothing, z_loss, softcap, reduction):
+def _supports(native: bool) -> Callable[..., str | None]:
+    def supports(hidden: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor, *,
+                 bias: torch.Tensor | None, class_weight: torch.Tensor | None,
+                 weight: torch.Tensor | None, ignore_index: int,
+                 label_smoothing: float | torch.Tensor, z_loss: float | torch.Tensor,
+                 softcap: float | torch.Tensor | None, reduction: str) -> str | None:
         if hidden.dim() != 2 or target.dim() != 1:
             return "takes [N, D] hidden states and [N] targets"
         for key, value in (("label_smoothing", label_smoothing), ("z_loss", z_loss),
@@ -196,16 +215,22 @@ def _supports(native: bool):
     return supports
 
 
-def _make_run(native: bool):
-    def run(hidden, linear_weight, target, *, bias, class_weight, weight, ignore_index,
-            label_smoothing, z_loss, softcap, reduction):
+def _make_run(native: bool) -> Callable[..., torch.Tensor]:
+    def run(hidden: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor, *,
+            bias: torch.Tensor | None, class_weight: torch.Tensor | None,
+            weight: torch.Tensor | None, ignore_index: int, label_smoothing: float,
+            z_loss: float, softcap: float | None, reduction: str) -> torch.Tensor:
         options = (ignore_index, label_smoothing, z_loss, softcap)
-        public = dict(class_weight=class_weight, weight=weight, ignore_index=ignore_index,
-                      label_smoothing=label_smoothing, z_loss=z_loss, softcap=softcap)
+        public: dict[str, object] = dict(
+            class_weight=class_weight, weight=weight, ignore_index=ignore_index,
+            label_smoothing=label_smoothing, z_loss=z_loss, softcap=softcap)
         track = torch.is_grad_enabled() and any(
             t is not None and t.requires_grad for t in (hidden, linear_weight, bias))
-        return _LinearCrossEntropy.apply(hidden, linear_weight, bias, target, weight,
-                                         class_weight, options, reduction, native, public, track)
+        # torch.autograd.Function.apply is unannotated in torch's source
+        out: torch.Tensor = _LinearCrossEntropy.apply(  # type: ignore[no-untyped-call]
+            hidden, linear_weight, bias, target, weight, class_weight, options, reduction,
+            native, public, track)
+        return out
     return run
 
 
