@@ -81,7 +81,8 @@ class Recommendation:
 
     def profile_dict(self) -> dict[str, Any]:
         """The profile facts and the objective (metric, costs and what follows from them)."""
-        return _jsonable({**self.profile.to_dict(), **self.objective})
+        out: dict[str, Any] = _jsonable({**self.profile.to_dict(), **self.objective})
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"profile": self.profile_dict(), "choices": [c.to_dict() for c in self.choices]}

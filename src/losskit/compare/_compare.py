@@ -49,7 +49,7 @@ class LossResult:
     diff: float | None = None  # mean(score - baseline score), in the metric's units
     thresholds: list[float] = field(default_factory=list)
     curves: dict[str, Any] = field(default_factory=dict)
-    misaligned: dict | None = None
+    misaligned: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     #: Other metrics scored on the same trained models: name -> per-fold scores.
     extra: dict[str, list[float]] = field(default_factory=dict)
@@ -80,7 +80,7 @@ class Comparison:
     baseline: str
     results: list[LossResult]
     alpha: float = 0.05
-    recommendation: dict | None = None
+    recommendation: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     n_features: int = 0
 
@@ -181,9 +181,10 @@ class Comparison:
         """Write a PNG: ``"metric"`` (score per loss with spread) or ``"curves"``."""
         from .. import plot
 
-        if kind == "curves":
-            return plot.plot_curves(self, out=out)
-        return plot.plot_comparison(self, out=out)
+        # With ``out`` given the plot functions return the written path.
+        path: str = (plot.plot_curves(self, out=out) if kind == "curves"
+                     else plot.plot_comparison(self, out=out))
+        return path
 
 
 def infer_task(y: Any, task: str | None = None, *, metric: str | None = None,
@@ -385,7 +386,11 @@ def _splits(data: _Data, folds: int, repeats: int, seed: int,
                      "within one fold")
         return out
     if data.task in ("binary", "multiclass", "ordinal", "survival"):
-        strata = data.y if data.task != "survival" else data.event.astype(int)
+        if data.task == "survival":
+            assert data.event is not None  # survival data always carry the event flags
+            strata = data.event.astype(int)
+        else:
+            strata = data.y
         smallest = int(np.bincount(strata).min())
         if smallest < folds:
             what = "class" if data.task != "survival" else "of events and censored rows"
@@ -466,6 +471,7 @@ def _fold_batches(data: _Data, tr: np.ndarray, te: np.ndarray) -> tuple[Batch, B
                      None if data.group is None else torch.as_tensor(data.group[idx]),
                      bins)
     if data.task == "survival":
+        assert data.event is not None  # survival data always carry the event flags
         k = data.problem.time_bins
         edges = _time_bins(data.y[tr], data.event[tr], k)
         k_eff = max(len(edges) - 1, 1)
@@ -491,7 +497,7 @@ def default_losses(task: str, X: np.ndarray, y: np.ndarray, metric: Metric) -> l
     have = set(list_losses())
     out: list[Any] = []
     if task in ("continuous", "proportion", "multioutput"):
-        if metric.name.startswith("pinball@"):
+        if metric.name.startswith("pinball@") and metric.level is not None:
             out.append(("quantile", {"quantiles": float(metric.level)}))
         if y.ndim == 1:
             out.append(("huber", {"delta": round(_robust_delta(X, y), 4)}))
@@ -522,7 +528,7 @@ def default_losses(task: str, X: np.ndarray, y: np.ndarray, metric: Metric) -> l
 
 
 def recommended_losses(X: Any, y: Any, task: str | None, metric: str | None, top: int = 3,
-                       **structure: Any) -> tuple[list[Any], dict | None, str | None]:
+                       **structure: Any) -> tuple[list[Any], dict[str, Any] | None, str | None]:
     """The advisor's top choices as (name, params) pairs, its dict, or why it was skipped."""
     try:
         from ..advise import recommend
