@@ -53,13 +53,22 @@ class Mutant:
     seconds: float = 0.0
 
 
+#: Functions that are test support, not loss code: example-input factories, the
+#: independent references the tests compare against, known optima. A mutant there changes
+#: what the tests feed in or expect, not the loss, so it says nothing about the suite.
+SUPPORT = re.compile(r"(^_.*examples?$|reference|optimum|^_perfect$|^_well_separated$)")
+
+
 def _skip_ranges(tree: ast.Module) -> tuple[set[int], dict[int, str]]:
-    """ids of nodes not to mutate (decorators, docstrings, signatures) and the enclosing
-    function name of every node."""
+    """ids of nodes not to mutate (decorators, docstrings, signatures, test-support
+    functions) and the enclosing function name of every node."""
     skip: set[int] = set()
     owner: dict[int, str] = {}
     for fn in ast.walk(tree):
         if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if SUPPORT.search(fn.name):
+            skip.update(id(n) for n in ast.walk(fn))
             continue
         for dec in fn.decorator_list:
             skip.update(id(n) for n in ast.walk(dec))

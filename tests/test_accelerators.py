@@ -75,8 +75,11 @@ def _classes(n, c, **kw):
         t[::7] = -100
         opts = dict(kw)
         for key in ("class_weight", "alpha"):
-            if opts.get(key) is True:
-                opts[key] = (_rand(g, c) + 0.5).to(dtype)
+            if opts.get(key) in (True, "with_zero"):
+                w = _rand(g, c) + 0.5
+                if opts[key] == "with_zero":  # the target class of rows 1 and 2 weighs 0
+                    w[t[1:3]] = 0.0
+                opts[key] = w.to(dtype)
         return (x, t), opts
     return make
 
@@ -97,8 +100,11 @@ def _linear(n, d, v, **kw):
         opts = dict(kw)
         if opts.get("bias") is True:
             opts["bias"] = _randn(g, v, scale=0.3, dtype=dtype)
-        if opts.get("class_weight") is True:
-            opts["class_weight"] = (_rand(g, v) + 0.5).to(dtype)
+        if opts.get("class_weight") in (True, "with_zero"):
+            cw = _rand(g, v) + 0.5
+            if opts["class_weight"] == "with_zero":
+                cw[t[1:3]] = 0.0
+            opts["class_weight"] = cw.to(dtype)
         if opts.get("weight") is True:
             opts["weight"] = _rand(g, n, dtype=dtype)
         return (h, w, t), opts
@@ -185,6 +191,10 @@ CASES: dict[str, list[Case]] = {
         Case("rows", _classes(ROWS, 33)),
         Case("rows-options", _classes(ROWS, 33, class_weight=True, label_smoothing=0.1),
              backends=("native", "triton")),
+        # A target class of weight 0 removes the position, its smoothing term included.
+        Case("rows-zero-class-weight", _classes(ROWS, 33, class_weight="with_zero",
+                                                label_smoothing=0.1),
+             backends=("native", "triton")),
         Case("rows-smoothing", _classes(ROWS, 33, label_smoothing=0.2)),
         Case("rows-weights", _classes(ROWS, 33, class_weight=True)),
         Case("small", _classes(SMALL, 5)),
@@ -203,6 +213,8 @@ CASES: dict[str, list[Case]] = {
         Case("options", _linear(29, 6, 41, bias=True, class_weight=True, weight=True,
                                 label_smoothing=0.1, z_loss=1e-2, softcap=3.0), grad=(0, 1)),
         Case("z_loss", _linear(23, 5, 37, z_loss=1e-2), grad=(0, 1)),
+        Case("zero-class-weight", _linear(23, 5, 37, class_weight="with_zero",
+                                          label_smoothing=0.2), grad=(0, 1)),
     ],
     "dice": [
         Case("softmax", _segmentation(*SEG)),
@@ -273,6 +285,10 @@ def _run(fn, args, kwargs, grad, reduction, upstream_seed, second):
 def _params():
     params = []
     for acc in kernels.accelerators():
+        if acc.backend == "triton":
+            # tests/test_triton.py: sizes the interpreter runs in seconds (these rows would
+            # take minutes there), every option, float32 and bfloat16.
+            continue
         for case in CASES.get(acc.loss, []):
             if acc.backend not in case.backends:
                 continue
@@ -355,6 +371,19 @@ def test_forced_backend_raises_when_it_declines():
         LF.mse(x, y)
     with kernels.use("native"):  # no native accelerator for msle: the definition runs
         LF.msle(x.abs(), y.abs())
+
+
+def test_tracing_declines_opaque_accelerators_before_asking_them(monkeypatch):
+    # Under torch.compile an accelerator that cannot be traced is declined before its
+    # supports() runs: dynamo would have to trace it (the native library's first build
+    # takes a lock, which is a graph break under fullgraph=True).
+    asked = []
+    acc = kernels.Accelerator(loss="mse", backend="native", name="probe", run=lambda *a: None,
+                              supports=lambda *a, **k: asked.append(1), devices=frozenset({"cpu"}),
+                              traceable=False)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    assert "torch.compile" in acc.decline_reason((torch.zeros(2),), {})
+    assert not asked
 
 
 def test_plain_mode_never_accelerates():

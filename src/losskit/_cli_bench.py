@@ -13,14 +13,14 @@ from typing import Any
 from ._cli_errors import CLIError
 
 
-def _cases() -> dict[str, Any]:
-    from ._bench.cases import CASES
+def _cases(device: str = "cpu") -> dict[str, Any]:
+    from ._bench.run import case_table
 
-    return dict(CASES)
+    return dict(case_table(device))
 
 
 def _handler(args: argparse.Namespace) -> int:
-    cases = _cases()
+    cases = _cases(args.device)
     if args.list:
         rows = [{"case": name, "compared_with": [s for s in case.sides if s != "losskit"]}
                 for name, case in cases.items()]
@@ -36,9 +36,14 @@ def _handler(args: argparse.Namespace) -> int:
         raise CLIError(f"unknown case {unknown[0]!r}; see losskit bench --list")
     if args.reps < 1:
         raise CLIError(f"--reps must be at least 1, got {args.reps}")
+    from ._bench.run import cuda_problem
     from ._bench.run import main as run_main
 
-    argv = ["--reps", str(args.reps)]
+    if args.device == "cuda" and cuda_problem():
+        raise CLIError(str(cuda_problem()))
+    argv = ["--reps", str(args.reps), "--device", args.device]
+    if args.no_compile:
+        argv.append("--no-compile")
     if args.quick:
         argv.append("--quick")
     if names:
@@ -63,6 +68,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="where to write the Markdown report (default: benchmarks/RESULTS.md in "
                         "a source checkout, else losskit-benchmarks.md)")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cpu (default), or cuda for the GPU cases (Liger-Kernel, "
+                        "cut-cross-entropy, MONAI)")
+    p.add_argument("--no-compile", action="store_true",
+                   help="skip the torch.compile(definition) sides")
     p.add_argument("--json", action="store_true",
                    help="with --list, print JSON; otherwise also write the raw results as JSON "
                         "(to --json-out)")

@@ -4,6 +4,8 @@
     losskit bench --quick               # small sizes (smoke test)
     losskit bench --cases mse,cross_entropy --reps 9
     python benchmarks/run.py [same]     # in a source checkout: writes benchmarks/RESULTS.md
+    python benchmarks/run.py --device cuda [--quick] [--no-compile]
+                                        # the GPU cases; writes benchmarks/RESULTS_GPU.md
 
 The runner ships inside the package (``losskit._bench``), so ``losskit bench`` works from an
 installed wheel; the peer libraries it compares against come with ``losskit[bench]``, and a
@@ -16,6 +18,13 @@ then ``--reps`` times for the timing; the reported time is the median. Peak memo
 rise of the process's peak resident set size during one step above its resident size
 just before it (``/proc/self/clear_refs`` resets the peak on Linux; elsewhere
 ``ru_maxrss``), identical for both sides. Ratios are losskit / other: lower is better.
+
+With ``--device cuda`` the cases of :mod:`cases_gpu` run on the current CUDA device: two
+warm-up steps (they include Triton's and inductor's compilation), then the peak memory of
+one step from ``torch.cuda.max_memory_allocated`` (its rise above the memory allocated
+just before the step), the host-device synchronizations of one step (counted under
+``torch.cuda.set_sync_debug_mode("warn")``), and the time of each step between two CUDA
+events; the reported time is the median. Without a CUDA device it exits with status 2.
 """
 
 from __future__ import annotations
@@ -36,10 +45,39 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def default_out() -> Path:
-    """``benchmarks/RESULTS.md`` in a source checkout (run from its root), else a file here."""
+def default_out(device: str = "cpu") -> Path:
+    """``benchmarks/RESULTS.md`` (``RESULTS_GPU.md`` for CUDA) in a source checkout (run from
+    its root), else a file here."""
     checkout = Path.cwd() / "benchmarks"
+    if device == "cuda":
+        return (checkout / "RESULTS_GPU.md" if checkout.is_dir()
+                else Path.cwd() / "losskit-benchmarks-gpu.md")
     return checkout / "RESULTS.md" if checkout.is_dir() else Path.cwd() / "losskit-benchmarks.md"
+
+
+def case_table(device: str) -> dict:
+    """The cases for a device: :data:`cases.CASES` (CPU) or :data:`cases_gpu.GPU_CASES`."""
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
+    if device == "cuda":
+        from cases_gpu import GPU_CASES
+
+        return GPU_CASES
+    from cases import CASES
+
+    return CASES
+
+
+def cuda_problem() -> str | None:
+    """Why CUDA cannot be benchmarked here (one line), or None."""
+    try:
+        import torch
+    except ImportError as exc:
+        return f"torch is not importable: {exc}"
+    if not torch.cuda.is_available():
+        return (f"no CUDA device: torch.cuda.is_available() is False (torch {torch.__version__}, "
+                f"built with CUDA {torch.version.cuda or 'none'})")
+    return None
 
 
 # --- child: one side of one case ---------------------------------------------------------------
@@ -82,14 +120,17 @@ def _peak_of(step) -> float:
     return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
 
 
-def child(case_name: str, side: str, quick: bool, reps: int, budget: float) -> dict:
+def child(case_name: str, side: str, quick: bool, reps: int, budget: float,
+          device: str = "cpu") -> dict:
     sys.path.insert(0, str(HERE))
     import torch
-    from cases import CASES, NotAvailable
+    from cases import NotAvailable
 
-    case = CASES[case_name]
+    case = case_table(device)[case_name]
     size = case.quick if quick else case.full
     torch.manual_seed(0)
+    if device == "cuda":
+        return _child_cuda(case, side, size, reps, budget, NotAvailable)
     try:
         step = case.sides[side](size)
         t0 = time.perf_counter()
@@ -113,12 +154,63 @@ def child(case_name: str, side: str, quick: bool, reps: int, budget: float) -> d
             "peak_mib": peak, "torch_threads": torch.get_num_threads()}
 
 
+def _child_cuda(case, side: str, size: dict, reps: int, budget: float, not_available) -> dict:
+    """One side on the GPU: CUDA-event timing, allocator peak, syncs per step."""
+    import warnings
+
+    import torch
+
+    try:
+        step = case.sides[side](size)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        step()  # first call: Triton / inductor compilation
+        torch.cuda.synchronize()
+        first = time.perf_counter() - t0
+        step()
+        torch.cuda.synchronize()
+    except not_available as exc:
+        return {"status": "not available", "reason": str(exc)}
+    except Exception as exc:  # a side that crashes (or runs out of memory) is reported
+        return {"status": "error", "reason": f"{type(exc).__name__}: {exc}"[:300]}
+    for t in getattr(step, "leaves", ()):
+        t.grad = None
+    gc.collect()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    before = torch.cuda.memory_allocated()
+    step()
+    torch.cuda.synchronize()
+    peak = (torch.cuda.max_memory_allocated() - before) / 2**20
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            step()
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    torch.cuda.synchronize()
+    syncs = sum("synchroniz" in str(w.message) for w in caught)
+    times: list[float] = []
+    start_all = time.perf_counter()
+    while len(times) < reps and (len(times) < 3 or time.perf_counter() - start_all < budget):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        step()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    return {"status": "ok", "seconds": statistics.median(times) / case.calls, "times": times,
+            "first_call_seconds": first, "peak_mib": peak, "syncs": syncs,
+            "gpu": torch.cuda.get_device_name()}
+
+
 # --- parent: run every case, write the report --------------------------------------------------
 
 
 def _run_side(case_name: str, side: str, args) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", case_name, side,
-           "--reps", str(args.reps), "--budget", str(args.budget)]
+           "--reps", str(args.reps), "--budget", str(args.budget), "--device", args.device]
     if args.quick:
         cmd.append("--quick")
     env = dict(os.environ)
@@ -142,7 +234,7 @@ def _run_side(case_name: str, side: str, args) -> dict:
     return json.loads(lines[-1])
 
 
-def machine_facts() -> dict:
+def machine_facts(device: str = "cpu") -> dict:
     import torch
 
     cpu = platform.processor() or platform.machine()
@@ -162,12 +254,26 @@ def machine_facts() -> dict:
     }
     if hasattr(os, "getloadavg"):
         facts["load_average_at_start"] = round(os.getloadavg()[0], 2)
-    for module in ("monai", "pytorch_metric_learning", "coral_pytorch"):
-        try:
-            facts[module] = __import__(module).__version__
-        except Exception:
-            facts[module] = "not installed"
+    peers = (("monai", "pytorch_metric_learning", "coral_pytorch") if device != "cuda" else
+             ("monai", "liger_kernel", "cut_cross_entropy", "triton"))
+    for module in peers:
+        facts[module] = _version(module)
+    if device == "cuda":
+        facts["gpu"] = torch.cuda.get_device_name()
+        facts["cuda"] = torch.version.cuda or "?"
     return facts
+
+
+def _version(module: str) -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version(module.replace("_", "-"))
+        except PackageNotFoundError:
+            return str(__import__(module).__version__)
+    except Exception:
+        return "not installed"
 
 
 def _fmt_size(size: dict) -> str:
@@ -190,28 +296,32 @@ def _verdict(ratio: float | None, target: float | None) -> str:
 
 
 def run(args) -> dict:
-    sys.path.insert(0, str(HERE))
-    from cases import CASES
-
-    names = list(CASES) if not args.cases else [n.strip() for n in args.cases.split(",")]
-    unknown = [n for n in names if n not in CASES]
+    table = case_table(args.device)
+    names = list(table) if not args.cases else [n.strip() for n in args.cases.split(",")]
+    unknown = [n for n in names if n not in table]
     if unknown:
-        raise SystemExit(f"unknown case(s) {unknown}; known: {', '.join(CASES)}")
-    facts = machine_facts()
+        raise SystemExit(f"unknown case(s) {unknown}; known: {', '.join(table)}")
+    from cases import COMPILED
+
+    facts = machine_facts(args.device)
     results = []
     for name in names:
-        case = CASES[name]
+        case = table[name]
         size = case.quick if args.quick else case.full
         sides = {}
         for side in case.sides:
+            if args.no_compile and side == COMPILED:
+                continue
             sides[side] = _run_side(name, side, args)
             r = sides[side]
             shown = (f"{_fmt_time(r['seconds'])}, peak +{r['peak_mib']:.0f} MiB"
+                     + (f", {r['syncs']} syncs" if "syncs" in r else "")
                      if r["status"] == "ok" else f"{r['status']}: {r.get('reason', '')}")
             print(f"{name:32s} {side:42s} {shown}", flush=True)
         results.append({"case": name, "size": _fmt_size(size), "what": case.what,
                         "sides": sides, "targets": case.targets})
-    report = {"facts": facts, "quick": bool(args.quick), "results": results}
+    report = {"facts": facts, "quick": bool(args.quick), "device": args.device,
+              "results": results}
     if args.out:
         Path(args.out).write_text(render(report), encoding="utf-8")
         print(f"wrote {args.out}")
@@ -222,28 +332,47 @@ def run(args) -> dict:
 
 def render(report: dict) -> str:
     f = report["facts"]
+    gpu = report.get("device") == "cuda"
+    flags = (" --device cuda" if gpu else "") + (" --quick" if report["quick"] else "")
+    if gpu:
+        how = ("Each side runs in its own fresh process on the GPU: two warm-up steps (they "
+               "include Triton's and inductor's compilation), then the median time of "
+               "forward + backward steps between CUDA events, the rise of "
+               "`torch.cuda.max_memory_allocated` during one step, and the host-device "
+               "synchronizations of one step (`torch.cuda.set_sync_debug_mode`). **Ratios are "
+               "losskit / other: lower is better.** Targets are those of issue 13.")
+        machine = [f"- GPU: {f.get('gpu', '?')} (CUDA {f.get('cuda', '?')}); torch "
+                   f"{f['torch']}; triton {f.get('triton', '?')}; Python {f['python']}",
+                   f"- peers: Liger-Kernel {f.get('liger_kernel')}, cut-cross-entropy "
+                   f"{f.get('cut_cross_entropy')}, MONAI {f.get('monai')}"]
+    else:
+        how = ("Each side runs in its own fresh process: warm-up, then the median of repeated "
+               "forward + backward steps, and the rise of peak resident memory during one "
+               "step. **Ratios are losskit / other: lower is better.** Targets are those of "
+               "issue 8.")
+        machine = [f"- CPU: {f['cpu']}, {f['cores']} cores; {f['platform']}",
+                   f"- load average when the run started: "
+                   f"{f.get('load_average_at_start', '?')}",
+                   f"- peers: MONAI {f['monai']}, pytorch-metric-learning "
+                   f"{f['pytorch_metric_learning']}, coral-pytorch {f['coral_pytorch']}"]
     lines = [
-        "# losskit benchmarks" + (" (quick sizes)" if report["quick"] else ""),
+        ("# losskit GPU benchmarks" if gpu else "# losskit benchmarks")
+        + (" (quick sizes)" if report["quick"] else ""),
         "",
-        "Generated by `losskit bench" + (" --quick" if report["quick"] else "")
-        + "` (or `losskit bench`). Each side runs in its own fresh process: warm-up, then the "
-          "median of repeated forward + backward steps, and the rise of peak resident memory "
-          "during one step. **Ratios are losskit / other: lower is better.** Targets are "
-          "those of issue 8.",
+        f"Generated by `python benchmarks/run.py{flags}` (or `losskit bench{flags}`). " + how,
         "",
         f"- date: {f['date']}; torch {f['torch']} ({f['torch_threads']} threads); "
         f"Python {f['python']}",
-        f"- CPU: {f['cpu']}, {f['cores']} cores; {f['platform']}",
-        f"- load average when the run started: {f.get('load_average_at_start', '?')}",
-        f"- peers: MONAI {f['monai']}, pytorch-metric-learning {f['pytorch_metric_learning']}, "
-        f"coral-pytorch {f['coral_pytorch']}",
+        *machine,
         "",
         "| case | size | compared with | losskit time | other time | time ratio | "
-        "losskit peak | other peak | memory ratio | target |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "losskit peak | other peak | memory ratio | target |" + (" losskit syncs |" if gpu else ""),
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        + (" ---: |" if gpu else ""),
     ]
     for r in report["results"]:
-        ours = r["sides"]["losskit"]
+        ours = r["sides"].get("losskit", {"status": "not run"})
+        syncs = f" {ours['syncs']} |" if gpu and "syncs" in ours else (" |" if gpu else "")
         for side, theirs in r["sides"].items():
             if side == "losskit":
                 continue
@@ -252,7 +381,7 @@ def render(report: dict) -> str:
                 why = ours if ours["status"] != "ok" else theirs
                 who = "losskit" if ours["status"] != "ok" else side
                 lines.append(f"| {r['case']} | {r['size']} | {side} | | | {why['status']} "
-                             f"({who}) | | | | |")
+                             f"({who}) | | | | |" + syncs)
                 continue
             time_ratio = ours["seconds"] / theirs["seconds"]
             mem_ratio = (ours["peak_mib"] / theirs["peak_mib"]
@@ -267,13 +396,16 @@ def render(report: dict) -> str:
                 f"| {r['case']} | {r['size']} | {side} | {_fmt_time(ours['seconds'])} | "
                 f"{_fmt_time(theirs['seconds'])} | {time_ratio:.2f} | "
                 f"{ours['peak_mib']:.0f} MiB | {theirs['peak_mib']:.0f} MiB | "
-                f"{'' if mem_ratio is None else f'{mem_ratio:.2f}'} | {'; '.join(verdicts)} |")
+                f"{'' if mem_ratio is None else f'{mem_ratio:.2f}'} | {'; '.join(verdicts)} |"
+                + syncs)
     firsts = [(r["case"], r["sides"]["losskit"]["first_call_seconds"]) for r in report["results"]
-              if r["sides"]["losskit"]["status"] == "ok" and r["what"].startswith("forward +")]
+              if r["sides"].get("losskit", {}).get("status") == "ok"
+              and r["what"].startswith("forward +")]
     if firsts:
         slowest = max(firsts, key=lambda x: x[1])
-        lines += ["", f"First call (includes a one-off native kernel build when the cache is "
-                      f"cold): slowest losskit first step {slowest[1]:.2f} s ({slowest[0]})."]
+        what = "Triton compilation" if gpu else "a one-off native kernel build"
+        lines += ["", f"First call (includes {what} when the cache is cold): slowest losskit "
+                      f"first step {slowest[1]:.2f} s ({slowest[0]})."]
     unavailable = [f"{r['case']} / {s}: {v.get('reason', '')}" for r in report["results"]
                    for s, v in r["sides"].items() if v["status"] != "ok"]
     if unavailable:
@@ -295,20 +427,27 @@ def main(argv=None) -> int:
                         "skip)")
     p.add_argument("--json", default="", help="also write the raw results as JSON here")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cpu (default) or cuda: the GPU cases on the current CUDA device")
+    p.add_argument("--no-compile", action="store_true",
+                   help="skip the torch.compile(definition) sides (their first step compiles "
+                        "for tens of seconds)")
     p.add_argument("--child", nargs=2, metavar=("CASE", "SIDE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        print(json.dumps(child(*args.child, args.quick, args.reps, args.budget)))
+        print(json.dumps(child(*args.child, args.quick, args.reps, args.budget, args.device)))
         return 0
     if args.list:
-        sys.path.insert(0, str(HERE))
-        from cases import CASES
-
-        for name, case in CASES.items():
+        for name, case in case_table(args.device).items():
             print(f"{name:32s} {', '.join(s for s in case.sides if s != 'losskit')}")
         return 0
+    if args.device == "cuda":
+        problem = cuda_problem()
+        if problem:
+            print(f"losskit bench: {problem}", file=sys.stderr)
+            return 2
     if args.out is None:
-        args.out = "" if args.quick else str(default_out())
+        args.out = "" if args.quick else str(default_out(args.device))
     run(args)
     return 0
 

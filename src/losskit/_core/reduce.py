@@ -156,7 +156,9 @@ def _denominator(shape: torch.Size, device: torch.device, mask: torch.Tensor | N
         return w.expand(shape).sum() if w.shape != shape else w.sum()
     if mask is not None:
         return mask.expand(shape).sum() if mask.shape != shape else mask.sum()
-    return torch.tensor(shape.numel(), device=device)
+    # A fill on the device: torch.tensor(count, device=...) would copy from the host, which
+    # is a synchronizing transfer on CUDA.
+    return torch.full((), shape.numel(), device=device)
 
 
 def _reduce_across_ranks(total: torch.Tensor, loss: torch.Tensor, reduction: str,

@@ -167,6 +167,16 @@ def _gather_class(t: torch.Tensor, target: torch.Tensor,
     return t.gather(1, safe.unsqueeze(1)).squeeze(1)
 
 
+def _accelerator_input(input: torch.Tensor, x: torch.Tensor,
+                       softcap: float | None) -> torch.Tensor:
+    """What a row accelerator receives: the caller's float16/bfloat16 logits as they are
+    (a kernel that accumulates in float32 reads half the bytes and needs no float32 copy;
+    accelerators that cannot, decline those dtypes), else the definition's upcast ``x``."""
+    if softcap is None and input.dtype in (torch.float16, torch.bfloat16):
+        return input
+    return x
+
+
 @overload
 def _per_position(vector: torch.Tensor, target: torch.Tensor,
                   valid: torch.Tensor | None) -> torch.Tensor: ...
@@ -755,9 +765,9 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
     if weight is None and not z_loss:
         # call: (x [N, C, *], target, *, class_weight, ignore_index, label_smoothing,
         #        reduction) -> class-weighted loss per position (0 where ignored) or its sum
-        fast = dispatch("cross_entropy", x, target, class_weight=cw_vector,
-                        ignore_index=ignore_index, label_smoothing=label_smoothing,
-                        reduction=reduction)
+        fast = dispatch("cross_entropy", _accelerator_input(input, x, softcap), target,
+                        class_weight=cw_vector, ignore_index=ignore_index,
+                        label_smoothing=label_smoothing, reduction=reduction)
         if fast is not None:
             return reduce_summed(fast, reduction, shape=target.shape, mask=valid,
                                  class_weight=_per_position(cw_vector, target, valid),
@@ -918,8 +928,9 @@ def softmax_focal(input: torch.Tensor, target: torch.Tensor, *,
     if kind == "index" and weight is None and not split:
         # call: (x, target, *, alpha, gamma, ignore_index, reduction) -> alpha-weighted
         # loss per position (0 where ignored) or its sum; "mean" counts positions.
-        fast = dispatch("softmax_focal", x, target, alpha=alpha_vector, gamma=gamma,
-                        ignore_index=ignore_index, reduction=reduction)
+        fast = dispatch("softmax_focal", _accelerator_input(input, x, None), target,
+                        alpha=alpha_vector, gamma=gamma, ignore_index=ignore_index,
+                        reduction=reduction)
         if fast is not None:
             return reduce_summed(fast, reduction, shape=target.shape, mask=valid)
     logp = torch.log_softmax(x, dim=1)

@@ -372,7 +372,7 @@ def quantile(input: torch.Tensor, target: torch.Tensor, *,
         if x.shape != y.shape:
             raise LossInputError(f"input and target must have the same shape, got "
                                  f"{tuple(x.shape)} and {tuple(y.shape)}")
-        q = torch.tensor(levels[0], dtype=x.dtype, device=x.device)
+        q = torch.full((), levels[0], dtype=x.dtype, device=x.device)
         e = y - x
     else:
         if x.shape != (*y.shape, len(levels)):
@@ -380,7 +380,9 @@ def quantile(input: torch.Tensor, target: torch.Tensor, *,
                 f"with {len(levels)} quantile levels the input must have shape target.shape + "
                 f"({len(levels)},) = {(*y.shape, len(levels))}, got {tuple(x.shape)}"
             )
-        q = torch.tensor(levels, dtype=x.dtype, device=x.device)
+        # one fill per level on the input's device: a tensor built from a Python list would be
+        # a host-to-device copy on every call
+        q = torch.stack([torch.full((), v, dtype=x.dtype, device=x.device) for v in levels])
         e = y.unsqueeze(-1) - x
     loss = torch.maximum(q * e, (q - 1) * e)
     check_broadcastable("weight", weight, loss.shape)

@@ -9,6 +9,8 @@ themselves when no accelerator takes the call. ``accelerators()`` lists them;
 chooses the path. See :mod:`losskit.kernels._dispatch` for the contract.
 """
 
+# The Triton accelerators register here; triton itself is imported only when one runs.
+from . import triton_xent as _triton_xent  # noqa: F401  (after the dispatch it uses)
 from ._dispatch import (
     BACKENDS,
     MODES,

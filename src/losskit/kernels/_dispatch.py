@@ -103,8 +103,10 @@ class Accelerator:
         """Why this accelerator does not take the call, or ``None`` when it does.
 
         Cheapest first (this runs on every call of an accelerated loss): the first
-        argument's device and dtype, the accelerator's own ``supports`` (sizes, options),
-        then tracing and transforms, then hyperparameters that require grad.
+        argument's device and dtype, whether torch.compile is tracing an accelerator that
+        cannot be traced (before ``supports``, which dynamo would otherwise have to trace:
+        a lazy build behind a lock, a lazy import), the accelerator's own ``supports``
+        (sizes, options), then transforms, then hyperparameters that require grad.
         """
         first = args[0] if args and isinstance(args[0], torch.Tensor) else next(
             (a for a in args if isinstance(a, torch.Tensor)), None)
@@ -114,15 +116,14 @@ class Accelerator:
             if self.dtypes and first.dtype not in self.dtypes:
                 names = sorted(str(d).removeprefix("torch.") for d in self.dtypes)
                 return f"takes {names}, not {str(first.dtype).removeprefix('torch.')}"
+        if not self.traceable and torch.compiler.is_compiling():
+            return "torch.compile is tracing (compiled graphs use the definition)"
         reason = self.supports(*args, **kwargs)
         if reason is not None:
             return reason
-        if not self.traceable:
-            if torch.compiler.is_compiling():
-                return "torch.compile is tracing (compiled graphs use the definition)"
-            if any(isinstance(a, torch.Tensor) and not _has_storage(a)
-                   for a in (*args, *kwargs.values())):
-                return "inside a torch.func transform (vmap/grad) or on tensors without storage"
+        if not self.traceable and any(isinstance(a, torch.Tensor) and not _has_storage(a)
+                                      for a in (*args, *kwargs.values())):
+            return "inside a torch.func transform (vmap/grad) or on tensors without storage"
         if torch.is_grad_enabled():
             for key, value in kwargs.items():
                 if (isinstance(value, torch.Tensor) and value.requires_grad

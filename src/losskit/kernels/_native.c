@@ -234,6 +234,8 @@ void losskit_softmax_rows_##SUF(int64_t N, int64_t C, const T* x, const int64_t*
         const T log_s = LOG(s);                                                          \
         const T lse = mx + log_s;                                                        \
         const T wt = cw ? cw[t] : (T)1;                                                  \
+        /* a target class of weight 0 drops the position, its smoothing term too */      \
+        const T bi = (cw && wt == 0) ? (T)0 : b;                                         \
         /* log p_t = (x_t - mx) - log s: x_t - lse would cancel at large logits. */      \
         const T lp = (xt - mx) - log_s;                                                  \
         T A, li;                                                                         \
@@ -247,20 +249,20 @@ void losskit_softmax_rows_##SUF(int64_t N, int64_t C, const T* x, const int64_t*
         } else {                                                                         \
             A = ((T)1 - (T)ls) * wt;                                                     \
             li = -A * lp;                                                                \
-            if (b != 0) li += b * (W * log_s - wxm);                                     \
+            if (b != 0) li += bi * (W * log_s - wxm);                                    \
         }                                                                                \
         if (zl != 0) li += wt * (T)zl * lse * lse; /* the class weight scales z-loss too */                                            \
         loss[i] = li;                                                                    \
         if (lse_out) lse_out[i] = lse;                                                   \
         if (gi) {                                                                        \
             const T g = gs ? gs[i] : (T)gs0;                                             \
-            const T cp = g * (A + b * W + (T)(2.0 * zl) * wt * lse) / s; /* times e_c */ \
+            const T cp = g * (A + bi * W + (T)(2.0 * zl) * wt * lse) / s; /* times e_c */\
             if (b != 0 && cw) {                                                          \
-                const T cb = g * b;                                                      \
+                const T cb = g * bi;                                                     \
                 _Pragma("omp simd")                                                       \
                 for (int64_t c = 0; c < C; c++) gi[c] = cp * gi[c] - cb * cw[c];         \
             } else {                                                                     \
-                const T cb = g * b;                                                      \
+                const T cb = g * bi;                                                     \
                 _Pragma("omp simd")                                                       \
                 for (int64_t c = 0; c < C; c++) gi[c] = cp * gi[c] - cb;                 \
             }                                                                            \

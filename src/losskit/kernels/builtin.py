@@ -25,6 +25,9 @@ __all__: list[str] = []
 
 _EVERYWHERE = ("cpu", "cuda", "meta", "xpu", "mps")
 _FLOATS = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+# torch's cross-entropy keeps half-precision logits' log-softmax in half precision; the
+# definition accumulates in float32, so the builtin takes float32 / float64 only.
+_WIDE = (torch.float32, torch.float64)
 
 
 def _summed(reduction: str) -> str:
@@ -126,7 +129,7 @@ def _ce_supports(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch.T
 
 
 @register("cross_entropy", "torch", name="torch.cross_entropy", devices=_EVERYWHERE,
-          dtypes=_FLOATS, supports=_ce_supports, double_backward=True,
+          dtypes=_WIDE, supports=_ce_supports, double_backward=True,
           options=("reduction", "class_weight", "ignore_index", "label_smoothing"),
           description="torch.nn.functional.cross_entropy with index targets, summed")
 def _cross_entropy(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch.Tensor | None,

@@ -9,8 +9,10 @@ block's contribution to the gradients is then two matrix products, ``dh = dz W``
 the upstream gradient. Peak extra memory: one logits block plus ``dW`` (``[V, D]``) and
 ``dh`` (``[N, D]``), instead of three ``[N, V]`` tensors.
 
-Registered as two accelerators of ``linear_cross_entropy``: ``"native"`` (CPU, C rows)
-and ``"torch"`` (any device, torch-op rows). The call, made by the definition through
+Registered here as two accelerators of ``linear_cross_entropy``: ``"native"`` (CPU, C
+rows) and ``"torch"`` (any device, torch-op rows); :mod:`.triton_xent` registers a third,
+``"triton"``, on the same autograd Function with its own block walk (a :class:`Path`). The
+call, made by the definition through
 :func:`losskit.kernels.dispatch`, is ``(hidden [N, D], linear_weight [V, D], target [N],
 *, bias, class_weight, weight [N] | None, ignore_index, label_smoothing, z_loss, softcap,
 reduction)`` with numeric options; the result is the per-token loss (weighted, 0 at
@@ -20,13 +22,18 @@ transforms (the definition does).
 
 With ``reduction="none"`` the upstream gradient differs per token, so forward only
 computes the losses and backward repeats the block walk with the per-token scale.
-float16 / bfloat16 inputs are computed in float32 and the gradients are returned in the
-inputs' dtypes.
+The native and torch paths compute float16 / bfloat16 inputs in float32 and return the
+gradients in the inputs' dtypes; the Triton path keeps the matrix products in the inputs'
+dtype (see :mod:`.triton_xent`). For ``"mean"`` the gradient is pre-scaled in forward by
+``1 / denominator``, a tensor on the inputs' device; backward multiplies by the ratio of
+the upstream gradient to it (read on the host only on the CPU, where that is free).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -37,7 +44,7 @@ from . import _native
 from ._dispatch import differentiate_definition, register
 from .softmax_xent import RowOptions, softmax_rows, softmax_rows_torch
 
-__all__ = ["BLOCK_BYTES", "block_rows"]
+__all__ = ["BLOCK_BYTES", "Path", "block_rows", "inverse_mean_denominator", "make_run"]
 
 #: Upper bound on the logits block. Larger blocks mean fewer read-modify-write passes over
 #: ``dW`` ([V, D]) and larger matrix products; 48 MiB measured faster than 16 or 32 MiB at
@@ -45,9 +52,11 @@ __all__ = ["BLOCK_BYTES", "block_rows"]
 BLOCK_BYTES = 48 << 20
 
 
-def block_rows(vocab: int, itemsize: int, tokens: int | None = None) -> int:
-    """Rows per block: as many as fit in BLOCK_BYTES, balanced so the last block is not tiny."""
-    rows = max(1, BLOCK_BYTES // max(1, vocab * itemsize))
+def block_rows(vocab: int, itemsize: int, tokens: int | None = None,
+               budget: int | None = None) -> int:
+    """Rows per block: as many as fit in ``budget`` bytes (default BLOCK_BYTES), balanced
+    so the last block is not tiny."""
+    rows = max(1, (budget or BLOCK_BYTES) // max(1, vocab * itemsize))
     if tokens:
         blocks = -(-tokens // rows)
         rows = -(-tokens // blocks)
@@ -56,12 +65,13 @@ def block_rows(vocab: int, itemsize: int, tokens: int | None = None) -> int:
 
 #: ``(class_weight, ignore_index, label_smoothing, z_loss, softcap)``.
 _Options = tuple["torch.Tensor | None", int, float, float, "float | None"]
+#: A walk's result: per-token losses and the gradients asked for (dh, dW, db).
+_Walked = tuple[torch.Tensor, "torch.Tensor | None", "torch.Tensor | None", "torch.Tensor | None"]
 
 
 def _walk(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
           target: torch.Tensor, options: _Options, row_scale: float | torch.Tensor,
-          want_grads: tuple[bool, bool, bool] | None, native: bool,
-          ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+          want_grads: tuple[bool, bool, bool] | None, *, native: bool) -> _Walked:
     """Per-token losses [N] and, if ``want_grads = (dh?, dW?, db?)``, the scaled gradients."""
     class_weight, ignore_index, label_smoothing, z_loss, softcap = options
     n, _ = hidden.shape
@@ -114,8 +124,8 @@ def _walk(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
     return losses, grad_h, grad_w, grad_b
 
 
-def _inverse_denominator(target: torch.Tensor, class_weight: torch.Tensor | None,
-                         ignore_index: int) -> torch.Tensor:
+def inverse_mean_denominator(target: torch.Tensor, class_weight: torch.Tensor | None,
+                             ignore_index: int) -> torch.Tensor:
     """1 / the mean's denominator (reduce's own), as a 0-dim tensor on the target's device."""
     valid = target != ignore_index
     cw = None if class_weight is None else torch.where(
@@ -125,22 +135,48 @@ def _inverse_denominator(target: torch.Tensor, class_weight: torch.Tensor | None
     return torch.where(d > 0, 1.0 / torch.where(d > 0, d, 1.0), 1.0)
 
 
+@dataclass(frozen=True)
+class Path:
+    """How one backend walks the blocks: ``walk(h, w, b, target, options, row_scale,
+    want_grads) -> (losses, dh, dW, db)``; ``keep_dtype`` runs the matrix products in the
+    inputs' dtype (the walk accumulates in float32 itself) instead of upcasting them
+    first; ``host_scalars`` says the tensors live on the CPU, where reading a scalar costs
+    no device sync."""
+
+    walk: Callable[..., _Walked]
+    keep_dtype: bool = False
+    host_scalars: bool = False
+
+
+def _operands(path: Path, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+              token_weight: torch.Tensor | None,
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None,
+                         torch.dtype]:
+    """The walk's operands and the dtype of its losses and scales."""
+    if path.keep_dtype:
+        acc = torch.float32
+        b = bias
+        h, w = hidden.contiguous(), weight.contiguous()
+    else:
+        acc = torch.promote_types(torch.float32, hidden.dtype)
+        h, w = hidden.to(acc).contiguous(), weight.to(acc).contiguous()
+        b = None if bias is None else bias.to(acc)
+    tw = None if token_weight is None else token_weight.to(acc)
+    return h, w, b, tw, acc
+
+
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                 target: torch.Tensor, token_weight: torch.Tensor | None,
                 class_weight: torch.Tensor | None, options: tuple[int, float, float, float | None],
-                reduction: str, native: bool, public: dict[str, object],
+                reduction: str, path: Path, public: dict[str, object],
                 track: bool) -> torch.Tensor:
         in_dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
-        acc = torch.promote_types(torch.float32, hidden.dtype)
-        h = hidden.to(acc).contiguous()
-        w = weight.to(acc).contiguous()
-        b = None if bias is None else bias.to(acc)
+        h, w, b, tw, acc = _operands(path, hidden, weight, bias, token_weight)
         cw = None if class_weight is None else class_weight.to(acc)
-        tw = None if token_weight is None else token_weight.to(acc)
         opts: _Options = (cw, *options)
-        ctx.in_dtypes, ctx.reduction, ctx.options, ctx.native = in_dtypes, reduction, opts, native
+        ctx.in_dtypes, ctx.reduction, ctx.options, ctx.path = in_dtypes, reduction, opts, path
         ctx.public = public
         ctx.save_for_backward(hidden, weight, bias, target, token_weight, class_weight)
         # ``track`` is False under torch.no_grad, where needs_input_grad still says True.
@@ -148,13 +184,13 @@ class _LinearCrossEntropy(torch.autograd.Function):
                  track and bias is not None and ctx.needs_input_grad[2])
         if reduction == "none" or not any(wants):
             ctx.grads = None
-            losses = _walk(h, w, b, target, opts, 1.0, None, native)[0]
+            losses = path.walk(h, w, b, target, opts, 1.0, None)[0]
             losses = losses if tw is None else losses * tw
             return losses if reduction == "none" else losses.sum(dtype=torch.float64).to(acc)
-        hint = (_inverse_denominator(target, cw, options[0]).to(acc) if reduction == "mean"
+        hint = (inverse_mean_denominator(target, cw, options[0]).to(acc) if reduction == "mean"
                 else torch.ones((), dtype=acc, device=h.device))
         scale = hint if tw is None else tw * hint
-        losses, gh, gw, gb = _walk(h, w, b, target, opts, scale, wants, native)
+        losses, gh, gw, gb = path.walk(h, w, b, target, opts, scale, wants)
         losses = losses if tw is None else losses * tw
         ctx.grads, ctx.hint = (gh, gw, gb), hint
         return losses.sum(dtype=torch.float64).to(acc)
@@ -170,25 +206,23 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 lambda h, w, b: fn(h, w, target, bias=b, reduction=summed, **public),
                 (hidden, weight, bias), grad_output)
             return (*definition_grads, None, None, None, None, None, None, None, None)
-        acc = torch.promote_types(torch.float32, hidden.dtype)
-        h, w = hidden.to(acc).contiguous(), weight.to(acc).contiguous()
-        b = None if bias is None else bias.to(acc)
-        tw = None if token_weight is None else token_weight.to(acc)
+        path = ctx.path
+        h, w, b, tw, acc = _operands(path, hidden, weight, bias, token_weight)
         wants = (ctx.needs_input_grad[0], ctx.needs_input_grad[1],
                  bias is not None and ctx.needs_input_grad[2])
         grads: tuple[torch.Tensor | None, ...] | None
         grads, ctx.grads = ctx.grads, None
         if ctx.reduction == "none":
             scale = grad_output.to(acc) if tw is None else grad_output.to(acc) * tw
-            grads = _walk(h, w, b, target, ctx.options, scale, wants, ctx.native)[1:]
+            grads = path.walk(h, w, b, target, ctx.options, scale, wants)[1:]
         else:
             if grads is None:  # a second backward (retain_graph=True): recompute
                 scale = ctx.hint if tw is None else tw * ctx.hint
-                grads = _walk(h, w, b, target, ctx.options, scale, wants, ctx.native)[1:]
+                grads = path.walk(h, w, b, target, ctx.options, scale, wants)[1:]
             ratio = grad_output.to(acc) / ctx.hint
             # On the CPU the ratio is read for free and is usually exactly 1; elsewhere
             # multiply unconditionally (reading it would be a device sync).
-            if not (ctx.native and float(ratio) == 1.0):
+            if not (path.host_scalars and float(ratio) == 1.0):
                 grads = tuple(None if g is None else g.mul_(ratio) for g in grads)
         out = tuple(None if g is None else g.to(dt) for g, dt in zip(grads, ctx.in_dtypes))
         return (*out, None, None, None, None, None, None, None, None)
@@ -215,7 +249,12 @@ def _supports(native: bool) -> Callable[..., str | None]:
     return supports
 
 
-def _make_run(native: bool) -> Callable[..., torch.Tensor]:
+NATIVE = Path(functools.partial(_walk, native=True), host_scalars=True)
+TORCH = Path(functools.partial(_walk, native=False))
+
+
+def make_run(path: Path) -> Callable[..., torch.Tensor]:
+    """The accelerator's entry point for one path (the call of the module docstring)."""
     def run(hidden: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor, *,
             bias: torch.Tensor | None, class_weight: torch.Tensor | None,
             weight: torch.Tensor | None, ignore_index: int, label_smoothing: float,
@@ -229,7 +268,7 @@ def _make_run(native: bool) -> Callable[..., torch.Tensor]:
         # torch.autograd.Function.apply is unannotated in torch's source
         out: torch.Tensor = _LinearCrossEntropy.apply(  # type: ignore[no-untyped-call]
             hidden, linear_weight, bias, target, weight, class_weight, options, reduction,
-            native, public, track)
+            path, public, track)
         return out
     return run
 
@@ -240,11 +279,11 @@ register("linear_cross_entropy", "native", name="native.linear_xent", devices=("
          options=("reduction", "bias", "class_weight", "weight", "ignore_index",
                   "label_smoothing", "z_loss", "softcap"),
          description="token blocks through the C softmax rows, gradients made in forward; "
-                     "never holds [N, V]")(_make_run(True))
+                     "never holds [N, V]")(make_run(NATIVE))
 register("linear_cross_entropy", "torch", name="torch.linear_xent",
          devices=("cpu", "cuda", "meta", "xpu", "mps"), supports=_supports(False),
          double_backward=True, traceable=False, tensor_hyperparameters=("bias",),
          options=("reduction", "bias", "class_weight", "weight", "ignore_index",
                   "label_smoothing", "z_loss", "softcap"),
          description="token blocks in torch ops on any device, gradients made in forward; "
-                     "never holds [N, V]")(_make_run(False))
+                     "never holds [N, V]")(make_run(TORCH))

@@ -70,6 +70,7 @@ def softmax_rows_torch(x: torch.Tensor, target: torch.Tensor, *,
     wt = class_weight[t] if class_weight is not None else None
     b = label_smoothing / c if c else 0.0
     big_w: float | torch.Tensor
+    b_row: float | torch.Tensor = b  # per row: 0 where the target's class weight is 0
     if gamma > 0:
         p_t = logp_t.exp()
         q = (1.0 - p_t).clamp(min=0.0)
@@ -87,8 +88,11 @@ def softmax_rows_torch(x: torch.Tensor, target: torch.Tensor, *,
         if b:
             logp = shifted - log_s[:, None]
             if class_weight is not None:
+                assert wt is not None  # class_weight[t]
                 big_w = class_weight.sum()
-                loss = loss - b * (logp @ class_weight)
+                # A target class of weight 0 drops the position, its smoothing term too.
+                b_row = torch.where(wt > 0, b, 0.0)
+                loss = loss - b_row * (logp @ class_weight)
             else:
                 big_w = float(c)
                 loss = loss - b * logp.sum(1)
@@ -100,16 +104,19 @@ def softmax_rows_torch(x: torch.Tensor, target: torch.Tensor, *,
     loss = torch.where(valid, loss, zero)
     if not want_grad:
         return loss, None
-    gs = torch.ones_like(loss) if grad_scale is None else torch.as_tensor(
-        grad_scale, dtype=x.dtype, device=x.device).expand_as(loss)
+    # A number becomes a tensor by a fill on the device (torch.as_tensor would copy it from
+    # the host: a sync on CUDA).
+    gs = (torch.ones_like(loss) if grad_scale is None
+          else torch.full_like(loss, grad_scale) if not isinstance(grad_scale, torch.Tensor)
+          else grad_scale.to(x.dtype).expand_as(loss))
     gs = torch.where(valid, gs, zero)
     p = torch.exp(shifted - log_s[:, None])
-    coef = gs * (a + b * big_w + 2.0 * zw * torch.where(valid, lse, zero))
+    coef = gs * (a + b_row * big_w + 2.0 * zw * torch.where(valid, lse, zero))
     grad = coef[:, None] * p
     if b:
         w = class_weight if class_weight is not None else torch.ones(c, dtype=x.dtype,
                                                                      device=x.device)
-        grad = grad - (gs * b)[:, None] * w
+        grad = grad - (gs * b_row)[:, None] * w
     return loss, grad.scatter_add(1, t[:, None], -(gs * a)[:, None])
 
 
@@ -129,7 +136,7 @@ def softmax_rows(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch.T
     n, c = x.shape
     target = target.to(torch.int64).contiguous()
     cw = None if class_weight is None else class_weight.to(x.dtype).contiguous()
-    loss = torch.empty(n, dtype=x.dtype)
+    loss = torch.empty(n, dtype=x.dtype, device=x.device)
     grad = None
     gs_tensor: torch.Tensor | None = None
     gs0 = 1.0
