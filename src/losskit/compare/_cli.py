@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,7 @@ def _progress_callback(
     return callback, stack
 
 
-def _write(out: str, name: str, payload: dict[str, Any]) -> str:
+def _write(out: str, name: str, payload: Mapping[str, Any]) -> str:
     path = Path(out) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2))

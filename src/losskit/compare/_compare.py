@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import torch
@@ -23,7 +23,10 @@ from ._stats import TESTS, misalignment, paired_test
 from ._train import FoldResult, TrainConfig, fit_fold, jsonable, single_thread
 from ._train import prepare_features as prepare_fold
 
-__all__ = ["Comparison", "LossResult", "compare", "infer_task"]
+if TYPE_CHECKING:
+    from ..advise import RecommendationDict
+
+__all__ = ["Comparison", "ComparisonDict", "LossResult", "compare", "infer_task"]
 
 #: The standard loss each task's candidates are tested against.
 BASELINES = {"continuous": "mse", "count": "mse", "proportion": "mse", "multioutput": "mse",
@@ -65,6 +68,26 @@ class LossResult:
         return float(np.std(s, ddof=1)) if s.size > 1 and np.all(np.isfinite(s)) else float("nan")
 
 
+class ComparisonDict(TypedDict):
+    """:meth:`Comparison.to_dict`: the setting, and one entry per loss, best first."""
+
+    metric: str
+    higher_is_better: bool
+    #: Per loss: "loss", "mean", "std", "p_value", "fit_seconds", "rank", "params", ...
+    results: list[dict[str, Any]]
+    task: str
+    baseline: str
+    test: str
+    test_description: str
+    alpha: float
+    folds: int
+    repeats: int
+    n_samples: int
+    n_features: int
+    recommendation: dict[str, Any] | None
+    notes: list[str]
+
+
 @dataclass
 class Comparison:
     """The outcome of :func:`compare`; ``results`` are sorted best first."""
@@ -80,7 +103,8 @@ class Comparison:
     baseline: str
     results: list[LossResult]
     alpha: float = 0.05
-    recommendation: dict[str, Any] | None = None
+    #: The advisor's recommendation the candidates came from (its ``to_dict()``), if any.
+    recommendation: Mapping[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     n_features: int = 0
 
@@ -102,9 +126,9 @@ class Comparison:
         return (self.significant(r) and r.diff is not None
                 and (r.diff > 0) == self.higher_is_better)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ComparisonDict:
         """JSON-ready: ``{"metric", "higher_is_better", "results": [{"loss", "mean", ...}]}``."""
-        results = []
+        results: list[dict[str, Any]] = []
         for rank, r in enumerate(self.results, 1):
             results.append(jsonable({
                 "loss": r.loss, "mean": r.mean, "std": r.std, "p_value": r.p_value,
@@ -528,7 +552,7 @@ def default_losses(task: str, X: np.ndarray, y: np.ndarray, metric: Metric) -> l
 
 
 def recommended_losses(X: Any, y: Any, task: str | None, metric: str | None, top: int = 3,
-                       **structure: Any) -> tuple[list[Any], dict[str, Any] | None, str | None]:
+                       **structure: Any) -> tuple[list[Any], RecommendationDict | None, str | None]:
     """The advisor's top choices as (name, params) pairs, its dict, or why it was skipped."""
     try:
         from ..advise import recommend
@@ -632,7 +656,7 @@ def compare(X: Any, y: Any, *, losses: Sequence[Any] | None = None, metric: str 
         if met.needs is None:
             raise LossInputError(f"compare cannot score {met.name!r}: "
                                  f"{met.why_not.get('compare', 'no scorer')}")
-    recommendation = None
+    recommendation: Mapping[str, Any] | None = None
     structure = {"time": time, "group": group, "event": event}
     if losses is not None and (hasattr(losses, "to_dict") or isinstance(losses, dict)):
         recommendation = losses.to_dict() if hasattr(losses, "to_dict") else dict(losses)
