@@ -8,7 +8,10 @@ launcher proves the kernel ran) and with ``plain`` (the definition), and compare
 and gradients under a random upstream gradient, for every reduction, in float32 and
 bfloat16, on sizes that are not multiples of the blocks: the column block is lowered to 64
 so rows span several blocks with a ragged last one, and the token block of
-linear_cross_entropy to a few rows.
+linear_cross_entropy to a few rows. The overlap statistics of dice, jaccard, tversky and
+generalized_dice run on 2-D and 3-D volumes whose voxel counts are not multiples of the
+lowered tile, for every option the losses apply (ignore_index, include_background,
+class_weight, batch, skip_empty, micro / macro, sigmoid, strided logits).
 
 No kernel here calls ``tl.dot``, so the interpreter's wrong bfloat16 matrix product does
 not enter; the matrix products of linear_cross_entropy are torch's.

@@ -129,9 +129,9 @@ def _overlap_backward_kernel(
     tl.store(ptrs, dx.to(G.dtype.element_ty), mask=inside)
 
 
-#: Elements (classes x voxels) of one program's tile. 4096 float32 values are 16 KiB of
-#: registers per array at 4 warps, the size of a typical elementwise Triton tile; not yet
-#: tuned on a GPU. Tests lower it so small volumes span several tiles with a ragged last one.
+#: Elements (classes x voxels) of one program's tile: 4096 float32 values, 16 values per
+#: thread and array at 8 warps (1024 voxels at 4 classes); not yet tuned on a GPU. Tests
+#: lower it so small volumes span several tiles with a ragged last one.
 MAX_TILE = 4096
 
 
@@ -147,7 +147,9 @@ def _common(x, index, valid):
     n_tiles = triton.cdiv(s, block_s)
     v = index if valid is None else valid.view(torch.uint8)  # a valid pointer either way
     args = (x, *x.stride(), index, *index.stride(), v, *v.stride())
-    meta = dict(HAS_VALID=valid is not None, BLOCK_C=block_c, BLOCK_S=block_s, num_warps=4)
+    # 8 to 16 elements per thread and array (not tuned on a GPU)
+    meta = dict(HAS_VALID=valid is not None, BLOCK_C=block_c, BLOCK_S=block_s,
+                num_warps=8 if block_c * block_s >= 2048 else 4)
     return n, c, s, n_tiles, args, meta
 
 
