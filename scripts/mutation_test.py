@@ -49,6 +49,7 @@ class Mutant:
     function: str
     line: int
     description: str
+    code: str = ""
     status: str = "pending"
     seconds: float = 0.0
 
@@ -151,13 +152,15 @@ class _Apply(ast.NodeTransformer):
 def mutants_of(source: str) -> list[tuple[Mutant, str]]:
     tree = ast.parse(source)
     _, owner = _skip_ranges(tree)
+    lines = source.splitlines()
     out = []
     for k, (node_id, field, line, what) in enumerate(_candidates(tree)):
         clone = copy.deepcopy(tree)
         # deepcopy keeps the walk order, so the k-th candidate of the clone is the same node
         target = _candidates(clone)[k][0]
         mutated = ast.unparse(ast.fix_missing_locations(_Apply(target, field).visit(clone)))
-        out.append((Mutant(k, owner.get(node_id, "?"), line, what), mutated))
+        code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        out.append((Mutant(k, owner.get(node_id, "?"), line, what, code), mutated))
     return out
 
 
