@@ -259,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tests", help="pytest arguments (default: the family's tests)")
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--limit", type=int, default=0, help="run only the first N mutants")
+    p.add_argument("--survivors-of", type=Path,
+                   help="rerun only the mutants that survived in this earlier report "
+                        "(matched by function, mutation and source line)")
     p.add_argument("--out", type=Path, help="JSON report (default: mutation-<stem>.json)")
     args = p.parse_args(argv)
     path = args.file.resolve()
@@ -280,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the unmutated code fails the selected tests ({baseline}); fix that first")
         return 2
     results = mutants_of(source)
+    if args.survivors_of:
+        old = json.loads(args.survivors_of.read_text())["results"]
+        wanted = {(r["function"], r["description"], r.get("code", "")) for r in old
+                  if r["status"] == "survived"}
+        results = [(m, code) for m, code in results
+                   if (m.function, m.description, m.code) in wanted]
     if args.limit:
         results = results[: args.limit]
     report = []
