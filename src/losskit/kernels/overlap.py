@@ -14,6 +14,9 @@ backward. The accelerators here compute the same sums with less memory traffic:
   probabilities and writes the gradient through the activation in place into them, so
   backward holds a single ``[N, C, S]`` buffer. Softmax, sigmoid or no activation.
 
+A third, ``"triton"`` (:mod:`.triton_overlap`), does the native sweep's work on CUDA
+(and in Triton's interpreter on the CPU, for tests).
+
 The call, made by each loss's definition through :func:`losskit.kernels.dispatch`, is
 ``(x [N, C, S], index [N, S] int64 in 0..C-1, valid [N, S] bool | None, *, activation,
 other_act, squared_pred, definition)``; the result is what ``definition(x, index, valid,
