@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import torch
 
+from .._core.reduce import upcast
 from . import _native
 from ._dispatch import differentiate_definition, register
 
@@ -210,6 +211,8 @@ def _torch_supports(x, index, valid, *, activation, other_act, squared_pred, def
 
 def _make_torch_run(loss: str):
     def run(x, index, valid, *, activation, other_act, squared_pred, definition):
+        # float16/bfloat16 logits: the softmax and the sums in float32, as the definition
+        x = upcast(x)
         if torch.is_grad_enabled() and x.requires_grad:
             return _InPlaceOverlap.apply(x, index, valid, activation, loss, definition)
         return definition(x, index, valid, activation=activation, other_act=None,
