@@ -423,10 +423,14 @@ def test_overlap_kernel_matches_definition(name, label, make, dtype, overlap_lau
             f"{name} {label}: the Triton kernels did not both run ({overlap_launches})"
         with kernels.use("plain"):
             plain = _run(name, args, opts, (0,), reduction)
-        # Both sides compute in float32 (bfloat16 logits are upcast before the dispatch);
-        # the gradient reaches the bfloat16 input rounded the same way on both.
-        _compare(fast, plain, torch.float32 if dtype == torch.bfloat16 else dtype,
-                 f"{name} {label} {reduction}")
+        # Both sides compute in float32 (the kernel reads the bfloat16 logits and sums in
+        # float32; the definition upcasts); the values agree to float32 rounding, the
+        # bfloat16 gradients to one bfloat16 rounding.
+        rtol, atol = TOL[torch.float32]
+        torch.testing.assert_close(fast[0], plain[0], rtol=rtol, atol=atol)
+        low = TOL[dtype] if dtype == torch.bfloat16 else (rtol, atol)
+        for a, b in zip(fast[1], plain[1]):
+            torch.testing.assert_close(a, b, rtol=low[0], atol=low[1])
 
 
 def test_overlap_skip_empty_case_drops_a_pair():

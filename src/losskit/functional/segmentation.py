@@ -105,11 +105,18 @@ _Score = Callable[[OverlapStats, float | torch.Tensor, float | torch.Tensor], to
 
 
 class _Prepared(NamedTuple):
-    logits: torch.Tensor  # [N, C, S], float32 or float64
+    raw: torch.Tensor  # [N, C, S], the caller's dtype
     indices: torch.Tensor | None  # [N, S] int64 in 0..C-1 (ignored voxels set to 0)
     dense: torch.Tensor | None  # [N, C, S] probabilities
     valid: torch.Tensor | None  # [N, S] bool; None when nothing is ignored
     kept: slice  # classes kept (background dropped or not)
+
+    @property
+    def logits(self) -> torch.Tensor:
+        """``[N, C, S]`` in float32 or float64 (float16/bfloat16 upcast), for the definition.
+        Accelerators receive ``raw``: a kernel that accumulates in float32 reads the
+        half-precision logits without a float32 copy."""
+        return upcast(self.raw)
 
 
 def _activate(x: torch.Tensor, activation: str,
@@ -201,7 +208,7 @@ def _prepare(input: torch.Tensor, target: torch.Tensor, *, activation: str,
         check_nonnegative("class_weight", class_weight)
 
     s = math.prod(spatial)
-    x = upcast(input).reshape(n, c, s)
+    x = input.reshape(n, c, s)
     kept = slice(0, c) if include_background else slice(1, c)
     if target.is_floating_point():
         return _Prepared(x, None, upcast(target).reshape(n, c, s), None, kept)
@@ -213,7 +220,7 @@ def _prepare(input: torch.Tensor, target: torch.Tensor, *, activation: str,
         valid = t != ignore_index
         t = torch.where(valid, t, 0)
     if c == 1:  # binary: index 1 is the foreground of the single channel
-        return _Prepared(x, None, (t == 1).to(x.dtype).unsqueeze(1), valid, kept)
+        return _Prepared(x, None, (t == 1).to(upcast(x).dtype).unsqueeze(1), valid, kept)
     return _Prepared(x, t, None, valid, kept)
 
 
@@ -297,18 +304,20 @@ def _statistics(loss: str, prep: _Prepared, *, activation: str,
                 squared_pred: bool = False, soft_label: bool = True, batch: bool = False,
                 count_predicted: bool = False, distributed: bool = False,
                 group: Any = None) -> OverlapStats:
-    x = prep.logits
     if prep.indices is not None:
-        # call: (x [N, C, S], index [N, S] int64, valid [N, S] bool | None, *, activation,
-        #        other_act, squared_pred, definition) -> _index_statistics's [3, N, C]
+        # call: (x [N, C, S] in the caller's dtype, index [N, S] int64, valid [N, S] bool |
+        #        None, *, activation, other_act, squared_pred, definition) ->
+        #        _index_statistics's [3, N, C] in float32 or float64
         stacked: torch.Tensor | None = dispatch(
-            loss, x, prep.indices, prep.valid, activation=activation, other_act=other_act,
-            squared_pred=squared_pred, definition=_index_statistics)
+            loss, prep.raw, prep.indices, prep.valid, activation=activation,
+            other_act=other_act, squared_pred=squared_pred, definition=_index_statistics)
+        x = prep.logits
         if stacked is None:
             stacked = _index_statistics(x, prep.indices, prep.valid, activation=activation,
                                         other_act=other_act, squared_pred=squared_pred)
-        inter, pred, tgt = stacked.unbind(0)
+        inter, pred, tgt = stacked.to(x.dtype).unbind(0)
     else:
+        x = prep.logits
         assert prep.dense is not None  # _prepare gives index or dense targets
         inter, pred, tgt = _dense_statistics(x, prep.dense, prep.valid, activation=activation,
                                              other_act=other_act, squared_pred=squared_pred,

@@ -38,6 +38,7 @@ from typing import Any
 
 import torch
 
+from .._core.reduce import upcast
 from . import _native
 from ._dispatch import differentiate_definition, register
 
@@ -233,6 +234,8 @@ def _make_torch_run(loss: str) -> Callable[..., torch.Tensor]:
     def run(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None, *,
             activation: str, other_act: _Activation | None, squared_pred: bool,
             definition: Callable[..., torch.Tensor]) -> torch.Tensor:
+        # float16/bfloat16 logits: the softmax and the sums in float32, as the definition
+        x = upcast(x)
         if torch.is_grad_enabled() and x.requires_grad:
             # torch.autograd.Function.apply is unannotated in torch's source
             out: torch.Tensor = _InPlaceOverlap.apply(  # type: ignore[no-untyped-call]
