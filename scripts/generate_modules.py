@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib
+import importlib.util
 import inspect
 import json
 import re
@@ -57,10 +58,34 @@ _SECTION = re.compile(r"^(Args|Arguments|Shape|Example|Examples|Returns|Raises|R
                       r"Notes):\s*$")
 
 
+class _DoubleQuotes(ast.NodeTransformer):
+    """Marks string constants so they are written with double quotes (the project's style;
+    postponed annotations come back from ``ast.unparse`` with single ones)."""
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if isinstance(node.value, str):
+            return ast.Name(id=json.dumps(node.value), ctx=ast.Load())
+        return node
+
+
 def _annotation(value: Any) -> str:
     if value is inspect.Parameter.empty:
         return "Any"
-    return value if isinstance(value, str) else inspect.formatannotation(value)
+    text = value if isinstance(value, str) else inspect.formatannotation(value)
+    return ast.unparse(_DoubleQuotes().visit(ast.parse(text, mode="eval")))
+
+
+def _defining_module(module_name: str, name: str) -> str:
+    """The module that binds ``name`` itself, following ``from ... import name`` in the
+    source of ``module_name`` (a type alias has no ``__module__`` of its own to say)."""
+    module = sys.modules[module_name]
+    for node in ast.parse(inspect.getsource(module)).body:
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == name
+                                                    for a in node.names):
+            source = importlib.util.resolve_name("." * node.level + (node.module or ""),
+                                                 module.__package__)
+            return _defining_module(source, name)
+    return module_name
 
 
 def _names(annotation: str) -> set[str]:
@@ -140,7 +165,7 @@ class _Imports:
             obj = getattr(module, name)
             home = getattr(obj, "__module__", None)
             if not (isinstance(home, str) and getattr(sys.modules.get(home), name, None) is obj):
-                home = fn.__module__
+                home = _defining_module(fn.__module__, name)
             self.local.setdefault(home, set()).add(name)
 
     def render(self) -> list[str]:

@@ -49,6 +49,7 @@ class Mutant:
     function: str
     line: int
     description: str
+    code: str = ""
     status: str = "pending"
     seconds: float = 0.0
 
@@ -151,13 +152,15 @@ class _Apply(ast.NodeTransformer):
 def mutants_of(source: str) -> list[tuple[Mutant, str]]:
     tree = ast.parse(source)
     _, owner = _skip_ranges(tree)
+    lines = source.splitlines()
     out = []
     for k, (node_id, field, line, what) in enumerate(_candidates(tree)):
         clone = copy.deepcopy(tree)
         # deepcopy keeps the walk order, so the k-th candidate of the clone is the same node
         target = _candidates(clone)[k][0]
         mutated = ast.unparse(ast.fix_missing_locations(_Apply(target, field).visit(clone)))
-        out.append((Mutant(k, owner.get(node_id, "?"), line, what), mutated))
+        code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        out.append((Mutant(k, owner.get(node_id, "?"), line, what, code), mutated))
     return out
 
 
@@ -256,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tests", help="pytest arguments (default: the family's tests)")
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--limit", type=int, default=0, help="run only the first N mutants")
+    p.add_argument("--survivors-of", type=Path,
+                   help="rerun only the mutants that survived in this earlier report "
+                        "(matched by function, mutation and source line)")
     p.add_argument("--out", type=Path, help="JSON report (default: mutation-<stem>.json)")
     args = p.parse_args(argv)
     path = args.file.resolve()
@@ -277,6 +283,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the unmutated code fails the selected tests ({baseline}); fix that first")
         return 2
     results = mutants_of(source)
+    if args.survivors_of:
+        old = json.loads(args.survivors_of.read_text())["results"]
+        wanted = {(r["function"], r["description"], r.get("code", "")) for r in old
+                  if r["status"] == "survived"}
+        results = [(m, code) for m, code in results
+                   if (m.function, m.description, m.code) in wanted]
     if args.limit:
         results = results[: args.limit]
     report = []

@@ -86,3 +86,42 @@ def test_compiled_cross_entropy_inductor():
     for ours, theirs in zip(_value_and_grad(compiled, x, y, kwargs),
                             _value_and_grad(F.cross_entropy, x, y, kwargs)):
         torch.testing.assert_close(ours, theirs)
+
+
+#: A representative set for inductor (the common suite compiles every loss with aot_eager):
+#: a builtin-accelerated elementwise loss, the Dice family's statistics, an in-batch
+#: contrastive loss and a composite; each compiled with fullgraph=True, values and
+#: gradients against eager.
+INDUCTOR_SET = {
+    "huber": lambda: (_regression(), {"delta": 0.5}),
+    "dice": lambda: ((torch.randn(2, 3, 6, 6, generator=gen(7)),
+                      torch.randint(0, 3, (2, 6, 6), generator=gen(8))), {}),
+    "nt_xent": lambda: ((torch.randn(6, 4, generator=gen(9)),
+                         torch.randn(6, 4, generator=gen(10))), {"temperature": 0.3}),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(INDUCTOR_SET))
+def test_inductor_fullgraph_equals_eager(name):
+    import losskit
+
+    torch._dynamo.reset()
+    fn = losskit.info(name).fn
+    (x, y), kwargs = INDUCTOR_SET[name]()
+    compiled = torch.compile(fn, fullgraph=True)  # default backend: inductor
+    for ours, theirs in zip(_value_and_grad(compiled, x, y, kwargs),
+                            _value_and_grad(fn, x, y, kwargs)):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_inductor_compiles_a_composite_with_fullgraph():
+    import losskit
+
+    torch._dynamo.reset()
+    loss = losskit.get("0.5*mse + 0.5*huber")
+    compiled = torch.compile(loss, fullgraph=True)
+    x, y = _regression()
+    for ours, theirs in zip(_value_and_grad(compiled, x, y, {}), _value_and_grad(loss, x, y, {})):
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)

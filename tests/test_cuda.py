@@ -9,8 +9,9 @@ raises. Values and gradients must equal the CPU's. Value checks that read data n
 on CUDA (``losskit._core.validate.readable``), so they cost no sync there.
 
 Then the Triton accelerators, forced, at sizes where the GPU paths matter: values and
-gradients against the definition on CUDA in float32 and bfloat16, without syncs, and
-linear_cross_entropy's peak memory below the ``[N, V]`` logits it never holds.
+gradients against the definition on CUDA in float32 and bfloat16, without syncs,
+linear_cross_entropy's peak memory below the ``[N, V]`` logits it never holds, and the
+overlap kernel's memory rise no larger than the gradient it writes.
 """
 
 from __future__ import annotations
@@ -191,3 +192,43 @@ def test_triton_linear_cross_entropy_never_holds_the_logits():
     rise = torch.cuda.max_memory_allocated(DEVICE) - base
     logits_fp32 = n * v * 4
     assert rise < logits_fp32 / 2, f"peak rise {rise / 2**20:.0f} MiB"
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32", "bfloat16"])
+@pytest.mark.parametrize(("name", "kwargs"), [
+    ("dice", {}),
+    ("dice", {"activation": "sigmoid", "ignore_index": 255, "batch": True}),
+    ("generalized_dice", {"ignore_index": 255, "include_background": False}),
+], ids=["dice", "dice-sigmoid-options", "generalized_dice-options"])
+def test_triton_overlap_on_cuda(name, kwargs, dtype):
+    g = _gen(3)
+    x = (torch.randn(2, 5, 37, 41, 43, device=DEVICE, generator=g) * 2).to(dtype)
+    t = torch.randint(0, 5, (2, 37, 41, 43), device=DEVICE, generator=g)
+    if "ignore_index" in kwargs:
+        t.view(-1)[::13] = 255
+    res = _forced_and_plain(losskit.info(name).fn, (x, t), kwargs, (0,))
+    # The definition upcasts before it dispatches: the statistics are float32 on both sides.
+    rtol, atol = TOL[torch.float32]
+    torch.testing.assert_close(res["triton"][0], res["plain"][0], rtol=rtol, atol=atol)
+    rtol, atol = TOL[dtype]
+    scale = res["plain"][1][0].abs().max().clamp(min=1e-30)
+    torch.testing.assert_close(res["triton"][1][0] / scale, res["plain"][1][0] / scale,
+                               rtol=rtol, atol=atol)
+
+
+def test_triton_overlap_keeps_only_the_gradient():
+    # Forward keeps no probabilities and builds no one-hot: the step's memory rise is the
+    # gradient of the logits (the definition's autograd holds several [N, C, S] tensors).
+    g = _gen(4)
+    x = torch.randn(2, 4, 64, 64, 64, device=DEVICE, generator=g).requires_grad_()
+    t = torch.randint(0, 4, (2, 64, 64, 64), device=DEVICE, generator=g)
+    with kernels.use("triton"):
+        losskit.functional.dice(x, t).backward()  # warm-up (compile)
+        x.grad = None
+        torch.cuda.synchronize(DEVICE)
+        torch.cuda.reset_peak_memory_stats(DEVICE)
+        base = torch.cuda.memory_allocated(DEVICE)
+        losskit.functional.dice(x, t).backward()
+        torch.cuda.synchronize(DEVICE)
+    rise = torch.cuda.max_memory_allocated(DEVICE) - base
+    assert rise < 1.5 * x.numel() * x.element_size(), f"peak rise {rise / 2**20:.0f} MiB"

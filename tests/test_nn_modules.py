@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -135,6 +134,26 @@ def test_user_loss_gets_a_module_class_on_first_use():
 
 # -- what a type checker sees ------------------------------------------------------------
 
+#: True when mypy cannot run here; the type-checking tests are skipped then.
+MYPY_MISSING = importlib.util.find_spec("mypy") is None
+needs_mypy = pytest.mark.skipif(MYPY_MISSING,
+                                reason="mypy is not installed (pip install 'losskit[test]')")
+
+
+def run_mypy(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``python -m mypy ARGS`` from the repository root, so the project's configuration
+    (pyproject.toml) applies, with the package importable and one cache for every call
+    (the first run analyses torch's stubs; later runs reuse them)."""
+    # Found through PYTHONPATH the package would count as installed, whose errors mypy
+    # does not report: MYPYPATH makes it the source tree it is.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["MYPYPATH"] = str(ROOT / "src")
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-error-summary", "--cache-dir",
+         str(ROOT / ".mypy_cache"), *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+
+
 USER_SCRIPT = """
 import torch
 import losskit
@@ -142,33 +161,63 @@ import losskit.functional as F
 from losskit._core import Reduction
 
 x, y = torch.zeros(3), torch.ones(3)
+logits, labels = torch.zeros(2, 3, 4), torch.zeros(2, 4, dtype=torch.long)
 ok: torch.Tensor = F.huber(x, y, delta=0.5)
+ok_literals: torch.Tensor = F.dice(logits, labels, activation="sigmoid", average="micro",
+                                   reduction="none")
 module = losskit.nn.HuberLoss(delta=0.5, reduction="sum")
 delta: float | torch.Tensor = module.delta
 reduction: Reduction = module.reduction
+dice_module = losskit.nn.DiceLoss(activation="none", average="macro")
 rec = losskit.recommend([1.0, 2.0, 30.0])
 name: str = rec.choices[0].name
 report = losskit.check("huber")
 passed: bool = report.passed
+reveal_type(losskit.recommend([1.0, 2.0, 30.0]))
+reveal_type(losskit.profile([1.0, 2.0, 30.0]))
+reveal_type(losskit.compare([[0.0], [1.0]], [1.0, 2.0]))
+reveal_type(losskit.check("huber"))
+reveal_type(rec.to_dict()["choices"][0]["params"])
+reveal_type(losskit.compare([[0.0], [1.0]], [1.0, 2.0]).results[0].mean)
+reveal_type(report.results[0].status)
 bad = F.huber(x, y, delat=0.5)
 bad_module = losskit.nn.HuberLoss(delat=0.5)
 bad_reduction = losskit.nn.MSELoss(reduction="avg")
+bad_fn_reduction = F.mse(x, y, reduction="average")
+bad_activation = losskit.nn.DiceLoss(activation="softmx")
+bad_fn_activation = F.dice(logits, labels, activation="sigmod")
 """
 
+REVEALED = [
+    "losskit.advise._recommend.Recommendation",
+    "losskit.advise._profile.TargetProfile",
+    "losskit.compare._compare.Comparison",
+    "losskit.verify._report.CheckReport",
+    "dict[str, Any]",
+    "float",
+    "Literal['passed'] | Literal['failed'] | Literal['skipped']",
+]
 
-@pytest.mark.skipif(shutil.which("mypy") is None and importlib.util.find_spec("mypy") is None,
-                    reason="mypy is not installed (pip install 'losskit[test]')")
-def test_mypy_flags_a_misspelt_keyword_and_accepts_the_correct_calls(tmp_path):
+
+@needs_mypy
+def test_mypy_flags_misspelt_keywords_and_options_and_accepts_the_correct_calls(tmp_path):
     script = tmp_path / "user.py"
     script.write_text(textwrap.dedent(USER_SCRIPT))
-    env = {**os.environ, "MYPYPATH": str(ROOT / "src")}
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--follow-imports=silent", "--no-error-summary",
-         "--cache-dir", str(ROOT / ".mypy_cache"), "--strict", str(script)],
-        capture_output=True, text=True, env=env, timeout=300)
-    errors = [line for line in result.stdout.splitlines() if ": error:" in line]
+    # The same options as the package's own check, so the two share mypy's cache; only
+    # this script's errors count here (tests/test_typing.py checks the package). By file
+    # name: an unchanged module's errors come from the cache under its first path.
+    result = run_mypy("--strict", str(script))
+    errors = [line for line in result.stdout.splitlines()
+              if Path(line.split(":", 1)[0]).name == script.name and ": error:" in line]
     lines = {int(e.split(":")[1]) for e in errors}
     source = script.read_text().splitlines()
     flagged = {source[n - 1].split(" =")[0] for n in lines}
-    assert flagged == {"bad", "bad_module", "bad_reduction"}, result.stdout
+    assert flagged == {"bad", "bad_module", "bad_reduction", "bad_fn_reduction",
+                       "bad_activation", "bad_fn_activation"}, result.stdout
     assert any('"delat"' in e for e in errors), result.stdout
+    assert any("'softmx'" in e and "Literal['softmax', 'sigmoid', 'none']" in e
+               for e in errors), result.stdout
+    # The entry points' results are their classes for a type checker, not Any.
+    revealed = [line.split('Revealed type is "', 1)[1].rstrip('"').replace("builtins.", "")
+                for line in result.stdout.splitlines() if "Revealed type is" in line]
+    assert revealed == REVEALED, result.stdout

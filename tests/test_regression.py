@@ -205,3 +205,46 @@ def test_weight_rescales_each_regression_loss(mode):
             fn = losskit.info(name).fn
             expected = _loop(lambda a, b, fn=fn: fn(_t([a]), _t([b]), reduction="sum"), x, y)
             torch.testing.assert_close(fn(x, y, weight=w), (expected * w).mean())
+
+
+def test_hyperparameter_bounds_are_strict_where_zero_breaks_the_formula():
+    x, y = _pair(seed=10)
+    with pytest.raises(losskit.LossInputError, match="delta"):
+        F.huber(x, y, delta=0.0)
+    with pytest.raises(losskit.LossInputError, match="eps"):
+        F.gaussian_nll(x, y, torch.ones_like(x), eps=0.0)
+    with pytest.raises(losskit.LossInputError, match="-1"):
+        F.msle(torch.full_like(x, -1.5), y.abs())
+
+
+def test_trailing_axes_are_handled_on_the_last_dimension():
+    # Multi-level quantiles and per-sample variances are aligned on the last axis, also
+    # when the batch has more than one leading axis.
+    g = torch.Generator().manual_seed(11)
+    y = torch.randn(4, 2, generator=g, dtype=torch.float64)
+    x = torch.randn(4, 2, 3, generator=g, dtype=torch.float64)
+    levels = (0.2, 0.5, 0.8)
+    expected = torch.stack([F.quantile(x[..., k], y, quantiles=q, reduction="none")
+                            for k, q in enumerate(levels)], -1)
+    torch.testing.assert_close(F.quantile(x, y, quantiles=levels, reduction="none"), expected)
+    mean = torch.randn(4, 2, 1, generator=g, dtype=torch.float64)
+    var = torch.rand(4, 2, generator=g, dtype=torch.float64) + 0.5
+    torch.testing.assert_close(F.gaussian_nll(mean, y[..., None], var, reduction="none"),
+                               F.gaussian_nll(mean, y[..., None], var[..., None],
+                                              reduction="none"))
+
+
+def test_poisson_eps_and_stirling_for_non_integer_counts():
+    x = torch.tensor([0.5, 2.0, 3.0], dtype=torch.float64)
+    y = torch.tensor([1.5, 0.0, 2.5], dtype=torch.float64)
+    # rates with eps inside the log, exactly as written: x - y log(x + eps)
+    torch.testing.assert_close(F.poisson_nll(x, y, log_input=False, eps=0.5, reduction="none"),
+                               x - y * torch.log(x + 0.5))
+    e = torch.tensor([2.0, 1.0, 0.5], dtype=torch.float64)
+    torch.testing.assert_close(
+        F.poisson_nll(x, y, log_input=False, eps=0.5, exposure=e, reduction="none"),
+        x * e - y * torch.log(x * e + 0.5))
+    # Stirling's term is added for y > 1, also between 1 and 2
+    stirling = y * torch.log(y) - y + 0.5 * torch.log(2 * math.pi * y)
+    full = F.poisson_nll(x.log(), y, full=True, reduction="none")
+    torch.testing.assert_close(full, x - y * x.log() + torch.where(y > 1, stirling, 0.0))

@@ -8,7 +8,10 @@ launcher proves the kernel ran) and with ``plain`` (the definition), and compare
 and gradients under a random upstream gradient, for every reduction, in float32 and
 bfloat16, on sizes that are not multiples of the blocks: the column block is lowered to 64
 so rows span several blocks with a ragged last one, and the token block of
-linear_cross_entropy to a few rows.
+linear_cross_entropy to a few rows. The overlap statistics of dice, jaccard, tversky and
+generalized_dice run on 2-D and 3-D volumes whose voxel counts are not multiples of the
+lowered tile, for every option the losses apply (ignore_index, include_background,
+class_weight, batch, skip_empty, micro / macro, sigmoid, strided logits).
 
 No kernel here calls ``tl.dot``, so the interpreter's wrong bfloat16 matrix product does
 not enter; the matrix products of linear_cross_entropy are torch's.
@@ -28,7 +31,13 @@ pytest.importorskip("triton")
 import losskit
 import losskit.functional as LF
 from losskit import kernels
-from losskit.kernels import _triton_rows, linear_xent, triton_xent
+from losskit.kernels import (
+    _triton_overlap_stats,
+    _triton_rows,
+    linear_xent,
+    triton_overlap,
+    triton_xent,
+)
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 if DEVICE == "cpu" and not triton_xent.interpreting():
@@ -293,7 +302,8 @@ def test_auto_mode_keeps_the_cpu_off_the_interpreter(small_blocks):
 
 def test_accelerators_are_listed():
     listed = {a.loss: a for a in kernels.accelerators() if a.backend == "triton"}
-    assert set(listed) == {"cross_entropy", "softmax_focal", "linear_cross_entropy"}
+    assert set(listed) == {"cross_entropy", "softmax_focal", "linear_cross_entropy", "dice",
+                           "jaccard", "tversky", "generalized_dice"}
     for acc in listed.values():
         assert "cuda" in acc.devices and acc.dtypes == frozenset(
             {torch.float32, torch.float16, torch.bfloat16})
@@ -304,6 +314,7 @@ def test_accelerators_are_listed():
 def test_import_losskit_does_not_import_triton():
     code = ("import sys, torch, losskit, losskit.functional as F\n"
             "F.cross_entropy(torch.randn(4, 5), torch.tensor([0, 1, 2, 3]))\n"
+            "F.dice(torch.randn(2, 3, 5, 5), torch.randint(0, 3, (2, 5, 5)))\n"
             "losskit.kernels.accelerators()\n"
             "print('triton' in sys.modules)")
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
@@ -311,3 +322,288 @@ def test_import_losskit_does_not_import_triton():
                          env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+# --- overlap statistics: dice, jaccard, tversky, generalized_dice ---------------------------
+# The kernel holds every class of a tile of voxels; MAX_TILE = 128 gives tiles of 16 voxels
+# at 5 classes (8 rounded) and of 32 at 4: both volumes below span several tiles per image
+# with a ragged last one (63 = 3 * 16 + 15, 105 = 3 * 32 + 9).
+VOLUME_2D = (2, 5, (7, 9))
+VOLUME_3D = (2, 4, (3, 5, 7))
+
+
+@pytest.fixture
+def overlap_launches(monkeypatch):
+    """Small tiles, and a record of the kernels' launches ("forward" / "backward")."""
+    monkeypatch.setattr(_triton_overlap_stats, "MAX_TILE", 128)
+    calls = []
+    for what in ("forward", "backward"):
+        real = getattr(_triton_overlap_stats, f"launch_{what}")
+
+        def counted(*args, _real=real, _what=what, **kwargs):
+            calls.append(_what)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(_triton_overlap_stats, f"launch_{what}", counted)
+    return calls
+
+
+def _volume(shape, *, ignore=False, class_weight=False, absent=False, channels_last=False,
+            **kw):
+    """Logits ``[N, C, *spatial]`` and index targets; ``ignore`` sets every 7th voxel to
+    255 (ignore_index); ``absent`` removes class 2 from image 0, in the target and in the
+    hard prediction (its logit below the others' and below 0: neither argmax nor
+    sigmoid > 0.5 picks it, while its soft volume stays large), so skip_empty drops that
+    pair. ``channels_last`` stores the logits class-innermost (strided voxels)."""
+    n, c, spatial = shape
+
+    def make(dtype):
+        g = _gen(4)
+        x = torch.randn(n, c, *spatial, generator=g) * 2
+        t = torch.randint(0, c, (n, *spatial), generator=g)
+        opts = dict(kw)
+        if absent:
+            x[0, 2] = torch.clamp(x[0].amin(0), max=0.0) - 0.5
+            t[0][t[0] == 2] = 0
+        if ignore:
+            t.view(-1)[3::7] = 255
+            opts["ignore_index"] = 255
+        if class_weight:
+            k = c if opts.get("include_background", True) else c - 1
+            opts["class_weight"] = (torch.rand(k, generator=g) + 0.5).to(DEVICE)
+        x = x.to(DEVICE, dtype)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d if x.dim() == 5
+                             else torch.channels_last)
+        return (x, t.to(DEVICE)), opts
+    return make
+
+
+OVERLAP_CASES = [
+    ("dice", "3d-softmax", _volume(VOLUME_3D)),
+    ("dice", "2d-softmax-ignore-no_background-class_weight",
+     _volume(VOLUME_2D, ignore=True, class_weight=True, include_background=False)),
+    ("dice", "3d-sigmoid-ignore-batch-skip_empty",
+     _volume(VOLUME_3D, ignore=True, absent=True, activation="sigmoid", batch=True,
+             skip_empty=True)),
+    ("dice", "2d-softmax-skip_empty-log", _volume(VOLUME_2D, absent=True, skip_empty=True,
+                                                  log_loss=True)),
+    ("dice", "2d-softmax-micro-class_weight",
+     _volume(VOLUME_2D, class_weight=True, average="micro", smooth_nr=0.0, smooth_dr=1e-3)),
+    ("jaccard", "3d-softmax-ignore-channels_last",
+     _volume(VOLUME_3D, ignore=True, channels_last=True)),
+    ("jaccard", "2d-sigmoid-batch-micro", _volume(VOLUME_2D, activation="sigmoid", batch=True,
+                                                  average="micro")),
+    ("tversky", "2d-softmax-focal", _volume(VOLUME_2D, alpha=0.2, beta=0.8, gamma=1.5)),
+    ("tversky", "3d-sigmoid-ignore-micro",
+     _volume(VOLUME_3D, ignore=True, activation="sigmoid", average="micro")),
+    ("generalized_dice", "3d-softmax-ignore-class_weight",
+     _volume(VOLUME_3D, ignore=True, class_weight=True)),
+    ("generalized_dice", "2d-sigmoid-simple-batch-no_background",
+     _volume(VOLUME_2D, activation="sigmoid", weight_type="simple", batch=True,
+             include_background=False)),
+]
+# The definitions upcast bfloat16 logits before they dispatch, so the kernel sees float32
+# from the public call either way: three bfloat16 cases check that route, and
+# test_overlap_kernel_reads_low_precision hands the kernel bfloat16 and float16 directly.
+OVERLAP_BF16 = {"3d-softmax", "3d-sigmoid-ignore-batch-skip_empty", "2d-softmax-focal"}
+OVERLAP_PARAMS = [pytest.param(*case, dtype, id=f"{case[0]}-{case[1]}-{str(dtype)[6:]}")
+                  for case in OVERLAP_CASES for dtype in (torch.float32, torch.bfloat16)
+                  if dtype == torch.float32 or case[1] in OVERLAP_BF16]
+
+
+@pytest.mark.parametrize(("name", "label", "make", "dtype"), OVERLAP_PARAMS)
+def test_overlap_kernel_matches_definition(name, label, make, dtype, overlap_launches):
+    args, opts = make(dtype)
+    for reduction in ("mean", "sum", "none"):
+        overlap_launches.clear()
+        with kernels.use("triton"):
+            fast = _run(name, args, opts, (0,), reduction)
+        assert overlap_launches == ["forward", "backward"], \
+            f"{name} {label}: the Triton kernels did not both run ({overlap_launches})"
+        with kernels.use("plain"):
+            plain = _run(name, args, opts, (0,), reduction)
+        # Both sides compute in float32 (the kernel reads the bfloat16 logits and sums in
+        # float32; the definition upcasts); the values agree to float32 rounding, the
+        # bfloat16 gradients to one bfloat16 rounding.
+        rtol, atol = TOL[torch.float32]
+        torch.testing.assert_close(fast[0], plain[0], rtol=rtol, atol=atol)
+        low = TOL[dtype] if dtype == torch.bfloat16 else (rtol, atol)
+        for a, b in zip(fast[1], plain[1]):
+            torch.testing.assert_close(a, b, rtol=low[0], atol=low[1])
+
+
+def test_overlap_skip_empty_case_drops_a_pair():
+    # The skip_empty cases above mean something: image 0 has no class 2 in the target and
+    # none predicted, so the loss differs from the one without skip_empty.
+    (x, t), _ = _volume(VOLUME_2D, absent=True)(torch.float32)
+    with kernels.use("plain"):
+        kept = LF.dice(x, t, reduction="none")
+        skipped = LF.dice(x, t, skip_empty=True, reduction="none")
+    assert kept[0, 2] > 0.5 and skipped[0, 2] == 0 and torch.equal(kept[1], skipped[1])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid"])
+def test_overlap_kernel_reads_low_precision(dtype, activation, overlap_launches):
+    # The accelerator takes low-precision logits directly (a definition that dispatched
+    # before upcasting would hand them over): loaded as they are, summed in float32 (the
+    # statistics are float32), the gradient stored in the logits' dtype.
+    from losskit.functional.segmentation import _index_statistics
+
+    (x, t), _ = _volume(VOLUME_3D)(dtype)
+    n, c = x.shape[:2]
+    x3, index = x.reshape(n, c, -1), t.reshape(n, -1)
+    valid = torch.ones_like(index, dtype=torch.bool)
+    valid.view(-1)[::5] = False
+    acc = next(a for a in kernels.accelerators("dice") if a.backend == "triton")
+    kw = dict(activation=activation, other_act=None, squared_pred=False,
+              definition=_index_statistics)
+    xs = x3.clone().requires_grad_(True)
+    with kernels.use("triton"):
+        assert acc.decline_reason((xs, index, valid), kw) is None
+        stats = acc.run(xs, index, valid, **kw)
+    up = torch.rand(stats.shape, generator=_gen(6)).to(DEVICE)
+    (g,) = torch.autograd.grad(stats, xs, up)
+    assert overlap_launches == ["forward", "backward"]
+    assert stats.dtype == torch.float32 and g.dtype == dtype
+    ref_x = x3.float().requires_grad_(True)
+    ref = _index_statistics(ref_x, index, valid, activation=activation, other_act=None,
+                            squared_pred=False)
+    (ref_g,) = torch.autograd.grad(ref, ref_x, up)
+    torch.testing.assert_close(stats, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(g.float(), ref_g, rtol=1e-2, atol=1e-3)
+
+
+def test_overlap_second_derivatives_are_the_definitions(overlap_launches):
+    # create_graph=True: backward differentiates the definition, so a Hessian-vector
+    # product through the accelerator equals the definition's.
+    for name, _, make in (OVERLAP_CASES[1], OVERLAP_CASES[8]):
+        (x, t), opts = make(torch.float32)
+        hvps = {}
+        for mode in ("triton", "plain"):
+            xs = x.clone().requires_grad_(True)
+            with kernels.use(mode):
+                out = losskit.info(name).fn(xs, t, **opts)
+            (g,) = torch.autograd.grad(out, xs, create_graph=True)
+            v = torch.randn(x.shape, generator=_gen(5)).to(x)
+            hvps[mode] = torch.autograd.grad((g * v).sum(), xs)[0]
+        torch.testing.assert_close(hvps["triton"], hvps["plain"], rtol=1e-4, atol=1e-6)
+    assert "forward" in overlap_launches
+
+
+def test_overlap_learnable_hyperparameters_stay_in_the_definition(overlap_launches):
+    # smooth, alpha and beta enter after the statistics: tensors that require grad pass
+    # through the accelerated call and get the definition's gradients.
+    (x, t), _ = _volume(VOLUME_3D, ignore=True)(torch.float32)
+    results = {}
+    for mode in ("triton", "plain"):
+        xs = x.clone().requires_grad_(True)
+        hyper = {k: torch.tensor(v, device=DEVICE, requires_grad=True)
+                 for k, v in (("smooth", 0.5), ("alpha", 0.4), ("beta", 0.6))}
+        with kernels.use(mode):
+            out = LF.tversky(xs, t, ignore_index=255, **hyper)
+        grads = torch.autograd.grad(out, [xs, *hyper.values()])
+        results[mode] = (out.detach(), list(grads))
+    assert overlap_launches == ["forward", "backward"]
+    _compare(results["triton"], results["plain"], torch.float32, "learnable tversky")
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid"])
+def test_overlap_large_logits_keep_their_precision(activation, overlap_launches):
+    # Logits of magnitude 1e4: the softmax relative to each voxel's maximum, the sigmoid
+    # from exp(-|x|); values and gradients finite and equal to the definition's (float64).
+    (x, t), _ = _volume(VOLUME_3D)(torch.float32)
+    x = (x * 5e3).round()  # integers: exact in float32 and float64 alike
+    results = {}
+    for mode, dtype in (("triton", torch.float32), ("plain", torch.float64)):
+        xs = x.to(dtype).requires_grad_(True)
+        with kernels.use(mode):
+            out = LF.dice(xs, t, activation=activation, reduction="none")
+        (g,) = torch.autograd.grad(out, xs, torch.ones_like(out))
+        results[mode] = (out.detach().double(), [g.double()])
+    assert torch.isfinite(results["triton"][0]).all() and torch.isfinite(
+        results["triton"][1][0]).all()
+    _compare(results["triton"], results["plain"], torch.float32, f"1e4 logits {activation}")
+
+
+def test_overlap_nan_and_bad_indices_are_visible(overlap_launches):
+    (x, t), _ = _volume(VOLUME_2D)(torch.float32)
+    x_nan = x.clone()
+    x_nan[1, 3, 2, 4] = float("nan")
+    with kernels.use("triton"):
+        for activation in ("softmax", "sigmoid"):
+            out = LF.dice(x_nan, t, activation=activation, reduction="none")
+            assert torch.isnan(out[1]).any() and torch.isfinite(out[0]).all()
+        # On CUDA the value checks are off (they would sync): a class index out of range
+        # makes its image's loss NaN rather than a silent value.
+        bad = t.clone()
+        bad[0, 1, 1] = 7
+        with losskit.value_checks(False):
+            out = LF.dice(x, bad, reduction="none")
+    assert torch.isnan(out[0]).all() and torch.isfinite(out[1]).all()
+
+
+def test_overlap_empty_selection_gives_zero_and_zero_gradients(overlap_launches):
+    (x, t), _ = _volume(VOLUME_3D)(torch.float32)
+    with kernels.use("triton"):
+        xs = x.clone().requires_grad_(True)
+        out = LF.dice(xs, torch.full_like(t, 255), ignore_index=255, smooth=1e-5)
+        (g,) = torch.autograd.grad(out, xs)
+        empty = x[:0].clone().requires_grad_(True)
+        out_empty = LF.jaccard(empty, t[:0])
+        (g_empty,) = torch.autograd.grad(out_empty, empty)
+    assert out.item() == 0.0 and not g.any()
+    assert out_empty.item() == 0.0 and g_empty.shape == empty.shape
+    assert "forward" in overlap_launches
+
+
+def test_overlap_declines_what_it_does_not_do(overlap_launches):
+    (x, t), _ = _volume(VOLUME_2D)(torch.float32)
+    with kernels.use("triton"):
+        for kwargs, match in ((dict(other_act=torch.tanh, activation="none"), "other_act"),
+                              (dict(squared_pred=True), "squared_pred"),
+                              (dict(activation="none"), "activation='none'")):
+            xs = torch.softmax(x, 1) if kwargs.get("activation") == "none" else x
+            with pytest.raises(kernels.AcceleratorDeclined, match=match):
+                LF.dice(xs, t, **kwargs)
+        with pytest.raises(kernels.AcceleratorDeclined, match="float64"):
+            LF.dice(x.double(), t)
+        many = triton_overlap.MAX_CLASSES + 1
+        with pytest.raises(kernels.AcceleratorDeclined, match="classes"):
+            LF.dice(torch.zeros(1, many, 2, device=DEVICE),
+                    torch.zeros(1, 2, dtype=torch.long, device=DEVICE))
+        # Probability targets are summed densely by the definition: no dispatch, no kernel.
+        soft = torch.softmax(torch.randn(x.shape, generator=_gen(8)), 1).to(DEVICE)
+        forced = LF.dice(x, soft)
+    assert not overlap_launches
+    with kernels.use("plain"):
+        torch.testing.assert_close(forced, LF.dice(x, soft))
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="the interpreter's CPU routing")
+def test_overlap_auto_mode_keeps_the_cpu_off_the_interpreter(overlap_launches):
+    x = torch.randn(2, 4, 96, 96, requires_grad=True)  # above MIN_NUMEL
+    assert x.numel() >= triton_overlap.MIN_NUMEL
+    LF.dice(x, torch.randint(0, 4, (2, 96, 96))).backward()
+    assert not overlap_launches
+
+
+def test_overlap_takes_the_gpu_benchmark_call(monkeypatch):
+    # The GPU benchmark's dice case ([2, 4, 128, 128, 128] float32 logits, index targets,
+    # default options, auto mode): the arguments the definition dispatches, captured on the
+    # meta device, are ones the Triton accelerator takes, and it is the first one tried.
+    from losskit.functional import segmentation
+
+    seen = []
+    monkeypatch.setattr(segmentation, "dispatch",
+                        lambda loss, *a, **k: seen.append((loss, a, k)))
+    x = torch.empty(2, 4, 128, 128, 128, device="meta", requires_grad=True)
+    t = torch.empty(2, 128, 128, 128, dtype=torch.long, device="meta")
+    LF.dice(x, t)
+    ((loss, args, kwargs),) = seen
+    first = kernels.accelerators("dice")[0]
+    assert loss == "dice" and first.backend == "triton"
+    assert "cuda" in first.devices and args[0].dtype in first.dtypes
+    with kernels.use("auto"):
+        assert first.supports(*args, **kwargs) is None

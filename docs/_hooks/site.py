@@ -301,10 +301,10 @@ def on_config(config: Any) -> Any:
         {"Losses": ["losses/index.md", *losses]},
         {"Concepts": ["topics/index.md", *(f"topics/{t.slug}.md" for t in concepts.topics())]},
         {"Guides": ["guides/advisor.md", "guides/compare.md", "guides/verify.md",
-                    "guides/training.md", "guides/cli.md"]},
+                    "guides/accelerators.md", "guides/training.md", "guides/cli.md"]},
         {"Benchmarks": "benchmarks.md"},
         {"API reference": [{title: page} for title, page in API_PAGES]},
-        {"Project": ["seed_coverage.md"]},
+        {"Project": ["seed_coverage.md", "advisor_evaluation.md", "mutation_testing.md"]},
     ]
     return config
 

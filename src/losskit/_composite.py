@@ -96,10 +96,12 @@ class Composite(torch.nn.Module):
         # state_dict saves and restores it.
         self._step = 0
         self.register_buffer("step_count", torch.zeros((), dtype=torch.long))
-        self.register_load_state_dict_post_hook(_read_step_after_load)
+        # Module.register_load_state_dict_post_hook is unannotated in torch's source
+        self.register_load_state_dict_post_hook(  # type: ignore[no-untyped-call]
+            _read_step_after_load)
         self.last_terms: dict[str, torch.Tensor] = {}
         self.last_weights: dict[str, float] = {}
-        self.weighting = None
+        self.weighting: Callable[..., torch.Tensor] | None = None
         for name, value in (terms or {}).items():
             weight, module = value if isinstance(value, tuple) else (1.0, value)
             schedule = None if _is_number(weight) else as_schedule(weight)

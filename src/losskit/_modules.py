@@ -10,7 +10,7 @@ GENERATED FILE, do not edit by hand. Regenerate after adding or changing a loss 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -18,10 +18,15 @@ from . import functional as F
 from ._core.registry import LossInfo, get_info
 from ._core.types import Reduction
 from ._nn_base import Loss
+from .functional._lm import Aggregation
+from .functional.adversarial import GanKind
 from .functional.alignment import DPOParts
+from .functional.distillation import Divergence
+from .functional.distribution import DistributionInput
 from .functional.generative import ELBOParts
-from .functional.penalties import ParamsLike
+from .functional.penalties import GapAggregate, ParamsLike
 from .functional.reinforcement import ActorCriticParts
+from .functional.segmentation import Activation, Average
 
 __all__ = [
     "ActorCriticLoss",
@@ -576,7 +581,7 @@ class BootstrappedCrossEntropyLoss(Loss):
 
     info: ClassVar[LossInfo] = get_info("bootstrapped_cross_entropy")
     beta: float | torch.Tensor
-    mode: str
+    mode: Literal["soft", "hard"]
     detach: bool
     ignore_index: int
     reduction: Reduction
@@ -585,7 +590,7 @@ class BootstrappedCrossEntropyLoss(Loss):
         self,
         *,
         beta: float | torch.Tensor = 0.95,
-        mode: str = "soft",
+        mode: Literal["soft", "hard"] = "soft",
         detach: bool = True,
         ignore_index: int = -100,
         reduction: Reduction = "mean",
@@ -620,10 +625,15 @@ class BoundPenaltyLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("bound_penalty")
-    kind: str
+    kind: Literal["squared", "hinge"]
     reduction: Reduction
 
-    def __init__(self, *, kind: str = "squared", reduction: Reduction = "mean") -> None:
+    def __init__(
+        self,
+        *,
+        kind: Literal["squared", "hinge"] = "squared",
+        reduction: Reduction = "mean",
+    ) -> None:
         super().__init__(kind=kind, reduction=reduction)
 
     def forward(
@@ -1156,10 +1166,15 @@ class CoxPHLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("cox_ph")
-    ties: str
+    ties: Literal["breslow", "efron"]
     reduction: Reduction
 
-    def __init__(self, *, ties: str = "breslow", reduction: Reduction = "mean") -> None:
+    def __init__(
+        self,
+        *,
+        ties: Literal["breslow", "efron"] = "breslow",
+        reduction: Reduction = "mean",
+    ) -> None:
         super().__init__(ties=ties, reduction=reduction)
 
     def forward(
@@ -1360,9 +1375,9 @@ class DemographicParityGapLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("demographic_parity_gap")
-    aggregate: str
+    aggregate: GapAggregate
 
-    def __init__(self, *, aggregate: str = "max") -> None:
+    def __init__(self, *, aggregate: GapAggregate = "max") -> None:
         super().__init__(aggregate=aggregate)
 
     def forward(self, logits: torch.Tensor, group: torch.Tensor, **kwargs: Any) -> torch.Tensor:
@@ -1426,7 +1441,7 @@ class DiceLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("dice")
-    activation: str
+    activation: Activation
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
@@ -1437,7 +1452,7 @@ class DiceLoss(Loss):
     soft_label: bool
     log_loss: bool
     other_act: Callable[[torch.Tensor], torch.Tensor] | None
-    average: str
+    average: Average
     batch: bool
     skip_empty: bool
     distributed: bool
@@ -1447,7 +1462,7 @@ class DiceLoss(Loss):
     def __init__(
         self,
         *,
-        activation: str = "softmax",
+        activation: Activation = "softmax",
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
@@ -1458,7 +1473,7 @@ class DiceLoss(Loss):
         soft_label: bool = True,
         log_loss: bool = False,
         other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        average: str = "macro",
+        average: Average = "macro",
         batch: bool = False,
         skip_empty: bool = False,
         distributed: bool = False,
@@ -1511,7 +1526,7 @@ class DiffusionLoss(Loss):
 
     info: ClassVar[LossInfo] = get_info("diffusion")
     alphas_cumprod: torch.Tensor | None
-    prediction_type: str
+    prediction_type: Literal["epsilon", "v_prediction", "sample"]
     snr_gamma: float | None
     reduction: Reduction
 
@@ -1519,7 +1534,7 @@ class DiffusionLoss(Loss):
         self,
         *,
         alphas_cumprod: torch.Tensor | None = None,
-        prediction_type: str = "epsilon",
+        prediction_type: Literal["epsilon", "v_prediction", "sample"] = "epsilon",
         snr_gamma: float | None = None,
         reduction: Reduction = "mean",
     ) -> None:
@@ -1679,7 +1694,7 @@ class DistillationLoss(Loss):
     info: ClassVar[LossInfo] = get_info("distillation")
     temperature: float | torch.Tensor
     alpha: float
-    divergence: str
+    divergence: Divergence
     beta: float | torch.Tensor
     ignore_index: int
     normalizer: float | torch.Tensor | None
@@ -1690,7 +1705,7 @@ class DistillationLoss(Loss):
         *,
         temperature: float | torch.Tensor = 1.0,
         alpha: float = 1.0,
-        divergence: str = "forward_kl",
+        divergence: Divergence = "forward_kl",
         beta: float | torch.Tensor = 0.5,
         ignore_index: int = -100,
         normalizer: float | torch.Tensor | None = None,
@@ -1742,7 +1757,7 @@ class DPOLoss(Loss):
 
     info: ClassVar[LossInfo] = get_info("dpo")
     beta: float | torch.Tensor
-    loss_type: str
+    loss_type: Literal["sigmoid", "ipo", "hinge", "robust"]
     label_smoothing: float
     return_parts: bool
     reduction: Reduction
@@ -1751,7 +1766,7 @@ class DPOLoss(Loss):
         self,
         *,
         beta: float | torch.Tensor = 0.1,
-        loss_type: str = "sigmoid",
+        loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid",
         label_smoothing: float = 0.0,
         return_parts: bool = False,
         reduction: Reduction = "mean",
@@ -1870,9 +1885,9 @@ class EqualizedOddsGapLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("equalized_odds_gap")
-    aggregate: str
+    aggregate: GapAggregate
 
-    def __init__(self, *, aggregate: str = "max") -> None:
+    def __init__(self, *, aggregate: GapAggregate = "max") -> None:
         super().__init__(aggregate=aggregate)
 
     def forward(
@@ -1904,10 +1919,10 @@ class GanDiscriminatorLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("gan_discriminator")
-    kind: str
+    kind: GanKind
     reduction: Reduction
 
-    def __init__(self, *, kind: str = "non_saturating", reduction: Reduction = "mean") -> None:
+    def __init__(self, *, kind: GanKind = "non_saturating", reduction: Reduction = "mean") -> None:
         super().__init__(kind=kind, reduction=reduction)
 
     def forward(
@@ -1937,10 +1952,10 @@ class GanGeneratorLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("gan_generator")
-    kind: str
+    kind: GanKind
     reduction: Reduction
 
-    def __init__(self, *, kind: str = "non_saturating", reduction: Reduction = "mean") -> None:
+    def __init__(self, *, kind: GanKind = "non_saturating", reduction: Reduction = "mean") -> None:
         super().__init__(kind=kind, reduction=reduction)
 
     def forward(self, fake_logits: torch.Tensor, **kwargs: Any) -> torch.Tensor:
@@ -2154,14 +2169,14 @@ class GeneralizedDiceLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("generalized_dice")
-    activation: str
+    activation: Activation
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
     smooth: float | torch.Tensor
     smooth_nr: float | torch.Tensor | None
     smooth_dr: float | torch.Tensor | None
-    weight_type: str
+    weight_type: Literal["square", "simple", "uniform"]
     soft_label: bool
     other_act: Callable[[torch.Tensor], torch.Tensor] | None
     batch: bool
@@ -2173,14 +2188,14 @@ class GeneralizedDiceLoss(Loss):
     def __init__(
         self,
         *,
-        activation: str = "softmax",
+        activation: Activation = "softmax",
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
         smooth: float | torch.Tensor = 1e-05,
         smooth_nr: float | torch.Tensor | None = None,
         smooth_dr: float | torch.Tensor | None = None,
-        weight_type: str = "square",
+        weight_type: Literal["square", "simple", "uniform"] = "square",
         soft_label: bool = True,
         other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
         batch: bool = False,
@@ -2316,7 +2331,7 @@ class GRPOLoss(Loss):
     clip: float
     clip_high: float | None
     scale_rewards: bool
-    aggregation: str
+    aggregation: Aggregation
     normalizer: float | torch.Tensor | None
     reduction: Reduction
 
@@ -2330,7 +2345,7 @@ class GRPOLoss(Loss):
         clip: float = 0.2,
         clip_high: float | None = None,
         scale_rewards: bool = True,
-        aggregation: str = "token",
+        aggregation: Aggregation = "token",
         normalizer: float | torch.Tensor | None = None,
         reduction: Reduction = "mean",
     ) -> None:
@@ -2511,7 +2526,7 @@ class JaccardLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("jaccard")
-    activation: str
+    activation: Activation
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
@@ -2522,7 +2537,7 @@ class JaccardLoss(Loss):
     soft_label: bool
     log_loss: bool
     other_act: Callable[[torch.Tensor], torch.Tensor] | None
-    average: str
+    average: Average
     batch: bool
     skip_empty: bool
     distributed: bool
@@ -2532,7 +2547,7 @@ class JaccardLoss(Loss):
     def __init__(
         self,
         *,
-        activation: str = "softmax",
+        activation: Activation = "softmax",
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
@@ -2543,7 +2558,7 @@ class JaccardLoss(Loss):
         soft_label: bool = True,
         log_loss: bool = False,
         other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        average: str = "macro",
+        average: Average = "macro",
         batch: bool = False,
         skip_empty: bool = False,
         distributed: bool = False,
@@ -2598,14 +2613,14 @@ class JSDivLoss(Loss):
 
     info: ClassVar[LossInfo] = get_info("js_div")
     log_target: bool
-    input_kind: str
+    input_kind: DistributionInput
     reduction: Reduction
 
     def __init__(
         self,
         *,
         log_target: bool = False,
-        input_kind: str = "logits",
+        input_kind: DistributionInput = "logits",
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__(log_target=log_target, input_kind=input_kind, reduction=reduction)
@@ -2641,14 +2656,14 @@ class KLDivLoss(Loss):
 
     info: ClassVar[LossInfo] = get_info("kl_div")
     log_target: bool
-    input_kind: str
+    input_kind: DistributionInput
     reduction: Reduction
 
     def __init__(
         self,
         *,
         log_target: bool = False,
-        input_kind: str = "logits",
+        input_kind: DistributionInput = "logits",
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__(log_target=log_target, input_kind=input_kind, reduction=reduction)
@@ -2678,7 +2693,7 @@ class KLPenaltyLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("kl_penalty")
-    estimator: str
+    estimator: Literal["k1", "k2", "k3"]
     mask: torch.Tensor | None
     normalizer: float | torch.Tensor | None
     reduction: Reduction
@@ -2686,7 +2701,7 @@ class KLPenaltyLoss(Loss):
     def __init__(
         self,
         *,
-        estimator: str = "k3",
+        estimator: Literal["k1", "k2", "k3"] = "k3",
         mask: torch.Tensor | None = None,
         normalizer: float | torch.Tensor | None = None,
         reduction: Reduction = "mean",
@@ -2960,7 +2975,7 @@ class LinearDistillationLoss(Loss):
     info: ClassVar[LossInfo] = get_info("linear_distillation")
     temperature: float | torch.Tensor
     alpha: float
-    divergence: str
+    divergence: Divergence
     beta: float | torch.Tensor
     ignore_index: int
     normalizer: float | torch.Tensor | None
@@ -2971,7 +2986,7 @@ class LinearDistillationLoss(Loss):
         *,
         temperature: float | torch.Tensor = 1.0,
         alpha: float = 1.0,
-        divergence: str = "forward_kl",
+        divergence: Divergence = "forward_kl",
         beta: float | torch.Tensor = 0.5,
         ignore_index: int = -100,
         normalizer: float | torch.Tensor | None = None,
@@ -3229,7 +3244,7 @@ class LovaszSoftmaxLoss(Loss):
     """
 
     info: ClassVar[LossInfo] = get_info("lovasz_softmax")
-    activation: str
+    activation: Activation
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
@@ -3240,7 +3255,7 @@ class LovaszSoftmaxLoss(Loss):
     def __init__(
         self,
         *,
-        activation: str = "softmax",
+        activation: Activation = "softmax",
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
@@ -3578,7 +3593,7 @@ class MulticlassHingeLoss(Loss):
     info: ClassVar[LossInfo] = get_info("multiclass_hinge")
     margin: float | torch.Tensor
     squared: bool
-    form: str
+    form: Literal["weston_watkins", "crammer_singer"]
     reduction: Reduction
 
     def __init__(
@@ -3586,7 +3601,7 @@ class MulticlassHingeLoss(Loss):
         *,
         margin: float | torch.Tensor = 1.0,
         squared: bool = False,
-        form: str = "weston_watkins",
+        form: Literal["weston_watkins", "crammer_singer"] = "weston_watkins",
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__(margin=margin, squared=squared, form=form, reduction=reduction)
@@ -4048,7 +4063,7 @@ class PPOClipLoss(Loss):
     clip: float
     clip_high: float | None
     mask: torch.Tensor | None
-    aggregation: str
+    aggregation: Aggregation
     normalizer: float | torch.Tensor | None
     reduction: Reduction
 
@@ -4058,7 +4073,7 @@ class PPOClipLoss(Loss):
         clip: float = 0.2,
         clip_high: float | None = None,
         mask: torch.Tensor | None = None,
-        aggregation: str = "token",
+        aggregation: Aggregation = "token",
         normalizer: float | torch.Tensor | None = None,
         reduction: Reduction = "mean",
     ) -> None:
@@ -4266,7 +4281,7 @@ class SequenceCrossEntropyLoss(Loss):
     info: ClassVar[LossInfo] = get_info("sequence_cross_entropy")
     mask: torch.Tensor | None
     ignore_index: int
-    average: str
+    average: Literal["token", "sequence"]
     label_smoothing: float
     z_loss: float
     softcap: float | None
@@ -4280,7 +4295,7 @@ class SequenceCrossEntropyLoss(Loss):
         *,
         mask: torch.Tensor | None = None,
         ignore_index: int = -100,
-        average: str = "token",
+        average: Literal["token", "sequence"] = "token",
         label_smoothing: float = 0.0,
         z_loss: float = 0.0,
         softcap: float | None = None,
@@ -4953,7 +4968,7 @@ class TverskyLoss(Loss):
     alpha: float | torch.Tensor
     beta: float | torch.Tensor
     gamma: float | torch.Tensor
-    activation: str
+    activation: Activation
     include_background: bool
     ignore_index: int | None
     class_weight: torch.Tensor | None
@@ -4963,7 +4978,7 @@ class TverskyLoss(Loss):
     soft_label: bool
     log_loss: bool
     other_act: Callable[[torch.Tensor], torch.Tensor] | None
-    average: str
+    average: Average
     batch: bool
     skip_empty: bool
     distributed: bool
@@ -4976,7 +4991,7 @@ class TverskyLoss(Loss):
         alpha: float | torch.Tensor = 0.3,
         beta: float | torch.Tensor = 0.7,
         gamma: float | torch.Tensor = 1.0,
-        activation: str = "softmax",
+        activation: Activation = "softmax",
         include_background: bool = True,
         ignore_index: int | None = None,
         class_weight: torch.Tensor | None = None,
@@ -4986,7 +5001,7 @@ class TverskyLoss(Loss):
         soft_label: bool = True,
         log_loss: bool = False,
         other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
-        average: str = "macro",
+        average: Average = "macro",
         batch: bool = False,
         skip_empty: bool = False,
         distributed: bool = False,
@@ -5077,7 +5092,7 @@ class VAEELBOLoss(Loss):
 
     info: ClassVar[LossInfo] = get_info("vae_elbo")
     beta: float
-    recon_loss: str
+    recon_loss: Literal["mse", "mae", "bce"]
     free_bits: float
     return_parts: bool
     reduction: Reduction
@@ -5086,7 +5101,7 @@ class VAEELBOLoss(Loss):
         self,
         *,
         beta: float = 1.0,
-        recon_loss: str = "mse",
+        recon_loss: Literal["mse", "mae", "bce"] = "mse",
         free_bits: float = 0.0,
         return_parts: bool = False,
         reduction: Reduction = "mean",

@@ -10,13 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 
 from ._core.validate import LossInputError
 
 __all__ = ["EXAMPLES", "DataError", "Dataset", "load_dataset"]
+
+class Structure(TypedDict, total=False):
+    """Declared structure columns of a data set, by role (``recommend`` and ``compare``
+    take them as keywords)."""
+
+    time: np.ndarray
+    group: np.ndarray
+    event: np.ndarray
+
 
 #: Bundled examples: name -> (file, target column, metric the example is judged by, summary).
 EXAMPLES = {
@@ -50,7 +59,7 @@ class Dataset:
     metric: str | None = None
     frame: Any = None
     notes: list[str] = field(default_factory=list)
-    structure: dict[str, np.ndarray] = field(default_factory=dict)
+    structure: Structure = field(default_factory=Structure)
 
     @property
     def features(self) -> Any:
@@ -148,9 +157,9 @@ def load_dataset(path: str | Path | None = None, target: str | None = None,
     if target is None:
         raise DataError(f"name the target column with --target; columns: {list(df.columns)}")
     targets = [t.strip() for t in str(target).split(",") if t.strip()]
-    structure: dict[str, np.ndarray] = {}
-    roles: tuple[tuple[str, str | None], ...] = (("time", time), ("group", group),
-                                                 ("event", event))
+    structure: Structure = {}
+    roles: tuple[tuple[Literal["time", "group", "event"], str | None], ...] = (
+        ("time", time), ("group", group), ("event", event))
     for role, name in roles:
         if name is not None:
             _require_column(df, name, path, f"--{role}")

@@ -12,7 +12,7 @@
 
 from ._facts import FACTS
 from ._profile import TASKS, TargetProfile, profile
-from ._recommend import Choice, Recommendation, recommend, snippet
+from ._recommend import Choice, ChoiceDict, Recommendation, RecommendationDict, recommend, snippet
 from ._render import render_recommendation
 from ._rules import METRICS, RULES, Rule, rules_for
 
@@ -22,7 +22,9 @@ __all__ = [
     "RULES",
     "TASKS",
     "Choice",
+    "ChoiceDict",
     "Recommendation",
+    "RecommendationDict",
     "Rule",
     "TargetProfile",
     "profile",

@@ -9,7 +9,7 @@ import sys
 from ._profile import TASKS
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "recommend", help="choose a loss from the data, the metric and the costs",
         description="Profile the target column and rank losses with reasons, hyperparameters "

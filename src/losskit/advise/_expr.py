@@ -74,6 +74,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             raise ExprError(f"cannot read {text[pos:pos + 10]!r} in {text!r}")
         pos = m.end()
         kind = m.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         if kind != "space":
             value = m.group()
             out.append(("kw" if kind == "name" and value in _KEYWORDS else kind, value))

@@ -190,7 +190,7 @@ def _log_design(X: np.ndarray) -> np.ndarray:
     """Features for a log-link model: a positive feature spanning an order of magnitude or
     more (a population, an exposure) enters through its log, as an offset would."""
     X = _impute(X)
-    out = X.copy()
+    out: np.ndarray = X.copy()
     for j, col in enumerate(X.T):
         if col.min() > 0 and np.percentile(col, 99) >= 10 * np.percentile(col, 1):
             out[:, j] = np.log(col)
@@ -209,7 +209,8 @@ def _standardize(X: np.ndarray) -> np.ndarray | None:
     keep = std > 1e-12
     if not keep.any():
         return None
-    return (X[:, keep] - X[:, keep].mean(axis=0)) / std[keep]
+    standardized: np.ndarray = (X[:, keep] - X[:, keep].mean(axis=0)) / std[keep]
+    return standardized
 
 
 def _robust_linear_fit(X: np.ndarray, y: np.ndarray, iterations: int = 50) -> np.ndarray:
@@ -242,7 +243,8 @@ def _robust_linear_fit(X: np.ndarray, y: np.ndarray, iterations: int = 50) -> np
             coef = new
             break
         coef = new
-    return r * s
+    residuals: np.ndarray = r * s
+    return residuals
 
 
 def _poisson_glm(X: np.ndarray | None, y: np.ndarray, iterations: int = 50) -> np.ndarray:
@@ -329,7 +331,8 @@ def _logistic_proba(X: np.ndarray, codes: np.ndarray, k: int, X_new: np.ndarray)
         out[:, j] = 0.5 * (1 + np.tanh(0.5 * (B @ w)))
     if k == 2:
         out[:, 0] = 1 - out[:, 1]
-    return out / out.sum(axis=1, keepdims=True)
+    normalized: np.ndarray = out / out.sum(axis=1, keepdims=True)
+    return normalized
 
 
 def confident_learning_issues(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -345,7 +348,8 @@ def confident_learning_issues(labels: np.ndarray, proba: np.ndarray) -> np.ndarr
     above = proba >= thresholds
     own = above[np.arange(len(labels)), labels]
     above[np.arange(len(labels)), labels] = False
-    return ~own & above.any(axis=1)
+    suspect: np.ndarray = ~own & above.any(axis=1)
+    return suspect
 
 
 def _suspected_label_noise(X: np.ndarray, labels: np.ndarray) -> float | None:
@@ -398,9 +402,9 @@ def _class_facts(labels: np.ndarray, task: str) -> dict[str, Any]:
         facts["integer_levels"] = False
     if task == "binary" or len(classes) == 2:
         # The positive class is the rarer one unless the labels are 0/1 or False/True.
-        values = [_label(c) for c in classes]
-        pos = 1 if set(values) == {0, 1} else _label(classes[order[-1]])
-        n_pos = int(counts[values.index(pos)])
+        class_labels = [_label(c) for c in classes]
+        pos = 1 if set(class_labels) == {0, 1} else _label(classes[order[-1]])
+        n_pos = int(counts[class_labels.index(pos)])
         facts.update(positive_label=pos, n_positive=n_pos, n_negative=int(counts.sum()) - n_pos,
                      positive_rate=_r(n_pos / counts.sum()))
     return facts
@@ -461,7 +465,8 @@ def _order_shift(v: np.ndarray, sigma: float) -> float | None:
     if len(v) < 400 or not sigma:  # below that, quarter medians differ by chance
         return None
     q = len(v) // 4
-    return _r((np.median(v[-q:]) - np.median(v[:q])) / sigma)
+    shift: float | None = _r((np.median(v[-q:]) - np.median(v[:q])) / sigma)
+    return shift
 
 
 def _regression_facts(v: np.ndarray, X: np.ndarray | None, task: str,
@@ -811,7 +816,8 @@ def _missing(a: np.ndarray) -> np.ndarray:
     if a.dtype == object:
         return np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in a])
     if a.dtype.kind == "f":
-        return np.isnan(a)
+        nan: np.ndarray = np.isnan(a)
+        return nan
     return np.zeros(len(a), dtype=bool)
 
 

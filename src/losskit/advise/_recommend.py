@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from .._core.validate import LossInputError
 from ._profile import TargetProfile, _jsonable, profile
 from ._rules import RULES, Rule, check_costs, namespace, normalize_costs, objective
 
-__all__ = ["Choice", "Recommendation", "recommend"]
+__all__ = ["Choice", "ChoiceDict", "Recommendation", "RecommendationDict", "recommend"]
 
 #: Hyperparameters that a loss takes as tensors; the snippet rebuilds them with torch.tensor.
 _TENSOR_PARAMS = {"class_weight", "pos_weight", "class_prior", "class_counts", "weight"}
@@ -46,6 +46,23 @@ _CALL = {
 }
 
 
+class ChoiceDict(TypedDict):
+    """:meth:`Choice.to_dict`: a JSON-ready choice."""
+
+    name: str
+    params: dict[str, Any]
+    reasons: list[str]
+    caveats: list[str]
+    code: str
+
+
+class RecommendationDict(TypedDict):
+    """:meth:`Recommendation.to_dict`: the profile facts and the ranked choices, best first."""
+
+    profile: dict[str, Any]
+    choices: list[ChoiceDict]
+
+
 @dataclass
 class Choice:
     """One ranked loss: name, hyperparameters, reasons (with their evidence), caveats, code."""
@@ -60,7 +77,7 @@ class Choice:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ChoiceDict:
         return {"name": self.name, "params": _jsonable(self.params), "reasons": list(self.reasons),
                 "caveats": list(self.caveats), "code": self.code}
 
@@ -81,9 +98,10 @@ class Recommendation:
 
     def profile_dict(self) -> dict[str, Any]:
         """The profile facts and the objective (metric, costs and what follows from them)."""
-        return _jsonable({**self.profile.to_dict(), **self.objective})
+        out: dict[str, Any] = _jsonable({**self.profile.to_dict(), **self.objective})
+        return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RecommendationDict:
         return {"profile": self.profile_dict(), "choices": [c.to_dict() for c in self.choices]}
 
     def __str__(self) -> str:

@@ -212,7 +212,7 @@ def objective(metric: str | None, costs: dict[str, float] | None,
                            "metric_optimizes": None, "metric_needs": None,
                            "quantile_level": None, "decision_threshold": None,
                            "cost_ratio": None}
-    if name in _VOCABULARY or name == "pinball":
+    if metric is not None and (name in _VOCABULARY or name == "pinball"):
         m = resolve_metric(metric, task)
         obj["metric_optimizes"], obj["metric_needs"] = m.optimizes, m.needs
     if costs and "under" in costs:

@@ -12,13 +12,14 @@ into runnable experiments.
 
 import sys as _sys
 import types as _types
+from typing import Any
 
-from ._compare import Comparison, LossResult, compare, infer_task
+from ._compare import Comparison, ComparisonDict, LossResult, compare, infer_task
 from ._metrics import METRICS, Metric, resolve_metric
 from ._stats import misalignment, paired_test
 
-__all__ = ["METRICS", "Comparison", "LossResult", "Metric", "compare", "infer_task",
-           "misalignment", "paired_test", "resolve_metric"]
+__all__ = ["METRICS", "Comparison", "ComparisonDict", "LossResult", "Metric", "compare",
+           "infer_task", "misalignment", "paired_test", "resolve_metric"]
 
 
 class _CallableModule(_types.ModuleType):
@@ -26,7 +27,7 @@ class _CallableModule(_types.ModuleType):
     (``import losskit.compare``) rebinds the attribute on ``losskit`` to the module, so the
     module forwards calls to :func:`compare`."""
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Comparison:
         return compare(*args, **kwargs)
 
 

@@ -152,7 +152,7 @@ def _probe(cand: Candidate, problem: Problem, y: np.ndarray, batch: Batch) -> st
         if not isinstance(value, torch.Tensor) or value.numel() != 1:
             return (f"returned {type(value).__name__} of shape {getattr(value, 'shape', '?')}, "
                     "not a scalar")
-        value.backward()
+        value.backward()  # type: ignore[no-untyped-call]  # unannotated in torch's source
     except (LossInputError, RuntimeError, ValueError, TypeError, IndexError) as exc:
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if not torch.isfinite(value):

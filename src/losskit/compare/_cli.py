@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "compare", help="train candidate losses on the same folds and compare them on a metric",
         description="Train candidate losses with the same folds, seeds and model and compare "
@@ -53,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_compare)
 
 
-def _progress_callback(enabled: bool):
+def _progress_callback(
+        enabled: bool) -> tuple[Callable[[str, int, int], None], contextlib.ExitStack]:
     """A ``progress(label, done, total)`` callback drawing a bar; and its closer."""
     stack = contextlib.ExitStack()
     state: dict[str, Any] = {}
@@ -70,7 +72,7 @@ def _progress_callback(enabled: bool):
     return callback, stack
 
 
-def _write(out: str, name: str, payload: dict) -> str:
+def _write(out: str, name: str, payload: Mapping[str, Any]) -> str:
     path = Path(out) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import torch
@@ -23,7 +23,10 @@ from ._stats import TESTS, misalignment, paired_test
 from ._train import FoldResult, TrainConfig, fit_fold, jsonable, single_thread
 from ._train import prepare_features as prepare_fold
 
-__all__ = ["Comparison", "LossResult", "compare", "infer_task"]
+if TYPE_CHECKING:
+    from ..advise import RecommendationDict
+
+__all__ = ["Comparison", "ComparisonDict", "LossResult", "compare", "infer_task"]
 
 #: The standard loss each task's candidates are tested against.
 BASELINES = {"continuous": "mse", "count": "mse", "proportion": "mse", "multioutput": "mse",
@@ -49,7 +52,7 @@ class LossResult:
     diff: float | None = None  # mean(score - baseline score), in the metric's units
     thresholds: list[float] = field(default_factory=list)
     curves: dict[str, Any] = field(default_factory=dict)
-    misaligned: dict | None = None
+    misaligned: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     #: Other metrics scored on the same trained models: name -> per-fold scores.
     extra: dict[str, list[float]] = field(default_factory=dict)
@@ -63,6 +66,26 @@ class LossResult:
     def std(self) -> float:
         s = np.asarray(self.scores, float)
         return float(np.std(s, ddof=1)) if s.size > 1 and np.all(np.isfinite(s)) else float("nan")
+
+
+class ComparisonDict(TypedDict):
+    """:meth:`Comparison.to_dict`: the setting, and one entry per loss, best first."""
+
+    metric: str
+    higher_is_better: bool
+    #: Per loss: "loss", "mean", "std", "p_value", "fit_seconds", "rank", "params", ...
+    results: list[dict[str, Any]]
+    task: str
+    baseline: str
+    test: str
+    test_description: str
+    alpha: float
+    folds: int
+    repeats: int
+    n_samples: int
+    n_features: int
+    recommendation: dict[str, Any] | None
+    notes: list[str]
 
 
 @dataclass
@@ -80,7 +103,8 @@ class Comparison:
     baseline: str
     results: list[LossResult]
     alpha: float = 0.05
-    recommendation: dict | None = None
+    #: The advisor's recommendation the candidates came from (its ``to_dict()``), if any.
+    recommendation: Mapping[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     n_features: int = 0
 
@@ -102,9 +126,9 @@ class Comparison:
         return (self.significant(r) and r.diff is not None
                 and (r.diff > 0) == self.higher_is_better)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ComparisonDict:
         """JSON-ready: ``{"metric", "higher_is_better", "results": [{"loss", "mean", ...}]}``."""
-        results = []
+        results: list[dict[str, Any]] = []
         for rank, r in enumerate(self.results, 1):
             results.append(jsonable({
                 "loss": r.loss, "mean": r.mean, "std": r.std, "p_value": r.p_value,
@@ -181,9 +205,10 @@ class Comparison:
         """Write a PNG: ``"metric"`` (score per loss with spread) or ``"curves"``."""
         from .. import plot
 
-        if kind == "curves":
-            return plot.plot_curves(self, out=out)
-        return plot.plot_comparison(self, out=out)
+        # With ``out`` given the plot functions return the written path.
+        path: str = (plot.plot_curves(self, out=out) if kind == "curves"
+                     else plot.plot_comparison(self, out=out))
+        return path
 
 
 def infer_task(y: Any, task: str | None = None, *, metric: str | None = None,
@@ -385,7 +410,11 @@ def _splits(data: _Data, folds: int, repeats: int, seed: int,
                      "within one fold")
         return out
     if data.task in ("binary", "multiclass", "ordinal", "survival"):
-        strata = data.y if data.task != "survival" else data.event.astype(int)
+        if data.task == "survival":
+            assert data.event is not None  # survival data always carry the event flags
+            strata = data.event.astype(int)
+        else:
+            strata = data.y
         smallest = int(np.bincount(strata).min())
         if smallest < folds:
             what = "class" if data.task != "survival" else "of events and censored rows"
@@ -466,6 +495,7 @@ def _fold_batches(data: _Data, tr: np.ndarray, te: np.ndarray) -> tuple[Batch, B
                      None if data.group is None else torch.as_tensor(data.group[idx]),
                      bins)
     if data.task == "survival":
+        assert data.event is not None  # survival data always carry the event flags
         k = data.problem.time_bins
         edges = _time_bins(data.y[tr], data.event[tr], k)
         k_eff = max(len(edges) - 1, 1)
@@ -491,7 +521,7 @@ def default_losses(task: str, X: np.ndarray, y: np.ndarray, metric: Metric) -> l
     have = set(list_losses())
     out: list[Any] = []
     if task in ("continuous", "proportion", "multioutput"):
-        if metric.name.startswith("pinball@"):
+        if metric.name.startswith("pinball@") and metric.level is not None:
             out.append(("quantile", {"quantiles": float(metric.level)}))
         if y.ndim == 1:
             out.append(("huber", {"delta": round(_robust_delta(X, y), 4)}))
@@ -522,7 +552,7 @@ def default_losses(task: str, X: np.ndarray, y: np.ndarray, metric: Metric) -> l
 
 
 def recommended_losses(X: Any, y: Any, task: str | None, metric: str | None, top: int = 3,
-                       **structure: Any) -> tuple[list[Any], dict | None, str | None]:
+                       **structure: Any) -> tuple[list[Any], RecommendationDict | None, str | None]:
     """The advisor's top choices as (name, params) pairs, its dict, or why it was skipped."""
     try:
         from ..advise import recommend
@@ -626,7 +656,7 @@ def compare(X: Any, y: Any, *, losses: Sequence[Any] | None = None, metric: str 
         if met.needs is None:
             raise LossInputError(f"compare cannot score {met.name!r}: "
                                  f"{met.why_not.get('compare', 'no scorer')}")
-    recommendation = None
+    recommendation: Mapping[str, Any] | None = None
     structure = {"time": time, "group": group, "event": event}
     if losses is not None and (hasattr(losses, "to_dict") or isinstance(losses, dict)):
         recommendation = losses.to_dict() if hasattr(losses, "to_dict") else dict(losses)

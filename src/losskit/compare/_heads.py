@@ -12,12 +12,14 @@ mean of an ordinal distribution, the mean of a Gaussian, a risk score for surviv
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from .._core.registry import LossInfo
 from .._core.validate import LossInputError
 
 __all__ = ["Problem", "fit_head", "head_of", "heads_for_task"]
@@ -45,7 +47,7 @@ def heads_for_task(task: str) -> tuple[str, ...]:
     return TASK_HEADS.get(task, ())
 
 
-def head_of(info: Any) -> str:
+def head_of(info: LossInfo) -> str:
     """The head ``compare`` trains a registered loss through."""
     return info.head
 
@@ -79,10 +81,11 @@ class Batch:
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-4, 1 - 1e-4)
-    return np.log(p) - np.log1p(-p)
+    result: np.ndarray = np.log(p) - np.log1p(-p)
+    return result
 
 
-def _robust_sigma(y: np.ndarray) -> float:
+def _robust_sigma(y: np.ndarray) -> np.ndarray:
     med = np.median(y, axis=0)
     mad = 1.4826 * np.median(np.abs(y - med), axis=0)
     std = np.std(y, axis=0)
@@ -93,11 +96,13 @@ def _levels_from_probs(proba: np.ndarray, stat: str) -> np.ndarray:
     """Level indices from a distribution over ordered levels: median, mean or mode."""
     if stat in ("median", "quantile"):
         cdf = np.cumsum(proba, axis=1)
-        return np.argmax(cdf >= 0.5 - 1e-12, axis=1)
+        result: np.ndarray = np.argmax(cdf >= 0.5 - 1e-12, axis=1)
+        return result
     if stat in ("mean", "log_mean", "ordinal"):
         k = np.arange(proba.shape[1])
         return np.clip(np.rint(proba @ k), 0, proba.shape[1] - 1).astype(int)
-    return np.argmax(proba, axis=1)
+    result = np.argmax(proba, axis=1)
+    return result
 
 
 class FittedHead:
@@ -134,7 +139,8 @@ class FittedHead:
         raw = raw[:, 0] if raw.shape[1] == 1 and self.n_outputs == 1 else raw
         return self.center + self.scale * raw
 
-    def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, fn: Callable[..., torch.Tensor], out: torch.Tensor,
+             batch: Batch) -> torch.Tensor:
         return fn(out, batch.y)
 
     def target(self, y: np.ndarray) -> torch.Tensor:
@@ -163,12 +169,14 @@ class _Identity(FittedHead):
     def point(self, out: torch.Tensor, stat: str, level: float | None) -> np.ndarray:
         v = out.double().numpy()
         if self.problem.task == "ordinal":
-            return np.clip(np.rint(v), 0, self.problem.n_classes - 1).astype(int)
+            result: np.ndarray = np.clip(np.rint(v), 0, self.problem.n_classes - 1).astype(int)
+            return result
         return v
 
     def proba(self, out: torch.Tensor) -> np.ndarray:
         if self.problem.task == "ordinal":  # a point mass at the rounded level
-            return np.eye(self.problem.n_classes)[self.point(out, "median", None)]
+            result: np.ndarray = np.eye(self.problem.n_classes)[self.point(out, "median", None)]
+            return result
         return super().proba(out)
 
 
@@ -184,7 +192,8 @@ class _LogRate(FittedHead):
                                       dtype=torch.float32)
         self.scale = torch.tensor(1.0)
 
-    def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, fn: Callable[..., torch.Tensor], out: torch.Tensor,
+             batch: Batch) -> torch.Tensor:
         if self.params.get("log_input", True) is False:
             return fn(torch.exp(out), batch.y)
         return fn(out, batch.y)
@@ -206,7 +215,8 @@ class _Log1p(FittedHead):
         self.scale = torch.as_tensor(np.where(np.std(z, axis=0) > 0, np.std(z, axis=0), 1.0),
                                      dtype=torch.float32)
 
-    def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, fn: Callable[..., torch.Tensor], out: torch.Tensor,
+             batch: Batch) -> torch.Tensor:
         return fn(torch.expm1(out), batch.y)
 
     def point(self, out: torch.Tensor, stat: str, level: float | None) -> np.ndarray:
@@ -238,7 +248,8 @@ class _Quantiles(FittedHead):
         if not self.single:
             v = np.sort(v, axis=1)[:, int(np.argmin(np.abs(self.levels - want)))]
         if self.problem.task == "ordinal":
-            return np.clip(np.rint(v), 0, self.problem.n_classes - 1).astype(int)
+            result: np.ndarray = np.clip(np.rint(v), 0, self.problem.n_classes - 1).astype(int)
+            return result
         return v
 
 
@@ -257,7 +268,8 @@ class _MeanVariance(FittedHead):
         var = self.scale ** 2 * torch.nn.functional.softplus(raw[:, 1] + 0.5413) + 1e-6
         return torch.stack([mean, var], dim=1)
 
-    def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, fn: Callable[..., torch.Tensor], out: torch.Tensor,
+             batch: Batch) -> torch.Tensor:
         return fn(out[:, 0], batch.y, out[:, 1])
 
     def point(self, out: torch.Tensor, stat: str, level: float | None) -> np.ndarray:
@@ -275,7 +287,8 @@ class _Censored(FittedHead):
         self.upper = self.params.get("upper", self.problem.limits.get("upper"))
         self.sigma = self.params.get("sigma", float(self.scale))
 
-    def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, fn: Callable[..., torch.Tensor], out: torch.Tensor,
+             batch: Batch) -> torch.Tensor:
         kwargs = {k: v for k, v in (("lower", self.lower), ("upper", self.upper))
                   if v is not None and k not in self.params}
         if "sigma" not in self.params:
@@ -286,7 +299,8 @@ class _Censored(FittedHead):
         v = out.double().numpy()
         lo = -np.inf if self.lower is None else self.lower
         hi = np.inf if self.upper is None else self.upper
-        return np.clip(v, lo, hi)
+        result: np.ndarray = np.clip(v, lo, hi)
+        return result
 
 
 class _Logit(FittedHead):
@@ -321,7 +335,8 @@ class _Score(_Logit):
         else:
             self.center, self.scale = torch.tensor(0.0), torch.tensor(1.0)
 
-    def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, fn: Callable[..., torch.Tensor], out: torch.Tensor,
+             batch: Batch) -> torch.Tensor:
         if batch.group is not None and self.takes_group:
             # flat rows with group ids become padded lists inside the loss; the longest
             # group bounds their size (the loss cannot read it from the data itself)
@@ -370,7 +385,8 @@ class _Softmax(FittedHead):
 class _LogSoftmax(_Softmax):
     name = "log_softmax"
 
-    def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, fn: Callable[..., torch.Tensor], out: torch.Tensor,
+             batch: Batch) -> torch.Tensor:
         return fn(torch.log_softmax(out, dim=1), batch.y)
 
 
@@ -413,7 +429,8 @@ class _Cumulative(FittedHead):
         n = len(s)
         upper = np.column_stack([np.ones(n), s])
         lower = np.column_stack([s, np.zeros(n)])
-        return np.clip(upper - lower, 0.0, 1.0)
+        result: np.ndarray = np.clip(upper - lower, 0.0, 1.0)
+        return result
 
     def point(self, out: torch.Tensor, stat: str, level: float | None) -> np.ndarray:
         return _levels_from_probs(self.proba(out), stat)
@@ -444,7 +461,8 @@ class _Risk(FittedHead):
     def setup(self, y: np.ndarray, batch: Batch | None) -> None:
         self.center, self.scale = torch.tensor(0.0), torch.tensor(1.0)
 
-    def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, fn: Callable[..., torch.Tensor], out: torch.Tensor,
+             batch: Batch) -> torch.Tensor:
         return fn(out, batch.y, batch.event)
 
     def risk(self, out: torch.Tensor) -> np.ndarray:
@@ -479,7 +497,8 @@ class _HazardLogits(FittedHead):
     def output(self, raw: torch.Tensor) -> torch.Tensor:
         return self.center + raw
 
-    def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, fn: Callable[..., torch.Tensor], out: torch.Tensor,
+             batch: Batch) -> torch.Tensor:
         return fn(out, batch.time_bin, batch.event)
 
     def risk(self, out: torch.Tensor) -> np.ndarray:
@@ -510,7 +529,8 @@ class _SurvivalParams(FittedHead):
         return torch.stack([self.log_scale0 + self.log_scale_step * raw[:, 0],
                             0.1 * raw[:, 1]], dim=1)
 
-    def loss(self, fn: Any, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+    def loss(self, fn: Callable[..., torch.Tensor], out: torch.Tensor,
+             batch: Batch) -> torch.Tensor:
         return fn(out[:, 0], out[:, 1], batch.y, batch.event)
 
     def risk(self, out: torch.Tensor) -> np.ndarray:

@@ -25,7 +25,8 @@ def default_metric(task: str) -> str:
     return _DEFAULTS.get(task, "mae")
 
 
-def _counts(y: np.ndarray, scores: np.ndarray):
+def _counts(y: np.ndarray, scores: np.ndarray,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Confusion counts for every threshold between consecutive distinct scores."""
     order = np.argsort(-scores, kind="mergesort")
     s, t = scores[order], y[order].astype(float)
@@ -39,7 +40,8 @@ def _counts(y: np.ndarray, scores: np.ndarray):
     return thresholds, tp, fp, P - tp, N - fp
 
 
-def _score_counts(kind: str, tp, fp, fn, tn):
+def _score_counts(kind: str, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray,
+                  tn: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "accuracy":
             out = (tp + tn) / (tp + fp + fn + tn)
@@ -51,7 +53,8 @@ def _score_counts(kind: str, tp, fp, fn, tn):
             out = (tp * tn - fp * fn) / np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
         else:  # f1
             out = 2 * tp / (2 * tp + fp + fn)
-    return np.nan_to_num(out, nan=0.0)
+    scores: np.ndarray = np.nan_to_num(out, nan=0.0)
+    return scores
 
 
 def tune_threshold(metric: Metric, y_train: np.ndarray, proba_train: np.ndarray) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def _tau(values: np.ndarray) -> float:
 
 def misalignment(val_loss: np.ndarray, val_metric: np.ndarray, *, higher_is_better: bool,
                  min_points: int = 6, min_tail: float = 0.25, min_tau: float = 0.5,
-                 min_worsening: float = 0.02, min_snr: float = 5.0) -> dict | None:
+                 min_worsening: float = 0.02, min_snr: float = 5.0) -> dict[str, Any] | None:
     """Detect "validation loss keeps falling while the validation metric gets worse".
 
     ``val_loss`` and ``val_metric`` are ``[folds, points]`` curves of the held-out folds.

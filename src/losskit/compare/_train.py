@@ -97,7 +97,8 @@ def _wide_positive(X: np.ndarray) -> np.ndarray:
         lo = np.nanpercentile(X, 1, axis=0)
         hi = np.nanpercentile(X, 99, axis=0)
         mn = np.nanmin(X, axis=0)
-    return (mn > 0) & (hi >= 10 * lo)
+    result: np.ndarray = (mn > 0) & (hi >= 10 * lo)
+    return result
 
 
 def prepare_features(X_train: np.ndarray, X_test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +119,8 @@ def prepare_features(X_train: np.ndarray, X_test: np.ndarray) -> tuple[torch.Ten
             X_test = np.column_stack([X_test, np.log(np.maximum(X_test[:, wide], floor))])
     mu, sd = X_train.mean(0), X_train.std(0)
     sd = np.where(sd > 0, sd, 1.0)
-    to = lambda a: torch.as_tensor((a - mu) / sd, dtype=torch.float32)  # noqa: E731
+    def to(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor((a - mu) / sd, dtype=torch.float32)
     return to(X_train), to(X_test)
 
 
@@ -155,8 +157,11 @@ class Predictions:
             return self.head.point(self.out, "mean", None)
         if needs == "values":
             v = self.head.point(self.out, metric.optimizes, metric.level)
+            levels = self.head.problem.levels
             if task == "ordinal":
-                return self.head.problem.levels[np.asarray(v, dtype=int)]
+                assert levels is not None  # an ordinal problem knows its levels
+                result: np.ndarray = levels[np.asarray(v, dtype=int)]
+                return result
             return v
         proba = self.binary_or_class_proba()
         if needs == "proba":
@@ -165,7 +170,8 @@ class Predictions:
         if task == "ordinal":
             return _ordinal_labels(self.head, self.out, metric)
         if proba.ndim == 2 and task != "multilabel":
-            return proba.argmax(1)
+            labels: np.ndarray = proba.argmax(1)
+            return labels
         t = 0.5 if threshold is None else threshold
         return (proba >= t).astype(int)
 

@@ -43,9 +43,11 @@ class ScenarioResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"name": self.name, "claim": self.claim, "holds": self.holds,
-                         "verdict": self.verdict, "table": self.table, "details": self.details,
-                         "comparisons": {k: c.to_dict() for k, c in self.comparisons.items()}})
+        out: dict[str, Any] = jsonable(
+            {"name": self.name, "claim": self.claim, "holds": self.holds,
+             "verdict": self.verdict, "table": self.table, "details": self.details,
+             "comparisons": {k: c.to_dict() for k, c in self.comparisons.items()}})
+        return out
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def _vanishing_gradient(seed: int, steps: int = 600, lr: float = 0.5,
     X = torch.randn(500, 2, generator=g, dtype=torch.float64)
     w_true = torch.tensor([2.0, -1.0], dtype=torch.float64)
     y = (X @ w_true + 0.3 * torch.randn(500, generator=g, dtype=torch.float64) > 0).double()
-    losses = {
+    losses: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         "binary_cross_entropy": lambda z: F.binary_cross_entropy(z, y),
         "mse on sigmoid": lambda z: F.mse(torch.sigmoid(z), y),
     }
@@ -192,9 +194,15 @@ def _interpolation(seed: int) -> ScenarioResult:
                               options={"xatol": 1e-6})
         return float(res.x)
 
+    def huber_at(d: float) -> Callable[[torch.Tensor], torch.Tensor]:
+        return lambda p: F.huber(p, y, delta=float(d))
+
+    def smooth_l1_at(b: float) -> Callable[[torch.Tensor], torch.Tensor]:
+        return lambda p: F.smooth_l1(p, y, beta=float(b))
+
     est = {
-        "huber": [fit(lambda p, d=d: F.huber(p, y, delta=float(d))) for d in scales],
-        "smooth_l1": [fit(lambda p, b=b: F.smooth_l1(p, y, beta=float(b))) for b in scales],
+        "huber": [fit(huber_at(d)) for d in scales],
+        "smooth_l1": [fit(smooth_l1_at(b)) for b in scales],
     }
     ends = {"mae": fit(lambda p: F.mae(p, y)), "mse": fit(lambda p: F.mse(p, y))}
     tol = 0.02 * (mean - median)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from .._core.reduce import reduce_summed
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -42,9 +43,11 @@ def _examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
             torch.randint(0, _VOCAB, (n,), generator=g))
 
 
-def _reference(hidden, linear_weight, target, *, bias=None, ignore_index=-100,
-               label_smoothing=0.0, z_loss=0.0, softcap=None, class_weight=None, weight=None,
-               reduction="mean"):
+def _reference(hidden: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor, *,
+               bias: torch.Tensor | None = None, ignore_index: int = -100,
+               label_smoothing: float = 0.0, z_loss: float = 0.0, softcap: float | None = None,
+               class_weight: torch.Tensor | None = None, weight: torch.Tensor | None = None,
+               reduction: str = "mean") -> torch.Tensor:
     """The plain definition: materialize the logits, then torch's cross entropy."""
     logits = F.linear(hidden, linear_weight, bias)
     if softcap is not None:
@@ -107,7 +110,7 @@ def linear_cross_entropy(hidden: torch.Tensor, linear_weight: torch.Tensor, targ
                          normalizer: float | torch.Tensor | None = None,
                          distributed: bool = False, group: Any = None,
                          weight: torch.Tensor | None = None,
-                         reduction: str = "mean") -> torch.Tensor:
+                         reduction: Reduction = "mean") -> torch.Tensor:
     """Cross entropy of ``hidden @ linear_weight.T + bias`` without materializing the logits.
 
     Argument order follows :func:`torch.nn.functional.linear_cross_entropy`; the ``[V, D]``

@@ -8,6 +8,8 @@ token aggregations of policy-gradient fine-tuning. Everything reduces through
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 
 from .._core.reduce import reduce, safe_divide
@@ -19,11 +21,13 @@ from .._core.validate import (
     readable,
 )
 
-__all__ = ["AGGREGATIONS", "aggregate", "check_logps", "check_mask", "check_normalizer",
-           "finish", "log_ratio_cap"]
+__all__ = ["AGGREGATIONS", "Aggregation", "aggregate", "check_logps", "check_mask",
+           "check_normalizer", "finish", "log_ratio_cap"]
 
-#: How a per-token loss [B, T] becomes one number (see :func:`aggregate`).
-AGGREGATIONS = ("token", "sequence", "constant")
+#: How a per-token loss [B, T] becomes one number (see :func:`aggregate`): the mean over
+#: all tokens of the batch, per sequence, or over a constant number of tokens.
+Aggregation = Literal["token", "sequence", "constant"]
+AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
 
 #: Largest log-ratio fed to ``exp`` (ratio <= e^20 ~ 4.9e8), as verl does: a token whose
 #: probability rose that far cannot overflow float32 to inf; below the cap the formula is

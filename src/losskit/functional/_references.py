@@ -19,9 +19,11 @@ def reduced(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
 
-def elementwise_loop(scalar: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
+def elementwise_loop(scalar: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                     ) -> Callable[..., torch.Tensor]:
     """A reference ``(input, target, *, reduction)`` from a per-element scalar formula."""
-    def reference(input, target, *, reduction="mean"):
+    def reference(input: torch.Tensor, target: torch.Tensor, *,
+                  reduction: str = "mean") -> torch.Tensor:
         flat = [scalar(x, y) for x, y in zip(input.reshape(-1), target.reshape(-1))]
         loss = torch.stack(flat).reshape(input.shape) if flat else input * 0
         return reduced(loss, reduction)

@@ -14,14 +14,17 @@ float16/bfloat16 inputs are accumulated in float32 and the result is float32.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -38,7 +41,9 @@ from . import _examples as ex
 
 __all__ = ["diffusion", "gan_discriminator", "gan_generator", "gradient_penalty", "r1_penalty"]
 
-GAN_KINDS = ("non_saturating", "hinge", "lsgan", "wasserstein")
+#: The GAN objectives ``gan_generator`` and ``gan_discriminator`` offer.
+GanKind = Literal["non_saturating", "hinge", "lsgan", "wasserstein"]
+GAN_KINDS: tuple[str, ...] = get_args(GanKind)
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")
 
 
@@ -83,7 +88,8 @@ def _gan_pair_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ex.randn(n, 1, g=g) * 2 + 1, ex.randn(n, 1, g=g) * 2 - 1
 
 
-def _generator_reference(fake_logits, *, kind="non_saturating", reduction="mean"):
+def _generator_reference(fake_logits: torch.Tensor, *, kind: str = "non_saturating",
+                         reduction: str = "mean") -> torch.Tensor:
     if kind == "non_saturating":  # -log sigmoid(f): cross-entropy against the label "real"
         loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits),
                                                   reduction="none")
@@ -117,8 +123,9 @@ def _generator_reference(fake_logits, *, kind="non_saturating", reduction="mean"
     references=_GAN_REFS,
     example_inputs=_gan_examples, reference=_generator_reference,
 )
-def gan_generator(fake_logits: torch.Tensor, *, kind: str = "non_saturating",
-                  weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+def gan_generator(fake_logits: torch.Tensor, *,
+                  kind: GanKind = "non_saturating", weight: torch.Tensor | None = None,
+                  reduction: Reduction = "mean") -> torch.Tensor:
     """Generator loss on the discriminator's raw outputs ``f = D(G(z))``.
 
     ``non_saturating``: ``softplus(-f)``; ``hinge``: ``-f``; ``lsgan``: ``0.5 (f - 1)^2``;
@@ -161,8 +168,9 @@ def _discriminator_terms(real: torch.Tensor, fake: torch.Tensor,
     return -real, fake  # wasserstein: the critic lowers f - r
 
 
-def _discriminator_reference(real_logits, fake_logits, *, kind="non_saturating",
-                             reduction="mean"):
+def _discriminator_reference(real_logits: torch.Tensor, fake_logits: torch.Tensor, *,
+                             kind: str = "non_saturating",
+                             reduction: str = "mean") -> torch.Tensor:
     if kind == "non_saturating":
         loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits),
                                                    reduction="none")
@@ -204,8 +212,8 @@ def _discriminator_reference(real_logits, fake_logits, *, kind="non_saturating",
     example_inputs=_gan_pair_examples, reference=_discriminator_reference,
 )
 def gan_discriminator(real_logits: torch.Tensor, fake_logits: torch.Tensor, *,
-                      kind: str = "non_saturating", weight: torch.Tensor | None = None,
-                      reduction: str = "mean") -> torch.Tensor:
+                      kind: GanKind = "non_saturating", weight: torch.Tensor | None = None,
+                      reduction: Reduction = "mean") -> torch.Tensor:
     """Discriminator loss on raw outputs ``r = D(x)`` (real) and ``f = D(G(z))`` (generated).
 
     ``non_saturating``: ``softplus(-r) + softplus(f)``; ``hinge``:
@@ -256,7 +264,8 @@ def _nan_guard(n: int, *tensors: torch.Tensor) -> torch.Tensor:
     (locally) linear discriminator does not depend on them; without this a NaN sample
     could give a finite penalty.
     """
-    return sum(0.0 * upcast(t).reshape(n, math.prod(t.shape[1:])).sum(-1) for t in tensors)
+    return functools.reduce(torch.add, [0.0 * upcast(t).reshape(n, math.prod(t.shape[1:])).sum(-1)
+                                        for t in tensors])
 
 
 def _safe_norm(squared: torch.Tensor) -> torch.Tensor:
@@ -280,15 +289,20 @@ def _linear_critic(x: torch.Tensor) -> torch.Tensor:
     return x @ _EXAMPLE_CRITIC.to(x)
 
 
-def _penalty_examples(n: int, seed: int) -> tuple:
+def _penalty_examples(n: int, seed: int) -> tuple[Callable[[torch.Tensor], torch.Tensor],
+                                                  torch.Tensor, torch.Tensor]:
     g = ex.generator(seed)
     return _linear_critic, ex.randn(n, 3, g=g) + 1, ex.randn(n, 3, g=g) - 1
 
 
-def _penalty_reference(critic, real, fake, *, target=1.0, reduction="mean"):
+def _penalty_reference(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
+                       fake: torch.Tensor, *, target: float = 1.0,
+                       reduction: str = "mean") -> torch.Tensor:
     """The closed form for a linear critic w . x: (||w|| - target)^2 for every sample (whose
     derivative with respect to real and fake is exactly 0)."""
-    w = torch.autograd.functional.jacobian(critic, real[:1].detach())[0, 0]
+    # torch.autograd.functional.jacobian is unannotated in torch's source
+    w = torch.autograd.functional.jacobian(  # type: ignore[no-untyped-call]
+        critic, real[:1].detach())[0, 0]
     loss = (torch.sqrt((w * w).sum()) - target) ** 2 + 0 * (real + fake).sum(-1)
     return _reduced(loss, reduction)
 
@@ -337,7 +351,8 @@ _LINEAR_WHY = ("the example's critic is linear (w . x), the one critic whose pen
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
                      fake: torch.Tensor, *, target: float = 1.0,
                      generator: torch.Generator | None = None,
-                     weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                     weight: torch.Tensor | None = None,
+                     reduction: Reduction = "mean") -> torch.Tensor:
     """WGAN-GP penalty ``(||d critic(x_hat) / d x_hat|| - target)^2`` per sample.
 
     ``x_hat = eps * real + (1 - eps) * fake`` with one ``eps ~ U[0, 1]`` per sample, drawn
@@ -436,7 +451,7 @@ _R1_WHY = ("r1_penalty differentiates real_logits with respect to real_inputs, s
         "compile": _R1_WHY + "; and " + _AUTOGRAD_COMPILE_WHY},
 )
 def r1_penalty(real_logits: torch.Tensor, real_inputs: torch.Tensor, *,
-               weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+               weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """R1 penalty ``||d D(x) / d x||^2`` per real sample, averaged over the batch.
 
     ``real_logits`` must be computed from ``real_inputs`` (which must require grad); the
@@ -500,11 +515,14 @@ def _diffusion_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, 
             torch.randint(0, 1000, (n,), generator=g))
 
 
-def _diffusion_reference(prediction, target, timesteps, *, alphas_cumprod=None,
-                         prediction_type="epsilon", snr_gamma=None, reduction="mean"):
+def _diffusion_reference(prediction: torch.Tensor, target: torch.Tensor, timesteps: torch.Tensor,
+                         *, alphas_cumprod: torch.Tensor | None = None,
+                         prediction_type: str = "epsilon", snr_gamma: float | None = None,
+                         reduction: str = "mean") -> torch.Tensor:
     """diffusers' training-script recipe: compute_snr, then stack / min / divide."""
     loss = ((prediction - target) ** 2).mean(dim=list(range(1, prediction.dim())))
     if snr_gamma is not None:
+        assert alphas_cumprod is not None, "snr_gamma needs alphas_cumprod"
         alpha = alphas_cumprod[timesteps] ** 0.5
         sigma = (1.0 - alphas_cumprod[timesteps]) ** 0.5
         snr = (alpha / sigma) ** 2
@@ -554,9 +572,10 @@ def _diffusion_reference(prediction, target, timesteps, *, alphas_cumprod=None,
     optimum=lambda args: (args[1].clone(), *args[1:]),
 )
 def diffusion(prediction: torch.Tensor, target: torch.Tensor, timesteps: torch.Tensor, *,
-              alphas_cumprod: torch.Tensor | None = None, prediction_type: str = "epsilon",
+              alphas_cumprod: torch.Tensor | None = None,
+              prediction_type: Literal["epsilon", "v_prediction", "sample"] = "epsilon",
               snr_gamma: float | None = None, weight: torch.Tensor | None = None,
-              reduction: str = "mean") -> torch.Tensor:
+              reduction: Reduction = "mean") -> torch.Tensor:
     """Per-sample MSE of a diffusion model, weighted by min-SNR-gamma when ``snr_gamma`` is set.
 
     ``L_i = w_i * mean((prediction_i - target_i)^2)`` with, for ``snr = a / (1 - a)`` and

@@ -18,13 +18,14 @@ Reference log-probabilities come from a frozen model and are treated as constant
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, safe_divide, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -72,11 +73,14 @@ def _dpo_examples(n: int, seed: int) -> tuple[torch.Tensor, ...]:
     return pc, pr, pc + ex.randn(n, g=g) * 3, pr + ex.randn(n, g=g) * 3
 
 
-def _dpo_reference(pc, pr, rc=None, rr=None, *, beta=0.1, loss_type="sigmoid",
-                   label_smoothing=0.0, weight=None, reduction="mean"):
+def _dpo_reference(pc: torch.Tensor, pr: torch.Tensor, rc: torch.Tensor | None = None,
+                   rr: torch.Tensor | None = None, *, beta: float | torch.Tensor = 0.1,
+                   loss_type: str = "sigmoid", label_smoothing: float = 0.0,
+                   weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     # Loop over pairs with the papers' formulas in probability space:
     # DPO / cDPO: -(1 - e) log s(b z) - e log(1 - s(b z)); IPO: (z - 1 / (2 b))^2;
     # hinge (SLiC): max(0, 1 - b z); robust DPO: ((1 - e) l(z) - e l(-z)) / (1 - 2 e).
+    assert rc is not None and rr is not None, "the reference takes reference log-probabilities"
     rows = []
     for i in range(pc.shape[0]):
         z = (pc[i] - rc[i].detach()) - (pr[i] - rr[i].detach())
@@ -103,8 +107,9 @@ def _preference_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]
     return -(ex.rand(n, g=g) * 2.5 + 0.05), -(ex.rand(n, g=g) * 2.5 + 0.05)
 
 
-def _simpo_reference(c, r, *, beta=2.0, gamma=0.5, label_smoothing=0.0, weight=None,
-                     reduction="mean"):
+def _simpo_reference(c: torch.Tensor, r: torch.Tensor, *, beta: float | torch.Tensor = 2.0,
+                     gamma: float | torch.Tensor = 0.5, label_smoothing: float = 0.0,
+                     weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     # SimPO eq. 6 in probability space, loop over pairs.
     rows = []
     for ci, ri in zip(c, r):
@@ -116,7 +121,8 @@ def _simpo_reference(c, r, *, beta=2.0, gamma=0.5, label_smoothing=0.0, weight=N
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
 
-def _orpo_reference(c, r, *, beta=0.1, weight=None, reduction="mean"):
+def _orpo_reference(c: torch.Tensor, r: torch.Tensor, *, beta: float | torch.Tensor = 0.1,
+                    weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     # ORPO eq. 7: odds(y) = P / (1 - P) with P = exp(mean log-prob); loop over pairs.
     rows = []
     for ci, ri in zip(c, r):
@@ -135,9 +141,10 @@ def _kto_examples(n: int, seed: int) -> tuple[torch.Tensor, ...]:
     return policy, policy + ex.randn(n, g=g) * 4, ex.rand(n, g=g) > 0.4
 
 
-def _kto_reference(policy, reference, desirable, *, beta=0.1, reference_kl=0.0,
-                   desirable_weight=1.0, undesirable_weight=1.0, weight=None,
-                   reduction="mean"):
+def _kto_reference(policy: torch.Tensor, reference: torch.Tensor, desirable: torch.Tensor, *,
+                   beta: float | torch.Tensor = 0.1, reference_kl: float | torch.Tensor = 0.0,
+                   desirable_weight: float = 1.0, undesirable_weight: float = 1.0,
+                   weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     # KTO eq. 8: v = lambda_D s(b (r - z0)) or lambda_U s(b (z0 - r)); loss = lambda_y - v.
     z0 = max(float(reference_kl), 0.0)
     rows = []
@@ -158,8 +165,9 @@ def _reward_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ex.randn(n, g=g) * 2, ex.randn(n, g=g) * 2
 
 
-def _bt_reference(chosen, rejected, *, margin=None, center_coef=0.0, weight=None,
-                  reduction="mean"):
+def _bt_reference(chosen: torch.Tensor, rejected: torch.Tensor, *,
+                  margin: float | torch.Tensor | None = None, center_coef: float = 0.0,
+                  weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     # Bradley-Terry likelihood P(chosen > rejected) = e^rc / (e^rc + e^(rr + m)), per pair.
     rows = []
     for i in range(chosen.shape[0]):
@@ -243,10 +251,11 @@ def _logsigmoid_smoothed(u: torch.Tensor, eps: float) -> torch.Tensor:
 def dpo(policy_chosen_logps: torch.Tensor, policy_rejected_logps: torch.Tensor,
         reference_chosen_logps: torch.Tensor | None = None,
         reference_rejected_logps: torch.Tensor | None = None, *,
-        beta: float | torch.Tensor = 0.1, loss_type: str = "sigmoid",
+        beta: float | torch.Tensor = 0.1,
+        loss_type: Literal["sigmoid", "ipo", "hinge", "robust"] = "sigmoid",
         label_smoothing: float = 0.0, return_parts: bool = False,
         weight: torch.Tensor | None = None,
-        reduction: str = "mean") -> torch.Tensor | DPOParts:
+        reduction: Reduction = "mean") -> torch.Tensor | DPOParts:
     """DPO loss on per-sequence log-probabilities of chosen and rejected completions.
 
     With ``z = (pc - pr) - (rc - rr)`` (the reference terms are 0 when not given, the
@@ -288,7 +297,7 @@ def dpo(policy_chosen_logps: torch.Tensor, policy_rejected_logps: torch.Tensor,
     if (reference_chosen_logps is None) != (reference_rejected_logps is None):
         raise LossInputError("pass both reference_chosen_logps and reference_rejected_logps, "
                              "or neither (reference-free)")
-    if reference_chosen_logps is not None:
+    if reference_chosen_logps is not None and reference_rejected_logps is not None:
         rc, rr = _pair("reference_chosen_logps", reference_chosen_logps,
                        "reference_rejected_logps", reference_rejected_logps)
         check_same_shape("policy_chosen_logps", pc, "reference_chosen_logps", rc)
@@ -349,7 +358,7 @@ def dpo(policy_chosen_logps: torch.Tensor, policy_rejected_logps: torch.Tensor,
 def simpo(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, *,
           beta: float | torch.Tensor = 2.0, gamma: float | torch.Tensor = 0.5,
           label_smoothing: float = 0.0, weight: torch.Tensor | None = None,
-          reduction: str = "mean") -> torch.Tensor:
+          reduction: Reduction = "mean") -> torch.Tensor:
     """SimPO loss ``-logsigmoid(beta (c - r) - gamma)`` on length-averaged log-probabilities.
 
     With ``label_smoothing = eps > 0`` the pair is treated as flipped with probability eps:
@@ -417,7 +426,7 @@ def _log1mexp(x: torch.Tensor) -> torch.Tensor:
 )
 def orpo(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, *,
          beta: float | torch.Tensor = 0.1, weight: torch.Tensor | None = None,
-         reduction: str = "mean") -> torch.Tensor:
+         reduction: Reduction = "mean") -> torch.Tensor:
     """ORPO's odds-ratio loss ``-beta logsigmoid(log odds(c) - log odds(r))``.
 
     ``log odds(x) = x - log(1 - e^x)`` for a mean log-probability ``x < 0``. Add the
@@ -481,7 +490,7 @@ def orpo(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, *,
 def kto(policy_logps: torch.Tensor, reference_logps: torch.Tensor, desirable: torch.Tensor, *,
         beta: float | torch.Tensor = 0.1, reference_kl: float | torch.Tensor = 0.0,
         desirable_weight: float = 1.0, undesirable_weight: float = 1.0,
-        weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+        weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """KTO loss on per-completion log-probabilities with a desirable / undesirable flag.
 
     With ``r = policy - reference`` and ``z0 = max(reference_kl, 0)`` (detached)::
@@ -506,6 +515,7 @@ def kto(policy_logps: torch.Tensor, reference_logps: torch.Tensor, desirable: to
     check_param("beta", beta, low=0.0, low_inclusive=False, learnable=True)
     check_param("desirable_weight", desirable_weight, low=0.0)
     check_param("undesirable_weight", undesirable_weight, low=0.0)
+    z0: torch.Tensor | float
     if isinstance(reference_kl, torch.Tensor):
         if reference_kl.requires_grad:
             raise LossInputError("reference_kl is the constant reference point z0; pass it "
@@ -567,7 +577,8 @@ def kto(policy_logps: torch.Tensor, reference_logps: torch.Tensor, desirable: to
 )
 def bradley_terry(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor, *,
                   margin: float | torch.Tensor | None = None, center_coef: float = 0.0,
-                  weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                  weight: torch.Tensor | None = None,
+                  reduction: Reduction = "mean") -> torch.Tensor:
     """Reward-model loss ``-logsigmoid(rc - rr - margin) + center_coef (rc + rr)^2``.
 
     Shape:

@@ -18,11 +18,13 @@ agree with ``torchvision.ops.generalized_box_iou_loss`` / ``distance_box_iou_los
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -40,10 +42,11 @@ __all__ = ["ciou", "diou", "giou"]
 _LAYOUTS = {4: "[N, 4] (x1, y1, x2, y2)", 6: "[N, 6] (x1, y1, z1, x2, y2, z2)"}
 
 
-def _float_boxes(input, target):
+def _float_boxes(input: torch.Tensor,
+                 target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Integer boxes (pixel coordinates, as torchvision accepts) as floating point: the dtype
     of the floating one of the pair, or float32 when both are integers."""
-    def is_int(t):
+    def is_int(t: object) -> bool:
         return isinstance(t, torch.Tensor) and not (t.is_floating_point() or t.is_complex()
                                                     or t.dtype == torch.bool)
 
@@ -55,7 +58,8 @@ def _float_boxes(input, target):
             target.to(dtype) if is_int(target) else target)
 
 
-def _check_boxes(input, target, weight, reduction, eps, *, widths=(4, 6)):
+def _check_boxes(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+                 reduction: str, eps: float, *, widths: tuple[int, ...] = (4, 6)) -> None:
     check_reduction(reduction)
     check_param("eps", eps, low=0.0, low_inclusive=False)
     layouts = " or ".join(_LAYOUTS[w] for w in widths)
@@ -84,7 +88,8 @@ def _volume(sides: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _geometry(a: torch.Tensor, b: torch.Tensor, eps: float):
+def _geometry(a: torch.Tensor, b: torch.Tensor,
+              eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """IoU, union and the side lengths of the enclosing box of paired boxes ``a``, ``b``
     (``[*, 2k]`` each, lower corner then upper corner)."""
     k = a.shape[-1] // 2
@@ -127,12 +132,13 @@ def _box_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return boxes(), boxes()
 
 
-def _identical(args: tuple) -> tuple:
+def _identical(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (args[1].clone(), args[1], *args[2:])
 
 
 # torchvision's formulas with eps added to each denominator (independent reference).
-def _tv_parts(a, b, eps):
+def _tv_parts(a: torch.Tensor, b: torch.Tensor,
+              eps: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     lt = torch.max(a[:, :2], b[:, :2])
@@ -146,24 +152,27 @@ def _tv_parts(a, b, eps):
     return iou, union, c1, c2
 
 
-def _reduce_ref(loss, reduction):
+def _reduce_ref(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
 
-def _giou_reference(input, target, *, eps=1e-7, reduction="mean"):
+def _giou_reference(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
+                    reduction: str = "mean") -> torch.Tensor:
     iou, union, c1, c2 = _tv_parts(input, target, eps)
     area_c = (c2 - c1).prod(-1)
     return _reduce_ref(1 - (iou - (area_c - union) / (area_c + eps)), reduction)
 
 
-def _diou_reference(input, target, *, eps=1e-7, reduction="mean"):
+def _diou_reference(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
+                    reduction: str = "mean") -> torch.Tensor:
     iou, _, c1, c2 = _tv_parts(input, target, eps)
     diag = ((c2 - c1) ** 2).sum(-1) + eps
     centers = (((input[:, :2] + input[:, 2:]) - (target[:, :2] + target[:, 2:])) / 2) ** 2
     return _reduce_ref(1 - iou + centers.sum(-1) / diag, reduction)
 
 
-def _ciou_reference(input, target, *, eps=1e-7, reduction="mean"):
+def _ciou_reference(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
+                    reduction: str = "mean") -> torch.Tensor:
     iou, _, c1, c2 = _tv_parts(input, target, eps)
     diag = ((c2 - c1) ** 2).sum(-1) + eps
     centers = (((input[:, :2] + input[:, 2:]) - (target[:, :2] + target[:, 2:])) / 2) ** 2
@@ -210,7 +219,7 @@ _BOX_PITFALLS = (
     reference=_giou_reference,
 )
 def giou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
-         weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+         weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Generalized IoU loss ``1 - GIoU`` of paired boxes, 2-D or 3-D.
 
     Same definition as ``torchvision.ops.generalized_box_iou_loss`` (which adds ``eps`` to
@@ -256,7 +265,7 @@ def giou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
     reference=_diou_reference,
 )
 def diou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
-         weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+         weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Distance IoU loss ``1 - IoU + d^2 / c^2`` of paired boxes, 2-D or 3-D.
 
     Same definition as ``torchvision.ops.distance_box_iou_loss`` up to its ``+ eps``; for
@@ -307,7 +316,7 @@ def diou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
                        "gradient see alpha move"},
 )
 def ciou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
-         weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+         weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Complete IoU loss of row-paired boxes.
 
     Same definition as ``torchvision.ops.complete_box_iou_loss`` up to its ``+ eps``,

@@ -25,13 +25,14 @@ back with ``_core.reduce``; the tests check every accelerator against the defini
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, reduce_summed, safe_divide, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     _reading_values,
@@ -84,7 +85,8 @@ def _focal_factor(z: torch.Tensor, gamma: float | torch.Tensor) -> torch.Tensor:
     return z.clamp(min=torch.finfo(z.dtype).tiny).pow(gamma)
 
 
-def _as_tensor(name: str, value, like: torch.Tensor) -> torch.Tensor:
+def _as_tensor(name: str, value: float | Sequence[float] | torch.Tensor,
+               like: torch.Tensor) -> torch.Tensor:
     """A float/sequence/tensor hyperparameter as a tensor of ``like``'s dtype and device."""
     if isinstance(value, torch.Tensor):
         if not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64)):
@@ -96,7 +98,8 @@ def _as_tensor(name: str, value, like: torch.Tensor) -> torch.Tensor:
         raise LossInputError(f"{name} must be a number or a tensor, got {value!r}") from None
 
 
-def _class_vector(name: str, value, input: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
+def _class_vector(name: str, value: float | Sequence[float] | torch.Tensor | None,
+                  input: torch.Tensor, x: torch.Tensor) -> torch.Tensor | None:
     """A per-class ``[C]`` tensor (class_weight, alpha), validated against the input's C."""
     if value is None:
         return None
@@ -174,6 +177,11 @@ def _accelerator_input(input: torch.Tensor, x: torch.Tensor,
     return x
 
 
+@overload
+def _per_position(vector: torch.Tensor, target: torch.Tensor,
+                  valid: torch.Tensor | None) -> torch.Tensor: ...
+@overload
+def _per_position(vector: None, target: torch.Tensor, valid: torch.Tensor | None) -> None: ...
 def _per_position(vector: torch.Tensor | None, target: torch.Tensor,
                   valid: torch.Tensor | None) -> torch.Tensor | None:
     """``vector[target]`` per position (class weights, alpha); class 0 where not counted."""
@@ -193,7 +201,8 @@ def _class_sum(t: torch.Tensor, class_vector: torch.Tensor | None) -> torch.Tens
 # --- binary / multi-label --------------------------------------------------------------------
 
 
-def _bce_terms(x: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor | None) -> torch.Tensor:
+def _bce_terms(x: torch.Tensor, y: torch.Tensor,
+               pos_weight: torch.Tensor | float | None) -> torch.Tensor:
     """Elementwise ``-[pw y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))]`` from logits.
 
     Stable form: log(1 - sigmoid(x)) = log sigmoid(x) - x, so the loss is
@@ -206,7 +215,9 @@ def _bce_terms(x: torch.Tensor, y: torch.Tensor, pos_weight: torch.Tensor | None
     return (1 - y) * x - (1 + (pos_weight - 1) * y) * log_p
 
 
-def _binary_inputs(input, target, weight, reduction, ignore_index=None):
+def _binary_inputs(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+                   reduction: str, ignore_index: int | None = None,
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Checked ``(x, y, mask)``: upcast logits, float targets, and the mask of counted
     elements (``None`` without ``ignore_index``; ignored targets read 0 in ``y``)."""
     check_reduction(reduction)
@@ -226,7 +237,8 @@ def _binary_inputs(input, target, weight, reduction, ignore_index=None):
     return x, upcast(target).to(x.dtype), mask
 
 
-def _binary_alpha(alpha, x: torch.Tensor) -> torch.Tensor | float | None:
+def _binary_alpha(alpha: float | torch.Tensor | None,
+                  x: torch.Tensor) -> torch.Tensor | float | None:
     """Focal alpha: None, a number in [0, 1], or a tensor broadcast against the input
     (e.g. ``[C]``, one per label), learnable."""
     if alpha is None or not isinstance(alpha, torch.Tensor):
@@ -239,13 +251,14 @@ def _binary_alpha(alpha, x: torch.Tensor) -> torch.Tensor | float | None:
     return a
 
 
-def _bce_scalar(x, y):
+def _bce_scalar(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     # The textbook Bernoulli likelihood on probabilities (fine in float64 at |x| < 30).
     p = 1.0 / (1.0 + torch.exp(-x))
     return -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
 
 
-def _bce_reference(input, target, *, reduction="mean"):
+def _bce_reference(input: torch.Tensor, target: torch.Tensor, *,
+                   reduction: str = "mean") -> torch.Tensor:
     flat = [_bce_scalar(x, y) for x, y in zip(input.reshape(-1), target.reshape(-1))]
     loss = torch.stack(flat).reshape(input.shape) if flat else input * 0
     return reduced(loss, reduction)
@@ -288,7 +301,7 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                          pos_weight: float | torch.Tensor | None = None,
                          label_smoothing: float = 0.0, ignore_index: int | None = None,
                          weight: torch.Tensor | None = None,
-                         reduction: str = "mean") -> torch.Tensor:
+                         reduction: Reduction = "mean") -> torch.Tensor:
     """Binary cross-entropy with logits (same values as ``F.binary_cross_entropy_with_logits``).
 
     Args:
@@ -344,7 +357,8 @@ def _sigmoid_focal_terms(x: torch.Tensor, y: torch.Tensor, gamma: float | torch.
     return loss
 
 
-def _sigmoid_focal_reference(input, target, *, reduction="mean"):
+def _sigmoid_focal_reference(input: torch.Tensor, target: torch.Tensor, *,
+                             reduction: str = "mean") -> torch.Tensor:
     # Textbook definition on probabilities (Lin et al. 2017, eq. 5), fine in float64.
     p = torch.sigmoid(input)
     p_t = p * target + (1 - p) * (1 - target)
@@ -397,7 +411,8 @@ def sigmoid_focal(input: torch.Tensor, target: torch.Tensor, *,
                   gamma: float | torch.Tensor = 2.0,
                   alpha: float | torch.Tensor | None = 0.25, ignore_index: int | None = None,
                   pos_weight: float | torch.Tensor | None = None,
-                  weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                  weight: torch.Tensor | None = None,
+                  reduction: Reduction = "mean") -> torch.Tensor:
     """Sigmoid focal loss on logits (the RetinaNet / torchvision ``sigmoid_focal_loss`` form).
 
     Args:
@@ -437,7 +452,8 @@ def sigmoid_focal(input: torch.Tensor, target: torch.Tensor, *,
                   mask=mask)
 
 
-def _asl_reference(input, target, *, reduction="mean"):
+def _asl_reference(input: torch.Tensor, target: torch.Tensor, *,
+                   reduction: str = "mean") -> torch.Tensor:
     # The authors' AsymmetricLoss (github.com/Alibaba-MIIL/ASL, losses.py) with the paper's
     # gamma_pos=0, gamma_neg=4, clip=0.05, eps=1e-8, written on probabilities.
     p = torch.sigmoid(input)
@@ -483,7 +499,7 @@ def asymmetric_multilabel(input: torch.Tensor, target: torch.Tensor, *,
                           gamma_pos: float | torch.Tensor = 0.0,
                           gamma_neg: float | torch.Tensor = 4.0, clip: float = 0.05,
                           weight: torch.Tensor | None = None,
-                          reduction: str = "mean") -> torch.Tensor:
+                          reduction: Reduction = "mean") -> torch.Tensor:
     """Asymmetric loss (ASL) of Ridnik et al. on logits, elementwise over labels.
 
     Soft targets are used linearly: ``y * positive_term + (1 - y) * negative_term``.
@@ -520,13 +536,14 @@ def _hinge_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ex.randn(n, 3, g=g) * 1.5, torch.where(ex.rand(n, 3, g=g) > 0.5, 1.0, -1.0).double()
 
 
-def _hinge_optimum(args: tuple) -> tuple:
+def _hinge_optimum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """Scores on the right side of the margin (signed target times 2 > margin 1)."""
     signs = torch.where(args[1] > 0, 1.0, -1.0).to(args[0].dtype)
     return (2.0 * signs, *args[1:])
 
 
-def _hinge_reference(input, target, *, reduction="mean"):
+def _hinge_reference(input: torch.Tensor, target: torch.Tensor, *,
+                     reduction: str = "mean") -> torch.Tensor:
     # Brute-force loop over elements of max(0, 1 - t x), t in {-1, 1}.
     flat_x, flat_t = input.reshape(-1), target.reshape(-1)
     terms = [torch.clamp(1 - (1.0 if t > 0 else -1.0) * xi, min=0) for xi, t in zip(flat_x, flat_t)]
@@ -561,7 +578,7 @@ def _hinge_reference(input, target, *, reduction="mean"):
 )
 def hinge(input: torch.Tensor, target: torch.Tensor, *, margin: float | torch.Tensor = 1.0,
           squared: bool = False, weight: torch.Tensor | None = None,
-          reduction: str = "mean") -> torch.Tensor:
+          reduction: Reduction = "mean") -> torch.Tensor:
     """Binary hinge loss ``max(0, margin - t * input)``, optionally squared.
 
     Shape:
@@ -635,7 +652,8 @@ def _soft_cross_entropy(logp: torch.Tensor, q: torch.Tensor, class_weight: torch
     return loss
 
 
-def _ce_reference(input, target, *, reduction="mean"):
+def _ce_reference(input: torch.Tensor, target: torch.Tensor, *,
+                  reduction: str = "mean") -> torch.Tensor:
     # Per sample: log sum_c exp(x_c) - x_y, the softmax likelihood written out (float64).
     terms = [torch.log(torch.exp(row).sum()) - row[y] for row, y in zip(input, target)]
     return reduced(torch.stack(terms) if terms else input.sum(1) * 0, reduction)
@@ -687,7 +705,8 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                   ignore_index: int = -100, label_smoothing: float = 0.0, z_loss: float = 0.0,
                   softcap: float | None = None, normalizer: float | torch.Tensor | None = None,
                   distributed: bool = False, group: Any = None,
-                  weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                  weight: torch.Tensor | None = None,
+                  reduction: Reduction = "mean") -> torch.Tensor:
     """Softmax cross-entropy from logits, with index or probability targets.
 
     Same values and gradients as :func:`torch.nn.functional.cross_entropy` (``class_weight``
@@ -764,7 +783,8 @@ def _nll_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.log_softmax(logits, dim=1), target
 
 
-def _nll_reference(input, target, *, reduction="mean"):
+def _nll_reference(input: torch.Tensor, target: torch.Tensor, *,
+                   reduction: str = "mean") -> torch.Tensor:
     terms = [-row[y] for row, y in zip(input, target)]
     return reduced(torch.stack(terms) if terms else input.sum(1) * 0, reduction)
 
@@ -793,7 +813,7 @@ def _nll_reference(input, target, *, reduction="mean"):
 )
 def nll(input: torch.Tensor, target: torch.Tensor, *,
         class_weight: torch.Tensor | Sequence[float] | None = None, ignore_index: int = -100,
-        weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+        weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Negative log-likelihood from log-probabilities (as :func:`torch.nn.functional.nll_loss`).
 
     ``class_weight`` is torch's ``weight``; an all-ignored batch gives 0.0, not NaN.
@@ -825,7 +845,8 @@ def nll(input: torch.Tensor, target: torch.Tensor, *,
                   class_weight=cw)
 
 
-def _softmax_focal_reference(input, target, *, reduction="mean"):
+def _softmax_focal_reference(input: torch.Tensor, target: torch.Tensor, *,
+                             reduction: str = "mean") -> torch.Tensor:
     # Brute-force loop over samples of -(1 - p_y)^2 log p_y (Lin et al. 2017, softmax form).
     terms = []
     for row, y in zip(input, target):
@@ -872,7 +893,8 @@ def softmax_focal(input: torch.Tensor, target: torch.Tensor, *,
                   gamma: float | torch.Tensor = 2.0,
                   alpha: torch.Tensor | Sequence[float] | None = None, ignore_index: int = -100,
                   per_class: bool = False,
-                  weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                  weight: torch.Tensor | None = None,
+                  reduction: Reduction = "mean") -> torch.Tensor:
     """Multi-class focal loss from logits; ``gamma=0`` is (alpha-scaled) cross-entropy.
 
     Args:
@@ -934,14 +956,15 @@ def softmax_focal(input: torch.Tensor, target: torch.Tensor, *,
     return loss
 
 
-def _multiclass_hinge_optimum(args: tuple) -> tuple:
+def _multiclass_hinge_optimum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """Logits with the target class ahead of every other by 2 > margin 1."""
     logits, target = args[0], args[1]
     best = torch.zeros_like(logits).scatter(1, target.unsqueeze(1), 2.0)
     return (best, *args[1:])
 
 
-def _multi_margin_reference(input, target, *, reduction="mean"):
+def _multi_margin_reference(input: torch.Tensor, target: torch.Tensor, *,
+                            reduction: str = "mean") -> torch.Tensor:
     return F.multi_margin_loss(input, target, reduction=reduction)
 
 
@@ -974,9 +997,10 @@ def _multi_margin_reference(input, target, *, reduction="mean"):
     reference=_multi_margin_reference, none_shape="position", learnable=("margin",),
 )
 def multiclass_hinge(input: torch.Tensor, target: torch.Tensor, *,
-                     margin: float | torch.Tensor = 1.0,
-                     squared: bool = False, form: str = "weston_watkins",
-                     weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                     margin: float | torch.Tensor = 1.0, squared: bool = False,
+                     form: Literal["weston_watkins", "crammer_singer"] = "weston_watkins",
+                     weight: torch.Tensor | None = None,
+                     reduction: Reduction = "mean") -> torch.Tensor:
     """Multi-class hinge loss; the default equals :func:`torch.nn.functional.multi_margin_loss`.
 
     Args:
@@ -1016,7 +1040,8 @@ def multiclass_hinge(input: torch.Tensor, target: torch.Tensor, *,
     return reduce(loss, reduction, weight=weight)
 
 
-def _poly1_reference(input, target, *, reduction="mean"):
+def _poly1_reference(input: torch.Tensor, target: torch.Tensor, *,
+                     reduction: str = "mean") -> torch.Tensor:
     # The paper's Listing 1 form: CE + epsilon (1 - p_t) with epsilon = 1, via torch's CE.
     pt = torch.softmax(input, dim=1).gather(1, target.unsqueeze(1)).squeeze(1)
     return reduced(F.cross_entropy(input, target, reduction="none") + (1 - pt), reduction)
@@ -1053,7 +1078,7 @@ def poly1_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                         epsilon: float | torch.Tensor = 1.0,
                         ignore_index: int = -100, label_smoothing: float = 0.0,
                         weight: torch.Tensor | None = None,
-                        reduction: str = "mean") -> torch.Tensor:
+                        reduction: Reduction = "mean") -> torch.Tensor:
     """Poly-1 cross-entropy ``CE + epsilon * (1 - p_t)`` (Leng et al. 2022).
 
     Shape:

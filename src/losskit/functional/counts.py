@@ -12,12 +12,14 @@ float16/bfloat16 inputs are computed in float32.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -49,11 +51,12 @@ def _positive_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ex.randn(n, 3, g=g) * 0.5, ex.rand(n, 3, g=g) * 3 + 0.1
 
 
-def _log_perfect(args: tuple) -> tuple:
+def _log_perfect(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (torch.log(args[1]), args[1], *args[2:])
 
 
-def _tweedie_reference(input, target, *, reduction="mean"):
+def _tweedie_reference(input: torch.Tensor, target: torch.Tensor, *,
+                       reduction: str = "mean") -> torch.Tensor:
     """scikit-learn's deviance for 1 < p < 2 written out, halved: mu = exp(input)."""
     p, mu = 1.5, torch.exp(input)
     dev = 2 * (target ** (2 - p) / ((1 - p) * (2 - p)) - target * mu ** (1 - p) / (1 - p)
@@ -96,7 +99,7 @@ def _tweedie_reference(input, target, *, reduction="mean"):
 )
 def tweedie(input: torch.Tensor, target: torch.Tensor, *, power: float = 1.5,
             log_input: bool = True, weight: torch.Tensor | None = None,
-            reduction: str = "mean") -> torch.Tensor:
+            reduction: Reduction = "mean") -> torch.Tensor:
     """Half the unit Tweedie deviance (Tweedie negative log-likelihood up to a constant).
 
     The value is exactly ``sklearn.metrics.mean_tweedie_deviance(target, mu, power=power)
@@ -147,12 +150,15 @@ def _count_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ex.randn(n, 3, g=g) * 0.5, torch.poisson(rate, generator=g)
 
 
-def _negative_binomial_reference(input, target, *, dispersion=1.0, reduction="mean"):
+def _negative_binomial_reference(input: torch.Tensor, target: torch.Tensor, *,
+                                 dispersion: float = 1.0,
+                                 reduction: str = "mean") -> torch.Tensor:
     """torch.distributions.NegativeBinomial with total_count 1 / dispersion and mean e^input."""
     r = 1.0 / dispersion
     dist = torch.distributions.NegativeBinomial(total_count=torch.as_tensor(r, dtype=input.dtype),
                                                 logits=input + math.log(dispersion))
-    return reduced(-dist.log_prob(target), reduction)
+    # Distribution.log_prob is unannotated in torch's source
+    return reduced(-dist.log_prob(target), reduction)  # type: ignore[no-untyped-call]
 
 
 @register_loss(
@@ -185,7 +191,7 @@ def _negative_binomial_reference(input, target, *, dispersion=1.0, reduction="me
 def negative_binomial_nll(input: torch.Tensor, target: torch.Tensor, *,
                           dispersion: float | torch.Tensor = 1.0, log_input: bool = True,
                           weight: torch.Tensor | None = None,
-                          reduction: str = "mean") -> torch.Tensor:
+                          reduction: Reduction = "mean") -> torch.Tensor:
     """NB2 negative log-likelihood, equal to ``-scipy.stats.nbinom(n, p).logpmf(target)``
     with ``n = 1 / dispersion`` and ``p = 1 / (1 + dispersion * mu)``.
 
@@ -208,6 +214,9 @@ def negative_binomial_nll(input: torch.Tensor, target: torch.Tensor, *,
     if not log_input:
         _check_positive("input", input, "means with log_input=False")
     x, y = upcast(input), upcast(target)
+    alpha: torch.Tensor | float
+    log_alpha: torch.Tensor | float
+    lgamma_r: torch.Tensor | float
     if isinstance(dispersion, torch.Tensor):
         alpha = upcast(dispersion).to(x.dtype)
         log_alpha, lgamma_r = torch.log(alpha), torch.lgamma(1.0 / alpha)
@@ -232,7 +241,7 @@ def _forecast_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return target * (1 + 0.3 * ex.randn(n, 3, g=g)), target
 
 
-def _perfect(args: tuple) -> tuple:
+def _perfect(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (args[1].clone(), args[1], *args[2:])
 
 
@@ -263,7 +272,7 @@ _mape_reference = elementwise_loop(lambda x, y: (x - y).abs() / max(abs(float(y)
     example_inputs=_forecast_examples, optimum=_perfect, reference=_mape_reference,
 )
 def mape(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
-         reduction: str = "mean") -> torch.Tensor:
+         reduction: Reduction = "mean") -> torch.Tensor:
     """Mean absolute percentage error with scikit-learn's epsilon convention (a fraction).
 
     Shape:
@@ -280,7 +289,7 @@ def mape(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | No
     return reduce(loss, reduction, weight=weight)
 
 
-def _smape_scalar(x, y):
+def _smape_scalar(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The formula for one element, with the 0/0 case written out."""
     if float(x.detach()) == 0.0 and float(y) == 0.0:
         return x * 0.0
@@ -314,7 +323,7 @@ _smape_reference = elementwise_loop(_smape_scalar)
     example_inputs=_forecast_examples, optimum=_perfect, reference=_smape_reference,
 )
 def smape(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
-          reduction: str = "mean") -> torch.Tensor:
+          reduction: Reduction = "mean") -> torch.Tensor:
     """Symmetric mean absolute percentage error ``2 |x - y| / (|x| + |y|)`` (0 if both are 0).
 
     Shape:
@@ -340,7 +349,8 @@ def _mase_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return target + 0.5 * ex.randn(n, 8, g=g), target
 
 
-def _mase_reference(input, target, *, reduction="mean"):
+def _mase_reference(input: torch.Tensor, target: torch.Tensor, *,
+                    reduction: str = "mean") -> torch.Tensor:
     """Hyndman & Koehler's MASE with the in-window naive scale, a loop over series."""
     rows = []
     for forecast, actual in zip(input.reshape(-1, input.shape[-1]),
@@ -377,7 +387,7 @@ def _mase_reference(input, target, *, reduction="mean"):
 )
 def mase(input: torch.Tensor, target: torch.Tensor, *,
          scale: float | torch.Tensor | None = None, weight: torch.Tensor | None = None,
-         reduction: str = "mean") -> torch.Tensor:
+         reduction: Reduction = "mean") -> torch.Tensor:
     """Mean absolute scaled error ``|x - y| / scale`` (Hyndman & Koehler 2006).
 
     ``scale`` is the mean absolute one-step naive error of each series' history: a positive
@@ -394,6 +404,7 @@ def mase(input: torch.Tensor, target: torch.Tensor, *,
     """
     check_pair(input, target, weight, reduction)
     x, y = upcast(input), upcast(target)
+    denominator: torch.Tensor | float
     if scale is None:
         if y.dim() == 0 or y.shape[-1] < 2:
             raise LossInputError(f"mase without scale= needs a target with at least 2 time "

@@ -21,12 +21,14 @@ bfloat16 inputs are computed in float32.
 from __future__ import annotations
 
 import math
+from typing import Any, Literal, TypedDict, get_args
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, reduce_summed, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -43,7 +45,20 @@ from ._lm import check_normalizer, finish
 
 __all__ = ["distillation", "linear_distillation"]
 
-DIVERGENCES = ("forward_kl", "reverse_kl", "jsd")
+#: The divergences between teacher and student that ``distillation`` and
+#: ``linear_distillation`` offer.
+Divergence = Literal["forward_kl", "reverse_kl", "jsd"]
+DIVERGENCES: tuple[str, ...] = get_args(Divergence)
+
+
+class _Options(TypedDict):
+    """The hyperparameters ``_row_losses`` takes, passed through as one mapping."""
+
+    temperature: float | torch.Tensor
+    alpha: float
+    divergence: str
+    beta: float | torch.Tensor
+    ignore_index: int
 _VOCAB, _DIM, _TEACHER_DIM = 11, 4, 6  # example sizes; the vocabulary differs from test batches
 
 
@@ -60,6 +75,8 @@ def _row_divergence(log_ps: torch.Tensor, log_pt: torch.Tensor, divergence: str,
     if divergence == "reverse_kl":
         return _kl_terms(ps, log_ps, log_pt)
     # log m = log(beta p_t + (1 - beta) p_s) in log space: no underflow for tiny p.
+    log_b: torch.Tensor | float
+    log_1mb: torch.Tensor | float
     if isinstance(beta, torch.Tensor):
         log_b, log_1mb = torch.log(beta), torch.log1p(-beta)
     else:
@@ -68,7 +85,8 @@ def _row_divergence(log_ps: torch.Tensor, log_pt: torch.Tensor, divergence: str,
     return beta * _kl_terms(pt, log_pt, log_m) + (1 - beta) * _kl_terms(ps, log_ps, log_m)
 
 
-def _check_options(temperature, alpha, divergence, beta, target) -> None:
+def _check_options(temperature: float | torch.Tensor, alpha: float, divergence: str,
+                   beta: float | torch.Tensor, target: torch.Tensor | None) -> None:
     check_param("temperature", temperature, low=0.0, low_inclusive=False, learnable=True)
     # alpha is a mixing weight, not learnable: a gradient would only move it onto the
     # smaller of the two terms.
@@ -86,7 +104,8 @@ def _check_options(temperature, alpha, divergence, beta, target) -> None:
 
 
 def _row_losses(student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor | None, *,
-                temperature, alpha, divergence, beta, ignore_index
+                temperature: float | torch.Tensor, alpha: float, divergence: str,
+                beta: float | torch.Tensor, ignore_index: int,
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Per-row loss ``[*]`` (before weights and mask) and the rows that count (or None)."""
     s = upcast(student)
@@ -114,9 +133,14 @@ def _distillation_examples(n: int, seed: int) -> tuple[torch.Tensor, ...]:
             torch.randint(0, _VOCAB, (n,), generator=g))
 
 
-def _distillation_reference(student, teacher, target=None, *, temperature=1.0, alpha=1.0,
-                            divergence="forward_kl", beta=0.5, ignore_index=-100,
-                            normalizer=None, weight=None, reduction="mean"):
+def _distillation_reference(student: torch.Tensor, teacher: torch.Tensor,
+                            target: torch.Tensor | None = None, *,
+                            temperature: float | torch.Tensor = 1.0, alpha: float = 1.0,
+                            divergence: str = "forward_kl", beta: float | torch.Tensor = 0.5,
+                            ignore_index: int = -100,
+                            normalizer: float | torch.Tensor | None = None,
+                            weight: torch.Tensor | None = None,
+                            reduction: str = "mean") -> torch.Tensor:
     # Row by row with torch's kl_div (KL(target || input) with log-probability input) and
     # cross_entropy; the mixture of the generalized JSD built from probabilities.
     rows, counted = [], []
@@ -136,7 +160,7 @@ def _distillation_reference(student, teacher, target=None, *, temperature=1.0, a
                  + (1 - beta) * F.kl_div(m.log(), ls, log_target=True, reduction="sum"))
         value = alpha * temperature ** 2 * d
         keep = flat_y is None or int(flat_y[i]) != ignore_index
-        if keep and alpha != 1.0:
+        if flat_y is not None and keep and alpha != 1.0:
             value = value + (1 - alpha) * F.cross_entropy(flat_s[i][None], flat_y[i][None])
         rows.append(value if keep else value * 0)
         counted.append(keep)
@@ -195,9 +219,9 @@ def _distillation_reference(student, teacher, target=None, *, temperature=1.0, a
 def distillation(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
                  target: torch.Tensor | None = None, *,
                  temperature: float | torch.Tensor = 1.0, alpha: float = 1.0,
-                 divergence: str = "forward_kl", beta: float | torch.Tensor = 0.5,
+                 divergence: Divergence = "forward_kl", beta: float | torch.Tensor = 0.5,
                  ignore_index: int = -100, normalizer: float | torch.Tensor | None = None,
-                 weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                 weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Distillation loss ``alpha T^2 D(teacher, student) + (1 - alpha) CE(student, target)``.
 
     ``D`` per row: ``divergence="forward_kl"`` KL(p_t || p_s), ``"reverse_kl"``
@@ -260,8 +284,9 @@ def _linear_examples(n: int, seed: int) -> tuple[torch.Tensor, ...]:
             torch.randint(0, _VOCAB, (n,), generator=g))
 
 
-def _linear_reference(student_hidden, student_linear_weight, teacher_hidden,
-                      teacher_linear_weight, target=None, **options):
+def _linear_reference(student_hidden: torch.Tensor, student_linear_weight: torch.Tensor,
+                      teacher_hidden: torch.Tensor, teacher_linear_weight: torch.Tensor,
+                      target: torch.Tensor | None = None, **options: Any) -> torch.Tensor:
     # The plain composition: materialize both logits with torch's F.linear, then the
     # row-by-row reference of distillation.
     return _distillation_reference(F.linear(student_hidden, student_linear_weight),
@@ -269,8 +294,10 @@ def _linear_reference(student_hidden, student_linear_weight, teacher_hidden,
                                    **options)
 
 
-def _linear_terms(student_hidden, student_linear_weight, teacher_hidden, teacher_linear_weight,
-                  target, weight, valid, options, reduction) -> torch.Tensor:
+def _linear_terms(student_hidden: torch.Tensor, student_linear_weight: torch.Tensor,
+                  teacher_hidden: torch.Tensor, teacher_linear_weight: torch.Tensor,
+                  target: torch.Tensor | None, weight: torch.Tensor | None,
+                  valid: torch.Tensor | None, options: _Options, reduction: str) -> torch.Tensor:
     """The definition up to the denominator: per-row terms ("none") or their sum."""
     s = F.linear(upcast(student_hidden), upcast(student_linear_weight))
     t = F.linear(upcast(teacher_hidden).detach(), upcast(teacher_linear_weight).detach())
@@ -316,11 +343,11 @@ def linear_distillation(student_hidden: torch.Tensor, student_linear_weight: tor
                         teacher_hidden: torch.Tensor, teacher_linear_weight: torch.Tensor,
                         target: torch.Tensor | None = None, *,
                         temperature: float | torch.Tensor = 1.0,
-                        alpha: float = 1.0, divergence: str = "forward_kl",
+                        alpha: float = 1.0, divergence: Divergence = "forward_kl",
                         beta: float | torch.Tensor = 0.5, ignore_index: int = -100,
                         normalizer: float | torch.Tensor | None = None,
                         weight: torch.Tensor | None = None,
-                        reduction: str = "mean") -> torch.Tensor:
+                        reduction: Reduction = "mean") -> torch.Tensor:
     """:func:`distillation` of ``student_hidden @ student_linear_weight.T`` against
     ``teacher_hidden @ teacher_linear_weight.T``, without materializing either.
 
@@ -365,21 +392,22 @@ def linear_distillation(student_hidden: torch.Tensor, student_linear_weight: tor
     if target is not None:
         _check_target(target, rows_shape, vocab, ignore_index)
     check_broadcastable("weight", weight, rows_shape)
-    options = {"temperature": temperature, "alpha": alpha, "divergence": divergence,
-               "beta": beta, "ignore_index": ignore_index}
+    options: _Options = {"temperature": temperature, "alpha": alpha, "divergence": divergence,
+                         "beta": beta, "ignore_index": ignore_index}
     sh, th = student_hidden.reshape(-1, dim), teacher_hidden.reshape(-1, t_dim)
     flat_target = None if target is None else target.reshape(-1)
     flat_weight = None if weight is None else weight.expand(rows_shape).reshape(-1)
     valid = None if flat_target is None else flat_target != ignore_index
     summed = "none" if reduction == "none" else "sum"
 
-    def definition(s_hidden, s_weight, t_hidden, t_weight):
+    def definition(s_hidden: torch.Tensor, s_weight: torch.Tensor, t_hidden: torch.Tensor,
+                   t_weight: torch.Tensor) -> torch.Tensor:
         return _linear_terms(s_hidden, s_weight, t_hidden, t_weight, flat_target, flat_weight,
                              valid, options, summed)
 
     # The accelerator returns what `definition` returns (the per-row terms or their sum);
     # the mean's denominator and the empty-selection rule stay below.
-    terms = dispatch("linear_distillation", sh, student_linear_weight, th,
+    terms: torch.Tensor | None = dispatch("linear_distillation", sh, student_linear_weight, th,
                      teacher_linear_weight, flat_target, weight=flat_weight,
                      reduction=summed, definition=definition, **options)
     if terms is None:

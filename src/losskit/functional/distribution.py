@@ -19,12 +19,14 @@ float32; logs are taken with log_softmax / xlogy, never of a probability that ma
 from __future__ import annotations
 
 import math
+from typing import Any, Literal, get_args
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, safe_divide, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -43,19 +45,24 @@ _LOG2 = math.log(2.0)
 
 
 def _target_log_probs(x: torch.Tensor, target: torch.Tensor,
-                      log_target: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """``(log p, p)`` of the target; ``p`` is None when it was given in log space."""
+                      log_target: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """``(log p, p)`` of the target; ``log p`` is None when it was given as probabilities."""
     if log_target:
         # log_softmax normalises logits and leaves log-probabilities unchanged (their
         # log-sum-exp is already 0), so both are accepted.
-        return torch.log_softmax(upcast(target).to(x.dtype), dim=1), None
+        log_p = torch.log_softmax(upcast(target).to(x.dtype), dim=1)
+        return log_p, log_p.exp()
     return None, upcast(target).to(x.dtype)
 
 
-_INPUT_KINDS = ("logits", "probabilities", "log_probs")
+#: What ``kl_div`` and ``js_div`` take as input: logits, probabilities or log-probabilities.
+DistributionInput = Literal["logits", "probabilities", "log_probs"]
+_INPUT_KINDS: tuple[str, ...] = get_args(DistributionInput)
 
 
-def _distribution_inputs(input, target, weight, reduction, log_target, input_kind="logits"):
+def _distribution_inputs(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+                         reduction: str, log_target: bool,
+                         input_kind: str = "logits") -> torch.Tensor:
     check_reduction(reduction)
     check_floating("input", input)
     if input_kind not in _INPUT_KINDS:
@@ -95,12 +102,13 @@ def _nan_guard(x: torch.Tensor) -> torch.Tensor:
     return torch.where(torch.isnan(x).any(1), float("nan"), 0.0).to(x.dtype)
 
 
-def _perfect_logits(args: tuple) -> tuple:
+def _perfect_logits(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """Logits equal to the log of the target distribution."""
     return (args[1].log(), *args[1:])
 
 
-def _kl_reference(input, target, *, reduction="mean"):
+def _kl_reference(input: torch.Tensor, target: torch.Tensor, *,
+                  reduction: str = "mean") -> torch.Tensor:
     per_element = F.kl_div(F.log_softmax(input, dim=1), target, reduction="none")
     if reduction == "mean":
         return F.kl_div(F.log_softmax(input, dim=1), target, reduction="batchmean")
@@ -141,8 +149,8 @@ def _kl_reference(input, target, *, reduction="mean"):
     none_shape="position",
 )
 def kl_div(input: torch.Tensor, target: torch.Tensor, *, log_target: bool = False,
-           input_kind: str = "logits", weight: torch.Tensor | None = None,
-           reduction: str = "mean") -> torch.Tensor:
+           input_kind: DistributionInput = "logits", weight: torch.Tensor | None = None,
+           reduction: Reduction = "mean") -> torch.Tensor:
     """KL(target || softmax(input)) per distribution, averaged over the batch by default.
 
     Unlike :func:`torch.nn.functional.kl_div`, the input is logits (normalised here with
@@ -170,8 +178,6 @@ def kl_div(input: torch.Tensor, target: torch.Tensor, *, log_target: bool = Fals
     """
     x = _distribution_inputs(input, target, weight, reduction, log_target, input_kind)
     log_p, p = _target_log_probs(x, target, log_target)
-    if p is None:
-        p = log_p.exp()
     if input_kind == "probabilities":
         return reduce(_xlog_ratio(p, x).sum(1) + _nan_guard(x), reduction, weight=weight)
     if input_kind == "log_probs":
@@ -188,7 +194,8 @@ def kl_div(input: torch.Tensor, target: torch.Tensor, *, log_target: bool = Fals
     return reduce(per_class.sum(1), reduction, weight=weight)
 
 
-def _js_reference(input, target, *, reduction="mean"):
+def _js_reference(input: torch.Tensor, target: torch.Tensor, *,
+                  reduction: str = "mean") -> torch.Tensor:
     # Brute-force loop over distributions of the definition on probabilities:
     # 0.5 sum p log(p / m) + 0.5 sum q log(q / m), m = (p + q) / 2.
     rows = []
@@ -229,8 +236,8 @@ def _js_reference(input, target, *, reduction="mean"):
     none_shape="position",
 )
 def js_div(input: torch.Tensor, target: torch.Tensor, *, log_target: bool = False,
-           input_kind: str = "logits", weight: torch.Tensor | None = None,
-           reduction: str = "mean") -> torch.Tensor:
+           input_kind: DistributionInput = "logits", weight: torch.Tensor | None = None,
+           reduction: Reduction = "mean") -> torch.Tensor:
     """Jensen-Shannon divergence between ``softmax(input)`` and ``target``, in nats.
 
     Args:
@@ -250,8 +257,7 @@ def js_div(input: torch.Tensor, target: torch.Tensor, *, log_target: bool = Fals
     """
     x = _distribution_inputs(input, target, weight, reduction, log_target, input_kind)
     if input_kind != "logits":
-        log_p, p = _target_log_probs(x, target, log_target)
-        p = log_p.exp() if p is None else p
+        _, p = _target_log_probs(x, target, log_target)
         q = x if input_kind == "probabilities" else x.exp()
         m = 0.5 * (p + q)
         per = 0.5 * (_xlog_ratio(p, m) + _xlog_ratio(q, m)).sum(1)
@@ -259,9 +265,7 @@ def js_div(input: torch.Tensor, target: torch.Tensor, *, log_target: bool = Fals
     log_q = torch.log_softmax(x, dim=1)
     q = log_q.exp()
     log_p, p = _target_log_probs(x, target, log_target)
-    if p is None:
-        p = log_p.exp()
-    else:
+    if log_p is None:
         log_p = torch.log(p)  # -inf where p = 0; only ever multiplied by p = 0 via xlogy below
     # log m = log((p + q) / 2) in log space; logaddexp handles log p = -inf exactly.
     log_m = torch.logaddexp(log_p, log_q) - _LOG2
@@ -282,11 +286,12 @@ def _perplexity_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]
     return logits, target
 
 
-def _perplexity_reference(input, target, *, reduction="mean"):
+def _perplexity_reference(input: torch.Tensor, target: torch.Tensor, *,
+                          reduction: str = "mean") -> torch.Tensor:
     # Brute-force loop over sequences and tokens: exp of the mean token negative log-likelihood.
-    total, count, per_sequence = 0.0, 0, []
+    total, count, per_sequence = input.new_zeros(()), 0, []
     for logits, tokens in zip(input, target):
-        seq_total, seq_count = 0.0, 0
+        seq_total, seq_count = input.new_zeros(()), 0
         for row, token in zip(logits, tokens):
             if int(token) == -100:
                 continue
@@ -337,7 +342,7 @@ def _perplexity_reference(input, target, *, reduction="mean"):
 )
 def perplexity(input: torch.Tensor, target: torch.Tensor, *, mask: torch.Tensor | None = None,
                ignore_index: int = -100, weight: torch.Tensor | None = None,
-               reduction: str = "mean") -> torch.Tensor:
+               reduction: Reduction = "mean") -> torch.Tensor:
     """Perplexity ``exp(mean token cross-entropy)`` from logits and token ids.
 
     Args:

@@ -10,11 +10,14 @@ offending one (margin) or all of them, weighted by their Gibbs probability (NLL)
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -54,7 +57,8 @@ def _energy_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return -logits, target
 
 
-def _margin_reference(energies, target, *, margin=1.0, reduction="mean"):
+def _margin_reference(energies: torch.Tensor, target: torch.Tensor, *, margin: float = 1.0,
+                      reduction: str = "mean") -> torch.Tensor:
     # Brute-force loop over samples and wrong answers.
     rows = []
     for e, y in zip(energies, target.tolist()):
@@ -64,7 +68,7 @@ def _margin_reference(energies, target, *, margin=1.0, reduction="mean"):
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
 
-def _well_separated(args: tuple) -> tuple:
+def _well_separated(args: tuple[Any, ...]) -> tuple[Any, ...]:
     energies, target = args[:2]
     # The correct answer 2 units below every wrong one: beyond the default margin of 1.
     perfect = torch.full_like(energies, 2.0).scatter(1, target.unsqueeze(1), 0.0)
@@ -99,7 +103,7 @@ def _well_separated(args: tuple) -> tuple:
 )
 def energy_margin(energies: torch.Tensor, target: torch.Tensor, *, margin: float = 1.0,
                   ignore_index: int = -100, weight: torch.Tensor | None = None,
-                  reduction: str = "mean") -> torch.Tensor:
+                  reduction: Reduction = "mean") -> torch.Tensor:
     """Hinge on the gap between the correct energy and the lowest wrong energy.
 
     Shape:
@@ -127,7 +131,8 @@ def energy_margin(energies: torch.Tensor, target: torch.Tensor, *, margin: float
     return reduce(loss, reduction, weight=weight, mask=keep)
 
 
-def _nll_reference(energies, target, *, beta=1.0, reduction="mean"):
+def _nll_reference(energies: torch.Tensor, target: torch.Tensor, *, beta: float = 1.0,
+                   reduction: str = "mean") -> torch.Tensor:
     # torch's cross entropy on logits -beta * E, rescaled to energy units.
     return F.cross_entropy(-beta * energies, target, reduction=reduction) / beta
 
@@ -157,7 +162,7 @@ def _nll_reference(energies, target, *, beta=1.0, reduction="mean"):
 )
 def energy_nll(energies: torch.Tensor, target: torch.Tensor, *, beta: float = 1.0,
                ignore_index: int = -100, weight: torch.Tensor | None = None,
-               reduction: str = "mean") -> torch.Tensor:
+               reduction: Reduction = "mean") -> torch.Tensor:
     """Gibbs NLL ``E[y] + logsumexp(-beta E) / beta`` (softmin cross-entropy).
 
     Shape:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from .. import distributed as _dist
 from .._core.reduce import reduce, safe_divide, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -91,7 +92,8 @@ def _margin_cross_entropy(cos: torch.Tensor, target: torch.Tensor, target_logit:
     return torch.logsumexp(logits, dim=1) - target_logit * scale
 
 
-def _class_examples(n: int, seed: int, classes: int = 3, subcenters: int = 1):
+def _class_examples(n: int, seed: int, classes: int = 3,
+                    subcenters: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Embeddings ``[n, 4]`` near their class's center, centers ``[classes * k, 4]``, labels."""
     g = ex.generator(seed)
     centers = ex.randn(classes * subcenters, 4, g=g)
@@ -140,7 +142,8 @@ def _subcenter_cosine(embeddings: torch.Tensor, centers: torch.Tensor,
     return cos.view(cos.shape[0], -1, subcenters).amax(dim=2)
 
 
-def _check_face_inputs(embeddings, centers, target, weight, subcenters):
+def _check_face_inputs(embeddings: torch.Tensor, centers: torch.Tensor, target: torch.Tensor,
+                       weight: torch.Tensor | None, subcenters: int) -> None:
     _check_embeddings("embeddings", embeddings)
     _check_centers("centers", centers, embeddings)
     if not isinstance(subcenters, int) or isinstance(subcenters, bool) or subcenters < 1:
@@ -154,8 +157,9 @@ def _check_face_inputs(embeddings, centers, target, weight, subcenters):
     check_broadcastable("weight", weight, torch.Size([embeddings.shape[0]]))
 
 
-def _arcface_reference(embeddings, centers, target, *, margin=0.5, scale=64.0, subcenters=1,
-                       reduction="mean"):
+def _arcface_reference(embeddings: torch.Tensor, centers: torch.Tensor, target: torch.Tensor, *,
+                       margin: float = 0.5, scale: float = 64.0, subcenters: int = 1,
+                       reduction: str = "mean") -> torch.Tensor:
     # The textbook acos form, one sample at a time (valid away from theta = 0).
     e = embeddings / embeddings.norm(dim=1, keepdim=True)
     w = centers / centers.norm(dim=1, keepdim=True)
@@ -214,7 +218,7 @@ def _arcface_reference(embeddings, centers, target, *, margin=0.5, scale=64.0, s
 def arcface(embeddings: torch.Tensor, centers: torch.Tensor, target: torch.Tensor, *,
             margin: float | torch.Tensor = 0.5, scale: float | torch.Tensor = 64.0,
             subcenters: int = 1, weight: torch.Tensor | None = None,
-            reduction: str = "mean") -> torch.Tensor:
+            reduction: Reduction = "mean") -> torch.Tensor:
     """ArcFace loss of Deng et al. (2019), with the sub-centers of Deng et al. (2020).
 
     ``centers`` holds ``subcenters`` rows per class, grouped: rows ``j k .. j k + k - 1``
@@ -246,8 +250,9 @@ def arcface(embeddings: torch.Tensor, centers: torch.Tensor, target: torch.Tenso
 # --- CosFace -----------------------------------------------------------------------------------
 
 
-def _cosface_reference(embeddings, centers, target, *, margin=0.35, scale=64.0,
-                       reduction="mean"):
+def _cosface_reference(embeddings: torch.Tensor, centers: torch.Tensor, target: torch.Tensor, *,
+                       margin: float = 0.35, scale: float = 64.0,
+                       reduction: str = "mean") -> torch.Tensor:
     logits = F.cosine_similarity(embeddings[:, None, :], centers[None, :, :], dim=2)
     logits = (logits - margin * F.one_hot(target, centers.shape[0])) * scale
     if embeddings.shape[0] == 0:
@@ -286,7 +291,7 @@ def _cosface_reference(embeddings, centers, target, *, margin=0.35, scale=64.0,
 )
 def cosface(embeddings: torch.Tensor, centers: torch.Tensor, target: torch.Tensor, *,
             margin: float | torch.Tensor = 0.35, scale: float | torch.Tensor = 64.0,
-            weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+            weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """CosFace loss of Wang et al. (2018): ``s (cos - m)`` for the target class.
 
     Shape:
@@ -311,7 +316,8 @@ def cosface(embeddings: torch.Tensor, centers: torch.Tensor, target: torch.Tenso
 # --- in-batch pair losses ----------------------------------------------------------------------
 
 
-def _pair_masks(embeddings: torch.Tensor, labels: torch.Tensor, distributed: bool, group: Any):
+def _pair_masks(embeddings: torch.Tensor, labels: torch.Tensor, distributed: bool,
+                group: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Similarities of this rank's rows to the whole batch, and the positive / negative masks.
 
     Returns ``(sim [n, N], positive [n, N], negative [n, N])``. Positives share the
@@ -350,7 +356,7 @@ def _masked_logsumexp(z: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(torch.where(any_kept, masked, 0.0), dim=1)
 
 
-def _labelled_examples(n: int, seed: int):
+def _labelled_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Embeddings ``[n, 4]`` and labels ``[n]`` in which most classes appear twice."""
     g = ex.generator(seed)
     labels = (torch.arange(n) // 2)[torch.randperm(n, generator=g)]
@@ -358,18 +364,19 @@ def _labelled_examples(n: int, seed: int):
     return centers[labels] * 0.7 + ex.randn(n, 4, g=g) * 0.6, labels
 
 
-def _circle_reference(embeddings, target, *, margin=0.25, gamma=256.0, detach_weights=True,
-                      reduction="mean"):
+def _circle_reference(embeddings: torch.Tensor, target: torch.Tensor, *, margin: float = 0.25,
+                      gamma: float = 256.0, detach_weights: bool = True,
+                      reduction: str = "mean") -> torch.Tensor:
     # One anchor at a time over explicit lists of positive and negative similarities.
     e = embeddings / embeddings.norm(dim=1, keepdim=True)
     losses, counted = [], []
     for i in range(e.shape[0]):
-        sp = [e[i] @ e[j] for j in range(e.shape[0]) if j != i and target[j] == target[i]]
-        sn = [e[i] @ e[j] for j in range(e.shape[0]) if target[j] != target[i]]
-        if not sp or not sn:
+        pos = [e[i] @ e[j] for j in range(e.shape[0]) if j != i and target[j] == target[i]]
+        neg = [e[i] @ e[j] for j in range(e.shape[0]) if target[j] != target[i]]
+        if not pos or not neg:
             losses.append(e.sum() * 0)
             continue
-        sp, sn = torch.stack(sp), torch.stack(sn)
+        sp, sn = torch.stack(pos), torch.stack(neg)
         ap = torch.relu(1 + margin - (sp.detach() if detach_weights else sp))
         an = torch.relu((sn.detach() if detach_weights else sn) + margin)
         value = F.softplus(torch.logsumexp(-gamma * ap * (sp - (1 - margin)), 0)
@@ -429,7 +436,7 @@ def _circle_reference(embeddings, target, *, margin=0.25, gamma=256.0, detach_we
 def circle(embeddings: torch.Tensor, target: torch.Tensor, *,
            margin: float | torch.Tensor = 0.25, gamma: float | torch.Tensor = 256.0,
            detach_weights: bool = True, distributed: bool = False, group: Any = None,
-           weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+           weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Circle loss of Sun et al. (2020), pair-based, over every pair of the batch.
 
     Optimum ``s_p = 1 - m``, ``s_n = m`` with relaxed targets ``O_p = 1 + m``,
@@ -467,8 +474,9 @@ def circle(embeddings: torch.Tensor, target: torch.Tensor, *,
                   group=group)
 
 
-def _multi_similarity_reference(embeddings, target, *, alpha=2.0, beta=50.0, base=0.5,
-                                reduction="mean"):
+def _multi_similarity_reference(embeddings: torch.Tensor, target: torch.Tensor, *,
+                                alpha: float = 2.0, beta: float = 50.0, base: float = 0.5,
+                                reduction: str = "mean") -> torch.Tensor:
     e = embeddings / embeddings.norm(dim=1, keepdim=True)
     losses = []
     for i in range(e.shape[0]):
@@ -520,7 +528,7 @@ def multi_similarity(embeddings: torch.Tensor, target: torch.Tensor, *,
                      alpha: float | torch.Tensor = 2.0, beta: float | torch.Tensor = 50.0,
                      base: float | torch.Tensor = 0.5, distributed: bool = False,
                      group: Any = None, weight: torch.Tensor | None = None,
-                     reduction: str = "mean") -> torch.Tensor:
+                     reduction: Reduction = "mean") -> torch.Tensor:
     """Multi-Similarity loss of Wang et al. (2019) over every pair of the batch (no mining).
 
     ``log(1 + sum exp(.))`` is a log-sum-exp with a zero term, stable for beta = 50.
@@ -551,10 +559,11 @@ def multi_similarity(embeddings: torch.Tensor, target: torch.Tensor, *,
 # --- Proxy-Anchor ------------------------------------------------------------------------------
 
 
-def _proxy_reference(embeddings, proxies, target, *, margin=0.1, alpha=32.0):
-    # The paper's equation, one proxy at a time.
-    e = embeddings / embeddings.norm(dim=1, keepdim=True)
-    p = proxies / proxies.norm(dim=1, keepdim=True)
+def _proxy_reference(embeddings: torch.Tensor, proxies: torch.Tensor, target: torch.Tensor, *,
+                     margin: float = 0.1, alpha: float = 32.0) -> torch.Tensor:
+    # The paper's equation, one proxy at a time. (Tensor.norm is unannotated in torch.)
+    e: torch.Tensor = embeddings / embeddings.norm(dim=1, keepdim=True)
+    p: torch.Tensor = proxies / proxies.norm(dim=1, keepdim=True)
     pos_total, neg_total, with_positives = e.sum() * 0, e.sum() * 0, 0
     for c in range(p.shape[0]):
         s = e @ p[c]

@@ -10,13 +10,15 @@ what it says; averaging over latent dimensions instead silently rescales the KL 
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -54,7 +56,8 @@ def _latent_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ex.randn(n, 4, g=g), ex.randn(n, 4, g=g) * 0.5
 
 
-def _kl_reference(mu, logvar, *, reduction="mean"):
+def _kl_reference(mu: torch.Tensor, logvar: torch.Tensor, *,
+                  reduction: str = "mean") -> torch.Tensor:
     # torch.distributions' closed-form Normal-Normal KL, an independent implementation.
     q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
     p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
@@ -62,7 +65,7 @@ def _kl_reference(mu, logvar, *, reduction="mean"):
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
 
-def _standard_normal(args: tuple) -> tuple:
+def _standard_normal(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (torch.zeros_like(args[0]), torch.zeros_like(args[1]), *args[2:])
 
 
@@ -95,7 +98,7 @@ _HUGE_LOGVAR = ("a log-variance of 1e4 is a variance of e^10000, which no float 
     head="none",
 )
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, *, weight: torch.Tensor | None = None,
-                reduction: str = "mean") -> torch.Tensor:
+                reduction: Reduction = "mean") -> torch.Tensor:
     """``KL(N(mu, diag(exp(logvar))) || N(0, I))`` per sample, averaged over the batch.
 
     The KL is **summed over the latent dimensions** (it is the KL of the joint
@@ -148,16 +151,18 @@ def _elbo_examples(n: int, seed: int) -> tuple[torch.Tensor, ...]:
             ex.randn(n, 3, g=g) * 0.5)
 
 
-def _elbo_reference(recon, x, mu, logvar, *, beta=1.0, recon_loss="mse", reduction="mean"):
+def _elbo_reference(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor,
+                    logvar: torch.Tensor, *, beta: float = 1.0, recon_loss: str = "mse",
+                    reduction: str = "mean") -> torch.Tensor:
     # torch builtins for the reconstruction, torch.distributions for the KL.
-    builtin = {"mse": F.mse_loss, "mae": F.l1_loss,
-               "bce": F.binary_cross_entropy_with_logits}[recon_loss]
-    rec = builtin(recon, x, reduction="none").flatten(1).sum(-1)
+    builtins: dict[str, Callable[..., torch.Tensor]] = {
+        "mse": F.mse_loss, "mae": F.l1_loss, "bce": F.binary_cross_entropy_with_logits}
+    rec = builtins[recon_loss](recon, x, reduction="none").flatten(1).sum(-1)
     loss = rec + beta * _kl_reference(mu, logvar, reduction="none")
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
 
-def _perfect_elbo(args: tuple) -> tuple:
+def _perfect_elbo(args: tuple[Any, ...]) -> tuple[Any, ...]:
     x, mu, logvar = args[1:4]
     return (x.clone(), x, torch.zeros_like(mu), torch.zeros_like(logvar), *args[4:])
 
@@ -212,9 +217,9 @@ def _perfect_elbo(args: tuple) -> tuple:
     expected_failures={"extreme_inputs": _HUGE_LOGVAR},
 )
 def vae_elbo(recon: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, *,
-             beta: float = 1.0, recon_loss: str = "mse", free_bits: float = 0.0,
-             return_parts: bool = False, weight: torch.Tensor | None = None,
-             reduction: str = "mean") -> torch.Tensor | ELBOParts:
+             beta: float = 1.0, recon_loss: Literal["mse", "mae", "bce"] = "mse",
+             free_bits: float = 0.0, return_parts: bool = False, weight: torch.Tensor | None = None,
+             reduction: Reduction = "mean") -> torch.Tensor | ELBOParts:
     """Negative ELBO ``reconstruction + beta * KL``; with ``return_parts=True`` an ELBOParts.
 
     ``reconstruction`` is summed over every data dimension of a sample and the KL over

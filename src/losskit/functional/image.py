@@ -12,12 +12,15 @@ float32 and the result is float32.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -112,7 +115,9 @@ def _image_examples(n: int, seed: int, channels: int = 2, size: int = 24
     return 0.75 * target + 0.25 * ex.rand(n, channels, size, size, g=g), target
 
 
-def _reference_ssim_maps(x, y, data_range, window_size=11, sigma=1.5, k1=0.01, k2=0.03):
+def _reference_ssim_maps(x: torch.Tensor, y: torch.Tensor, data_range: float,
+                         window_size: int = 11, sigma: float = 1.5, k1: float = 0.01,
+                         k2: float = 0.03) -> tuple[torch.Tensor, torch.Tensor]:
     """The textbook route: one full 2-D Gaussian kernel (outer product), one conv per moment."""
     coords = torch.arange(window_size, dtype=x.dtype) - window_size // 2
     g1 = torch.exp(-(coords ** 2) / (2 * sigma ** 2))
@@ -120,7 +125,7 @@ def _reference_ssim_maps(x, y, data_range, window_size=11, sigma=1.5, k1=0.01, k
     kernel = (kernel / kernel.sum())[None, None]
     c = x.shape[1]
 
-    def blur(t):
+    def blur(t: torch.Tensor) -> torch.Tensor:
         return F.conv2d(t, kernel.expand(c, 1, window_size, window_size), groups=c)
 
     mx, my = blur(x), blur(y)
@@ -135,12 +140,13 @@ def _reduced(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
 
-def _ssim_reference(input, target, *, data_range=1.0, reduction="mean", **kw):
+def _ssim_reference(input: torch.Tensor, target: torch.Tensor, *, data_range: float = 1.0,
+                    reduction: str = "mean", **kw: Any) -> torch.Tensor:
     lum, cs = _reference_ssim_maps(input, target, data_range, **kw)
     return _reduced(1 - (lum * cs).mean(dim=(1, 2, 3)), reduction)
 
 
-def _perfect(args: tuple) -> tuple:
+def _perfect(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (args[1].clone(), args[1], *args[2:])
 
 
@@ -193,7 +199,7 @@ _SSIM_RANGE = ("data_range must be the dynamic range of the pixel values (1 for 
 )
 def ssim(input: torch.Tensor, target: torch.Tensor, *, data_range: float = 1.0,
          window_size: int = 11, sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03,
-         weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+         weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """``1 - SSIM(input, target)`` per image, with a Gaussian window and no padding.
 
     Equal to ``1 - skimage.metrics.structural_similarity(x, y, gaussian_weights=True,
@@ -255,8 +261,9 @@ def _ms_ssim_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return _image_examples(n, seed, channels=1, size=161)
 
 
-def _ms_ssim_reference(input, target, *, data_range=1.0, reduction="mean",
-                       weights=MS_SSIM_WEIGHTS):
+def _ms_ssim_reference(input: torch.Tensor, target: torch.Tensor, *, data_range: float = 1.0,
+                       reduction: str = "mean",
+                       weights: Sequence[float] = MS_SSIM_WEIGHTS) -> torch.Tensor:
     """Wang et al. (2003) with explicit edge-replicated padding and block means."""
     x, y = input, target
     values = []
@@ -266,7 +273,7 @@ def _ms_ssim_reference(input, target, *, data_range=1.0, reduction="mean",
         term = (lum * cs).mean(dim=(2, 3)) if last else cs.mean(dim=(2, 3))
         values.append(torch.relu(term) ** w)
         if not last:
-            def halve(t):
+            def halve(t: torch.Tensor) -> torch.Tensor:
                 t = F.pad(t, (0, t.shape[-1] % 2, 0, t.shape[-2] % 2), mode="replicate")
                 h, w_ = t.shape[-2] // 2, t.shape[-1] // 2
                 return t.reshape(*t.shape[:2], h, 2, w_, 2).mean(dim=(3, 5))
@@ -318,7 +325,7 @@ def ms_ssim(input: torch.Tensor, target: torch.Tensor, *,
             data_range: float = 1.0, window_size: int = 11, sigma: float = 1.5,
             k1: float = 0.01, k2: float = 0.03,
             weights: tuple[float, ...] = MS_SSIM_WEIGHTS,
-            weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+            weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """``1 - MS-SSIM(input, target)`` per image (Wang, Simoncelli & Bovik 2003).
 
     ``len(weights)`` scales; between scales both images are averaged over 2 x 2 blocks.
@@ -358,7 +365,7 @@ def ms_ssim(input: torch.Tensor, target: torch.Tensor, *,
     x, y = upcast(input), upcast(target)
     window = _gaussian(window_size, sigma, x)
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
-    total = None
+    total: torch.Tensor | None = None
     for j, w in enumerate(weights):
         lum, cs = _ssim_maps(x, y, window, c1, c2)
         last = j == len(weights) - 1
@@ -369,6 +376,7 @@ def ms_ssim(input: torch.Tensor, target: torch.Tensor, *,
         total = factor if total is None else total * factor
         if not last:
             x, y = _downsample(x), _downsample(y)
+    assert total is not None  # weights is not empty (checked above)
     loss = 1 - total.mean(-1)
     return reduce(loss, reduction, weight=weight)
 
@@ -376,7 +384,8 @@ def ms_ssim(input: torch.Tensor, target: torch.Tensor, *,
 # --- pixel losses -----------------------------------------------------------------------------
 
 
-def _charbonnier_reference(input, target, *, eps=1e-3, reduction="mean"):
+def _charbonnier_reference(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-3,
+                          reduction: str = "mean") -> torch.Tensor:
     return _reduced(torch.sqrt((input - target) ** 2 + eps ** 2), reduction)
 
 
@@ -406,7 +415,7 @@ def _charbonnier_reference(input, target, *, eps=1e-3, reduction="mean"):
     learnable=("eps",),
 )
 def charbonnier(input: torch.Tensor, target: torch.Tensor, *, eps: float | torch.Tensor = 1e-3,
-                weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Charbonnier loss ``sqrt((input - target)^2 + eps^2)``.
 
     Shape:
@@ -429,7 +438,7 @@ def _tv_examples(n: int, seed: int) -> tuple[torch.Tensor]:
     return (ex.rand(n, 2, 5, 6, g=g),)
 
 
-def _tv_reference(input, *, reduction="mean"):
+def _tv_reference(input: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     """Neighbour differences one row and one column at a time."""
     n, _, h, w = input.shape
     total = input.new_zeros(n)
@@ -468,7 +477,7 @@ def _tv_reference(input, *, reduction="mean"):
     reference=_tv_reference, none_shape="sample",
 )
 def total_variation(input: torch.Tensor, *, weight: torch.Tensor | None = None,
-                    reduction: str = "mean") -> torch.Tensor:
+                    reduction: Reduction = "mean") -> torch.Tensor:
     """Anisotropic total variation, summed per image and averaged over images.
 
     ``TV_n = sum |x[n, c, i+1, j] - x[n, c, i, j]| + sum |x[n, c, i, j+1] - x[n, c, i, j]|``

@@ -29,12 +29,14 @@ is one weight per list. NDCG uses gains ``2^rel - 1`` and discounts ``1 / log2(1
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -184,7 +186,9 @@ def _list_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return scores, relevance
 
 
-def _per_list(fn, scores, relevance, reduction, defined):
+def _per_list(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], scores: torch.Tensor,
+              relevance: torch.Tensor, reduction: str,
+              defined: Callable[[torch.Tensor], bool]) -> torch.Tensor:
     """Apply ``fn(s, y)`` to each list (Python loop) and reduce over the defined ones."""
     losses, count = [], 0
     for s, y in zip(scores, relevance):
@@ -199,22 +203,24 @@ def _per_list(fn, scores, relevance, reduction, defined):
     return loss.sum() if reduction == "sum" or count == 0 else loss.sum() / count
 
 
-def _dcg_terms(y):
+def _dcg_terms(y: torch.Tensor) -> tuple[list[float], float]:
     gains = [2.0 ** float(v) - 1.0 for v in y]
     ideal = sorted(gains, reverse=True)
     return gains, sum(g / math.log2(2 + k) for k, g in enumerate(ideal))
 
 
-def _listnet_reference(scores, relevance, *, reduction="mean"):
-    def one(s, y):
+def _listnet_reference(scores: torch.Tensor, relevance: torch.Tensor, *,
+                       reduction: str = "mean") -> torch.Tensor:
+    def one(s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         p = torch.exp(y) / torch.exp(y).sum()
         return -(p * (s - torch.log(torch.exp(s).sum()))).sum()
 
     return _per_list(one, scores, relevance, reduction, lambda y: len(y) > 0)
 
 
-def _listmle_reference(scores, relevance, *, reduction="mean"):
-    def one(s, y):
+def _listmle_reference(scores: torch.Tensor, relevance: torch.Tensor, *,
+                       reduction: str = "mean") -> torch.Tensor:
+    def one(s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         order = sorted(range(len(y)), key=lambda i: -float(y[i]))  # stable: ties by position
         total = s.sum() * 0.0
         for k, i in enumerate(order):
@@ -225,8 +231,9 @@ def _listmle_reference(scores, relevance, *, reduction="mean"):
     return _per_list(one, scores, relevance, reduction, lambda y: len(y) > 0)
 
 
-def _lambdarank_reference(scores, relevance, *, reduction="mean"):
-    def one(s, y):
+def _lambdarank_reference(scores: torch.Tensor, relevance: torch.Tensor, *,
+                          reduction: str = "mean") -> torch.Tensor:
+    def one(s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         gains, idcg = _dcg_terms(y)
         by_score = sorted(range(len(s)), key=lambda i: -float(s[i].detach()))
         rank = {i: k + 1 for k, i in enumerate(by_score)}
@@ -242,13 +249,14 @@ def _lambdarank_reference(scores, relevance, *, reduction="mean"):
     return _per_list(one, scores, relevance, reduction, lambda y: _dcg_terms(y)[1] > 0)
 
 
-def _approx_ndcg_reference(scores, relevance, *, temperature=1.0, reduction="mean"):
-    def one(s, y):
+def _approx_ndcg_reference(scores: torch.Tensor, relevance: torch.Tensor, *,
+                           temperature: float = 1.0, reduction: str = "mean") -> torch.Tensor:
+    def one(s: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         gains, idcg = _dcg_terms(y)
         dcg = s.sum() * 0.0
         for i in range(len(y)):
-            rank = 1.0 + sum(torch.sigmoid((s[j] - s[i]) / temperature)
-                             for j in range(len(y)) if j != i)
+            rank = 1.0 + sum((torch.sigmoid((s[j] - s[i]) / temperature)
+                              for j in range(len(y)) if j != i), s.new_zeros(()))
             dcg = dcg + gains[i] / torch.log2(1.0 + rank)
         return 1.0 - dcg / idcg
 
@@ -287,7 +295,7 @@ _LAYOUT_PITFALL = ("Lists are padded [Q, L] with a bool mask, or flat [N] rows w
 )
 def listnet(scores: torch.Tensor, relevance: torch.Tensor, *, mask: torch.Tensor | None = None,
             group: torch.Tensor | None = None, max_list_size: int | None = None,
-            weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+            weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """ListNet top-one cross-entropy between softmax(relevance) and softmax(scores).
 
     Shape:
@@ -331,7 +339,7 @@ def listnet(scores: torch.Tensor, relevance: torch.Tensor, *, mask: torch.Tensor
 )
 def listmle(scores: torch.Tensor, relevance: torch.Tensor, *, mask: torch.Tensor | None = None,
             group: torch.Tensor | None = None, max_list_size: int | None = None,
-            weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+            weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """ListMLE: Plackett-Luce negative log-likelihood of the order by relevance.
 
     Shape:
@@ -387,7 +395,7 @@ def listmle(scores: torch.Tensor, relevance: torch.Tensor, *, mask: torch.Tensor
 def lambdarank(scores: torch.Tensor, relevance: torch.Tensor, *,
                mask: torch.Tensor | None = None, group: torch.Tensor | None = None,
                max_list_size: int | None = None, weight: torch.Tensor | None = None,
-               reduction: str = "mean") -> torch.Tensor:
+               reduction: Reduction = "mean") -> torch.Tensor:
     """LambdaRank: |delta NDCG|-weighted pairwise logistic loss per list.
 
     Shape:
@@ -443,7 +451,7 @@ def lambdarank(scores: torch.Tensor, relevance: torch.Tensor, *,
 def approx_ndcg(scores: torch.Tensor, relevance: torch.Tensor, *,
                 mask: torch.Tensor | None = None, temperature: float | torch.Tensor = 1.0,
                 group: torch.Tensor | None = None, max_list_size: int | None = None,
-                weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """1 - ApproxNDCG (Qin, Liu & Li) with approximate ranks from sigmoids of score gaps.
 
     ``temperature`` may be a tensor requiring grad.

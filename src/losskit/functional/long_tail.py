@@ -21,11 +21,13 @@ finite values and gradients.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import torch
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     _reading_values,
@@ -64,7 +66,8 @@ _RCE_LOG_ZERO = -4.0
 # --- shared pieces ---------------------------------------------------------------------------
 
 
-def _log_class_frequencies(name: str, value, input: torch.Tensor,
+def _log_class_frequencies(name: str, value: float | Sequence[float] | torch.Tensor | None,
+                           input: torch.Tensor,
                            x: torch.Tensor) -> torch.Tensor | None:
     """``log value`` as a ``[1, C, 1, ...]`` tensor that broadcasts against the logits.
 
@@ -92,7 +95,9 @@ def _positions(input: torch.Tensor) -> torch.Size:
     return torch.Size((input.shape[0], *input.shape[2:]))
 
 
-def _class_inputs(input, target, weight, reduction, ignore_index):
+def _class_inputs(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+                  reduction: str, ignore_index: int,
+                  ) -> tuple[torch.Tensor, str, torch.Tensor | None]:
     """Checked ``(x, kind, valid)``: float32-or-wider logits, "index" | "soft", and the mask of
     counted positions (None when every position counts)."""
     check_reduction(reduction)
@@ -103,7 +108,8 @@ def _class_inputs(input, target, weight, reduction, ignore_index):
     return upcast(input), kind, valid
 
 
-def _ce_loop(input, target, shift=None):
+def _ce_loop(input: torch.Tensor, target: torch.Tensor,
+             shift: torch.Tensor | None = None) -> torch.Tensor:
     """Per-sample ``log sum_c exp(z_c) - z_y`` with ``z = input + shift`` (float64 loop)."""
     terms = []
     for row, y in zip(input, target):
@@ -132,7 +138,8 @@ _LONG_TAIL_PITFALLS = (
     "you need probabilities.")
 
 
-def _adjusted_reference(input, target, *, reduction="mean"):
+def _adjusted_reference(input: torch.Tensor, target: torch.Tensor, *,
+                        reduction: str = "mean") -> torch.Tensor:
     # With no prior given the adjustment is a constant shift: plain cross-entropy, written
     # out per sample (the prior's effect is tested in tests/test_long_tail.py).
     return reduced(_ce_loop(input, target), reduction)
@@ -172,7 +179,7 @@ def logit_adjusted_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                                  class_weight: torch.Tensor | Sequence[float] | None = None,
                                  ignore_index: int = -100, label_smoothing: float = 0.0,
                                  weight: torch.Tensor | None = None,
-                                 reduction: str = "mean") -> torch.Tensor:
+                                 reduction: Reduction = "mean") -> torch.Tensor:
     """Cross-entropy on ``input + tau * log(class_prior)`` (Menon et al. 2021).
 
     Args:
@@ -230,7 +237,8 @@ def balanced_softmax(input: torch.Tensor, target: torch.Tensor, *,
                      class_counts: torch.Tensor | Sequence[float] | None = None,
                      class_weight: torch.Tensor | Sequence[float] | None = None,
                      ignore_index: int = -100, label_smoothing: float = 0.0,
-                     weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                     weight: torch.Tensor | None = None,
+                     reduction: Reduction = "mean") -> torch.Tensor:
     """Balanced Softmax: cross-entropy on ``input + log(class_counts)`` (Ren et al. 2020).
 
     Args:
@@ -260,7 +268,8 @@ def balanced_softmax(input: torch.Tensor, target: torch.Tensor, *,
 # --- noisy labels ------------------------------------------------------------------------------
 
 
-def _gce_reference(input, target, *, reduction="mean"):
+def _gce_reference(input: torch.Tensor, target: torch.Tensor, *,
+                   reduction: str = "mean") -> torch.Tensor:
     # Zhang & Sabuncu's L_q = (1 - p_y^q) / q at q = 0.7, on probabilities, per sample.
     terms = [(1 - torch.softmax(row, 0)[y] ** 0.7) / 0.7 for row, y in zip(input, target)]
     return reduced(torch.stack(terms) if terms else input.sum(1) * 0, reduction)
@@ -298,7 +307,7 @@ def _gce_reference(input, target, *, reduction="mean"):
 def generalized_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                               q: float | torch.Tensor = 0.7, ignore_index: int = -100,
                               weight: torch.Tensor | None = None,
-                              reduction: str = "mean") -> torch.Tensor:
+                              reduction: Reduction = "mean") -> torch.Tensor:
     """Generalized cross-entropy ``(1 - p_y^q) / q`` (Zhang & Sabuncu 2018).
 
     Args:
@@ -324,7 +333,8 @@ def generalized_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
     return reduce(loss, reduction, weight=weight, mask=valid)
 
 
-def _sce_reference(input, target, *, reduction="mean"):
+def _sce_reference(input: torch.Tensor, target: torch.Tensor, *,
+                   reduction: str = "mean") -> torch.Tensor:
     # Wang et al.: 0.1 CE + 1.0 RCE, RCE = -sum_k p_k log q_k with log 0 = -4 (one-hot q).
     terms = []
     for row, y in zip(input, target):
@@ -368,7 +378,7 @@ def _sce_reference(input, target, *, reduction="mean"):
 def symmetric_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                             alpha: float | torch.Tensor = 0.1, beta: float | torch.Tensor = 1.0,
                             ignore_index: int = -100, weight: torch.Tensor | None = None,
-                            reduction: str = "mean") -> torch.Tensor:
+                            reduction: Reduction = "mean") -> torch.Tensor:
     """Symmetric cross-entropy ``alpha * CE + beta * RCE`` (Wang et al. 2019).
 
     Args:
@@ -399,7 +409,8 @@ def symmetric_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
     return reduce(alpha * -logp_y + beta * rce, reduction, weight=weight, mask=valid)
 
 
-def _bootstrap_reference(input, target, *, reduction="mean"):
+def _bootstrap_reference(input: torch.Tensor, target: torch.Tensor, *,
+                         reduction: str = "mean") -> torch.Tensor:
     # Reed et al.'s soft bootstrapping at beta = 0.95: cross-entropy against
     # beta y + (1 - beta) p with p the (constant) prediction, per sample.
     terms = []
@@ -451,10 +462,11 @@ _BOOTSTRAP_MODES = ("soft", "hard")
                        "detach=False is gradchecked in tests/test_long_tail.py"},
 )
 def bootstrapped_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
-                               beta: float | torch.Tensor = 0.95, mode: str = "soft",
+                               beta: float | torch.Tensor = 0.95,
+                               mode: Literal["soft", "hard"] = "soft",
                                detach: bool = True, ignore_index: int = -100,
                                weight: torch.Tensor | None = None,
-                               reduction: str = "mean") -> torch.Tensor:
+                               reduction: Reduction = "mean") -> torch.Tensor:
     """Bootstrapped cross-entropy of Reed et al. (2015), soft or hard.
 
     Args:
@@ -498,12 +510,14 @@ def bootstrapped_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
 # --- scoring rules -----------------------------------------------------------------------------
 
 
-def _brier_reference(input, target, *, reduction="mean"):
+def _brier_reference(input: torch.Tensor, target: torch.Tensor, *,
+                     reduction: str = "mean") -> torch.Tensor:
     # Brier (1950): sum over classes of the squared probability error, per sample.
     terms = []
     for row, y in zip(input, target):
         p = torch.softmax(row, 0)
-        terms.append(sum((p[k] - (1.0 if k == int(y) else 0.0)) ** 2 for k in range(len(p))))
+        terms.append(sum(((p[k] - (1.0 if k == int(y) else 0.0)) ** 2 for k in range(len(p))),
+                         p.new_zeros(())))
     return reduced(torch.stack(terms) if terms else input.sum(1) * 0, reduction)
 
 
@@ -537,7 +551,7 @@ def _brier_reference(input, target, *, reduction="mean"):
     example_inputs=ex.class_logits, reference=_brier_reference, none_shape="position",
 )
 def brier(input: torch.Tensor, target: torch.Tensor, *, ignore_index: int = -100,
-          weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+          weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Multi-class Brier score ``sum_k (softmax(input)_k - onehot(target)_k)^2`` per position.
 
     Shape:

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from .._core.reduce import reduce, reduce_summed, safe_divide, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -35,7 +36,8 @@ from . import _examples as ex
 __all__ = ["coral", "coral_predict_rank", "corn", "corn_predict_rank"]
 
 
-def _check_ordinal(input: torch.Tensor, target: torch.Tensor, weight, reduction: str) -> int:
+def _check_ordinal(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+                   reduction: str) -> int:
     """Checks shared by both losses; returns the number of ranks K."""
     check_reduction(reduction)
     check_floating("input", input)
@@ -61,12 +63,15 @@ def _binary_nll(logits: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
     return torch.where(levels, F.softplus(-logits), F.softplus(logits))
 
 
-def _ordinal_examples(n: int, seed: int, ranks: int = 5):
+def _ordinal_examples(n: int, seed: int,
+                      ranks: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
     g = ex.generator(seed)
     return ex.randn(n, ranks - 1, g=g) * 2, torch.randint(0, ranks, (n,), generator=g)
 
 
-def _coral_reference(input, target, *, importance_weights=None, reduction="mean"):
+def _coral_reference(input: torch.Tensor, target: torch.Tensor, *,
+                     importance_weights: torch.Tensor | None = None,
+                     reduction: str = "mean") -> torch.Tensor:
     levels = (target[:, None] > torch.arange(input.shape[1])).to(input.dtype)
     per_threshold = F.binary_cross_entropy_with_logits(input, levels, reduction="none")
     if importance_weights is not None:
@@ -108,7 +113,7 @@ def _coral_reference(input, target, *, importance_weights=None, reduction="mean"
 )
 def coral(input: torch.Tensor, target: torch.Tensor, *,
           importance_weights: torch.Tensor | None = None, weight: torch.Tensor | None = None,
-          reduction: str = "mean") -> torch.Tensor:
+          reduction: Reduction = "mean") -> torch.Tensor:
     """CORAL loss (same values as ``coral_pytorch.losses.coral_loss`` on the levels of target).
 
     The loss is a sum of binary cross-entropies, one per threshold; what makes it CORAL
@@ -145,7 +150,8 @@ def coral(input: torch.Tensor, target: torch.Tensor, *,
     return reduce(loss.sum(dim=1), reduction, weight=weight)
 
 
-def _corn_reference(input, target, *, reduction="mean"):
+def _corn_reference(input: torch.Tensor, target: torch.Tensor, *,
+                    reduction: str = "mean") -> torch.Tensor:
     """Brute force over (sample, task) pairs, as the paper states CORN: task k trains on
     the samples with y >= k, with label [y > k]."""
     ranks = target.tolist()
@@ -196,7 +202,7 @@ def _corn_reference(input, target, *, reduction="mean"):
     head="conditional_logits",
 )
 def corn(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
-         reduction: str = "mean") -> torch.Tensor:
+         reduction: Reduction = "mean") -> torch.Tensor:
     """CORN loss (same value as ``coral_pytorch.losses.corn_loss``).
 
     ``"none"`` gives each sample's summed binary losses over the tasks it takes part in

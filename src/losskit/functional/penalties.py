@@ -11,11 +11,13 @@ surrogates of group-fairness criteria computed on the batch, for use as
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, Literal, get_args
 
 import torch
 
 from .._core.reduce import reduce, safe_divide, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     _reading_values,
@@ -34,7 +36,8 @@ __all__ = [
     "l2_penalty",
 ]
 
-ParamsLike = torch.Tensor | Iterable[torch.Tensor] | torch.nn.Module
+ParamsLike = (torch.Tensor | Iterable[torch.Tensor | tuple[str, torch.Tensor]]
+              | torch.nn.Module)
 
 # Modules whose parameters are scale/shift of a normalization, not weights to shrink.
 _NORM_TYPES = (
@@ -51,7 +54,7 @@ def _collect(params: ParamsLike, exclude_bias: bool, exclude_norm: bool) -> list
     if isinstance(params, torch.Tensor):
         return [params]
     if isinstance(params, torch.nn.Module):
-        out = []
+        out: list[torch.Tensor] = []
         for module in params.modules():
             if exclude_norm and isinstance(module, _NORM_TYPES):
                 continue
@@ -65,16 +68,17 @@ def _collect(params: ParamsLike, exclude_bias: bool, exclude_norm: bool) -> list
     except TypeError:
         raise LossInputError(f"params must be a tensor, an iterable of tensors or a "
                              f"torch.nn.Module, got {type(params).__name__}") from None
-    tensors = []
-    for i, p in enumerate(items):
+    tensors: list[torch.Tensor] = []
+    for i, item in enumerate(items):
+        candidate: object = item
         # named_parameters() yields (name, tensor) pairs; accept them too.
-        if isinstance(p, tuple) and len(p) == 2 and isinstance(p[1], torch.Tensor):
-            if exclude_bias and str(p[0]).rsplit(".", 1)[-1] == "bias":
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], torch.Tensor):
+            if exclude_bias and str(item[0]).rsplit(".", 1)[-1] == "bias":
                 continue
-            p = p[1]
-        if not isinstance(p, torch.Tensor):
-            raise LossInputError(f"params[{i}] must be a tensor, got {type(p).__name__}")
-        tensors.append(p)
+            candidate = item[1]
+        if not isinstance(candidate, torch.Tensor):
+            raise LossInputError(f"params[{i}] must be a tensor, got {type(candidate).__name__}")
+        tensors.append(candidate)
     return tensors
 
 
@@ -94,7 +98,7 @@ def _params_examples(n: int, seed: int) -> tuple[torch.Tensor]:
     return (ex.randn(n, 3, g=g),)
 
 
-def _zero_params(args: tuple) -> tuple:
+def _zero_params(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (torch.zeros_like(args[0]), *args[1:])
 
 
@@ -184,19 +188,21 @@ def _bound_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torc
                                                                    dtype=torch.float64)
 
 
-def _bound_reference(pred, lower, upper, *, kind="squared", reduction="mean"):
+def _bound_reference(pred: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor, *,
+                     kind: str = "squared", reduction: str = "mean") -> torch.Tensor:
     # The distance to the projection onto [lower, upper], via torch.clamp.
     gap = (pred - torch.clamp(pred, lower, upper)).abs()
     loss = gap.square() if kind == "squared" else gap
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
 
-def _clamped(args: tuple) -> tuple:
+def _clamped(args: tuple[Any, ...]) -> tuple[Any, ...]:
     pred, lower, upper = args[:3]
     return (torch.clamp(pred.detach(), lower, upper), lower, upper, *args[3:])
 
 
-def _as_bound(name: str, bound, like: torch.Tensor) -> torch.Tensor | None:
+def _as_bound(name: str, bound: torch.Tensor | float | None,
+              like: torch.Tensor) -> torch.Tensor | None:
     if bound is None:
         return None
     if isinstance(bound, (int, float)):
@@ -234,8 +240,10 @@ def _as_bound(name: str, bound, like: torch.Tensor) -> torch.Tensor | None:
     head="none",
 )
 def bound_penalty(pred: torch.Tensor, lower: torch.Tensor | float | None = None,
-                  upper: torch.Tensor | float | None = None, *, kind: str = "squared",
-                  weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                  upper: torch.Tensor | float | None = None, *,
+                  kind: Literal["squared", "hinge"] = "squared",
+                  weight: torch.Tensor | None = None,
+                  reduction: Reduction = "mean") -> torch.Tensor:
     """Penalty for predictions outside ``[lower, upper]`` (either bound may be ``None``).
 
     Shape:
@@ -266,7 +274,9 @@ def bound_penalty(pred: torch.Tensor, lower: torch.Tensor | float | None = None,
 
 # --- group fairness gaps ----------------------------------------------------------------------
 
-_AGGREGATES = ("max", "variance")
+#: How the fairness gaps combine the groups' rates: the largest gap or their variance.
+GapAggregate = Literal["max", "variance"]
+_AGGREGATES: tuple[str, ...] = get_args(GapAggregate)
 
 
 def _check_binary_logits(logits: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
@@ -362,7 +372,7 @@ def _fairness_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     head="none",
 )
 def demographic_parity_gap(logits: torch.Tensor, group: torch.Tensor, *,
-                           aggregate: str = "max") -> torch.Tensor:
+                           aggregate: GapAggregate = "max") -> torch.Tensor:
     """Gap between groups in mean predicted positive probability ``sigmoid(logits)``.
 
     ``aggregate="max"`` gives the largest pairwise gap ``max_g r_g - min_g r_g`` (in
@@ -416,7 +426,7 @@ def _odds_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch
     head="none",
 )
 def equalized_odds_gap(logits: torch.Tensor, target: torch.Tensor, group: torch.Tensor, *,
-                       aggregate: str = "max") -> torch.Tensor:
+                       aggregate: GapAggregate = "max") -> torch.Tensor:
     """``max(TPR gap, FPR gap)`` between groups, with soft rates from ``sigmoid(logits)``.
 
     The gap of each rate is aggregated over groups as in :func:`demographic_parity_gap`

@@ -10,11 +10,14 @@ float16/bfloat16 inputs are computed in float32.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -39,7 +42,8 @@ def _ranking_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, to
     return ex.randn(n, g=g), ex.randn(n, g=g), target
 
 
-def _margin_ranking_reference(input1, input2, target, *, margin=0.0, reduction="mean"):
+def _margin_ranking_reference(input1: torch.Tensor, input2: torch.Tensor, target: torch.Tensor,
+                              *, margin: float = 0.0, reduction: str = "mean") -> torch.Tensor:
     return F.margin_ranking_loss(input1, input2, target, margin=margin, reduction=reduction)
 
 
@@ -82,7 +86,8 @@ def _same_group(group: torch.Tensor | None, n: int) -> torch.Tensor | None:
 )
 def margin_ranking(input1: torch.Tensor, input2: torch.Tensor, target: torch.Tensor, *,
                    margin: float | torch.Tensor = 0.0, group: torch.Tensor | None = None,
-                   weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                   weight: torch.Tensor | None = None,
+                   reduction: Reduction = "mean") -> torch.Tensor:
     """Margin ranking loss ``max(0, -target (input1 - input2) + margin)``.
 
     Same values as :func:`torch.nn.functional.margin_ranking_loss` (except that an empty
@@ -136,7 +141,8 @@ def _pairwise_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return scores, labels
 
 
-def _pairwise_reference(input, target, *, reduction="mean"):
+def _pairwise_reference(input: torch.Tensor, target: torch.Tensor, *,
+                        reduction: str = "mean") -> torch.Tensor:
     """Brute force: a Python double loop over (positive, negative) pairs."""
     n = len(target)
     zero = input.sum() * 0.0
@@ -179,7 +185,7 @@ def _pairwise_reference(input, target, *, reduction="mean"):
 )
 def pairwise_logistic(input: torch.Tensor, target: torch.Tensor, *,
                       group: torch.Tensor | None = None, weight: torch.Tensor | None = None,
-                      reduction: str = "mean") -> torch.Tensor:
+                      reduction: Reduction = "mean") -> torch.Tensor:
     """AUC surrogate: mean of ``softplus(s_neg - s_pos)`` over all (positive, negative) pairs.
 
     The ``[N, N]`` pair matrix is built and the (positive, negative) pairs selected by a
@@ -219,11 +225,12 @@ def _soft_f1_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ex.binary_logits(n, seed, labels=4)
 
 
-def _soft_f1_optimum(args: tuple) -> tuple:
+def _soft_f1_optimum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (1000.0 * (2.0 * args[1] - 1.0), args[1], *args[2:])
 
 
-def _soft_f1_reference(input, target, *, smooth=1e-5, reduction="mean"):
+def _soft_f1_reference(input: torch.Tensor, target: torch.Tensor, *, smooth: float = 1e-5,
+                       reduction: str = "mean") -> torch.Tensor:
     p = torch.sigmoid(input)
     tp, fp, fn = (p * target).sum(0), (p * (1 - target)).sum(0), ((1 - p) * target).sum(0)
     loss = 1 - (2 * tp + smooth) / (2 * tp + fp + fn + smooth)
@@ -264,7 +271,7 @@ def _soft_f1_reference(input, target, *, smooth=1e-5, reduction="mean"):
     none_shape="class",
 )
 def soft_f1(input: torch.Tensor, target: torch.Tensor, *, smooth: float = 1e-5,
-            weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+            weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Soft (expected-count) F1 loss from logits, per label and macro-averaged.
 
     ``1 - (2 tp + smooth) / (2 tp + fp + fn + smooth)``, written as ``(sum p + sum y -

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from .._core.reduce import reduce, reduce_summed, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -44,18 +46,20 @@ __all__ = [
 ]
 
 
-def _perfect(args: tuple) -> tuple:
+def _perfect(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """Arguments whose prediction equals the target."""
     return (args[1].clone(), args[1], *args[2:])
 
 
-def _pair(input, target, weight, reduction):
+def _pair(input: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None,
+          reduction: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Checked, upcast (input, target) of an elementwise regression loss."""
     check_pair(input, target, weight, reduction)
     return upcast(input), upcast(target)
 
 
-def _accelerated(name, x, y, weight, reduction, **hyper):
+def _accelerated(name: str, x: torch.Tensor, y: torch.Tensor, weight: torch.Tensor | None,
+                 reduction: str, **hyper: float | torch.Tensor) -> torch.Tensor | None:
     """The accelerator's result for a weightless call of ``name``, reduced; or None.
 
     Every elementwise definition below asks here first (see :mod:`losskit.kernels`)."""
@@ -65,17 +69,19 @@ def _accelerated(name, x, y, weight, reduction, **hyper):
     return None if out is None else reduce_summed(out, reduction, shape=x.shape)
 
 
-def _huber_reference(input, target, *, delta=1.0, reduction="mean"):
+def _huber_reference(input: torch.Tensor, target: torch.Tensor, *, delta: float = 1.0,
+                     reduction: str = "mean") -> torch.Tensor:
     # Huber (1964), the two branches written out per element.
-    def scalar(x, y):
+    def scalar(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         r = abs(float((x - y).detach()))
         return 0.5 * (x - y) ** 2 if r <= delta else delta * ((x - y).abs() - 0.5 * delta)
     return elementwise_loop(scalar)(input, target, reduction=reduction)
 
 
-def _smooth_l1_reference(input, target, *, beta=1.0, reduction="mean"):
+def _smooth_l1_reference(input: torch.Tensor, target: torch.Tensor, *, beta: float = 1.0,
+                         reduction: str = "mean") -> torch.Tensor:
     # Girshick (2015): 0.5 r^2 / beta inside the band, |r| - 0.5 beta outside.
-    def scalar(x, y):
+    def scalar(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         r = abs(float((x - y).detach()))
         return 0.5 * (x - y) ** 2 / beta if r < beta else (x - y).abs() - 0.5 * beta
     return elementwise_loop(scalar)(input, target, reduction=reduction)
@@ -101,7 +107,7 @@ def _smooth_l1_reference(input, target, *, beta=1.0, reduction="mean"):
     reference=elementwise_loop(lambda x, y: (x - y) * (x - y)),
 )
 def mse(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
-        reduction: str = "mean") -> torch.Tensor:
+        reduction: Reduction = "mean") -> torch.Tensor:
     """Mean squared error ``(input - target)^2``.
 
     Shape:
@@ -139,7 +145,7 @@ def mse(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | Non
     reference=elementwise_loop(lambda x, y: (x - y) if x > y else (y - x)),
 )
 def mae(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
-        reduction: str = "mean") -> torch.Tensor:
+        reduction: Reduction = "mean") -> torch.Tensor:
     """Mean absolute error ``|input - target|``.
 
     Shape:
@@ -178,7 +184,7 @@ def mae(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | Non
     learnable=("delta",),
 )
 def huber(input: torch.Tensor, target: torch.Tensor, *, delta: float | torch.Tensor = 1.0,
-          weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+          weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Huber loss with threshold ``delta`` (same values as :func:`torch.nn.functional.huber_loss`).
 
     Shape:
@@ -222,7 +228,7 @@ def huber(input: torch.Tensor, target: torch.Tensor, *, delta: float | torch.Ten
     learnable=("beta",),
 )
 def smooth_l1(input: torch.Tensor, target: torch.Tensor, *, beta: float | torch.Tensor = 1.0,
-              weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+              weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Smooth L1 loss (same values as :func:`torch.nn.functional.smooth_l1_loss`).
 
     Shape:
@@ -250,7 +256,8 @@ def smooth_l1(input: torch.Tensor, target: torch.Tensor, *, beta: float | torch.
 _LOG2 = math.log(2.0)
 
 
-def _log_cosh_reference(input, target, *, reduction="mean"):
+def _log_cosh_reference(input: torch.Tensor, target: torch.Tensor, *,
+                        reduction: str = "mean") -> torch.Tensor:
     # Direct textbook form; fine in float64 for moderate residuals.
     return reduced(torch.log(torch.cosh(input - target)), reduction)
 
@@ -279,7 +286,7 @@ def _log_cosh_reference(input, target, *, reduction="mean"):
     example_inputs=ex.regression, optimum=_perfect, reference=_log_cosh_reference,
 )
 def log_cosh(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
-             reduction: str = "mean") -> torch.Tensor:
+             reduction: Reduction = "mean") -> torch.Tensor:
     """Log-cosh loss, computed in the overflow-free form.
 
     Shape:
@@ -303,7 +310,9 @@ def _quantile_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ex.regression(n, seed)
 
 
-def _pinball_reference(input, target, *, quantiles=0.5, reduction="mean"):
+def _pinball_reference(input: torch.Tensor, target: torch.Tensor, *,
+                       quantiles: float | Sequence[float] = 0.5,
+                       reduction: str = "mean") -> torch.Tensor:
     qs = [quantiles] if isinstance(quantiles, (int, float)) else list(quantiles)
     preds = input.unsqueeze(-1) if isinstance(quantiles, (int, float)) else input
     cols = []
@@ -335,7 +344,7 @@ def _pinball_reference(input, target, *, quantiles=0.5, reduction="mean"):
 )
 def quantile(input: torch.Tensor, target: torch.Tensor, *,
              quantiles: float | Sequence[float] = 0.5, weight: torch.Tensor | None = None,
-             reduction: str = "mean") -> torch.Tensor:
+             reduction: Reduction = "mean") -> torch.Tensor:
     """Pinball loss at one quantile level, or at several levels at once.
 
     Shape:
@@ -351,11 +360,13 @@ def quantile(input: torch.Tensor, target: torch.Tensor, *,
     check_floating("input", input)
     check_floating("target", target)
     single = isinstance(quantiles, (int, float))
-    levels = [float(quantiles)] if single else [float(q) for q in quantiles]
+    levels = ([float(quantiles)] if isinstance(quantiles, (int, float))
+              else [float(q) for q in quantiles])
     if not levels:
         raise LossInputError("quantiles must name at least one level in (0, 1)")
-    for q in levels:
-        check_param("quantiles", q, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
+    for level in levels:
+        check_param("quantiles", level, low=0.0, high=1.0, low_inclusive=False,
+                    high_inclusive=False)
     x, y = upcast(input), upcast(target)
     if single:
         if x.shape != y.shape:
@@ -378,7 +389,8 @@ def quantile(input: torch.Tensor, target: torch.Tensor, *,
     return reduce(loss, reduction, weight=weight)
 
 
-def _msle_reference(input, target, *, reduction="mean"):
+def _msle_reference(input: torch.Tensor, target: torch.Tensor, *,
+                    reduction: str = "mean") -> torch.Tensor:
     loss = (torch.log(1 + input) - torch.log(1 + target)) ** 2
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
@@ -406,7 +418,7 @@ def _msle_reference(input, target, *, reduction="mean"):
     head="log1p",
 )
 def msle(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | None = None,
-         reduction: str = "mean") -> torch.Tensor:
+         reduction: Reduction = "mean") -> torch.Tensor:
     """Mean squared log error ``(log1p(input) - log1p(target))^2``.
 
     Shape:
@@ -429,7 +441,8 @@ def _poisson_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
                                                     generator=g)
 
 
-def _poisson_reference(input, target, *, reduction="mean"):
+def _poisson_reference(input: torch.Tensor, target: torch.Tensor, *,
+                       reduction: str = "mean") -> torch.Tensor:
     # torch's own poisson_nll_loss (log_input=True), which the definition does not call.
     return torch.nn.functional.poisson_nll_loss(input, target, reduction=reduction)
 
@@ -463,7 +476,7 @@ def _poisson_reference(input, target, *, reduction="mean"):
 )
 def poisson_nll(input: torch.Tensor, target: torch.Tensor, *, log_input: bool = True,
                 full: bool = False, eps: float = 1e-8, exposure: torch.Tensor | None = None,
-                weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Poisson negative log-likelihood (same values as torch's ``poisson_nll_loss``).
 
     ``exposure`` (time at risk, population, ...) multiplies the rate: with ``log_input``
@@ -504,7 +517,9 @@ def _gaussian_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, t
     return ex.randn(n, 3, g=g), ex.randn(n, 3, g=g), ex.rand(n, 3, g=g) + 0.5
 
 
-def _gaussian_reference(input, target, var, *, full=False, eps=1e-6, reduction="mean"):
+def _gaussian_reference(input: torch.Tensor, target: torch.Tensor, var: torch.Tensor, *,
+                        full: bool = False, eps: float = 1e-6,
+                        reduction: str = "mean") -> torch.Tensor:
     # torch's own gaussian_nll_loss, which the definition does not call.
     return torch.nn.functional.gaussian_nll_loss(input, target, var, full=full, eps=eps,
                                                  reduction=reduction)
@@ -534,7 +549,7 @@ def _gaussian_reference(input, target, var, *, full=False, eps=1e-6, reduction="
 )
 def gaussian_nll(input: torch.Tensor, target: torch.Tensor, var: torch.Tensor, *,
                  full: bool = False, eps: float = 1e-6, weight: torch.Tensor | None = None,
-                 reduction: str = "mean") -> torch.Tensor:
+                 reduction: Reduction = "mean") -> torch.Tensor:
     """Gaussian NLL with predicted variance (same values as torch's ``gaussian_nll_loss``).
 
     Shape:
@@ -553,7 +568,8 @@ def gaussian_nll(input: torch.Tensor, target: torch.Tensor, var: torch.Tensor, *
     if v.dim() == x.dim() - 1 and v.shape == x.shape[:-1]:
         v = v.unsqueeze(-1)
     try:
-        torch.broadcast_shapes(v.shape, x.shape)
+        # torch.broadcast_shapes is unannotated in torch's source
+        torch.broadcast_shapes(v.shape, x.shape)  # type: ignore[no-untyped-call]
     except RuntimeError:
         raise LossInputError(
             f"var of shape {tuple(var.shape)} does not match input {tuple(input.shape)}"

@@ -16,6 +16,7 @@ import torch
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     check_broadcastable,
     check_floating,
@@ -43,7 +44,9 @@ def _rollout_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return probs.log(), ex.randn(n, 4, g=g) * 3
 
 
-def _pg_reference(log_probs, returns, *, baseline=None, reduction="mean"):
+def _pg_reference(log_probs: torch.Tensor, returns: torch.Tensor, *,
+                  baseline: torch.Tensor | None = None,
+                  reduction: str = "mean") -> torch.Tensor:
     # Brute-force loop: the REINFORCE surrogate term by term.
     flat_lp, flat_r = log_probs.reshape(-1), returns.reshape(-1).tolist()
     b = ([0.0] * len(flat_r) if baseline is None
@@ -78,7 +81,7 @@ def _pg_reference(log_probs, returns, *, baseline=None, reduction="mean"):
 def policy_gradient(log_probs: torch.Tensor, returns: torch.Tensor, *,
                     baseline: torch.Tensor | float | None = None,
                     normalize_returns: bool = False, weight: torch.Tensor | None = None,
-                    reduction: str = "mean") -> torch.Tensor:
+                    reduction: Reduction = "mean") -> torch.Tensor:
     """REINFORCE loss ``-(returns - baseline) * log_probs``; advantages carry no gradient.
 
     ``normalize_returns`` standardizes the advantages over all elements of the batch
@@ -129,8 +132,9 @@ def _actor_critic_examples(n: int, seed: int) -> tuple[torch.Tensor, ...]:
     return log_probs, ex.randn(n, 4, g=g), returns
 
 
-def _ac_reference(log_probs, values, returns, *, entropy=None, value_coef=0.5,
-                  entropy_coef=0.01, reduction="mean"):
+def _ac_reference(log_probs: torch.Tensor, values: torch.Tensor, returns: torch.Tensor, *,
+                  entropy: torch.Tensor | None = None, value_coef: float = 0.5,
+                  entropy_coef: float = 0.01, reduction: str = "mean") -> torch.Tensor:
     # Independent composition: REINFORCE with the (frozen) critic as baseline plus
     # torch's MSE for the critic.
     policy = _pg_reference(log_probs, returns, baseline=values.detach(), reduction="none")
@@ -175,7 +179,7 @@ def actor_critic(log_probs: torch.Tensor, values: torch.Tensor, returns: torch.T
                  entropy: torch.Tensor | None = None, value_coef: float = 0.5,
                  entropy_coef: float = 0.01, return_parts: bool = False,
                  weight: torch.Tensor | None = None,
-                 reduction: str = "mean") -> torch.Tensor | ActorCriticParts:
+                 reduction: Reduction = "mean") -> torch.Tensor | ActorCriticParts:
     """A2C loss ``-A log_probs + value_coef (values - returns)^2 - entropy_coef entropy``.
 
     The advantage ``A = returns - values`` is detached for the policy term. With

@@ -26,10 +26,13 @@ gradient equals that of one big batch.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 
 from .._core.reduce import upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -41,6 +44,7 @@ from .._core.validate import (
 from . import _examples as ex
 from ._lm import (
     AGGREGATIONS,
+    Aggregation,
     aggregate,
     check_logps,
     check_mask,
@@ -114,13 +118,15 @@ def _ppo_examples(n: int, seed: int) -> tuple[torch.Tensor, ...]:
     return logps, logps + ex.randn(n, _TOKENS, g=g) * 0.25, ex.randn(n, _TOKENS, g=g)
 
 
-def _reduce_loop(per_token, reduction, weight):
+def _reduce_loop(per_token: torch.Tensor, reduction: str,
+                 weight: torch.Tensor | None) -> torch.Tensor:
     loss = per_token if weight is None else per_token * weight
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
 
-def _ppo_reference(logps, old_logps, advantages, *, clip=0.2, clip_high=None, weight=None,
-                   reduction="mean"):
+def _ppo_reference(logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Tensor, *,
+                   clip: float = 0.2, clip_high: float | None = None,
+                   weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     # PPO eq. 7 token by token, with DAPO's separate upper bound.
     high = clip if clip_high is None else clip_high
     adv = advantages if advantages.dim() == 2 else advantages[:, None].expand_as(logps)
@@ -144,7 +150,9 @@ def _value_examples(n: int, seed: int) -> tuple[torch.Tensor, ...]:
     return old + ex.randn(n, _TOKENS, g=g) * 0.3, old, ex.randn(n, _TOKENS, g=g)
 
 
-def _value_reference(values, old_values, returns, *, clip=0.2, weight=None, reduction="mean"):
+def _value_reference(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, *,
+                     clip: float = 0.2, weight: torch.Tensor | None = None,
+                     reduction: str = "mean") -> torch.Tensor:
     # PPO2's clipped value loss, element by element with Python comparisons.
     terms = []
     for v, o, r in zip(values.reshape(-1), old_values.reshape(-1).tolist(),
@@ -166,8 +174,9 @@ def _grpo_examples(n: int, seed: int) -> tuple[torch.Tensor, ...]:
     return logps, logps + ex.randn(n, _TOKENS, g=g) * 0.25, ex.rand(n, g=g) * 2
 
 
-def _grpo_reference(logps, old_logps, rewards, *, group_size=None, beta=0.0, clip=0.2,
-                    weight=None, reduction="mean"):
+def _grpo_reference(logps: torch.Tensor, old_logps: torch.Tensor, rewards: torch.Tensor, *,
+                    group_size: int | None = None, beta: float = 0.0, clip: float = 0.2,
+                    weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     # DeepSeekMath eq. 3 with outcome supervision: group-normalized rewards (unbiased std)
     # broadcast to every token of the completion, PPO's clipped ratio; one group here.
     n = rewards.shape[0]
@@ -189,7 +198,8 @@ def _kl_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return logps, logps + ex.randn(n, _TOKENS, g=g) * 0.5
 
 
-def _kl_reference(logps, reference_logps, *, estimator="k3", weight=None, reduction="mean"):
+def _kl_reference(logps: torch.Tensor, reference_logps: torch.Tensor, *, estimator: str = "k3",
+                  weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
     # Schulman (2020): with r = p_ref / p_policy, k1 = -log r, k2 = (log r)^2 / 2,
     # k3 = (r - 1) - log r; written with r itself.
     r = torch.exp(reference_logps.detach() - logps)
@@ -235,8 +245,8 @@ def _kl_reference(logps, reference_logps, *, estimator="k3", weight=None, reduct
 )
 def ppo_clip(logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Tensor, *,
              clip: float = 0.2, clip_high: float | None = None, mask: torch.Tensor | None = None,
-             aggregation: str = "token", normalizer: float | torch.Tensor | None = None,
-             weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+             aggregation: Aggregation = "token", normalizer: float | torch.Tensor | None = None,
+             weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """PPO clipped surrogate per token, ``-min(ratio A, clamp(ratio, 1 - clip, 1 + clip_high) A)``.
 
     ``clip_high`` defaults to ``clip``. ``aggregation`` ("token", "sequence", "constant", see
@@ -303,7 +313,7 @@ def ppo_clip(logps: torch.Tensor, old_logps: torch.Tensor, advantages: torch.Ten
 def ppo_value(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, *,
               clip: float = 0.2, mask: torch.Tensor | None = None,
               normalizer: float | torch.Tensor | None = None,
-              weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+              weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Clipped value loss ``0.5 max((v - R)^2, (old + clamp(v - old, -clip, clip) - R)^2)``.
 
     ``"mean"`` is over the tokens of ``mask`` (all when None), or over ``normalizer``.
@@ -382,8 +392,8 @@ def grpo(logps: torch.Tensor, old_logps: torch.Tensor, rewards: torch.Tensor, *,
          group_size: int | None = None, mask: torch.Tensor | None = None,
          reference_logps: torch.Tensor | None = None, beta: float = 0.0, clip: float = 0.2,
          clip_high: float | None = None, scale_rewards: bool = True,
-         aggregation: str = "token", normalizer: float | torch.Tensor | None = None,
-         weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+         aggregation: Aggregation = "token", normalizer: float | torch.Tensor | None = None,
+         weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """GRPO loss: PPO clipped surrogate with group-normalized rewards, plus ``beta`` k3 KL.
 
     Rows come in contiguous groups of ``group_size`` completions of one prompt
@@ -467,9 +477,10 @@ def grpo(logps: torch.Tensor, old_logps: torch.Tensor, rewards: torch.Tensor, *,
     example_inputs=_kl_examples, reference=_kl_reference,
     optimum=lambda args: (args[1].detach().clone(), *args[1:]),
 )
-def kl_penalty(logps: torch.Tensor, reference_logps: torch.Tensor, *, estimator: str = "k3",
+def kl_penalty(logps: torch.Tensor, reference_logps: torch.Tensor, *,
+               estimator: Literal["k1", "k2", "k3"] = "k3",
                mask: torch.Tensor | None = None, normalizer: float | torch.Tensor | None = None,
-               weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+               weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Per-token KL(policy || reference) estimate: k1, k2 or k3 (Schulman 2020).
 
     With ``x = reference_logps - logps``: ``k1 = -x``, ``k2 = x^2 / 2``,

@@ -17,11 +17,14 @@ negative log-likelihood instead.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -34,7 +37,7 @@ from . import _examples as ex
 __all__ = ["cauchy", "geman_mcclure", "general_robust", "tukey_biweight", "welsch"]
 
 
-def _perfect(args: tuple) -> tuple:
+def _perfect(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (args[1].clone(), args[1], *args[2:])
 
 
@@ -106,7 +109,9 @@ def _reduced(loss: torch.Tensor, reduction: str) -> torch.Tensor:
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
 
 
-def _barron_reference(input, target, *, alpha=1.0, scale=1.0, reduction="mean"):
+def _barron_reference(input: torch.Tensor, target: torch.Tensor, *,
+                      alpha: float | torch.Tensor = 1.0, scale: float = 1.0,
+                      reduction: str = "mean") -> torch.Tensor:
     """Barron's closed forms as printed, one formula per regime (alpha a Python number)."""
     z = ((input - target) / scale) ** 2
     a = float(alpha)
@@ -161,7 +166,8 @@ _ROBUST_REFS = ("Barron, A General and Adaptive Robust Loss Function, CVPR 2019.
 )
 def general_robust(input: torch.Tensor, target: torch.Tensor, *,
                    alpha: float | torch.Tensor = 1.0, scale: float | torch.Tensor = 1.0,
-                   weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                   weight: torch.Tensor | None = None,
+                   reduction: Reduction = "mean") -> torch.Tensor:
     """Barron's general robust loss ``rho(x - y, alpha, scale)``.
 
     ``rho = |a - 2| / a (((r / c)^2 / |a - 2| + 1)^(a / 2) - 1)`` with its limits
@@ -188,8 +194,10 @@ def general_robust(input: torch.Tensor, target: torch.Tensor, *,
                   weight=weight)
 
 
-def _closed_form_reference(formula):
-    def reference(input, target, *, scale=1.0, reduction="mean"):
+def _closed_form_reference(formula: Callable[[torch.Tensor], torch.Tensor],
+                           ) -> Callable[..., torch.Tensor]:
+    def reference(input: torch.Tensor, target: torch.Tensor, *, scale: float = 1.0,
+                  reduction: str = "mean") -> torch.Tensor:
         return _reduced(formula(((input - target) / scale) ** 2), reduction)
     return reference
 
@@ -218,7 +226,7 @@ def _closed_form_reference(formula):
     reference=_closed_form_reference(lambda z: torch.log(0.5 * z + 1)), learnable=("scale",),
 )
 def cauchy(input: torch.Tensor, target: torch.Tensor, *, scale: float | torch.Tensor = 1.0,
-           weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+           weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Cauchy / Lorentzian loss ``log(0.5 ((input - target) / scale)^2 + 1)``.
 
     Shape:
@@ -261,7 +269,7 @@ def cauchy(input: torch.Tensor, target: torch.Tensor, *, scale: float | torch.Te
     reference=_closed_form_reference(lambda z: 1 - torch.exp(-0.5 * z)), learnable=("scale",),
 )
 def welsch(input: torch.Tensor, target: torch.Tensor, *, scale: float | torch.Tensor = 1.0,
-           weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+           weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Welsch / Leclerc loss ``1 - exp(-0.5 ((input - target) / scale)^2)``.
 
     Shape:
@@ -302,7 +310,7 @@ def welsch(input: torch.Tensor, target: torch.Tensor, *, scale: float | torch.Te
 )
 def geman_mcclure(input: torch.Tensor, target: torch.Tensor, *,
                   scale: float | torch.Tensor = 1.0, weight: torch.Tensor | None = None,
-                  reduction: str = "mean") -> torch.Tensor:
+                  reduction: Reduction = "mean") -> torch.Tensor:
     """Geman-McClure loss ``2 z / (z + 4)`` with ``z = ((input - target) / scale)^2``.
 
     Shape:
@@ -321,7 +329,8 @@ def geman_mcclure(input: torch.Tensor, target: torch.Tensor, *,
     return reduce(2 * ratio.square(), reduction, weight=weight)
 
 
-def _tukey_reference(input, target, *, c=4.685, reduction="mean"):
+def _tukey_reference(input: torch.Tensor, target: torch.Tensor, *, c: float = 4.685,
+                     reduction: str = "mean") -> torch.Tensor:
     r = input - target
     inside = c ** 2 / 6 * (1 - (1 - (r / c) ** 2) ** 3)
     return _reduced(torch.where(r.abs() <= c, inside, torch.full_like(r, c ** 2 / 6)), reduction)
@@ -356,7 +365,8 @@ def _tukey_reference(input, target, *, c=4.685, reduction="mean"):
     learnable=("c",),
 )
 def tukey_biweight(input: torch.Tensor, target: torch.Tensor, *, c: float | torch.Tensor = 4.685,
-                   weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                   weight: torch.Tensor | None = None,
+                   reduction: Reduction = "mean") -> torch.Tensor:
     """Tukey's biweight ``c^2/6 (1 - (1 - (r/c)^2)^3)`` for ``|r| <= c``, else ``c^2/6``.
 
     Shape:

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from .. import distributed as _dist
 from .._core.reduce import reduce, safe_divide, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -73,8 +74,12 @@ __all__ = [
     "tversky",
 ]
 
-ACTIVATIONS = ("softmax", "sigmoid", "none")
-AVERAGES = ("macro", "micro")
+#: How an overlap loss turns its input into probabilities (``"none"``: it already is one).
+Activation = Literal["softmax", "sigmoid", "none"]
+ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+#: Mean of the per-class scores (``"macro"``) or one score over the summed statistics.
+Average = Literal["macro", "micro"]
+AVERAGES: tuple[str, ...] = get_args(Average)
 WEIGHT_TYPES = ("square", "simple", "uniform")
 
 
@@ -92,15 +97,26 @@ class OverlapStats(NamedTuple):
     predicted_count: torch.Tensor | None  # voxels whose hard prediction is the class (constant)
 
 
+#: ``score(stats, numerator smoothing, denominator smoothing)`` -> per-(image, class) score.
+_Score = Callable[[OverlapStats, float | torch.Tensor, float | torch.Tensor], torch.Tensor]
+
+
 # --- validation and preparation ----------------------------------------------------------
 
 
 class _Prepared(NamedTuple):
-    logits: torch.Tensor  # [N, C, S], float32 or float64
-    index: torch.Tensor | None  # [N, S] int64 in 0..C-1 (ignored voxels set to 0)
+    raw: torch.Tensor  # [N, C, S], the caller's dtype
+    indices: torch.Tensor | None  # [N, S] int64 in 0..C-1 (ignored voxels set to 0)
     dense: torch.Tensor | None  # [N, C, S] probabilities
     valid: torch.Tensor | None  # [N, S] bool; None when nothing is ignored
     kept: slice  # classes kept (background dropped or not)
+
+    @property
+    def logits(self) -> torch.Tensor:
+        """``[N, C, S]`` in float32 or float64 (float16/bfloat16 upcast), for the definition.
+        Accelerators receive ``raw``: a kernel that accumulates in float32 reads the
+        half-precision logits without a float32 copy."""
+        return upcast(self.raw)
 
 
 def _activate(x: torch.Tensor, activation: str,
@@ -114,7 +130,8 @@ def _activate(x: torch.Tensor, activation: str,
     return x
 
 
-def _check_activation(input: torch.Tensor, activation: str, other_act) -> None:
+def _check_activation(input: torch.Tensor, activation: str,
+                      other_act: Callable[[torch.Tensor], torch.Tensor] | None) -> None:
     if activation not in ACTIVATIONS:
         raise LossInputError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     c = input.shape[1]
@@ -139,8 +156,10 @@ def _check_activation(input: torch.Tensor, activation: str, other_act) -> None:
 
 
 def _prepare(input: torch.Tensor, target: torch.Tensor, *, activation: str,
-             include_background: bool, ignore_index: int | None, class_weight, reduction: str,
-             other_act=None, dense_targets: bool = True) -> _Prepared:
+             include_background: bool, ignore_index: int | None,
+             class_weight: torch.Tensor | None, reduction: str,
+             other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
+             dense_targets: bool = True) -> _Prepared:
     """Check the arguments once and bring them to ``[N, C, S]`` / ``[N, S]`` form."""
     check_reduction(reduction)
     check_floating("input", input)
@@ -189,7 +208,7 @@ def _prepare(input: torch.Tensor, target: torch.Tensor, *, activation: str,
         check_nonnegative("class_weight", class_weight)
 
     s = math.prod(spatial)
-    x = upcast(input).reshape(n, c, s)
+    x = input.reshape(n, c, s)
     kept = slice(0, c) if include_background else slice(1, c)
     if target.is_floating_point():
         return _Prepared(x, None, upcast(target).reshape(n, c, s), None, kept)
@@ -201,7 +220,7 @@ def _prepare(input: torch.Tensor, target: torch.Tensor, *, activation: str,
         valid = t != ignore_index
         t = torch.where(valid, t, 0)
     if c == 1:  # binary: index 1 is the foreground of the single channel
-        return _Prepared(x, None, (t == 1).to(x.dtype).unsqueeze(1), valid, kept)
+        return _Prepared(x, None, (t == 1).to(upcast(x).dtype).unsqueeze(1), valid, kept)
     return _Prepared(x, t, None, valid, kept)
 
 
@@ -217,7 +236,8 @@ def _class_weight(class_weight: torch.Tensor | None, kept: slice, k: int,
 
 
 def _index_statistics(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None, *,
-                      activation: str, other_act, squared_pred: bool) -> torch.Tensor:
+                      activation: str, other_act: Callable[[torch.Tensor], torch.Tensor] | None,
+                      squared_pred: bool) -> torch.Tensor:
     """Statistics of class-index targets, stacked ``[3, N, C]``: intersection
     ``sum_{s: t_s = c} p``, prediction volume ``sum p`` (``sum p^2`` with
     ``squared_pred``) and target volume (the count of voxels of class c; ``t^2 = t`` for
@@ -244,8 +264,9 @@ def _index_statistics(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor 
 
 
 def _dense_statistics(x: torch.Tensor, t: torch.Tensor, valid: torch.Tensor | None, *,
-                      activation: str, other_act, squared_pred: bool,
-                      soft_label: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                      activation: str, other_act: Callable[[torch.Tensor], torch.Tensor] | None,
+                      squared_pred: bool, soft_label: bool,
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Statistics of ``[N, C, S]`` probability targets (see :class:`OverlapStats`)."""
     p = _activate(x, activation, other_act)
     if valid is not None:
@@ -259,7 +280,8 @@ def _dense_statistics(x: torch.Tensor, t: torch.Tensor, valid: torch.Tensor | No
     return inter.sum(-1), p.sum(-1), t.sum(-1)
 
 
-def _hard_counts(prep: _Prepared, activation: str, other_act=None) -> torch.Tensor:
+def _hard_counts(prep: _Prepared, activation: str,
+                 other_act: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Voxels whose hard prediction is each class: argmax for softmax, p > 0.5 otherwise."""
     x = prep.logits
     n, c, s = x.shape
@@ -277,42 +299,50 @@ def _hard_counts(prep: _Prepared, activation: str, other_act=None) -> torch.Tens
         return hard.sum(-1).to(x.dtype)
 
 
-def _statistics(loss: str, prep: _Prepared, *, activation: str, other_act=None,
+def _statistics(loss: str, prep: _Prepared, *, activation: str,
+                other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
                 squared_pred: bool = False, soft_label: bool = True, batch: bool = False,
                 count_predicted: bool = False, distributed: bool = False,
                 group: Any = None) -> OverlapStats:
-    x = prep.logits
-    if prep.index is not None:
-        # call: (x [N, C, S], index [N, S] int64, valid [N, S] bool | None, *, activation,
-        #        other_act, squared_pred, definition) -> _index_statistics's [3, N, C]
-        stats = dispatch(loss, x, prep.index, prep.valid, activation=activation,
-                         other_act=other_act, squared_pred=squared_pred,
-                         definition=_index_statistics)
-        if stats is None:
-            stats = _index_statistics(x, prep.index, prep.valid, activation=activation,
-                                      other_act=other_act, squared_pred=squared_pred)
-        inter, pred, tgt = stats.unbind(0)
+    if prep.indices is not None:
+        # call: (x [N, C, S] in the caller's dtype, index [N, S] int64, valid [N, S] bool |
+        #        None, *, activation, other_act, squared_pred, definition) ->
+        #        _index_statistics's [3, N, C] in float32 or float64
+        stacked: torch.Tensor | None = dispatch(
+            loss, prep.raw, prep.indices, prep.valid, activation=activation,
+            other_act=other_act, squared_pred=squared_pred, definition=_index_statistics)
+        x = prep.logits
+        if stacked is None:
+            stacked = _index_statistics(x, prep.indices, prep.valid, activation=activation,
+                                        other_act=other_act, squared_pred=squared_pred)
+        inter, pred, tgt = stacked.to(x.dtype).unbind(0)
     else:
+        x = prep.logits
+        assert prep.dense is not None  # _prepare gives index or dense targets
         inter, pred, tgt = _dense_statistics(x, prep.dense, prep.valid, activation=activation,
                                              other_act=other_act, squared_pred=squared_pred,
                                              soft_label=soft_label)
     counts = _hard_counts(prep, activation, other_act) if count_predicted else None
-    stats = [inter, pred, tgt, counts]
     if batch:
-        stats = [None if v is None else v.sum(0, keepdim=True) for v in stats]
+        inter, pred, tgt = (v.sum(0, keepdim=True) for v in (inter, pred, tgt))
+        counts = None if counts is None else counts.sum(0, keepdim=True)
         if distributed and _dist.is_active(group):
             # Whole-batch statistics of every rank, in one differentiable all-reduce.
-            present = [v for v in stats if v is not None]
+            present = [inter, pred, tgt] + ([] if counts is None else [counts])
             summed = _dist.all_reduce_sum(torch.stack(present), group).unbind(0)
-            stats = [summed[i] for i in range(len(present))] + [None] * (4 - len(present))
-    return OverlapStats(*(None if v is None else v[:, prep.kept] for v in stats))
+            inter, pred, tgt = summed[:3]
+            counts = None if counts is None else summed[3]
+    kept = prep.kept
+    return OverlapStats(inter[:, kept], pred[:, kept], tgt[:, kept],
+                        None if counts is None else counts[:, kept])
 
 
-def overlap_stats(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
+def overlap_stats(input: torch.Tensor, target: torch.Tensor, *,
+                  activation: Activation = "softmax",
                   include_background: bool = True, ignore_index: int | None = None,
                   batch: bool = False, count_predicted: bool = False,
                   squared_pred: bool = False, soft_label: bool = True,
-                  other_act=None) -> OverlapStats:
+                  other_act: Callable[[torch.Tensor], torch.Tensor] | None = None) -> OverlapStats:
     """Intersection, prediction volume and target volume per (image or batch, class).
 
     The one place where overlap losses touch the full ``[N, C, *spatial]`` tensors; the
@@ -339,7 +369,9 @@ def _score(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Tensor:
     return torch.where(empty, 1.0, numerator) / torch.where(empty, 1.0, denominator)
 
 
-def _smoothing(smooth, smooth_nr, smooth_dr) -> tuple[Any, Any]:
+def _smoothing(smooth: float | torch.Tensor, smooth_nr: float | torch.Tensor | None,
+               smooth_dr: float | torch.Tensor | None,
+               ) -> tuple[float | torch.Tensor, float | torch.Tensor]:
     """The numerator's and the denominator's smoothing terms (``smooth`` unless given)."""
     check_param("smooth", smooth, learnable=True)
     if smooth_nr is not None:
@@ -350,18 +382,21 @@ def _smoothing(smooth, smooth_nr, smooth_dr) -> tuple[Any, Any]:
             smooth if smooth_dr is None else smooth_dr)
 
 
-def _dice_score(stats: OverlapStats, nr, dr) -> torch.Tensor:
+def _dice_score(stats: OverlapStats, nr: float | torch.Tensor,
+                dr: float | torch.Tensor) -> torch.Tensor:
     return _score(2.0 * stats.intersection + nr, stats.prediction + stats.target + dr)
 
 
-def _jaccard_score(stats: OverlapStats, nr, dr) -> torch.Tensor:
+def _jaccard_score(stats: OverlapStats, nr: float | torch.Tensor,
+                   dr: float | torch.Tensor) -> torch.Tensor:
     # soft union |p| + |t| - |p ∩ t| (= sum(max(p, t)) in the min form)
     union = stats.prediction + stats.target - stats.intersection
     return _score(stats.intersection + nr, union + dr)
 
 
-def _tversky_score(alpha, beta):
-    def score(stats: OverlapStats, nr, dr) -> torch.Tensor:
+def _tversky_score(alpha: float | torch.Tensor, beta: float | torch.Tensor) -> _Score:
+    def score(stats: OverlapStats, nr: float | torch.Tensor,
+              dr: float | torch.Tensor) -> torch.Tensor:
         i = stats.intersection
         fp = stats.prediction - i  # sum(relu(p - t)) in the min form, sum(p (1 - t)) else
         fn = stats.target - i  # sum(relu(t - p)), or sum((1 - p) t)
@@ -369,7 +404,7 @@ def _tversky_score(alpha, beta):
     return score
 
 
-def _focal_power(loss: torch.Tensor, gamma) -> torch.Tensor:
+def _focal_power(loss: torch.Tensor, gamma: float | torch.Tensor) -> torch.Tensor:
     """``loss^gamma``; gamma = 1 (a number) returns the loss untouched."""
     if not isinstance(gamma, torch.Tensor) and gamma == 1.0:
         return loss
@@ -384,17 +419,21 @@ def _focal_power(loss: torch.Tensor, gamma) -> torch.Tensor:
 
 def _micro(stats: OverlapStats, cw: torch.Tensor | None) -> OverlapStats:
     """Statistics summed over the kept classes (weighted by ``cw``): ``[B, 1]``."""
-    def total(v):
-        if v is None:
-            return None
+    def total(v: torch.Tensor) -> torch.Tensor:
         return (v if cw is None else v * cw).sum(-1, keepdim=True)
-    return OverlapStats(*(total(v) for v in stats))
+    return OverlapStats(total(stats.intersection), total(stats.prediction), total(stats.target),
+                        None if stats.predicted_count is None else total(stats.predicted_count))
 
 
-def _overlap(loss_name: str, score, input, target, *, activation, other_act,
-             include_background, ignore_index, class_weight, smooth, smooth_nr, smooth_dr,
-             squared_pred, soft_label, log_loss, average, batch, skip_empty, distributed,
-             group, weight, reduction, gamma=1.0) -> torch.Tensor:
+def _overlap(loss_name: str, score: _Score, input: torch.Tensor, target: torch.Tensor, *,
+             activation: str, other_act: Callable[[torch.Tensor], torch.Tensor] | None,
+             include_background: bool,
+             ignore_index: int | None, class_weight: torch.Tensor | None,
+             smooth: float | torch.Tensor, smooth_nr: float | torch.Tensor | None,
+             smooth_dr: float | torch.Tensor | None, squared_pred: bool, soft_label: bool,
+             log_loss: bool, average: str, batch: bool, skip_empty: bool, distributed: bool,
+             group: Any, weight: torch.Tensor | None, reduction: str,
+             gamma: float | torch.Tensor = 1.0) -> torch.Tensor:
     """The shared pipeline of dice, jaccard and tversky: statistics, score, reduction."""
     nr, dr = _smoothing(smooth, smooth_nr, smooth_dr)
     if average not in AVERAGES:
@@ -415,6 +454,7 @@ def _overlap(loss_name: str, score, input, target, *, activation, other_act,
     loss = _focal_power(-torch.log(s) if log_loss else 1.0 - s, gamma)
     mask = None
     if skip_empty:
+        assert stats.predicted_count is not None  # counted with count_predicted=skip_empty
         mask = (stats.target > 0) | (stats.predicted_count > 0)
     if average == "micro":
         loss, mask = loss[:, 0], None if mask is None else mask[:, 0]
@@ -432,19 +472,21 @@ def _seg_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ex.dense_class_logits(n, seed, classes=4, size=6)
 
 
-def _seg_optimum(args: tuple) -> tuple:
+def _seg_optimum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """Logits so confident that softmax is exactly one-hot in float64 (exp(-1000) = 0)."""
     logits, target = args[0], args[1]
     onehot = F.one_hot(target, logits.shape[1]).movedim(-1, 1).to(logits.dtype)
     return (1000.0 * onehot, target, *args[2:])
 
 
-def _onehot_stats(input, target, *, activation="softmax", include_background=True,
-                  ignore_index=None, batch=False):
+def _onehot_stats(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
+                  include_background: bool = True, ignore_index: int | None = None,
+                  batch: bool = False) -> list[torch.Tensor]:
     """Reference statistics by the textbook route: one-hot target and products."""
     c = input.shape[1]
-    p = {"softmax": lambda a: torch.softmax(a, 1), "sigmoid": torch.sigmoid,
-         "none": lambda a: a}[activation](input).flatten(2)
+    activations: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+        "softmax": lambda a: torch.softmax(a, 1), "sigmoid": torch.sigmoid, "none": lambda a: a}
+    p = activations[activation](input).flatten(2)
     t = target.flatten(1)
     valid = torch.ones_like(t, dtype=torch.bool) if ignore_index is None else t != ignore_index
     onehot = F.one_hot(torch.where(valid, t, 0), c).movedim(-1, 1).to(p.dtype)
@@ -457,8 +499,10 @@ def _onehot_stats(input, target, *, activation="softmax", include_background=Tru
     return [a[:, start:] for a in stats]
 
 
-def _pair_reference(head):
-    def reference(input, target, *, smooth=1e-5, reduction="mean", **kw):
+def _pair_reference(head: Callable[..., tuple[torch.Tensor, torch.Tensor]],
+                    ) -> Callable[..., torch.Tensor]:
+    def reference(input: torch.Tensor, target: torch.Tensor, *, smooth: float = 1e-5,
+                  reduction: str = "mean", **kw: Any) -> torch.Tensor:
         inter, pred, tgt = _onehot_stats(input, target)
         num, den = head(inter, pred, tgt, smooth, **kw)
         loss = 1.0 - num / den
@@ -536,16 +580,16 @@ _LEARNABLE_SMOOTHING = ("smooth", "smooth_nr", "smooth_dr", "class_weight")
     reference=_pair_reference(lambda i, p, t, s: (2 * i + s, p + t + s)),
     learnable=_LEARNABLE_SMOOTHING,
 )
-def dice(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
+def dice(input: torch.Tensor, target: torch.Tensor, *, activation: Activation = "softmax",
          include_background: bool = True, ignore_index: int | None = None,
          class_weight: torch.Tensor | None = None, smooth: float | torch.Tensor = 1e-5,
          smooth_nr: float | torch.Tensor | None = None,
          smooth_dr: float | torch.Tensor | None = None, squared_pred: bool = False,
          soft_label: bool = True, log_loss: bool = False,
          other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
-         average: str = "macro", batch: bool = False, skip_empty: bool = False,
+         average: Average = "macro", batch: bool = False, skip_empty: bool = False,
          distributed: bool = False, group: Any = None, weight: torch.Tensor | None = None,
-         reduction: str = "mean") -> torch.Tensor:
+         reduction: Reduction = "mean") -> torch.Tensor:
     """Soft Dice loss ``1 - (2|p ∩ t| + smooth) / (|p| + |t| + smooth)`` per image and class.
 
     Args:
@@ -631,16 +675,16 @@ def dice(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softma
     reference=_pair_reference(lambda i, p, t, s: (i + s, p + t - i + s)),
     learnable=_LEARNABLE_SMOOTHING,
 )
-def jaccard(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
+def jaccard(input: torch.Tensor, target: torch.Tensor, *, activation: Activation = "softmax",
             include_background: bool = True, ignore_index: int | None = None,
             class_weight: torch.Tensor | None = None, smooth: float | torch.Tensor = 1e-5,
             smooth_nr: float | torch.Tensor | None = None,
             smooth_dr: float | torch.Tensor | None = None, squared_pred: bool = False,
             soft_label: bool = True, log_loss: bool = False,
             other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
-            average: str = "macro", batch: bool = False, skip_empty: bool = False,
+            average: Average = "macro", batch: bool = False, skip_empty: bool = False,
             distributed: bool = False, group: Any = None, weight: torch.Tensor | None = None,
-            reduction: str = "mean") -> torch.Tensor:
+            reduction: Reduction = "mean") -> torch.Tensor:
     """Soft Jaccard loss ``1 - (|p ∩ t| + smooth) / (|p ∪ t| + smooth)`` per image and class.
 
     Arguments, soft-label handling and shapes are those of :func:`dice`; with
@@ -662,8 +706,9 @@ def jaccard(input: torch.Tensor, target: torch.Tensor, *, activation: str = "sof
                     reduction=reduction)
 
 
-def _tversky_reference(input, target, *, alpha=0.3, beta=0.7, gamma=1.0, smooth=1e-5,
-                       reduction="mean"):
+def _tversky_reference(input: torch.Tensor, target: torch.Tensor, *, alpha: float = 0.3,
+                       beta: float = 0.7, gamma: float = 1.0, smooth: float = 1e-5,
+                       reduction: str = "mean") -> torch.Tensor:
     inter, pred, tgt = _onehot_stats(input, target)
     loss = (1.0 - (inter + smooth) / (inter + alpha * (pred - inter) + beta * (tgt - inter)
                                       + smooth)) ** gamma
@@ -705,15 +750,15 @@ def _tversky_reference(input, target, *, alpha=0.3, beta=0.7, gamma=1.0, smooth=
 )
 def tversky(input: torch.Tensor, target: torch.Tensor, *, alpha: float | torch.Tensor = 0.3,
             beta: float | torch.Tensor = 0.7, gamma: float | torch.Tensor = 1.0,
-            activation: str = "softmax", include_background: bool = True,
+            activation: Activation = "softmax", include_background: bool = True,
             ignore_index: int | None = None, class_weight: torch.Tensor | None = None,
             smooth: float | torch.Tensor = 1e-5, smooth_nr: float | torch.Tensor | None = None,
             smooth_dr: float | torch.Tensor | None = None, soft_label: bool = True,
             log_loss: bool = False,
             other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
-            average: str = "macro", batch: bool = False, skip_empty: bool = False,
+            average: Average = "macro", batch: bool = False, skip_empty: bool = False,
             distributed: bool = False, group: Any = None, weight: torch.Tensor | None = None,
-            reduction: str = "mean") -> torch.Tensor:
+            reduction: Reduction = "mean") -> torch.Tensor:
     """(Focal) Tversky loss ``(1 - (I + s) / (I + alpha FP + beta FN + s))^gamma``.
 
     ``alpha`` weighs false positives, ``beta`` false negatives (MONAI's convention);
@@ -765,7 +810,8 @@ def _sudre_weights(target_volume: torch.Tensor, weight_type: str = "square") -> 
         return safe_divide(w, w.sum(dim=-1, keepdim=True))
 
 
-def _generalized_reference(input, target, *, smooth=1e-5, reduction="mean"):
+def _generalized_reference(input: torch.Tensor, target: torch.Tensor, *, smooth: float = 1e-5,
+                           reduction: str = "mean") -> torch.Tensor:
     inter, pred, tgt = _onehot_stats(input, target)
     w = torch.where(tgt > 0, 1.0 / tgt.clamp(min=1).square(), 0.0)
     w = torch.where(tgt > 0, w, w.amax(-1, keepdim=True))
@@ -806,17 +852,19 @@ def _generalized_reference(input, target, *, smooth=1e-5, reduction="mean"):
     reference=_generalized_reference,
     learnable=_LEARNABLE_SMOOTHING,
 )
-def generalized_dice(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
+def generalized_dice(input: torch.Tensor, target: torch.Tensor, *,
+                     activation: Activation = "softmax",
                      include_background: bool = True, ignore_index: int | None = None,
                      class_weight: torch.Tensor | None = None,
                      smooth: float | torch.Tensor = 1e-5,
                      smooth_nr: float | torch.Tensor | None = None,
                      smooth_dr: float | torch.Tensor | None = None,
-                     weight_type: str = "square", soft_label: bool = True,
+                     weight_type: Literal["square", "simple", "uniform"] = "square",
+                     soft_label: bool = True,
                      other_act: Callable[[torch.Tensor], torch.Tensor] | None = None,
                      batch: bool = False, skip_empty: bool = False, distributed: bool = False,
                      group: Any = None, weight: torch.Tensor | None = None,
-                     reduction: str = "mean") -> torch.Tensor:
+                     reduction: Reduction = "mean") -> torch.Tensor:
     """Generalized Dice loss (Sudre et al. 2017) with weights ``1 / T_c^2``.
 
     ``weight_type`` is MONAI's ``w_type``: ``"square"`` (``1 / T^2``), ``"simple"``
@@ -851,6 +899,7 @@ def generalized_dice(input: torch.Tensor, target: torch.Tensor, *, activation: s
     if cw is not None:
         w = w * cw
     if skip_empty:
+        assert stats.predicted_count is not None  # counted with count_predicted=skip_empty
         w = w * ((stats.target > 0) | (stats.predicted_count > 0))
     numerator = 2.0 * (w * stats.intersection).sum(-1) + nr
     denominator = (w * (stats.prediction + stats.target)).sum(-1) + dr
@@ -891,7 +940,8 @@ def _lovasz_jaccard(errors: torch.Tensor, foreground: torch.Tensor,
     return (ordered.clamp(min=0.0) * increments).sum(-1)
 
 
-def _lovasz_softmax_reference(input, target, *, reduction="mean"):
+def _lovasz_softmax_reference(input: torch.Tensor, target: torch.Tensor, *,
+                              reduction: str = "mean") -> torch.Tensor:
     """Per (image, class) loop following Berman et al.'s published algorithm."""
     p = torch.softmax(input, 1)
     n, c = p.shape[:2]
@@ -942,11 +992,12 @@ def _lovasz_softmax_reference(input, target, *, reduction="mean"):
     example_inputs=_seg_examples, optimum=_seg_optimum, none_shape="sample_class",
     reference=_lovasz_softmax_reference,
 )
-def lovasz_softmax(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
+def lovasz_softmax(input: torch.Tensor, target: torch.Tensor, *,
+                   activation: Activation = "softmax",
                    include_background: bool = True, ignore_index: int | None = None,
                    class_weight: torch.Tensor | None = None, batch: bool = False,
                    skip_empty: bool = False, weight: torch.Tensor | None = None,
-                   reduction: str = "mean") -> torch.Tensor:
+                   reduction: Reduction = "mean") -> torch.Tensor:
     """Lovász-Softmax loss (Berman et al. 2018) per image and class.
 
     Args are those of :func:`dice` (no ``smooth``); targets must be class indices.
@@ -967,9 +1018,10 @@ def lovasz_softmax(input: torch.Tensor, target: torch.Tensor, *, activation: str
     x = prep.logits
     n, c, s = x.shape
     p = _activate(x, activation)
-    if prep.index is not None:
-        fg = prep.index.unsqueeze(1) == torch.arange(c, device=x.device).view(1, c, 1)
+    if prep.indices is not None:
+        fg = prep.indices.unsqueeze(1) == torch.arange(c, device=x.device).view(1, c, 1)
     else:  # binary single channel
+        assert prep.dense is not None  # _prepare gives index or dense targets
         fg = prep.dense > 0.5
     valid = None if prep.valid is None else prep.valid.unsqueeze(1).expand(n, c, s)
     if valid is not None:
@@ -1005,12 +1057,13 @@ def _binary_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ex.randn(n, 6, 6, g=g) * 2, (ex.rand(n, 6, 6, g=g) > 0.6).long()
 
 
-def _hinge_optimum(args: tuple) -> tuple:
+def _hinge_optimum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """Margins of 5 > 1 on every pixel: every hinge error is negative."""
     return (5.0 * (2.0 * args[1].to(args[0].dtype) - 1.0), args[1], *args[2:])
 
 
-def _lovasz_hinge_reference(input, target, *, reduction="mean"):
+def _lovasz_hinge_reference(input: torch.Tensor, target: torch.Tensor, *,
+                            reduction: str = "mean") -> torch.Tensor:
     """Per-image loop following Berman et al.'s published lovasz_hinge_flat."""
     rows = []
     for b in range(input.shape[0]):
@@ -1050,7 +1103,7 @@ def _lovasz_hinge_reference(input, target, *, reduction="mean"):
 )
 def lovasz_hinge(input: torch.Tensor, target: torch.Tensor, *, ignore_index: int | None = None,
                  batch: bool = False, weight: torch.Tensor | None = None,
-                 reduction: str = "mean") -> torch.Tensor:
+                 reduction: Reduction = "mean") -> torch.Tensor:
     """Binary Lovász hinge loss (Berman et al. 2018) per image.
 
     Args:

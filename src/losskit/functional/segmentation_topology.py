@@ -16,12 +16,14 @@ float16/bfloat16 inputs are computed in float32 and the result is float32.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -91,13 +93,14 @@ def _soft_erode(img: torch.Tensor) -> torch.Tensor:
     """Min-pooling over a cross (3 taps along each axis): a soft morphological erosion."""
     dims = img.dim() - 2
     pool = _MAX_POOL[dims]
-    eroded = None
+    eroded: torch.Tensor | None = None
     for axis in range(dims):
         kernel = tuple(3 if i == axis else 1 for i in range(dims))
         padding = tuple(1 if i == axis else 0 for i in range(dims))
         # min(x) = -max(-x); the pooling's implicit -inf padding never wins the min.
         along = -pool(-img, kernel, stride=1, padding=padding)
         eroded = along if eroded is None else torch.minimum(eroded, along)
+    assert eroded is not None  # the input has at least one spatial axis (checked by callers)
     return eroded
 
 
@@ -138,25 +141,26 @@ def _topology_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return logits, target
 
 
-def _confident(args: tuple) -> tuple:
+def _confident(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """Logits so confident that softmax is exactly one-hot in float64 (exp(-1000) = 0)."""
     logits, target = args[0], args[1]
     onehot = F.one_hot(target, logits.shape[1]).movedim(-1, 1).to(logits.dtype)
     return (1000.0 * onehot, *args[1:])
 
 
-def _cl_dice_reference(input, target, *, iterations=3, smooth=1.0, reduction="mean"):
+def _cl_dice_reference(input: torch.Tensor, target: torch.Tensor, *, iterations: int = 3,
+                       smooth: float = 1.0, reduction: str = "mean") -> torch.Tensor:
     """The official clDice recipe per image (jocpae/clDice): 2-D cross erosion via two
     separate 3x1 / 1x3 min-pools, 3x3 dilation, foreground channels 1: of a softmax."""
-    def erode(img):
+    def erode(img: torch.Tensor) -> torch.Tensor:
         p1 = -F.max_pool2d(-img, (3, 1), (1, 1), (1, 0))
         p2 = -F.max_pool2d(-img, (1, 3), (1, 1), (0, 1))
         return torch.min(p1, p2)
 
-    def dilate(img):
+    def dilate(img: torch.Tensor) -> torch.Tensor:
         return F.max_pool2d(img, (3, 3), (1, 1), (1, 1))
 
-    def skel(img):
+    def skel(img: torch.Tensor) -> torch.Tensor:
         s = F.relu(img - dilate(erode(img)))
         for _ in range(iterations):
             img = erode(img)
@@ -208,7 +212,7 @@ def _cl_dice_reference(input, target, *, iterations=3, smooth=1.0, reduction="me
 )
 def cl_dice(input: torch.Tensor, target: torch.Tensor, *, iterations: int = 3,
             smooth: float = 1.0, include_background: bool = False,
-            weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+            weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Soft clDice loss ``1 - 2 Tprec Tsens / (Tprec + Tsens)`` per image.
 
     ``Tprec = (sum(skel(P) T) + smooth) / (sum(skel(P)) + smooth)`` and
@@ -287,12 +291,13 @@ def _boundary_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return logits, maps
 
 
-def _boundary_optimum(args: tuple) -> tuple:
+def _boundary_optimum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     """Each class's region is where its distance map is <= 0; confident logits there."""
     return (1000.0 * (args[1] <= 0).to(args[0].dtype), *args[1:])
 
 
-def _boundary_reference(input, distance_map, *, reduction="mean"):
+def _boundary_reference(input: torch.Tensor, distance_map: torch.Tensor, *,
+                        reduction: str = "mean") -> torch.Tensor:
     # SurfaceLoss of Kervadec et al.'s code: einsum of probabilities and maps, then a mean.
     product = torch.einsum("bkwh,bkwh->bkwh", torch.softmax(input, 1), distance_map)
     return {"mean": product.mean(), "sum": product.sum(), "none": product}[reduction]
@@ -335,7 +340,7 @@ def _boundary_reference(input, distance_map, *, reduction="mean"):
     example_inputs=_boundary_examples, optimum=_boundary_optimum, reference=_boundary_reference,
 )
 def boundary(input: torch.Tensor, distance_map: torch.Tensor, *, include_background: bool = True,
-             weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+             weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Boundary loss ``mean(p * phi)`` (Kervadec et al.) with precomputed signed distances.
 
     ``p`` are the predicted probabilities (sigmoid for one channel, softmax otherwise) and

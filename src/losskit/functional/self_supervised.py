@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from .. import distributed as _dist
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -62,21 +63,22 @@ def _whole_batch(x: torch.Tensor, distributed: bool, group: Any) -> tuple[int, t
     return _dist.rank_offset(x.shape[0], x.device, group), _dist.gather(x, group)
 
 
-def _paired_views(n: int, seed: int):
+def _paired_views(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = ex.generator(seed)
     z = ex.randn(n, 4, g=g)
     return z, z + 0.6 * ex.randn(n, 4, g=g)
 
 
-def _zero(*tensors: torch.Tensor) -> torch.Tensor:
+def _zero(first: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
     """0.0 attached to the inputs' graph (an empty batch's loss; its gradients are 0)."""
-    return sum(t.sum() for t in tensors) * 0.0
+    return sum((t.sum() for t in rest), first.sum()) * 0.0
 
 
 # --- CLIP ---------------------------------------------------------------------------------------
 
 
-def _clip_reference(image_embeddings, text_embeddings, *, temperature=0.07, reduction="mean"):
+def _clip_reference(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, *,
+                    temperature: float = 0.07, reduction: str = "mean") -> torch.Tensor:
     img = F.normalize(image_embeddings, dim=1)
     txt = F.normalize(text_embeddings, dim=1)
     logits = img @ txt.t() / temperature
@@ -121,7 +123,7 @@ def _clip_reference(image_embeddings, text_embeddings, *, temperature=0.07, redu
 def clip_contrastive(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, *,
                      temperature: float | torch.Tensor = 0.07, distributed: bool = False,
                      group: Any = None, weight: torch.Tensor | None = None,
-                     reduction: str = "mean") -> torch.Tensor:
+                     reduction: Reduction = "mean") -> torch.Tensor:
     """Symmetric image-text contrastive loss of CLIP (Radford et al. 2021).
 
     ``(CE(logits, i) + CE(logits^T, i)) / 2`` with ``logits = cos / temperature``.
@@ -161,8 +163,9 @@ def clip_contrastive(image_embeddings: torch.Tensor, text_embeddings: torch.Tens
 # --- SigLIP -------------------------------------------------------------------------------------
 
 
-def _siglip_reference(image_embeddings, text_embeddings, *, logit_scale=10.0, logit_bias=-10.0,
-                      reduction="mean"):
+def _siglip_reference(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, *,
+                      logit_scale: float = 10.0, logit_bias: float = -10.0,
+                      reduction: str = "mean") -> torch.Tensor:
     img = F.normalize(image_embeddings, dim=1)
     txt = F.normalize(text_embeddings, dim=1)
     n = img.shape[0]
@@ -200,7 +203,7 @@ def _siglip_reference(image_embeddings, text_embeddings, *, logit_scale=10.0, lo
 def siglip(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, *,
            logit_scale: float | torch.Tensor = 10.0, logit_bias: float | torch.Tensor = -10.0,
            distributed: bool = False, group: Any = None, weight: torch.Tensor | None = None,
-           reduction: str = "mean") -> torch.Tensor:
+           reduction: Reduction = "mean") -> torch.Tensor:
     """Pairwise sigmoid loss of SigLIP (Zhai et al. 2023).
 
     ``-log sigmoid(z l) = softplus(-z l)`` is used for stability. Both ``logit_scale``
@@ -242,9 +245,11 @@ def _off_diagonal_square_sum(m: torch.Tensor) -> torch.Tensor:
     return torch.where(eye, 0.0, m.square()).sum()
 
 
-def _vicreg_reference(z_a, z_b, *, sim_weight=25.0, var_weight=25.0, cov_weight=1.0, eps=1e-4):
+def _vicreg_reference(z_a: torch.Tensor, z_b: torch.Tensor, *, sim_weight: float = 25.0,
+                      var_weight: float = 25.0, cov_weight: float = 1.0,
+                      eps: float = 1e-4) -> torch.Tensor:
     # facebookresearch/vicreg main_vicreg.py VICReg.forward, one process.
-    def off_diagonal(x):
+    def off_diagonal(x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
         return x.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
 
@@ -350,13 +355,14 @@ def vicreg(z_a: torch.Tensor, z_b: torch.Tensor, *, sim_weight: float = 25.0,
 # --- Barlow Twins -------------------------------------------------------------------------------
 
 
-def _barlow_reference(z_a, z_b, *, lambd=5.1e-3, eps=1e-5):
+def _barlow_reference(z_a: torch.Tensor, z_b: torch.Tensor, *, lambd: float = 5.1e-3,
+                      eps: float = 1e-5) -> torch.Tensor:
     # facebookresearch/barlowtwins main.py BarlowTwins.forward, one process.
-    def off_diagonal(x):
+    def off_diagonal(x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
         return x.flatten()[:-1].view(n - 1, n + 1)[:, 1:].flatten()
 
-    def bn(z):
+    def bn(z: torch.Tensor) -> torch.Tensor:
         return F.batch_norm(z, None, None, training=True, eps=eps)
 
     c = bn(z_a).T @ bn(z_b) / z_a.shape[0]
@@ -431,7 +437,9 @@ def barlow_twins(z_a: torch.Tensor, z_b: torch.Tensor, *, lambd: float = 5.1e-3,
 # --- SimSiam / BYOL -----------------------------------------------------------------------------
 
 
-def _negative_cosine_reference(prediction, target, *, stop_gradient=True, reduction="mean"):
+def _negative_cosine_reference(prediction: torch.Tensor, target: torch.Tensor, *,
+                               stop_gradient: bool = True,
+                               reduction: str = "mean") -> torch.Tensor:
     per = torch.stack([-(p @ t) / (p.norm() * t.norm())
                        for p, t in zip(prediction, target.detach() if stop_gradient else target)]
                       ) if prediction.shape[0] else prediction.sum(1)
@@ -440,7 +448,7 @@ def _negative_cosine_reference(prediction, target, *, stop_gradient=True, reduct
     return per.sum() if reduction == "sum" or prediction.shape[0] == 0 else per.mean()
 
 
-def _aligned(args):
+def _aligned(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (args[1].detach().clone() * 2.0, *args[1:])
 
 
@@ -474,7 +482,7 @@ def _aligned(args):
 )
 def negative_cosine(prediction: torch.Tensor, target: torch.Tensor, *,
                     stop_gradient: bool = True, weight: torch.Tensor | None = None,
-                    reduction: str = "mean") -> torch.Tensor:
+                    reduction: Reduction = "mean") -> torch.Tensor:
     """Negative cosine similarity with a stop-gradient on the target (SimSiam's D).
 
     Shape:
@@ -497,16 +505,17 @@ def negative_cosine(prediction: torch.Tensor, target: torch.Tensor, *,
 # --- DINO ---------------------------------------------------------------------------------------
 
 
-def _dino_examples(n: int, seed: int):
+def _dino_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = ex.generator(seed)
     teacher = ex.randn(n, 5, g=g)
     return teacher + 0.8 * ex.randn(n, 5, g=g), teacher
 
 
-def _dino_reference(student_logits, teacher_logits, *, center=None, student_temperature=0.1,
-                    teacher_temperature=0.04, reduction="mean"):
+def _dino_reference(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *,
+                    center: torch.Tensor | None = None, student_temperature: float = 0.1,
+                    teacher_temperature: float = 0.04, reduction: str = "mean") -> torch.Tensor:
     # facebookresearch/dino main_dino.py DINOLoss.forward, one (teacher, student) view pair.
-    c = 0.0 if center is None else center
+    c: torch.Tensor | float = 0.0 if center is None else center
     q = F.softmax((teacher_logits - c) / teacher_temperature, dim=-1).detach()
     per = torch.sum(-q * F.log_softmax(student_logits / student_temperature, dim=-1), dim=-1)
     if reduction == "none":
@@ -514,7 +523,7 @@ def _dino_reference(student_logits, teacher_logits, *, center=None, student_temp
     return per.sum() if reduction == "sum" or per.numel() == 0 else per.mean()
 
 
-def _dino_optimum(args):
+def _dino_optimum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     # The student distribution equals the sharpened teacher's (default temperatures).
     return (args[1].detach() * (0.1 / 0.04), *args[1:])
 
@@ -550,7 +559,7 @@ def _dino_optimum(args):
 def dino(student_logits: torch.Tensor, teacher_logits: torch.Tensor, *,
          center: torch.Tensor | None = None,
          student_temperature: float | torch.Tensor = 0.1, teacher_temperature: float = 0.04,
-         weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+         weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """DINO loss (Caron et al. 2021) for rows pairing a student view with a teacher view.
 
     The teacher side (logits, center) is detached. ``center`` (``[K]`` or ``[1, K]``,

@@ -6,13 +6,15 @@ the logits) lives in :mod:`losskit.functional._large_vocab`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, safe_divide, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     _reading_values,
@@ -31,7 +33,8 @@ __all__ = ["ctc", "sequence_cross_entropy"]
 # --- CTC -------------------------------------------------------------------------------------
 
 
-def _lengths(name: str, lengths, batch: int, device: torch.device) -> torch.Tensor:
+def _lengths(name: str, lengths: torch.Tensor | Sequence[int], batch: int,
+             device: torch.device) -> torch.Tensor:
     if not isinstance(lengths, torch.Tensor):
         lengths = torch.as_tensor(lengths, dtype=torch.long, device=device)
     check_integer(name, lengths)
@@ -54,8 +57,9 @@ def _repeats(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tenso
     return torch.bincount(sample[1:][same], minlength=target_lengths.shape[0])
 
 
-def _check_ctc_values(targets, input_lengths, target_lengths, frames, classes, blank,
-                      zero_infinity) -> None:
+def _check_ctc_values(targets: torch.Tensor, input_lengths: torch.Tensor,
+                      target_lengths: torch.Tensor, frames: int, classes: int, blank: int,
+                      zero_infinity: bool) -> None:
     """Data checks: lengths in range, labels valid, and every target alignable."""
     if not _reading_values(input_lengths):
         return
@@ -106,7 +110,8 @@ def _check_ctc_values(targets, input_lengths, target_lengths, frames, classes, b
         )
 
 
-def _ctc_examples(n: int, seed: int, frames: int = 12, classes: int = 5, width: int = 4):
+def _ctc_examples(n: int, seed: int, frames: int = 12, classes: int = 5,
+                  width: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     g = ex.generator(seed)
     log_probs = torch.log_softmax(ex.randn(frames, n, classes, g=g) * 2, dim=2)
     targets = torch.randint(1, classes, (n, width), generator=g)
@@ -115,8 +120,9 @@ def _ctc_examples(n: int, seed: int, frames: int = 12, classes: int = 5, width: 
     return log_probs, targets, input_lengths, target_lengths
 
 
-def _ctc_reference(log_probs, targets, input_lengths, target_lengths, *, blank=0,
-                   zero_infinity=True, reduction="mean"):
+def _ctc_reference(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Tensor,
+                   target_lengths: torch.Tensor, *, blank: int = 0, zero_infinity: bool = True,
+                   reduction: str = "mean") -> torch.Tensor:
     return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank,
                       reduction=reduction, zero_infinity=zero_infinity)
 
@@ -173,7 +179,7 @@ def _ctc_reference(log_probs, targets, input_lengths, target_lengths, *, blank=0
 )
 def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Tensor,
         target_lengths: torch.Tensor, *, blank: int = 0, zero_infinity: bool = True,
-        weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+        weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """CTC loss; torch's kernel with losskit's checks, float32 accumulation and empty batches.
 
     Same values as :func:`torch.nn.functional.ctc_loss` (``"mean"`` divides each sample by
@@ -226,8 +232,10 @@ def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Ten
     return reduce(loss, reduction, weight=weight)
 
 
-def _unbatched_ctc(log_probs, targets, input_lengths, target_lengths, *, blank, zero_infinity,
-                   weight, reduction):
+def _unbatched_ctc(log_probs: torch.Tensor, targets: torch.Tensor,
+                   input_lengths: torch.Tensor | int, target_lengths: torch.Tensor | int, *,
+                   blank: int, zero_infinity: bool, weight: torch.Tensor | None,
+                   reduction: Reduction) -> torch.Tensor:
     """torch's unbatched form: ``[T, C]`` log-probabilities and one ``[S]`` target."""
     check_integer("targets", targets)
     if targets.dim() != 1:
@@ -235,7 +243,7 @@ def _unbatched_ctc(log_probs, targets, input_lengths, target_lengths, *, blank, 
                              f"targets [S] (one label sequence), got shape "
                              f"{tuple(targets.shape)}; a batch needs log_probs [T, N, C]")
 
-    def one(name, value):
+    def one(name: str, value: torch.Tensor | int) -> torch.Tensor:
         if not isinstance(value, torch.Tensor):
             value = torch.as_tensor(value, dtype=torch.long, device=log_probs.device)
         if value.numel() != 1:
@@ -255,13 +263,16 @@ def _unbatched_ctc(log_probs, targets, input_lengths, target_lengths, *, blank, 
 # --- sequence cross-entropy --------------------------------------------------------------------
 
 
-def _token_examples(n: int, seed: int, length: int = 5, vocab: int = 7):
+def _token_examples(n: int, seed: int, length: int = 5,
+                    vocab: int = 7) -> tuple[torch.Tensor, torch.Tensor]:
     g = ex.generator(seed)
     return ex.randn(n, length, vocab, g=g) * 2, torch.randint(0, vocab, (n, length), generator=g)
 
 
-def _sequence_ce_reference(input, target, *, mask=None, ignore_index=-100, average="token",
-                           label_smoothing=0.0, reduction="mean"):
+def _sequence_ce_reference(input: torch.Tensor, target: torch.Tensor, *,
+                           mask: torch.Tensor | None = None, ignore_index: int = -100,
+                           average: str = "token", label_smoothing: float = 0.0,
+                           reduction: str = "mean") -> torch.Tensor:
     """torch's cross_entropy per token, then explicit loops over sequences."""
     per_token = F.cross_entropy(input.transpose(1, 2), target, ignore_index=ignore_index,
                                 label_smoothing=label_smoothing, reduction="none")
@@ -318,12 +329,13 @@ def _sequence_ce_reference(input, target, *, mask=None, ignore_index=-100, avera
 )
 def sequence_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                            mask: torch.Tensor | None = None, ignore_index: int = -100,
-                           average: str = "token", label_smoothing: float = 0.0,
-                           z_loss: float = 0.0, softcap: float | None = None,
+                           average: Literal["token", "sequence"] = "token",
+                           label_smoothing: float = 0.0, z_loss: float = 0.0,
+                           softcap: float | None = None,
                            normalizer: float | torch.Tensor | None = None,
                            distributed: bool = False, group: Any = None,
                            weight: torch.Tensor | None = None,
-                           reduction: str = "mean") -> torch.Tensor:
+                           reduction: Reduction = "mean") -> torch.Tensor:
     """Token-level cross-entropy for ``[B, T, V]`` logits, built on :func:`cross_entropy`.
 
     A token counts when ``mask`` is True there (all tokens if ``mask`` is None) and its

@@ -20,12 +20,14 @@ under ``torch.compile(fullgraph=True)``, ``torch.func`` and double backward.
 from __future__ import annotations
 
 import math
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
+from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
     check_broadcastable,
@@ -81,7 +83,8 @@ def _cox_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.
     return risk, time, event
 
 
-def _cox_reference(risk, time, event, *, ties="breslow", reduction="mean"):
+def _cox_reference(risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor, *,
+                   ties: str = "breslow", reduction: str = "mean") -> torch.Tensor:
     """Brute force: for each event, its risk set and tie group listed by Python loops."""
     n = len(risk)
     terms = []
@@ -89,16 +92,17 @@ def _cox_reference(risk, time, event, *, ties="breslow", reduction="mean"):
         if not bool(event[i]):
             terms.append(risk[i] * 0.0)
             continue
-        hazard_sum = sum(torch.exp(risk[j]) for j in range(n) if time[j] >= time[i])
+        zero = risk.new_zeros(())
+        hazard_sum = sum((torch.exp(risk[j]) for j in range(n) if time[j] >= time[i]), zero)
         if ties == "breslow":
             terms.append(torch.log(hazard_sum) - risk[i])
             continue
         tied = [j for j in range(n) if time[j] == time[i] and bool(event[j])]
         d = len(tied)
-        tied_sum = sum(torch.exp(risk[j]) for j in tied)
+        tied_sum = sum((torch.exp(risk[j]) for j in tied), zero)
         # Efron: the d tied deaths remove 0, 1/d, ..., (d-1)/d of their hazard; each of
         # them takes the average of the d log terms.
-        logs = sum(torch.log(hazard_sum - (k / d) * tied_sum) for k in range(d)) / d
+        logs = sum((torch.log(hazard_sum - (k / d) * tied_sum) for k in range(d)), zero) / d
         terms.append(logs - risk[i])
     loss = torch.stack(terms) if terms else risk * 0.0
     deaths = sum(bool(e) for e in event)
@@ -175,8 +179,8 @@ def _efron_correction(r: torch.Tensor, died: torch.Tensor, log_risk: torch.Tenso
     head="risk",
 )
 def cox_ph(risk: torch.Tensor, time: torch.Tensor, event: torch.Tensor, *,
-           ties: str = "breslow", weight: torch.Tensor | None = None,
-           reduction: str = "mean") -> torch.Tensor:
+           ties: Literal["breslow", "efron"] = "breslow", weight: torch.Tensor | None = None,
+           reduction: Reduction = "mean") -> torch.Tensor:
     """Negative Cox partial log-likelihood, Breslow or Efron ties.
 
     Equal to ``-statsmodels.duration.hazard_regression.PHReg(time, X, status=event,
@@ -239,7 +243,8 @@ def _discrete_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, t
     return logits, time_bin, event
 
 
-def _discrete_hazard_reference(logits, time_bin, event, *, reduction="mean"):
+def _discrete_hazard_reference(logits: torch.Tensor, time_bin: torch.Tensor, event: torch.Tensor,
+                               *, reduction: str = "mean") -> torch.Tensor:
     """pycox's ``nll_logistic_hazard``, transcribed: BCE per interval, cumsum, gather."""
     y = torch.zeros_like(logits).scatter(1, time_bin.view(-1, 1), event.to(logits.dtype)
                                          .view(-1, 1))
@@ -281,7 +286,8 @@ def _discrete_hazard_reference(logits, time_bin, event, *, reduction="mean"):
     head="hazard_logits",
 )
 def discrete_hazard(logits: torch.Tensor, time_bin: torch.Tensor, event: torch.Tensor, *,
-                    weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+                    weight: torch.Tensor | None = None,
+                    reduction: Reduction = "mean") -> torch.Tensor:
     """Logistic-hazard negative log-likelihood (nnet-survival), as pycox's ``nll_logistic_hazard``.
 
     Shape:
@@ -311,7 +317,9 @@ def discrete_hazard(logits: torch.Tensor, time_bin: torch.Tensor, event: torch.T
     return reduce(loss, reduction, weight=weight)
 
 
-def _deephit_reference(logits, time_bin, event, *, alpha=0.2, sigma=0.1, reduction="mean"):
+def _deephit_reference(logits: torch.Tensor, time_bin: torch.Tensor, event: torch.Tensor, *,
+                       alpha: float = 0.2, sigma: float = 0.1,
+                       reduction: str = "mean") -> torch.Tensor:
     """pycox's formulas transcribed with Python loops for the rank matrix (epsilon 0)."""
     n = logits.shape[0]
     pmf = torch.softmax(torch.cat([logits, torch.zeros_like(logits[:, :1])], 1), 1)
@@ -369,7 +377,7 @@ def _deephit_reference(logits, time_bin, event, *, alpha=0.2, sigma=0.1, reducti
 )
 def deephit(logits: torch.Tensor, time_bin: torch.Tensor, event: torch.Tensor, *,
             alpha: float | torch.Tensor = 0.2, sigma: float | torch.Tensor = 0.1,
-            weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+            weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """DeepHit loss for a single risk: ``alpha * NLL + (1 - alpha) * ranking``, as pycox.
 
     The likelihood is computed in log space (a log-softmax and a running log-sum-exp for
@@ -423,11 +431,14 @@ def _weibull_examples(n: int, seed: int) -> tuple[torch.Tensor, ...]:
             (ex.rand(n, g=g) > 0.3).double())
 
 
-def _weibull_reference(log_scale, log_shape, time, event, *, reduction="mean"):
+def _weibull_reference(log_scale: torch.Tensor, log_shape: torch.Tensor, time: torch.Tensor,
+                       event: torch.Tensor, *, reduction: str = "mean") -> torch.Tensor:
     """torch.distributions.Weibull: -log_prob for events, (t / scale)^shape = -log S else."""
     scale, shape = torch.exp(log_scale), torch.exp(log_shape)
     dist = torch.distributions.Weibull(scale, shape)
-    loss = torch.where(event.bool(), -dist.log_prob(time), (time / scale) ** shape)
+    # Distribution.log_prob is unannotated in torch's source
+    log_density = dist.log_prob(time)  # type: ignore[no-untyped-call]
+    loss = torch.where(event.bool(), -log_density, (time / scale) ** shape)
     return reduced(loss, reduction)
 
 
@@ -464,7 +475,7 @@ def _weibull_reference(log_scale, log_shape, time, event, *, reduction="mean"):
 )
 def weibull_nll(log_scale: torch.Tensor, log_shape: torch.Tensor, time: torch.Tensor,
                 event: torch.Tensor, *, weight: torch.Tensor | None = None,
-                reduction: str = "mean") -> torch.Tensor:
+                reduction: Reduction = "mean") -> torch.Tensor:
     """Right-censored Weibull negative log-likelihood.
 
     ``-log f(t) = (t/lambda)^k - log k + log lambda - (k - 1) log(t / lambda)`` for events and
@@ -503,12 +514,15 @@ def _tobit_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return ex.randn(n, 3, g=g), ex.randn(n, 3, g=g)
 
 
-def _tobit_reference(input, target, *, sigma=1.0, reduction="mean"):
+def _tobit_reference(input: torch.Tensor, target: torch.Tensor, *, sigma: float = 1.0,
+                    reduction: str = "mean") -> torch.Tensor:
     """torch.distributions.Normal: -log_prob (no limits are set by the examples)."""
-    return reduced(-torch.distributions.Normal(input, sigma).log_prob(target), reduction)
+    # Distribution.log_prob is unannotated in torch's source
+    normal = torch.distributions.Normal(input, sigma)
+    return reduced(-normal.log_prob(target), reduction)  # type: ignore[no-untyped-call]
 
 
-def _perfect(args: tuple) -> tuple:
+def _perfect(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (args[1].clone(), args[1], *args[2:])
 
 
@@ -555,7 +569,7 @@ def _limit(value: float | torch.Tensor, like: torch.Tensor, name: str) -> torch.
 )
 def tobit(input: torch.Tensor, target: torch.Tensor, *, lower: float | torch.Tensor | None = None,
           upper: float | torch.Tensor | None = None, sigma: float | torch.Tensor = 1.0,
-          weight: torch.Tensor | None = None, reduction: str = "mean") -> torch.Tensor:
+          weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
     """Censored Gaussian (Tobit) negative log-likelihood.
 
     Equal to ``-scipy.stats.norm(input, sigma).logpdf(target)`` inside the limits,

@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -135,6 +136,14 @@ def library() -> ctypes.CDLL | None:
     return _lib
 
 
+def loaded_library() -> ctypes.CDLL:
+    """The library, for a caller whose ``supports`` already found it available."""
+    lib = library()
+    if lib is None:
+        raise RuntimeError(f"losskit native kernels are unavailable ({_error or 'disabled'})")
+    return lib
+
+
 def threads(work: int) -> int:
     """OpenMP threads for ``work`` elements: one for small jobs, where waking a team
     costs more than it saves (and much more on a busy machine)."""
@@ -151,7 +160,8 @@ OVERLAP_MAX_CLASSES = 16  # OV_MAXC in _native.c
 _overlap_ready: set[int] = set()
 
 
-def _overlap_functions(lib: ctypes.CDLL, suffix: str):
+def _overlap_functions(lib: ctypes.CDLL,
+                       suffix: str) -> tuple[Callable[..., int], Callable[..., int]]:
     fwd = getattr(lib, f"losskit_overlap_softmax_fwd_{suffix}")
     bwd = getattr(lib, f"losskit_overlap_softmax_bwd_{suffix}")
     if id(lib) not in _overlap_ready:
@@ -166,7 +176,8 @@ def _overlap_functions(lib: ctypes.CDLL, suffix: str):
     return fwd, bwd
 
 
-def overlap_softmax_forward(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None):
+def overlap_softmax_forward(x: torch.Tensor, index: torch.Tensor,
+                            valid: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
     """Per-(image, class) soft intersection, prediction and target volumes of
     ``softmax(x, dim=1)`` against index targets, in one sweep; ``[N, C]`` each, x's dtype.
 
@@ -174,7 +185,7 @@ def overlap_softmax_forward(x: torch.Tensor, index: torch.Tensor, valid: torch.T
     valid ``[N, S]`` bool or ``None``. The caller checks these (see :mod:`.overlap`).
     """
     n, c, s = x.shape
-    fwd, _ = _overlap_functions(library(), "f32" if x.dtype == torch.float32 else "f64")
+    fwd, _ = _overlap_functions(loaded_library(), "f32" if x.dtype == torch.float32 else "f64")
     out = torch.empty(3, n, c, dtype=torch.float64)
     code = fwd(n, c, s, ptr(x), ptr(index), ptr(valid), ptr(out[0]), ptr(out[1]), ptr(out[2]),
                threads(x.numel()))
@@ -187,7 +198,7 @@ def overlap_softmax_backward(x: torch.Tensor, index: torch.Tensor, valid: torch.
                              g_inter: torch.Tensor, g_pred: torch.Tensor) -> torch.Tensor:
     """Gradient wrt ``x`` of ``sum(g_inter * inter + g_pred * pred)`` (see the forward)."""
     n, c, s = x.shape
-    _, bwd = _overlap_functions(library(), "f32" if x.dtype == torch.float32 else "f64")
+    _, bwd = _overlap_functions(loaded_library(), "f32" if x.dtype == torch.float32 else "f64")
     g_inter = g_inter.to(x.dtype).contiguous()
     g_pred = g_pred.to(x.dtype).contiguous()
     grad = torch.empty_like(x, memory_format=torch.contiguous_format)
@@ -217,7 +228,7 @@ def _setup_coral(lib: ctypes.CDLL) -> None:
     _coral_ready.add(id(lib))
 
 
-_unit_range_fns: dict | None = None
+_unit_range_fns: dict[torch.dtype, Callable[[int, int], int]] | None = None
 
 
 def in_unit_range(t: torch.Tensor) -> bool | None:
@@ -241,10 +252,11 @@ def in_unit_range(t: torch.Tensor) -> bool | None:
 
 
 def coral_rows(x: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None, *,
-               want_rows: bool, want_grad: bool, grad_scale: float | torch.Tensor = 1.0):
+               want_rows: bool, want_grad: bool, grad_scale: float | torch.Tensor = 1.0,
+               ) -> tuple[float, torch.Tensor | None, torch.Tensor | None]:
     """CORAL's per-row losses, their sum and (optionally) ``grad_scale * dloss/dx`` in one
     sweep. Returns ``(total: float, rows [N] or None, grad [N, K] or None)``."""
-    lib = library()
+    lib = loaded_library()
     _setup_coral(lib)
     n, k = x.shape
     t = target.to(torch.int64).contiguous()
@@ -257,6 +269,6 @@ def coral_rows(x: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | No
     else:
         gs0 = float(grad_scale)
     fn = lib.losskit_coral_f32 if x.dtype == torch.float32 else lib.losskit_coral_f64
-    total = fn(n, k, x.data_ptr(), t.data_ptr(), ptr(w), ptr(rows), ptr(grad), ptr(gs), gs0,
+    total: float = fn(n, k, x.data_ptr(), t.data_ptr(), ptr(w), ptr(rows), ptr(grad), ptr(gs), gs0,
                threads(x.numel()))
     return total, rows, grad

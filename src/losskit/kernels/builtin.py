@@ -40,7 +40,7 @@ def _same_float_pair(x: torch.Tensor, y: torch.Tensor) -> str | None:
     return None
 
 
-def _numbers(**values) -> str | None:
+def _numbers(**values: float | torch.Tensor | None) -> str | None:
     for key, v in values.items():
         if isinstance(v, torch.Tensor):
             return f"{key} must be a number for torch's builtin"
@@ -49,32 +49,34 @@ def _numbers(**values) -> str | None:
 
 # --- regression: (x, y, *, reduction[, delta | beta]) -> unreduced loss or its sum ---------
 
-def _pair_supports(x, y, *, reduction, **hyper):
+def _pair_supports(x: torch.Tensor, y: torch.Tensor, *, reduction: str,
+                   **hyper: float | torch.Tensor) -> str | None:
     return _same_float_pair(x, y) or _numbers(**hyper)
 
 
 @register("mse", "torch", name="torch.mse_loss", devices=_EVERYWHERE, dtypes=_FLOATS,
           supports=_pair_supports, double_backward=True, options=("reduction",),
           description="torch.nn.functional.mse_loss, one fused op")
-def _mse(x, y, *, reduction):
+def _mse(x: torch.Tensor, y: torch.Tensor, *, reduction: str) -> torch.Tensor:
     return F.mse_loss(x, y, reduction=_summed(reduction))
 
 
 @register("mae", "torch", name="torch.l1_loss", devices=_EVERYWHERE, dtypes=_FLOATS,
           supports=_pair_supports, double_backward=True, options=("reduction",),
           description="torch.nn.functional.l1_loss, one fused op")
-def _mae(x, y, *, reduction):
+def _mae(x: torch.Tensor, y: torch.Tensor, *, reduction: str) -> torch.Tensor:
     return F.l1_loss(x, y, reduction=_summed(reduction))
 
 
 @register("huber", "torch", name="torch.huber_loss", devices=_EVERYWHERE, dtypes=_FLOATS,
           supports=_pair_supports, double_backward=True, options=("reduction", "delta"),
           description="torch.nn.functional.huber_loss, one fused op (numeric delta)")
-def _huber(x, y, *, reduction, delta):
+def _huber(x: torch.Tensor, y: torch.Tensor, *, reduction: str, delta: float) -> torch.Tensor:
     return F.huber_loss(x, y, reduction=_summed(reduction), delta=delta)
 
 
-def _smooth_l1_supports(x, y, *, reduction, beta):
+def _smooth_l1_supports(x: torch.Tensor, y: torch.Tensor, *, reduction: str,
+                        beta: float | torch.Tensor) -> str | None:
     return _pair_supports(x, y, reduction=reduction, beta=beta)
 
 
@@ -82,13 +84,15 @@ def _smooth_l1_supports(x, y, *, reduction, beta):
           dtypes=_FLOATS, supports=_smooth_l1_supports, double_backward=True,
           options=("reduction", "beta"),
           description="torch.nn.functional.smooth_l1_loss, one fused op (numeric beta)")
-def _smooth_l1(x, y, *, reduction, beta):
+def _smooth_l1(x: torch.Tensor, y: torch.Tensor, *, reduction: str, beta: float) -> torch.Tensor:
     return F.smooth_l1_loss(x, y, reduction=_summed(reduction), beta=beta)
 
 
 # --- binary cross-entropy: (x, y, *, reduction, pos_weight, weight) -----------------------
 
-def _bce_supports(x, y, *, reduction, pos_weight=None, weight=None):
+def _bce_supports(x: torch.Tensor, y: torch.Tensor, *, reduction: str,
+                  pos_weight: float | torch.Tensor | None = None,
+                  weight: torch.Tensor | None = None) -> str | None:
     return _same_float_pair(x, y)
 
 
@@ -97,7 +101,9 @@ def _bce_supports(x, y, *, reduction, pos_weight=None, weight=None):
           options=("reduction", "pos_weight", "weight"),
           description="torch.nn.functional.binary_cross_entropy_with_logits (pos_weight and "
                       "weight tensors without grad)")
-def _bce(x, y, *, reduction, pos_weight=None, weight=None):
+def _bce(x: torch.Tensor, y: torch.Tensor, *, reduction: str,
+         pos_weight: float | torch.Tensor | None = None,
+         weight: torch.Tensor | None = None) -> torch.Tensor:
     if pos_weight is not None and not isinstance(pos_weight, torch.Tensor):
         pos_weight = torch.tensor(pos_weight, dtype=x.dtype, device=x.device)
     return F.binary_cross_entropy_with_logits(x, y, weight=weight, pos_weight=pos_weight,
@@ -109,7 +115,8 @@ def _bce(x, y, *, reduction, pos_weight=None, weight=None):
 #        label_smoothing, reduction) -> the class-weighted loss per position with ignored
 #        positions 0 ("none"), or its sum.
 
-def _ce_supports(x, target, *, class_weight, ignore_index, label_smoothing, reduction):
+def _ce_supports(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch.Tensor | None,
+                 ignore_index: int, label_smoothing: float, reduction: str) -> str | None:
     if target.dtype != torch.int64:
         return "torch's builtin takes int64 class indices"
     if class_weight is not None and label_smoothing:
@@ -125,14 +132,16 @@ def _ce_supports(x, target, *, class_weight, ignore_index, label_smoothing, redu
           dtypes=_WIDE, supports=_ce_supports, double_backward=True,
           options=("reduction", "class_weight", "ignore_index", "label_smoothing"),
           description="torch.nn.functional.cross_entropy with index targets, summed")
-def _cross_entropy(x, target, *, class_weight, ignore_index, label_smoothing, reduction):
+def _cross_entropy(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch.Tensor | None,
+                   ignore_index: int, label_smoothing: float, reduction: str) -> torch.Tensor:
     return F.cross_entropy(x, target, weight=class_weight, ignore_index=ignore_index,
                            label_smoothing=label_smoothing, reduction=_summed(reduction))
 
 
 # --- negative log-likelihood: same call as cross_entropy without label_smoothing ----------
 
-def _nll_supports(x, target, *, class_weight, ignore_index, reduction):
+def _nll_supports(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch.Tensor | None,
+                  ignore_index: int, reduction: str) -> str | None:
     if target.dtype != torch.int64:
         return "torch's builtin takes int64 class indices"
     if class_weight is not None and class_weight.dtype != x.dtype:
@@ -144,6 +153,7 @@ def _nll_supports(x, target, *, class_weight, ignore_index, reduction):
           supports=_nll_supports, double_backward=True,
           options=("reduction", "class_weight", "ignore_index"),
           description="torch.nn.functional.nll_loss, summed")
-def _nll(x, target, *, class_weight, ignore_index, reduction):
+def _nll(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch.Tensor | None,
+         ignore_index: int, reduction: str) -> torch.Tensor:
     return F.nll_loss(x, target, weight=class_weight, ignore_index=ignore_index,
                       reduction=_summed(reduction))

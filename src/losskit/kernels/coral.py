@@ -19,6 +19,8 @@ higher derivatives are exact. It declines everything else, and the definition ru
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .._core.registry import get_info
@@ -44,19 +46,23 @@ def _expected_scale(n: int, dtype: torch.dtype, reduction: str) -> float:
 
 class _Coral(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, target, weights, reduction):
+    def forward(ctx: Any, x: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None,
+                reduction: str) -> torch.Tensor:
         ctx.reduction = reduction
         ctx.save_for_backward(x, target, weights)
         if reduction == "none":
             ctx.grad = None
-            return _native.coral_rows(x, target, weights, want_rows=True, want_grad=False)[1]
+            rows = _native.coral_rows(x, target, weights, want_rows=True, want_grad=False)[1]
+            assert rows is not None  # asked for with want_rows
+            return rows
         ctx.scale = _expected_scale(x.shape[0], x.dtype, reduction)
         total, _, ctx.grad = _native.coral_rows(x, target, weights, want_rows=False,
                                                 want_grad=True, grad_scale=ctx.scale)
         return torch.tensor(total, dtype=x.dtype)
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, None, None,
+                                                               None]:
         x, target, weights = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
             fn = get_info("coral").fn
@@ -73,13 +79,15 @@ class _Coral(torch.autograd.Function):
         if grad is None:  # a second backward (retain_graph=True): recompute
             grad = _native.coral_rows(x, target, weights, want_rows=False, want_grad=True,
                                       grad_scale=ctx.scale)[2]
+        assert grad is not None  # asked for with want_grad
         g = float(grad_output)  # a CPU scalar (this path is CPU only): no device sync
         if g != ctx.scale:
             grad.mul_(g / ctx.scale)
         return grad, None, None, None
 
 
-def _supports(x, target, *, importance_weights, reduction):
+def _supports(x: torch.Tensor, target: torch.Tensor, *, importance_weights: torch.Tensor | None,
+              reduction: str) -> str | None:
     if x.dim() != 2 or target.shape != (x.shape[0],):
         return "takes [N, K-1] logits and [N] ranks"
     if x.numel() < MIN_NUMEL:
@@ -101,9 +109,13 @@ def _supports(x, target, *, importance_weights, reduction):
           options=("reduction", "importance_weights"),
           description="one C sweep: per-row loss and, when autograd needs it, the gradient "
                       "(no level tensor, no [N, K-1] temporaries)")
-def _coral(x, target, *, importance_weights, reduction):
+def _coral(x: torch.Tensor, target: torch.Tensor, *, importance_weights: torch.Tensor | None,
+           reduction: str) -> torch.Tensor:
     if torch.is_grad_enabled() and x.requires_grad:
-        return _Coral.apply(x, target, importance_weights, reduction)
+        # torch.autograd.Function.apply is unannotated in torch's source
+        out: torch.Tensor = _Coral.apply(  # type: ignore[no-untyped-call]
+            x, target, importance_weights, reduction)
+        return out
     total, rows, _ = _native.coral_rows(x, target, importance_weights,
                                         want_rows=reduction == "none", want_grad=False)
     return rows if rows is not None else torch.tensor(total, dtype=x.dtype)

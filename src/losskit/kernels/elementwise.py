@@ -22,6 +22,9 @@ exact. It declines everything else, and the definition runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 import torch
 
 from .._core.registry import get_info
@@ -45,20 +48,27 @@ _PARAMS = {"mse": (), "mae": (), "huber": ("delta",), "smooth_l1": ("beta",), "l
            "binary_cross_entropy": ("pos_weight",), "sigmoid_focal": ("gamma", "alpha")}
 
 
-def _kernel_params(kind: str, hyper: dict) -> tuple[float, float, float]:
-    values = []
+#: The hyperparameters a definition passes to its accelerator (numbers, tensors or None).
+_Hyper = Mapping[str, float | torch.Tensor | None]
+
+
+def _kernel_params(kind: str, hyper: _Hyper) -> tuple[float, float, float]:
+    values: list[float] = []
     for key in _PARAMS[kind]:
         v = hyper.get(key)
         if kind == "binary_cross_entropy" and v is None:
             v = 1.0
         if kind == "sigmoid_focal" and key == "alpha" and v is None:
             v = -1.0  # the kernel's "no alpha weighting"
+        assert v is not None, f"{kind} passes {key}"
         values.append(float(v))  # numbers only: supports() declined tensors that need it
-    return (*values, *([0.0] * (3 - len(values))))  # type: ignore[return-value]
+    padded = values + [0.0] * (3 - len(values))
+    return padded[0], padded[1], padded[2]
 
 
-def _supports(kind: str):
-    def supports(x: torch.Tensor, y: torch.Tensor, *, reduction: str, **hyper) -> str | None:
+def _supports(kind: str) -> Callable[..., str | None]:
+    def supports(x: torch.Tensor, y: torch.Tensor, *, reduction: str,
+                 **hyper: float | torch.Tensor | None) -> str | None:
         if x.numel() < MIN_NUMEL:
             return f"fewer than {MIN_NUMEL} elements: the definition's per-call cost is lower"
         if y.dtype != x.dtype or y.shape != x.shape or y.device != x.device:
@@ -71,7 +81,8 @@ def _supports(kind: str):
             v = hyper.get(key)
             if isinstance(v, torch.Tensor) and (v.dim() or v.requires_grad):
                 return f"{key} must be a number (or a 0-dim tensor without grad)"
-        if kind == "smooth_l1" and not hyper.get("beta", 1.0) > 0:
+        beta = hyper.get("beta", 1.0)
+        if kind == "smooth_l1" and not (beta is not None and beta > 0):
             return "beta = 0 is L1 (the definition handles it)"
         if _native.library() is None:
             return f"native kernels unavailable ({_native.build_error()})"
@@ -83,13 +94,14 @@ def _run(code: int, x: torch.Tensor, y: torch.Tensor, want_none: bool, grad_scal
          params: tuple[float, float, float]) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One sweep: ``(loss, grad)``; loss is ``[*]`` if ``want_none`` else the 0-dim sum,
     grad is ``grad_scale * dloss/dx`` or ``None`` when ``grad_scale`` is None."""
-    lib = _native.library()
+    lib = _native.loaded_library()
     n = x.numel()
     fn = lib.losskit_elementwise_f32 if x.dtype == torch.float32 else lib.losskit_elementwise_f64
     per_element = torch.empty_like(x) if want_none else None
     grad = torch.empty_like(x) if grad_scale is not None else None
-    total = fn(code, n, x.data_ptr(), y.data_ptr(), _native.ptr(per_element), _native.ptr(grad),
-               1.0 if grad_scale is None else grad_scale, *params, _native.threads(n))
+    total: float = fn(code, n, x.data_ptr(), y.data_ptr(), _native.ptr(per_element),
+                      _native.ptr(grad), 1.0 if grad_scale is None else grad_scale, *params,
+                      _native.threads(n))
     if per_element is not None:
         return per_element, grad
     return torch.tensor(total, dtype=x.dtype), grad
@@ -109,7 +121,8 @@ def _code(kind: str, params: tuple[float, float, float]) -> int:
 
 class _Elementwise(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, input, target, kind, reduction, params, hyper):
+    def forward(ctx: Any, input: torch.Tensor, target: torch.Tensor, kind: str, reduction: str,
+                params: tuple[float, float, float], hyper: _Hyper) -> torch.Tensor:
         code = _code(kind, params)
         if reduction == "none":
             out, _ = _run(code, input, target, True, None, params)
@@ -123,7 +136,7 @@ class _Elementwise(torch.autograd.Function):
         return out
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         input, target = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
             fn, hyper = get_info(ctx.kind).fn, ctx.hyper
@@ -135,11 +148,13 @@ class _Elementwise(torch.autograd.Function):
         code = _code(ctx.kind, ctx.params)
         if ctx.reduction == "none":
             _, grad = _run(code, input, target, True, 1.0, ctx.params)
+            assert grad is not None  # asked for with a grad_scale
             grad.mul_(grad_output)
         else:
             grad, ctx.grad = ctx.grad, None
             if grad is None:  # a second backward (retain_graph=True): recompute
                 _, grad = _run(code, input, target, False, ctx.scale, ctx.params)
+            assert grad is not None  # asked for with a grad_scale
             g = float(grad_output)  # a CPU scalar (this path is CPU only): no device sync
             if g != ctx.scale:
                 grad.mul_(g / ctx.scale)
@@ -148,11 +163,15 @@ class _Elementwise(torch.autograd.Function):
         return grad_input, grad_target, None, None, None, None
 
 
-def _make_run(kind: str):
-    def run(x: torch.Tensor, y: torch.Tensor, *, reduction: str, **hyper) -> torch.Tensor:
+def _make_run(kind: str) -> Callable[..., torch.Tensor]:
+    def run(x: torch.Tensor, y: torch.Tensor, *, reduction: str,
+            **hyper: float | torch.Tensor | None) -> torch.Tensor:
         params = _kernel_params(kind, hyper)
         if torch.is_grad_enabled() and (x.requires_grad or y.requires_grad):
-            return _Elementwise.apply(x, y, kind, reduction, params, hyper)
+            # torch.autograd.Function.apply is unannotated in torch's source
+            out: torch.Tensor = _Elementwise.apply(  # type: ignore[no-untyped-call]
+                x, y, kind, reduction, params, hyper)
+            return out
         return _run(_code(kind, params), x, y, reduction == "none", None, params)[0]
     return run
 

@@ -47,6 +47,9 @@ BLOCK_BYTES = 16 << 20
 
 DIVERGENCES = ("forward_kl", "reverse_kl", "jsd")
 
+#: ``(temperature, alpha, divergence, beta, ignore_index)`` as Python values.
+_Options = tuple[float, float, str, float, int]
+
 
 def block_rows(vocab: int, itemsize: int, tokens: int) -> int:
     """Rows per block: as many as fit in BLOCK_BYTES, balanced so the last block is not tiny."""
@@ -58,7 +61,7 @@ def block_rows(vocab: int, itemsize: int, tokens: int) -> int:
 
 
 def _block(z: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor | None,
-           options: tuple, want_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+           options: _Options, want_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Per-row loss ``[r]`` and, if wanted, ``dloss/dz`` ``[r, V]`` for student logits ``z``."""
     temperature, alpha, divergence, beta, _ = options
     tempered = temperature != 1.0
@@ -103,8 +106,9 @@ def _block(z: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor | None,
 
 def _walk(student: tuple[torch.Tensor, torch.Tensor], teacher: tuple[torch.Tensor, torch.Tensor],
           target: torch.Tensor | None, valid: torch.Tensor | None,
-          row_weight: torch.Tensor | None, options: tuple,
-          scale: torch.Tensor | None, wants: tuple[bool, bool]):
+          row_weight: torch.Tensor | None, options: _Options,
+          scale: torch.Tensor | None, wants: tuple[bool, bool],
+          ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """Losses ``[N]`` (weighted, 0 where not valid) and the scaled gradients wanted."""
     h, w = student
     ht, wt = teacher
@@ -115,7 +119,10 @@ def _walk(student: tuple[torch.Tensor, torch.Tensor], teacher: tuple[torch.Tenso
     grad_h = torch.empty_like(h) if need_h else None
     grad_w = torch.zeros_like(w) if need_w else None
     rows = block_rows(v, h.element_size(), n)
-    index = None if target is None else torch.where(valid, target, 0)
+    index = None
+    if target is not None:
+        assert valid is not None  # the rows of target that count
+        index = torch.where(valid, target, 0)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
         hb = h[start:stop]
@@ -130,10 +137,11 @@ def _walk(student: tuple[torch.Tensor, torch.Tensor], teacher: tuple[torch.Tenso
         losses[start:stop] = loss
         if grad is None:
             continue
+        assert scale is not None  # gradients are wanted with their scale
         grad.mul_(scale[start:stop, None])
-        if need_h:
+        if grad_h is not None:
             torch.mm(grad, w, out=grad_h[start:stop])
-        if need_w:
+        if grad_w is not None:
             grad_w.addmm_(grad.t(), hb)
         del grad
     return losses, grad_h, grad_w
@@ -156,8 +164,11 @@ class LinearDistillation(torch.autograd.Function):
     ``create_graph``); ``track`` says whether autograd will ask for gradients."""
 
     @staticmethod
-    def forward(ctx, student_hidden, student_weight, teacher_hidden, teacher_weight, target,
-                row_weight, options, reduction, definition, track):
+    def forward(ctx: Any, student_hidden: torch.Tensor, student_weight: torch.Tensor,
+                teacher_hidden: torch.Tensor, teacher_weight: torch.Tensor,
+                target: torch.Tensor | None, row_weight: torch.Tensor | None, options: _Options,
+                reduction: str, definition: Callable[..., torch.Tensor],
+                track: bool) -> torch.Tensor:
         acc = torch.promote_types(torch.float32,
                                   torch.promote_types(student_hidden.dtype, student_weight.dtype))
         h, w = student_hidden.to(acc), student_weight.to(acc)
@@ -178,7 +189,7 @@ class LinearDistillation(torch.autograd.Function):
         return losses.sum()
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         sh, sw, th, tw, target, row_weight = ctx.saved_tensors
         if torch.is_grad_enabled():
             # create_graph=True: the stored gradients are constants; the definition's own
@@ -187,8 +198,10 @@ class LinearDistillation(torch.autograd.Function):
                 "linear_distillation", ctx.definition, (sh, sw, th, tw), grad_output)
             return g_sh, g_sw, None, None, None, None, None, None, None, None
         wants = (ctx.needs_input_grad[0], ctx.needs_input_grad[1])
+        grads: tuple[torch.Tensor | None, ...] | None
         grads, ctx.grads = ctx.grads, None
         acc = torch.promote_types(torch.float32, torch.promote_types(sh.dtype, sw.dtype))
+        upstream: torch.Tensor | None = grad_output  # None once folded into the row scale
         if grads is None:  # reduction="none", or a second backward with retain_graph=True
             h, w = sh.to(acc), sw.to(acc)
             valid = None if target is None else target != ctx.options[4]
@@ -199,9 +212,9 @@ class LinearDistillation(torch.autograd.Function):
             grads = _walk((h, w), (th, tw.to(acc)), target, valid, rw, ctx.options, scale,
                           wants)[1:]
             if ctx.reduction == "none":
-                grad_output = None
-        if grad_output is not None:
-            go = grad_output.to(acc)
+                upstream = None
+        if upstream is not None:
+            go = upstream.to(acc)
             grads = tuple(None if g is None else g.mul_(go) for g in grads)
         g_sh, g_sw = (None if g is None else g.to(t.dtype) for g, t in zip(grads, (sh, sw)))
         return g_sh, g_sw, None, None, None, None, None, None, None, None
@@ -216,12 +229,18 @@ def _plain_tensor(t: torch.Tensor) -> bool:
         t.data_ptr()
     except (RuntimeError, NotImplementedError):
         return False
-    return torch.autograd.forward_ad.unpack_dual(t).tangent is None
+    # torch.autograd.forward_ad.unpack_dual is unannotated in torch's source
+    dual = torch.autograd.forward_ad.unpack_dual(t)  # type: ignore[no-untyped-call]
+    return dual.tangent is None
 
 
-def _supports(student_hidden, student_weight, teacher_hidden, teacher_weight, target, *,
-              weight=None, temperature=1.0, alpha=1.0, divergence="forward_kl", beta=0.5,
-              ignore_index=-100, reduction="sum", definition=None) -> str | None:
+def _supports(student_hidden: torch.Tensor, student_weight: torch.Tensor,
+              teacher_hidden: torch.Tensor, teacher_weight: torch.Tensor,
+              target: torch.Tensor | None, *, weight: torch.Tensor | None = None,
+              temperature: float | torch.Tensor = 1.0, alpha: float = 1.0,
+              divergence: str = "forward_kl", beta: float | torch.Tensor = 0.5,
+              ignore_index: int = -100, reduction: str = "sum",
+              definition: Callable[..., torch.Tensor] | None = None) -> str | None:
     if torch.compiler.is_compiling():
         return "torch.compile is tracing (the compiled graph uses the definition)"
     tensors = [t for t in (student_hidden, student_weight, teacher_hidden, teacher_weight,
@@ -251,7 +270,7 @@ def chunked_linear_distillation(student_hidden: torch.Tensor, student_weight: to
                                 target: torch.Tensor | None, *, weight: torch.Tensor | None,
                                 temperature: float, alpha: float, divergence: str, beta: float,
                                 ignore_index: int, reduction: str,
-                                definition: Callable[..., torch.Tensor]) -> Any:
+                                definition: Callable[..., torch.Tensor]) -> torch.Tensor:
     """The definition's per-row terms (``reduction="none"``) or their sum, block by block.
 
     Arguments as the definition passes them: 2-D hidden states, the weights, the flat
@@ -259,7 +278,10 @@ def chunked_linear_distillation(student_hidden: torch.Tensor, student_weight: to
     """
     track = torch.is_grad_enabled() and (student_hidden.requires_grad
                                          or student_weight.requires_grad)
-    options = (float(temperature), float(alpha), divergence, float(beta), int(ignore_index))
-    return LinearDistillation.apply(student_hidden, student_weight, teacher_hidden,
-                                    teacher_weight, target, weight, options, reduction,
-                                    definition, track)
+    options: _Options = (float(temperature), float(alpha), divergence, float(beta),
+                         int(ignore_index))
+    # torch.autograd.Function.apply is unannotated in torch's source
+    out: torch.Tensor = LinearDistillation.apply(  # type: ignore[no-untyped-call]
+        student_hidden, student_weight, teacher_hidden, teacher_weight, target, weight,
+        options, reduction, definition, track)
+    return out

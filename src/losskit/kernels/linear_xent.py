@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -41,7 +42,7 @@ from .._core.reduce import mean_denominator
 from .._core.registry import get_info
 from . import _native
 from ._dispatch import differentiate_definition, register
-from .softmax_xent import softmax_rows, softmax_rows_torch
+from .softmax_xent import RowOptions, softmax_rows, softmax_rows_torch
 
 __all__ = ["BLOCK_BYTES", "Path", "block_rows", "inverse_mean_denominator", "make_run"]
 
@@ -62,7 +63,15 @@ def block_rows(vocab: int, itemsize: int, tokens: int | None = None,
     return rows
 
 
-def _walk(hidden, weight, bias, target, options, row_scale, want_grads, *, native):
+#: ``(class_weight, ignore_index, label_smoothing, z_loss, softcap)``.
+_Options = tuple["torch.Tensor | None", int, float, float, "float | None"]
+#: A walk's result: per-token losses and the gradients asked for (dh, dW, db).
+_Walked = tuple[torch.Tensor, "torch.Tensor | None", "torch.Tensor | None", "torch.Tensor | None"]
+
+
+def _walk(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+          target: torch.Tensor, options: _Options, row_scale: float | torch.Tensor,
+          want_grads: tuple[bool, bool, bool] | None, *, native: bool) -> _Walked:
     """Per-token losses [N] and, if ``want_grads = (dh?, dW?, db?)``, the scaled gradients."""
     class_weight, ignore_index, label_smoothing, z_loss, softcap = options
     n, _ = hidden.shape
@@ -92,29 +101,31 @@ def _walk(hidden, weight, bias, target, options, row_scale, want_grads, *, nativ
             capped = z
         scale = row_scale[start:stop] if (isinstance(row_scale, torch.Tensor)
                                           and row_scale.dim()) else row_scale
-        kw = dict(class_weight=class_weight, ignore_index=ignore_index,
-                  label_smoothing=label_smoothing, z_loss=z_loss, grad_scale=scale,
-                  want_grad=want)
+        kw: RowOptions = {"class_weight": class_weight, "ignore_index": ignore_index,
+                          "label_smoothing": label_smoothing, "z_loss": z_loss}
         if native:
             loss, dz = softmax_rows(capped, target[start:stop], grad_out=capped if want else None,
-                                    **kw)
+                                    grad_scale=scale, want_grad=want, **kw)
         else:
-            loss, dz = softmax_rows_torch(capped, target[start:stop], **kw)
+            loss, dz = softmax_rows_torch(capped, target[start:stop], grad_scale=scale,
+                                          want_grad=want, **kw)
         losses[start:stop] = loss
         if not want:
             continue
+        assert dz is not None  # asked for with want_grad
         if softcap is not None:
             dz.mul_(tanh.square_().neg_().add_(1.0))
-        if need_h:
+        if grad_h is not None:
             torch.mm(dz, weight, out=grad_h[start:stop])
-        if need_w:
+        if grad_w is not None:
             grad_w.addmm_(dz.t(), h)
-        if need_b:
+        if grad_b is not None:
             grad_b += dz.sum(0)
     return losses, grad_h, grad_w, grad_b
 
 
-def inverse_mean_denominator(target, class_weight, ignore_index):
+def inverse_mean_denominator(target: torch.Tensor, class_weight: torch.Tensor | None,
+                             ignore_index: int) -> torch.Tensor:
     """1 / the mean's denominator (reduce's own), as a 0-dim tensor on the target's device."""
     valid = target != ignore_index
     cw = None if class_weight is None else torch.where(
@@ -132,12 +143,15 @@ class Path:
     first; ``host_scalars`` says the tensors live on the CPU, where reading a scalar costs
     no device sync."""
 
-    walk: Callable[..., tuple[torch.Tensor, ...]]
+    walk: Callable[..., _Walked]
     keep_dtype: bool = False
     host_scalars: bool = False
 
 
-def _operands(path, hidden, weight, bias, token_weight):
+def _operands(path: Path, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+              token_weight: torch.Tensor | None,
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None,
+                         torch.dtype]:
     """The walk's operands and the dtype of its losses and scales."""
     if path.keep_dtype:
         acc = torch.float32
@@ -153,12 +167,15 @@ def _operands(path, hidden, weight, bias, token_weight):
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden, weight, bias, target, token_weight, class_weight, options,
-                reduction, path, public, track):
+    def forward(ctx: Any, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                target: torch.Tensor, token_weight: torch.Tensor | None,
+                class_weight: torch.Tensor | None, options: tuple[int, float, float, float | None],
+                reduction: str, path: Path, public: dict[str, object],
+                track: bool) -> torch.Tensor:
         in_dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
         h, w, b, tw, acc = _operands(path, hidden, weight, bias, token_weight)
         cw = None if class_weight is None else class_weight.to(acc)
-        opts = (cw, *options)
+        opts: _Options = (cw, *options)
         ctx.in_dtypes, ctx.reduction, ctx.options, ctx.path = in_dtypes, reduction, opts, path
         ctx.public = public
         ctx.save_for_backward(hidden, weight, bias, target, token_weight, class_weight)
@@ -179,20 +196,21 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return losses.sum(dtype=torch.float64).to(acc)
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         hidden, weight, bias, target, token_weight, _ = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
             fn, public = get_info("linear_cross_entropy").fn, ctx.public
             summed = "none" if ctx.reduction == "none" else "sum"
-            grads = differentiate_definition(
+            definition_grads = differentiate_definition(
                 "linear_cross_entropy",
                 lambda h, w, b: fn(h, w, target, bias=b, reduction=summed, **public),
                 (hidden, weight, bias), grad_output)
-            return (*grads, None, None, None, None, None, None, None, None)
+            return (*definition_grads, None, None, None, None, None, None, None, None)
         path = ctx.path
         h, w, b, tw, acc = _operands(path, hidden, weight, bias, token_weight)
         wants = (ctx.needs_input_grad[0], ctx.needs_input_grad[1],
                  bias is not None and ctx.needs_input_grad[2])
+        grads: tuple[torch.Tensor | None, ...] | None
         grads, ctx.grads = ctx.grads, None
         if ctx.reduction == "none":
             scale = grad_output.to(acc) if tw is None else grad_output.to(acc) * tw
@@ -210,9 +228,12 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return (*out, None, None, None, None, None, None, None, None)
 
 
-def _supports(native: bool):
-    def supports(hidden, linear_weight, target, *, bias, class_weight, weight, ignore_index,
-                 label_smoothing, z_loss, softcap, reduction):
+def _supports(native: bool) -> Callable[..., str | None]:
+    def supports(hidden: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor, *,
+                 bias: torch.Tensor | None, class_weight: torch.Tensor | None,
+                 weight: torch.Tensor | None, ignore_index: int,
+                 label_smoothing: float | torch.Tensor, z_loss: float | torch.Tensor,
+                 softcap: float | torch.Tensor | None, reduction: str) -> str | None:
         if hidden.dim() != 2 or target.dim() != 1:
             return "takes [N, D] hidden states and [N] targets"
         for key, value in (("label_smoothing", label_smoothing), ("z_loss", z_loss),
@@ -234,15 +255,21 @@ TORCH = Path(functools.partial(_walk, native=False))
 
 def make_run(path: Path) -> Callable[..., torch.Tensor]:
     """The accelerator's entry point for one path (the call of the module docstring)."""
-    def run(hidden, linear_weight, target, *, bias, class_weight, weight, ignore_index,
-            label_smoothing, z_loss, softcap, reduction):
+    def run(hidden: torch.Tensor, linear_weight: torch.Tensor, target: torch.Tensor, *,
+            bias: torch.Tensor | None, class_weight: torch.Tensor | None,
+            weight: torch.Tensor | None, ignore_index: int, label_smoothing: float,
+            z_loss: float, softcap: float | None, reduction: str) -> torch.Tensor:
         options = (ignore_index, label_smoothing, z_loss, softcap)
-        public = dict(class_weight=class_weight, weight=weight, ignore_index=ignore_index,
-                      label_smoothing=label_smoothing, z_loss=z_loss, softcap=softcap)
+        public: dict[str, object] = dict(
+            class_weight=class_weight, weight=weight, ignore_index=ignore_index,
+            label_smoothing=label_smoothing, z_loss=z_loss, softcap=softcap)
         track = torch.is_grad_enabled() and any(
             t is not None and t.requires_grad for t in (hidden, linear_weight, bias))
-        return _LinearCrossEntropy.apply(hidden, linear_weight, bias, target, weight,
-                                         class_weight, options, reduction, path, public, track)
+        # torch.autograd.Function.apply is unannotated in torch's source
+        out: torch.Tensor = _LinearCrossEntropy.apply(  # type: ignore[no-untyped-call]
+            hidden, linear_weight, bias, target, weight, class_weight, options, reduction,
+            path, public, track)
+        return out
     return run
 
 

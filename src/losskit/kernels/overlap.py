@@ -14,6 +14,9 @@ backward. The accelerators here compute the same sums with less memory traffic:
   probabilities and writes the gradient through the activation in place into them, so
   backward holds a single ``[N, C, S]`` buffer. Softmax, sigmoid or no activation.
 
+A third, ``"triton"`` (:mod:`.triton_overlap`), does the native sweep's work on CUDA
+(and in Triton's interpreter on the CPU, for tests).
+
 The call, made by each loss's definition through :func:`losskit.kernels.dispatch`, is
 ``(x [N, C, S], index [N, S] int64 in 0..C-1, valid [N, S] bool | None, *, activation,
 other_act, squared_pred, definition)``; the result is what ``definition(x, index, valid,
@@ -30,8 +33,12 @@ both decline ``other_act``, ``squared_pred`` and small inputs (:data:`MIN_NUMEL`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 
+from .._core.reduce import upcast
 from . import _native
 from ._dispatch import differentiate_definition, register
 
@@ -47,8 +54,13 @@ TORCH_MIN_NUMEL = 1 << 16
 #: Classes the native sweep handles (``OV_MAXC`` in ``_native.c``).
 NATIVE_MAX_CLASSES = _native.OVERLAP_MAX_CLASSES
 
+# A user's activation (the loss's other_act): logits -> probabilities.
+_Activation = Callable[[torch.Tensor], torch.Tensor]
 
-def _common_decline(x, index, valid, other_act, squared_pred, min_numel) -> str | None:
+
+def _common_decline(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None,
+                    other_act: _Activation | None, squared_pred: bool,
+                    min_numel: int) -> str | None:
     if x.dim() != 3 or index.shape != (x.shape[0], x.shape[2]):
         return "takes [N, C, S] logits and [N, S] class indices"
     if x.numel() < min_numel:
@@ -64,14 +76,15 @@ def _common_decline(x, index, valid, other_act, squared_pred, min_numel) -> str 
     return None
 
 
-def _target_volume(x, index, valid):
+def _target_volume(x: torch.Tensor, index: torch.Tensor,
+                   valid: torch.Tensor | None) -> torch.Tensor:
     n, c, s = x.shape
     ones = (torch.ones((), dtype=x.dtype, device=x.device).expand(n, s) if valid is None
             else valid.to(x.dtype))
     return x.new_zeros(n, c).scatter_add_(1, index, ones)
 
 
-def _second_order(loss, ctx, grad_output):
+def _second_order(loss: str, ctx: Any, grad_output: torch.Tensor) -> torch.Tensor | None:
     """The definition's gradient with a graph, for ``create_graph=True``."""
     x, index, valid = ctx.saved_tensors
     definition, activation = ctx.definition, ctx.activation
@@ -86,7 +99,8 @@ def _second_order(loss, ctx, grad_output):
 
 class _NativeSoftmaxOverlap(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, index, valid, loss, definition):
+    def forward(ctx: Any, x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None,
+                loss: str, definition: Callable[..., torch.Tensor]) -> torch.Tensor:
         x, index = x.contiguous(), index.contiguous()
         valid = None if valid is None else valid.contiguous()
         inter, pred, tgt = _native.overlap_softmax_forward(x, index, valid)
@@ -95,7 +109,7 @@ class _NativeSoftmaxOverlap(torch.autograd.Function):
         return torch.stack([inter, pred, tgt])
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
             return _second_order(ctx.loss, ctx, grad_output), None, None, None, None
         x, index, valid = ctx.saved_tensors
@@ -103,7 +117,9 @@ class _NativeSoftmaxOverlap(torch.autograd.Function):
         return grad, None, None, None, None
 
 
-def _native_supports(x, index, valid, *, activation, other_act, squared_pred, definition):
+def _native_supports(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None, *,
+                     activation: str, other_act: _Activation | None, squared_pred: bool,
+                     definition: Callable[..., torch.Tensor]) -> str | None:
     reason = _common_decline(x, index, valid, other_act, squared_pred, MIN_NUMEL)
     if reason:
         return reason
@@ -116,10 +132,15 @@ def _native_supports(x, index, valid, *, activation, other_act, squared_pred, de
     return None
 
 
-def _make_native_run(loss: str):
-    def run(x, index, valid, *, activation, other_act, squared_pred, definition):
+def _make_native_run(loss: str) -> Callable[..., torch.Tensor]:
+    def run(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None, *,
+            activation: str, other_act: _Activation | None, squared_pred: bool,
+            definition: Callable[..., torch.Tensor]) -> torch.Tensor:
         if torch.is_grad_enabled() and x.requires_grad:
-            return _NativeSoftmaxOverlap.apply(x, index, valid, loss, definition)
+            # torch.autograd.Function.apply is unannotated in torch's source
+            out: torch.Tensor = _NativeSoftmaxOverlap.apply(  # type: ignore[no-untyped-call]
+                x, index, valid, loss, definition)
+            return out
         x, index = x.contiguous(), index.contiguous()
         valid = None if valid is None else valid.contiguous()
         return torch.stack(_native.overlap_softmax_forward(x, index, valid))
@@ -129,7 +150,7 @@ def _make_native_run(loss: str):
 # --- torch: one [N, C, S] buffer, gradient written in place ----------------------------------
 
 
-def _activate(x, activation):
+def _activate(x: torch.Tensor, activation: str) -> torch.Tensor:
     if activation == "softmax":
         return torch.softmax(x, dim=1)
     if activation == "sigmoid":
@@ -145,7 +166,9 @@ class _InPlaceOverlap(torch.autograd.Function):
     tensor. A second backward of a retained graph recomputes the probabilities."""
 
     @staticmethod
-    def forward(ctx, x, index, valid, activation, loss, definition):
+    def forward(ctx: Any, x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None,
+                activation: str, loss: str,
+                definition: Callable[..., torch.Tensor]) -> torch.Tensor:
         n, c, _ = x.shape
         p = _activate(x, activation)
         vf = None if valid is None else valid.to(p.dtype)
@@ -161,7 +184,7 @@ class _InPlaceOverlap(torch.autograd.Function):
         return torch.stack([inter, pred, _target_volume(x, index, valid)])
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
             return _second_order(ctx.loss, ctx, grad_output), None, None, None, None, None
         x, index, valid = ctx.saved_tensors
@@ -196,7 +219,9 @@ class _InPlaceOverlap(torch.autograd.Function):
         return out, None, None, None, None, None
 
 
-def _torch_supports(x, index, valid, *, activation, other_act, squared_pred, definition):
+def _torch_supports(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None, *,
+                    activation: str, other_act: _Activation | None, squared_pred: bool,
+                    definition: Callable[..., torch.Tensor]) -> str | None:
     reason = _common_decline(x, index, valid, other_act, squared_pred, TORCH_MIN_NUMEL)
     if reason:
         return reason
@@ -205,10 +230,17 @@ def _torch_supports(x, index, valid, *, activation, other_act, squared_pred, def
     return None
 
 
-def _make_torch_run(loss: str):
-    def run(x, index, valid, *, activation, other_act, squared_pred, definition):
+def _make_torch_run(loss: str) -> Callable[..., torch.Tensor]:
+    def run(x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None, *,
+            activation: str, other_act: _Activation | None, squared_pred: bool,
+            definition: Callable[..., torch.Tensor]) -> torch.Tensor:
+        # float16/bfloat16 logits: the softmax and the sums in float32, as the definition
+        x = upcast(x)
         if torch.is_grad_enabled() and x.requires_grad:
-            return _InPlaceOverlap.apply(x, index, valid, activation, loss, definition)
+            # torch.autograd.Function.apply is unannotated in torch's source
+            out: torch.Tensor = _InPlaceOverlap.apply(  # type: ignore[no-untyped-call]
+                x, index, valid, activation, loss, definition)
+            return out
         return definition(x, index, valid, activation=activation, other_act=None,
                           squared_pred=False)
     return run

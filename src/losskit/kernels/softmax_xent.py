@@ -24,6 +24,9 @@ native rows are also registered as the ``"native"`` accelerator of ``cross_entro
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypedDict
+
 import torch
 
 from .._core.reduce import mean_denominator
@@ -31,14 +34,27 @@ from .._core.registry import get_info
 from . import _native
 from ._dispatch import differentiate_definition, register
 
-__all__ = ["NATIVE_MIN_NUMEL", "softmax_rows", "softmax_rows_torch"]
+__all__ = ["NATIVE_MIN_NUMEL", "RowOptions", "softmax_rows", "softmax_rows_torch"]
 
 #: Below this many logits the builtin (or the definition) beats the native kernel's call cost.
 NATIVE_MIN_NUMEL = 1 << 15
 
 
-def softmax_rows_torch(x, target, *, class_weight=None, ignore_index=-100, label_smoothing=0.0,
-                       z_loss=0.0, gamma=0.0, grad_scale=None, want_grad=False):
+class RowOptions(TypedDict, total=False):
+    """The loss options of :func:`softmax_rows` / :func:`softmax_rows_torch`, passed along."""
+
+    class_weight: torch.Tensor | None
+    ignore_index: int
+    label_smoothing: float
+    z_loss: float
+    gamma: float
+
+
+def softmax_rows_torch(x: torch.Tensor, target: torch.Tensor, *,
+                       class_weight: torch.Tensor | None = None, ignore_index: int = -100,
+                       label_smoothing: float = 0.0, z_loss: float = 0.0, gamma: float = 0.0,
+                       grad_scale: float | torch.Tensor | None = None, want_grad: bool = False,
+                       ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Torch-op version of the row kernel: ``(loss [N], grad [N, C] or None)``; any device.
 
     ``grad_scale`` is a float, a 0-dim tensor or an ``[N]`` tensor multiplying row ``i`` of
@@ -53,7 +69,8 @@ def softmax_rows_torch(x, target, *, class_weight=None, ignore_index=-100, label
     logp_t = shifted.gather(1, t[:, None]).squeeze(1) - log_s
     wt = class_weight[t] if class_weight is not None else None
     b = label_smoothing / c if c else 0.0
-    b_row = b  # per row: 0 where the target's class weight is 0
+    big_w: float | torch.Tensor
+    b_row: float | torch.Tensor = b  # per row: 0 where the target's class weight is 0
     if gamma > 0:
         p_t = logp_t.exp()
         q = (1.0 - p_t).clamp(min=0.0)
@@ -71,6 +88,7 @@ def softmax_rows_torch(x, target, *, class_weight=None, ignore_index=-100, label
         if b:
             logp = shifted - log_s[:, None]
             if class_weight is not None:
+                assert wt is not None  # class_weight[t]
                 big_w = class_weight.sum()
                 # A target class of weight 0 drops the position, its smoothing term too.
                 b_row = torch.where(wt > 0, b, 0.0)
@@ -102,8 +120,11 @@ def softmax_rows_torch(x, target, *, class_weight=None, ignore_index=-100, label
     return loss, grad.scatter_add(1, t[:, None], -(gs * a)[:, None])
 
 
-def softmax_rows(x, target, *, class_weight=None, ignore_index=-100, label_smoothing=0.0,
-                 z_loss=0.0, gamma=0.0, grad_scale=None, want_grad=False, grad_out=None):
+def softmax_rows(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch.Tensor | None = None,
+                 ignore_index: int = -100, label_smoothing: float = 0.0, z_loss: float = 0.0,
+                 gamma: float = 0.0, grad_scale: float | torch.Tensor | None = None,
+                 want_grad: bool = False, grad_out: torch.Tensor | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The native row kernel: ``(loss [N], grad or None)`` for contiguous float32/float64
     CPU ``x [N, C]`` and int64 ``target [N]``.
 
@@ -111,13 +132,14 @@ def softmax_rows(x, target, *, class_weight=None, ignore_index=-100, label_smoot
     ``grad_out`` is the buffer the gradient is written to (it may be ``x`` itself, to
     overwrite the logits in place). Labels outside ``0..C-1`` count as ignored.
     """
-    lib = _native.library()
+    lib = _native.loaded_library()
     n, c = x.shape
     target = target.to(torch.int64).contiguous()
     cw = None if class_weight is None else class_weight.to(x.dtype).contiguous()
     loss = torch.empty(n, dtype=x.dtype, device=x.device)
     grad = None
-    gs_tensor, gs0 = None, 1.0
+    gs_tensor: torch.Tensor | None = None
+    gs0 = 1.0
     if want_grad:
         grad = grad_out if grad_out is not None else torch.empty_like(x)
         if isinstance(grad_scale, torch.Tensor) and grad_scale.dim():
@@ -140,7 +162,9 @@ def softmax_rows(x, target, *, class_weight=None, ignore_index=-100, label_smoot
 # its sum. The mean's denominator is the definition's (reduce_summed).
 
 
-def _supports(x, target, *, reduction, gamma=0.0, label_smoothing=0.0, **kw):
+def _supports(x: torch.Tensor, target: torch.Tensor, *, reduction: str,
+              gamma: float | torch.Tensor = 0.0, label_smoothing: float = 0.0,
+              **kw: torch.Tensor | None) -> str | None:
     if x.dim() != 2 or target.dim() != 1:
         return "takes [N, C] logits and [N] targets"
     if x.numel() < NATIVE_MIN_NUMEL:
@@ -157,7 +181,8 @@ def _supports(x, target, *, reduction, gamma=0.0, label_smoothing=0.0, **kw):
     return None
 
 
-def _hint(target, weights, ignore_index, reduction, divide_by_weights):
+def _hint(target: torch.Tensor, weights: torch.Tensor | None, ignore_index: int, reduction: str,
+          divide_by_weights: bool) -> float:
     """The upstream gradient "mean" will send (1 / the mean's denominator), to pre-scale
     the gradient in forward; backward rescales when the real one differs. CPU only."""
     if reduction != "mean":
@@ -171,10 +196,12 @@ def _hint(target, weights, ignore_index, reduction, divide_by_weights):
 
 class _SoftmaxRows(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, target, weights, kind, options, reduction, public):
+    def forward(ctx: Any, x: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None,
+                kind: str, options: tuple[int, float, float], reduction: str,
+                public: Callable[[torch.Tensor | None], dict[str, object]]) -> torch.Tensor:
         ignore_index, label_smoothing, gamma = options
-        kw = dict(class_weight=weights, ignore_index=ignore_index,
-                  label_smoothing=label_smoothing, gamma=gamma)
+        kw: RowOptions = {"class_weight": weights, "ignore_index": ignore_index,
+                          "label_smoothing": label_smoothing, "gamma": gamma}
         ctx.kw, ctx.kind, ctx.reduction, ctx.public = kw, kind, reduction, public
         ctx.save_for_backward(x, target, weights)
         if reduction == "none":
@@ -185,7 +212,7 @@ class _SoftmaxRows(torch.autograd.Function):
         return loss.sum(dtype=torch.float64).to(x.dtype)
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, target, weights = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
             fn, public = get_info(ctx.kind).fn, ctx.public
@@ -201,6 +228,7 @@ class _SoftmaxRows(torch.autograd.Function):
         grad, ctx.grad = ctx.grad, None
         if grad is None:  # a second backward (retain_graph=True): recompute
             grad = softmax_rows(x, target, grad_scale=ctx.hint, want_grad=True, **ctx.kw)[1]
+        assert grad is not None  # asked for with want_grad
         g = float(grad_output)  # a CPU scalar (this path is CPU only): no device sync
         if g != ctx.hint:
             grad.mul_(g / ctx.hint)
@@ -213,13 +241,17 @@ class _SoftmaxRows(torch.autograd.Function):
                                          "label_smoothing"),
           description="one C pass per row: log-sum-exp, loss and gradient, no [N, C] "
                       "temporaries beyond the gradient")
-def _cross_entropy(x, target, *, class_weight, ignore_index, label_smoothing, reduction):
+def _cross_entropy(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch.Tensor | None,
+                   ignore_index: int, label_smoothing: float, reduction: str) -> torch.Tensor:
     options = (ignore_index, label_smoothing, 0.0)
     if torch.is_grad_enabled() and x.requires_grad:
-        def public(w, _ii=ignore_index, _ls=label_smoothing):
+        def public(w: torch.Tensor | None, _ii: int = ignore_index,
+                   _ls: float = label_smoothing) -> dict[str, object]:
             return dict(class_weight=w, ignore_index=_ii, label_smoothing=_ls)
-        return _SoftmaxRows.apply(x, target, class_weight, "cross_entropy", options,
-                                  reduction, public)
+        # torch.autograd.Function.apply is unannotated in torch's source
+        out: torch.Tensor = _SoftmaxRows.apply(  # type: ignore[no-untyped-call]
+            x, target, class_weight, "cross_entropy", options, reduction, public)
+        return out
     loss = softmax_rows(x, target, class_weight=class_weight, ignore_index=ignore_index,
                         label_smoothing=label_smoothing)[0]
     return loss if reduction == "none" else loss.sum(dtype=torch.float64).to(x.dtype)
@@ -229,12 +261,17 @@ def _cross_entropy(x, target, *, class_weight, ignore_index, label_smoothing, re
           devices=("cpu",), dtypes=(torch.float32, torch.float64), supports=_supports,
           double_backward=True, options=("reduction", "alpha", "gamma", "ignore_index"),
           description="one C pass per row: focal loss and its gradient")
-def _softmax_focal(x, target, *, alpha, gamma, ignore_index, reduction):
+def _softmax_focal(x: torch.Tensor, target: torch.Tensor, *, alpha: torch.Tensor | None,
+                   gamma: float, ignore_index: int, reduction: str) -> torch.Tensor:
     options = (ignore_index, 0.0, float(gamma))
     if torch.is_grad_enabled() and x.requires_grad:
-        def public(w, _ii=ignore_index, _g=gamma):
+        def public(w: torch.Tensor | None, _ii: int = ignore_index,
+                   _g: float = gamma) -> dict[str, object]:
             return dict(alpha=w, gamma=_g, ignore_index=_ii)
-        return _SoftmaxRows.apply(x, target, alpha, "softmax_focal", options, reduction, public)
+        # torch.autograd.Function.apply is unannotated in torch's source
+        out: torch.Tensor = _SoftmaxRows.apply(  # type: ignore[no-untyped-call]
+            x, target, alpha, "softmax_focal", options, reduction, public)
+        return out
     loss = softmax_rows(x, target, class_weight=alpha, ignore_index=ignore_index,
                         gamma=float(gamma))[0]
     return loss if reduction == "none" else loss.sum(dtype=torch.float64).to(x.dtype)

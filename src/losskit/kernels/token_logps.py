@@ -17,7 +17,7 @@ preference.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -30,7 +30,7 @@ __all__ = ["BLOCK_BYTES", "TokenLogProbs", "declines", "token_logps"]
 BLOCK_BYTES = 16 << 20
 
 
-def _blocks(logits: torch.Tensor, acc: torch.dtype):
+def _blocks(logits: torch.Tensor, acc: torch.dtype) -> Iterator[tuple[int, int, int]]:
     """(b, start, stop) covering ``[B, T, V]`` logits in blocks of rows within one sequence:
     every block is a view, so sliced (non-contiguous) logits are never copied whole."""
     batch, tokens, vocab = logits.shape
@@ -46,7 +46,8 @@ class TokenLogProbs(torch.autograd.Function):
     ``definition(logits)`` recomputes them in plain torch, for ``create_graph=True``."""
 
     @staticmethod
-    def forward(ctx, logits, index, definition):
+    def forward(ctx: Any, logits: torch.Tensor, index: torch.Tensor,
+                definition: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         acc = torch.promote_types(torch.float32, logits.dtype)
         lse = torch.empty(logits.shape[:2], dtype=acc, device=logits.device)
         for b, start, stop in _blocks(logits, acc):
@@ -57,7 +58,7 @@ class TokenLogProbs(torch.autograd.Function):
         return picked - lse
 
     @staticmethod
-    def backward(ctx, grad_output):
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:
         logits, index, lse = ctx.saved_tensors
         if torch.is_grad_enabled():
             # create_graph=True: differentiate the definition for exact higher derivatives.
@@ -81,7 +82,9 @@ def _plain_tensor(t: torch.Tensor) -> bool:
         t.data_ptr()
     except (RuntimeError, NotImplementedError):
         return False
-    return torch.autograd.forward_ad.unpack_dual(t).tangent is None
+    # torch.autograd.forward_ad.unpack_dual is unannotated in torch's source
+    dual = torch.autograd.forward_ad.unpack_dual(t)  # type: ignore[no-untyped-call]
+    return dual.tangent is None
 
 
 def declines(logits: torch.Tensor, index: torch.Tensor) -> str | None:
@@ -98,10 +101,13 @@ def declines(logits: torch.Tensor, index: torch.Tensor) -> str | None:
 
 
 def token_logps(logits: torch.Tensor, index: torch.Tensor,
-                definition: Callable[[torch.Tensor], torch.Tensor]) -> Any:
+                definition: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """Log-probabilities ``[B, T]`` of ``index`` under ``[B, T, V]`` logits (module doc).
 
     ``definition(logits)`` computes the same in plain torch; it supplies the higher
     derivatives under ``create_graph=True``. Call only where :func:`declines` is None.
     """
-    return TokenLogProbs.apply(logits, index, definition)
+    # torch.autograd.Function.apply is unannotated in torch's source
+    out: torch.Tensor = TokenLogProbs.apply(  # type: ignore[no-untyped-call]
+        logits, index, definition)
+    return out

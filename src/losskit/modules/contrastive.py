@@ -10,6 +10,7 @@ from torch import nn
 
 from .. import distributed as _dist
 from .. import functional as F
+from .._core.types import Reduction
 from .._core.validate import LossInputError, check_param
 
 __all__ = ["CLIPLoss", "DINOLoss", "SigLIPLoss"]
@@ -40,7 +41,7 @@ class CLIPLoss(nn.Module):
 
     def __init__(self, init_temperature: float = 0.07, learnable: bool = True, *,
                  max_logit_scale: float = 100.0, distributed: bool = False, group: Any = None,
-                 reduction: str = "mean") -> None:
+                 reduction: Reduction = "mean") -> None:
         super().__init__()
         check_param("init_temperature", init_temperature, low=0.0, low_inclusive=False)
         check_param("max_logit_scale", max_logit_scale, low=1.0)
@@ -82,9 +83,13 @@ class SigLIPLoss(nn.Module):
         True
     """
 
+    # Parameters when learnable, buffers otherwise (set by name in __init__).
+    logit_scale: torch.Tensor
+    logit_bias: torch.Tensor
+
     def __init__(self, init_logit_scale: float = math.log(10.0), init_logit_bias: float = -10.0,
                  learnable: bool = True, *, distributed: bool = False, group: Any = None,
-                 reduction: str = "mean") -> None:
+                 reduction: Reduction = "mean") -> None:
         super().__init__()
         check_param("init_logit_scale", init_logit_scale, low=None)
         check_param("init_logit_bias", init_logit_bias, low=None)
@@ -133,7 +138,7 @@ class DINOLoss(nn.Module):
                  student_temperature: float | torch.Tensor = 0.1,
                  teacher_temperature: float = 0.04, ncrops: int | None = None,
                  global_crops: int = 2, distributed: bool = False, group: Any = None,
-                 reduction: str = "mean") -> None:
+                 reduction: Reduction = "mean") -> None:
         super().__init__()
         if not isinstance(out_dim, int) or out_dim < 1:
             raise LossInputError(f"out_dim must be a positive int, got {out_dim!r}")
@@ -190,7 +195,7 @@ class DINOLoss(nn.Module):
             raise LossInputError(f"student_logits must stack ncrops={self.ncrops} views of "
                                  f"B={b} rows, [{self.ncrops * b}, K], got "
                                  f"{tuple(student.shape)}")
-        views, targets = student.split(b), teacher.split(b)
+        views, targets = torch.split(student, b), torch.split(teacher, b)
         pairs = [(t, v) for t in range(self.global_crops) for v in range(self.ncrops) if v != t]
         return (torch.cat([views[v] for _, v in pairs]),
                 torch.cat([targets[t] for t, _ in pairs]))

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from .. import functional as F
+from .._core.types import Reduction
 from .._core.validate import LossInputError
 
 __all__ = ["ArcFace", "CosFace", "ProxyAnchor"]
@@ -20,7 +21,7 @@ class _ClassCenters(nn.Module):
     """Holds ``[num_classes * per_class, embedding_dim]`` learnable centers."""
 
     def __init__(self, num_classes: int, embedding_dim: int, per_class: int = 1,
-                 reduction: str = "mean") -> None:
+                 reduction: Reduction = "mean") -> None:
         super().__init__()
         for name, value in (("num_classes", num_classes), ("embedding_dim", embedding_dim),
                             ("subcenters", per_class)):
@@ -55,7 +56,7 @@ class ArcFace(_ClassCenters):
 
     def __init__(self, num_classes: int, embedding_dim: int, *,
                  margin: float | torch.Tensor = 0.5, scale: float | torch.Tensor = 64.0,
-                 subcenters: int = 1, reduction: str = "mean") -> None:
+                 subcenters: int = 1, reduction: Reduction = "mean") -> None:
         super().__init__(num_classes, embedding_dim, subcenters, reduction)
         self.subcenters = subcenters
         self.margin, self.scale = margin, scale
@@ -78,7 +79,7 @@ class CosFace(_ClassCenters):
 
     def __init__(self, num_classes: int, embedding_dim: int, *,
                  margin: float | torch.Tensor = 0.35, scale: float | torch.Tensor = 64.0,
-                 reduction: str = "mean") -> None:
+                 reduction: Reduction = "mean") -> None:
         super().__init__(num_classes, embedding_dim, 1, reduction)
         self.margin, self.scale = margin, scale
 

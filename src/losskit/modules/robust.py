@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .._core.reduce import reduce
+from .._core.types import Reduction
 from .._core.validate import LossInputError, check_reduction
 from ..functional.robust import _barron, general_robust
 
@@ -108,10 +109,14 @@ class GeneralRobust(torch.nn.Module):
         1.1855
     """
 
+    # Buffers registered when alpha / scale are not learnable (read through nn.Module).
+    fixed_alpha: torch.Tensor
+    fixed_scale: torch.Tensor
+
     def __init__(self, *, alpha_init: float = 1.0, scale_init: float = 1.0,
                  learnable_alpha: bool = True, learnable_scale: bool = True,
                  alpha_range: tuple[float, float] = (0.001, 1.999), scale_lo: float = 1e-5,
-                 num_dims: int | None = None, reduction: str = "mean") -> None:
+                 num_dims: int | None = None, reduction: Reduction = "mean") -> None:
         super().__init__()
         check_reduction(reduction)
         lo, hi = (float(v) for v in alpha_range)

@@ -11,7 +11,7 @@ import torch
 
 from .._core.validate import LossInputError
 from ._checks import CHECKS, Failed, Skipped
-from ._report import CheckReport, CheckResult
+from ._report import CheckReport, CheckResult, Status
 from ._subject import Args, Subject, build_subject
 
 __all__ = ["check", "run_check", "select_checks"]
@@ -38,6 +38,7 @@ def run_check(subject: Subject, name: str) -> CheckResult:
                            spec.why)
     start = time.perf_counter()
     data: dict[str, Any] = {}
+    status: Status
     try:
         outcome = spec.run(subject)
         if isinstance(outcome, tuple):

@@ -21,6 +21,7 @@ bad loss per property):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -189,12 +190,12 @@ def _imbalance(subject: Subject) -> str:
                f"{before:.2f} -> {after:.2f})"
     # No knob: the mechanism is built in; compare with (binary) cross-entropy.
     x, target = args[0].detach(), args[1]
-    if k is None:
-        def baseline(z):
+
+    def baseline(z: torch.Tensor) -> torch.Tensor:
+        if k is None:
             return F.binary_cross_entropy_with_logits(z, target.to(z.dtype), reduction="sum")
-    else:
-        def baseline(z):
-            return F.cross_entropy(z, target, reduction="sum")
+        return F.cross_entropy(z, target, reduction="sum")
+
     z = x.clone().requires_grad_(True)
     (g,) = torch.autograd.grad(baseline(z), z)
     mag = g.abs() if g.shape == select.shape else g.abs().sum(1)
@@ -220,7 +221,8 @@ def _proper(subject: Subject) -> str:
             ones = torch.ones(1, dtype=torch.float64)
             zero = torch.zeros(1, dtype=torch.float64)
 
-            def expected(z=z, q=q, ones=ones, zero=zero):
+            def expected(z: torch.Tensor = z, q: float = q, ones: torch.Tensor = ones,
+                         zero: torch.Tensor = zero) -> torch.Tensor:
                 return (q * subject(z, ones, *args[2:], reduction="sum")
                         + (1 - q) * subject(z, zero, *args[2:], reduction="sum"))
             p = float(torch.sigmoid(_minimize(expected, z)))
@@ -231,16 +233,16 @@ def _proper(subject: Subject) -> str:
         return f"proper_scoring (Bernoulli: minimizer within {worst:.1e} of q)"
     if not target.is_floating_point() and x.dim() == 2:
         c = x.shape[1]
-        q = torch.linspace(1.0, 2.0, c, dtype=torch.float64)
-        q = q / q.sum()
-        z = torch.zeros(1, c, dtype=torch.float64, requires_grad=True)
+        weights = torch.linspace(1.0, 2.0, c, dtype=torch.float64)
+        probs = weights / weights.sum()
+        logits = torch.zeros(1, c, dtype=torch.float64, requires_grad=True)
         labels = [torch.tensor([k]) for k in range(c)]
 
-        def expected():
-            return sum(q[k] * subject(z, labels[k], *args[2:], reduction="sum")
-                       for k in range(c))
-        p = torch.softmax(_minimize(expected, z).detach(), dim=1)[0]
-        err = float((p - q).abs().max())
+        def expected_categorical() -> torch.Tensor:
+            return sum((probs[k] * subject(logits, labels[k], *args[2:], reduction="sum")
+                        for k in range(c)), torch.zeros((), dtype=torch.float64))
+        found = torch.softmax(_minimize(expected_categorical, logits).detach(), dim=1)[0]
+        err = float((found - probs).abs().max())
         if err > 1e-3:
             raise Failed(f"claims proper_scoring, but under a categorical target q the "
                          f"expected loss is minimized {err:.3g} away from q")
@@ -248,7 +250,8 @@ def _proper(subject: Subject) -> str:
     raise Skipped("proper_scoring needs binary or class-index targets")
 
 
-def _minimize(objective, z: torch.Tensor, steps: int = 300) -> torch.Tensor:
+def _minimize(objective: Callable[[], torch.Tensor], z: torch.Tensor,
+              steps: int = 300) -> torch.Tensor:
     """Newton-free gradient descent with backtracking; enough for a 1-5 parameter convex
     or quasi-convex expected loss."""
     lr = 1.0

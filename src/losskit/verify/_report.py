@@ -6,11 +6,13 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["CheckReport", "CheckResult", "LossCheckError"]
 
-STATUSES = ("passed", "failed", "skipped")
+#: A check's outcome.
+Status = Literal["passed", "failed", "skipped"]
+STATUSES: tuple[Status, ...] = ("passed", "failed", "skipped")
 _COLOURS = {"passed": "green", "failed": "red", "skipped": "yellow"}
 
 
@@ -23,7 +25,7 @@ class CheckResult:
     """One check on one loss: its status, a detail with numbers, and any data it kept."""
 
     name: str
-    status: str
+    status: Status
     detail: str
     why: str
     seconds: float = 0.0

@@ -42,7 +42,7 @@ def _call(subject: Subject, args: Args, reduction: str | None = "mean") -> torch
     return out
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException | None) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
 
