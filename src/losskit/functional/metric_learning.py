@@ -145,22 +145,24 @@ def _similarity(x: torch.Tensor, y: torch.Tensor, distance: str,
 # --- pair and triplet losses ---------------------------------------------------------------
 
 
-def _pair_examples(n: int, seed: int):
+def _pair_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g = ex.generator(seed)
     a = ex.randn(n, 4, g=g)
     b = a + 0.8 * ex.randn(n, 4, g=g)
     return a, b, ex.rand(n, g=g) > 0.5
 
 
-def _contrastive_optimum(args):
+def _contrastive_optimum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     a, same = args[0], args[2]
     # Same pairs coincide, different pairs are pushed far beyond any margin.
     far = a.detach() + 10.0
     return (a, torch.where(same[:, None], a.detach(), far), same, *args[3:])
 
 
-def _contrastive_reference(a, b, same, *, margin=1.0, pos_margin=None, neg_margin=None,
-                           distance="euclidean", reduction="mean"):
+def _contrastive_reference(a: torch.Tensor, b: torch.Tensor, same: torch.Tensor, *,
+                           margin: float = 1.0, pos_margin: float | None = None,
+                           neg_margin: float | None = None, distance: str = "euclidean",
+                           reduction: str = "mean") -> torch.Tensor:
     if distance == "cosine":
         d = 1 - F.cosine_similarity(a, b, dim=1)
     else:
@@ -268,19 +270,20 @@ def contrastive(a: torch.Tensor, b: torch.Tensor, same: torch.Tensor, *,
     return reduce(loss, reduction, weight=weight)
 
 
-def _triplet_examples(n: int, seed: int):
+def _triplet_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g = ex.generator(seed)
     anchor = ex.randn(n, 4, g=g)
     return anchor, anchor + 0.7 * ex.randn(n, 4, g=g), ex.randn(n, 4, g=g)
 
 
-def _triplet_optimum(args):
+def _triplet_optimum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     anchor = args[0]
     return (anchor, anchor.detach().clone(), anchor.detach() + 10.0, *args[3:])
 
 
-def _triplet_reference(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6,
-                       swap=False, reduction="mean"):
+def _triplet_reference(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor, *,
+                       margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                       reduction: str = "mean") -> torch.Tensor:
     return F.triplet_margin_loss(anchor, positive, negative, margin=margin, p=p, eps=eps,
                                  swap=swap, reduction=reduction)
 
@@ -348,7 +351,7 @@ def triplet_margin(anchor: torch.Tensor, positive: torch.Tensor, negative: torch
 # --- batch triplet ---------------------------------------------------------------------------
 
 
-def _labelled_examples(n: int, seed: int):
+def _labelled_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Embeddings ``[n, 4]`` and labels ``[n]`` in which most classes appear twice."""
     g = ex.generator(seed)
     labels = (torch.arange(n) // 2)[torch.randperm(n, generator=g)]
@@ -356,11 +359,14 @@ def _labelled_examples(n: int, seed: int):
     return centers[labels] * 0.8 + ex.randn(n, 4, g=g) * 0.6, labels
 
 
-def _triplet_hinges_brute_force(embeddings, labels, margin, mining, squared, distance="euclidean",
-                                smooth_loss=False, ref_emb=None, ref_labels=None):
+def _triplet_hinges_brute_force(embeddings: torch.Tensor, labels: torch.Tensor, margin: float,
+                                mining: str, squared: bool, distance: str = "euclidean",
+                                smooth_loss: bool = False, ref_emb: torch.Tensor | None = None,
+                                ref_labels: torch.Tensor | None = None,
+                                ) -> dict[int, list[torch.Tensor]]:
     """Per-anchor triplet losses by explicit loops: ``{anchor: [loss, ...]}``."""
     refs = embeddings if ref_emb is None else ref_emb
-    ref_y = labels if ref_emb is None else ref_labels
+    ref_y = labels if ref_labels is None else ref_labels
     n, r = embeddings.shape[0], refs.shape[0]
     if distance == "cosine":
         d = 1 - F.normalize(embeddings, dim=1) @ F.normalize(refs, dim=1).t()
@@ -368,7 +374,7 @@ def _triplet_hinges_brute_force(embeddings, labels, margin, mining, squared, dis
         d = torch.cdist(embeddings, refs) if n and r else embeddings.new_zeros(n, r)
         d = d ** 2 if squared else d
     act = F.softplus if smooth_loss else torch.relu
-    out = {}
+    out: dict[int, list[torch.Tensor]] = {}
     for a in range(n):
         pos = [p for p in range(r) if (ref_emb is not None or p != a) and ref_y[p] == labels[a]]
         neg = [q for q in range(r) if ref_y[q] != labels[a]]
@@ -391,9 +397,12 @@ def _triplet_hinges_brute_force(embeddings, labels, margin, mining, squared, dis
     return out
 
 
-def _batch_triplet_reference(embeddings, labels, *, margin=0.2, mining="all", squared=False,
-                             average="valid", distance="euclidean", smooth_loss=False,
-                             ref_emb=None, ref_labels=None, reduction="mean"):
+def _batch_triplet_reference(embeddings: torch.Tensor, labels: torch.Tensor, *,
+                             margin: float = 0.2, mining: str = "all", squared: bool = False,
+                             average: str = "valid", distance: str = "euclidean",
+                             smooth_loss: bool = False, ref_emb: torch.Tensor | None = None,
+                             ref_labels: torch.Tensor | None = None,
+                             reduction: str = "mean") -> torch.Tensor:
     hinges = _triplet_hinges_brute_force(embeddings, labels, margin, mining, squared, distance,
                                          smooth_loss, ref_emb, ref_labels)
     zero = embeddings.sum() * 0
@@ -418,7 +427,8 @@ def _hinge(v: torch.Tensor, smooth: bool) -> torch.Tensor:
 
 
 def _batch_all(dist: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
-               margin: float | torch.Tensor, smooth: bool):
+               margin: float | torch.Tensor,
+               smooth: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-anchor sum of every valid triplet's hinge; ``(loss, active, valid)`` per anchor.
 
     For an anchor ``a`` and a positive ``p``, with ``t = D[a, p] + margin`` and the anchor's
@@ -456,7 +466,8 @@ def _batch_all(dist: torch.Tensor, positive: torch.Tensor, negative: torch.Tenso
 
 
 def _batch_hard(dist: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
-                margin: float | torch.Tensor, smooth: bool):
+                margin: float | torch.Tensor,
+               smooth: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Hermans et al.'s batch-hard triplet: farthest positive against nearest negative
     (masked max / min); at most one triplet per anchor."""
     valid = positive.any(dim=1) & negative.any(dim=1)
@@ -470,7 +481,8 @@ def _batch_hard(dist: torch.Tensor, positive: torch.Tensor, negative: torch.Tens
 
 
 def _semihard(dist: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
-              margin: float | torch.Tensor, smooth: bool):
+              margin: float | torch.Tensor,
+              smooth: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """FaceNet semi-hard mining: for each positive pair, the nearest negative farther than
     the positive; if none is farther, the farthest negative (the choice of TensorFlow
     Addons' ``triplet_semihard_loss``). A binary search in each anchor's sorted negatives."""
@@ -580,10 +592,10 @@ def batch_triplet(embeddings: torch.Tensor, labels: torch.Tensor, *,
     check_broadcastable("weight", weight, torch.Size([embeddings.shape[0]]))
     x = upcast(embeddings)
     own_rows = ref_emb is None
-    refs, ref_y = (x, labels) if own_rows else (upcast(ref_emb).to(x.dtype), ref_labels)
+    refs, ref_y = _reference_rows(x, labels, ref_emb, ref_labels, normalize=False)
     # Anchors are this rank's rows; candidates are the whole (gathered) batch.
-    offset, candidates, candidate_labels = _gather_candidates(refs, ref_y, own_rows,
-                                                              distributed, group)
+    offset, candidates = _gather_rows(refs, own_rows, distributed, group)
+    candidate_labels = _gather_labels(ref_y, distributed, group)
     own = (_own_columns(x.shape[0], candidates.shape[0], offset, x.device) if own_rows
            else None)
     if distance == "cosine":
@@ -608,23 +620,33 @@ def batch_triplet(embeddings: torch.Tensor, labels: torch.Tensor, *,
 # --- softmax-contrastive family ---------------------------------------------------------------
 
 
-def _gather_candidates(candidates: torch.Tensor, labels: torch.Tensor | None,
-                       anchors_among: bool, distributed: bool, group: Any,
-                       ) -> tuple[int, torch.Tensor, torch.Tensor | None]:
-    """The anchors' row offset in the candidates, and the candidates and their labels.
+def _gather_rows(rows: torch.Tensor, anchors_among: bool, distributed: bool,
+                 group: Any) -> tuple[int, torch.Tensor]:
+    """The anchors' row offset in the candidates, and the candidates of the whole batch.
 
-    In one process (or with ``distributed=False``) that is ``(0, candidates, labels)``.
-    With a process group, every rank's candidates (and labels, unless None) are
-    all-gathered with gradients (:func:`losskit.distributed.gather`), so they come from the
-    global batch; when the anchors are among them (``anchors_among``), this rank's rows
-    start at its offset.
+    In one process (or with ``distributed=False``) that is ``(0, rows)``. With a process
+    group, every rank's rows are all-gathered with gradients (:func:`losskit.distributed.
+    gather`), so the candidates come from the global batch; when the anchors are among them
+    (``anchors_among``), this rank's rows start at its offset.
     """
     if not (distributed and _dist.is_active(group)):
-        return 0, candidates, labels
-    offset = (_dist.rank_offset(candidates.shape[0], candidates.device, group) if anchors_among
-              else 0)
-    gathered_labels = None if labels is None else _dist.gather(labels, group)
-    return offset, _dist.gather(candidates, group), gathered_labels
+        return 0, rows
+    offset = _dist.rank_offset(rows.shape[0], rows.device, group) if anchors_among else 0
+    return offset, _dist.gather(rows, group)
+
+
+def _gather_labels(labels: torch.Tensor, distributed: bool, group: Any) -> torch.Tensor:
+    """The candidates' labels, gathered like :func:`_gather_rows` gathers the candidates."""
+    return _dist.gather(labels, group) if distributed and _dist.is_active(group) else labels
+
+
+def _reference_rows(anchors: torch.Tensor, labels: torch.Tensor, ref_emb: torch.Tensor | None,
+                    ref_labels: torch.Tensor | None,
+                    normalize: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The candidates and their labels: the anchors themselves, or the reference rows."""
+    if ref_emb is None or ref_labels is None:
+        return anchors, labels
+    return _prepare(ref_emb, normalize).to(anchors.dtype), ref_labels
 
 
 def _label_counts(anchor_labels: torch.Tensor, candidate_labels: torch.Tensor,
@@ -659,6 +681,7 @@ def _contrast_terms(anchors: torch.Tensor, candidates: torch.Tensor | None,
     if positive_index is not None:
         positive = torch.arange(n, device=anchors.device)[None, :] == positive_index[:, None]
     else:
+        assert anchor_labels is not None and candidate_labels is not None
         positive = anchor_labels[:, None] == candidate_labels[None, :]
         if own is not None:
             positive = positive & ~own
@@ -687,7 +710,8 @@ def _softmax_contrast(loss: str, anchors: torch.Tensor, candidates: torch.Tensor
     blockwise (:mod:`losskit.kernels.contrastive`, whose docstring gives the call).
     """
 
-    def definition(a, c, t):
+    def definition(a: torch.Tensor, c: torch.Tensor | None,
+                   t: float | torch.Tensor) -> torch.Tensor:
         out = row_weight * _contrast_terms(a, c, t, **options)
         return out if reduction == "none" else out.sum()
 
@@ -702,14 +726,15 @@ def _sample_weight(weight: torch.Tensor | None, n: int, like: torch.Tensor) -> t
     return weight.to(like.dtype).expand(n)
 
 
-def _view_examples(n: int, seed: int):
+def _view_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     g = ex.generator(seed)
     z = ex.randn(n, 4, g=g)
     return z, z + 0.5 * ex.randn(n, 4, g=g)
 
 
-def _info_nce_reference(query, key, *, temperature=0.1, negatives=None, normalize=True,
-                        reduction="mean"):
+def _info_nce_reference(query: torch.Tensor, key: torch.Tensor, *, temperature: float = 0.1,
+                        negatives: torch.Tensor | None = None, normalize: bool = True,
+                        reduction: str = "mean") -> torch.Tensor:
     keys = key if negatives is None else torch.cat([key, negatives])
     if normalize:
         query, keys = F.normalize(query, dim=1), F.normalize(keys, dim=1)
@@ -784,7 +809,7 @@ def info_nce(query: torch.Tensor, key: torch.Tensor, *,
     q, k = _prepare(query, normalize), _prepare(key, normalize)
     ids = torch.arange(n, device=q.device)
     # Key i is this rank's row offset + i of the gathered keys.
-    offset, keys, _ = _gather_candidates(k, None, True, distributed, group)
+    offset, keys = _gather_rows(k, True, distributed, group)
     if negatives is not None:
         # Extra negatives (a memory bank every rank shares) are not gathered.
         keys = torch.cat([keys, _prepare(negatives, normalize).to(keys.dtype)])
@@ -795,25 +820,29 @@ def info_nce(query: torch.Tensor, key: torch.Tensor, *,
     return reduce_summed(value, reduction, shape=(n,), distributed=distributed, group=group)
 
 
-def _nt_xent_reference(z_a, z_b=None, *, temperature=0.5, labels=None, ref_emb=None,
-                       ref_labels=None, distance="cosine", average="pair", normalize=True,
-                       reduction="mean"):
+def _nt_xent_reference(z_a: torch.Tensor, z_b: torch.Tensor | None = None, *,
+                       temperature: float = 0.5, labels: torch.Tensor | None = None,
+                       ref_emb: torch.Tensor | None = None, ref_labels: torch.Tensor | None = None,
+                       distance: str = "cosine", average: str = "pair", normalize: bool = True,
+                       reduction: str = "mean") -> torch.Tensor:
     """Brute force over (anchor, positive) pairs: -log(e^{s_ap} / (e^{s_ap} + sum_n e^{s_an}))."""
     views = 1 if z_b is None else 2
     z = z_a if z_b is None else torch.cat([z_a, z_b])
     n = z_a.shape[0]
     y = (torch.arange(n) if labels is None else labels).repeat(views)
-    refs, ref_y = (z, y) if ref_emb is None else (ref_emb, ref_labels)
+    refs = z if ref_emb is None else ref_emb
+    ref_y = y if ref_labels is None else ref_labels
     if normalize:
         z, refs = F.normalize(z, dim=1), F.normalize(refs, dim=1)
 
-    def sim(i, j):
+    def sim(i: int, j: int) -> torch.Tensor:
         if distance == "cosine":
             return z[i] @ refs[j]
-        d = torch.linalg.vector_norm(z[i] - refs[j])
-        return -(d ** 2 if distance == "squared_euclidean" else d)
+        d = (z[i] - refs[j]).square().sum().sqrt()
+        return -(d.square() if distance == "squared_euclidean" else d)
 
-    per_anchor, counts = [], []
+    terms: list[torch.Tensor] = []
+    pair_counts: list[int] = []
     for i in range(z.shape[0]):
         others = [j for j in range(refs.shape[0]) if ref_emb is not None or j != i]
         pos = [j for j in others if ref_y[j] == y[i]]
@@ -822,10 +851,10 @@ def _nt_xent_reference(z_a, z_b=None, *, temperature=0.5, labels=None, ref_emb=N
         for p in pos:
             logits = torch.stack([sim(i, p)] + [sim(i, q) for q in neg]) / temperature
             total = total - torch.log_softmax(logits, 0)[0]
-        per_anchor.append(total)
-        counts.append(len(pos))
-    per_anchor = torch.stack(per_anchor) if per_anchor else z.sum(1)
-    counts = torch.tensor(counts, dtype=z.dtype).reshape(-1)
+        terms.append(total)
+        pair_counts.append(len(pos))
+    per_anchor = torch.stack(terms) if terms else z.sum(1)
+    counts = torch.tensor(pair_counts, dtype=z.dtype).reshape(-1)
     sample_sum = per_anchor.reshape(views, n).sum(0)
     sample_count = counts.reshape(views, n).sum(0)
     none = torch.where(sample_count > 0, sample_sum / sample_count.clamp(min=1), 0.0)
@@ -931,28 +960,25 @@ def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor | None = None, *,
     anchors = _prepare(z_a, normalize)
     if z_b is not None:
         anchors = torch.cat([anchors, _prepare(z_b, normalize)])
-    rows = torch.arange(views * n, device=anchors.device)
     own_rows = ref_emb is None
+    options: dict[str, Any]
     if labels is None:
-        # Each view's one positive is the other view of its sample (positive_index below).
-        anchor_labels = None
-        refs, ref_y = anchors, None
-    else:
-        anchor_labels = labels.repeat(views)
-        refs, ref_y = ((anchors, anchor_labels) if own_rows
-                       else (_prepare(ref_emb, normalize).to(anchors.dtype), ref_labels))
-    offset, candidates, candidate_labels = _gather_candidates(refs, ref_y, own_rows,
-                                                              distributed, group)
-    if labels is None:
+        # Each view's one positive is the other view of its sample.
+        offset, gathered = _gather_rows(anchors, True, distributed, group)
+        rows = torch.arange(views * n, device=anchors.device)
         counts = anchors.new_ones(views * n)
         options = dict(anchor_labels=None, candidate_labels=None,
                        positive_index=offset + (rows + n) % (2 * n))
     else:
+        anchor_labels = labels.repeat(views)
+        refs, ref_y = _reference_rows(anchors, anchor_labels, ref_emb, ref_labels, normalize)
+        offset, gathered = _gather_rows(refs, own_rows, distributed, group)
+        candidate_labels = _gather_labels(ref_y, distributed, group)
         counts = _label_counts(anchor_labels, candidate_labels, own_rows).to(anchors.dtype)
         options = dict(anchor_labels=anchor_labels, candidate_labels=candidate_labels,
                        positive_index=None)
-    if own_rows and candidates is anchors:
-        candidates = None  # the anchors themselves: a symmetric similarity matrix
+    # None: the anchors themselves, a symmetric similarity matrix
+    candidates = None if own_rows and gathered is anchors else gathered
     sample_count = counts.reshape(views, n).sum(dim=0)
     w = _sample_weight(weight, n, anchors)
     per_pair_mean = reduction != "mean" or average == "anchor"
@@ -971,17 +997,19 @@ def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor | None = None, *,
                          distributed=distributed, group=group)
 
 
-def _supcon_reference(embeddings, labels, *, temperature=0.1, ref_emb=None, ref_labels=None,
-                      distance="cosine", normalize=True, reduction="mean"):
+def _supcon_reference(embeddings: torch.Tensor, labels: torch.Tensor, *,
+                      temperature: float = 0.1, ref_emb: torch.Tensor | None = None,
+                      ref_labels: torch.Tensor | None = None, distance: str = "cosine",
+                      normalize: bool = True, reduction: str = "mean") -> torch.Tensor:
     z = F.normalize(embeddings, dim=1) if normalize else embeddings
-    refs, ref_y = (z, labels) if ref_emb is None else (
-        F.normalize(ref_emb, dim=1) if normalize else ref_emb, ref_labels)
+    refs = z if ref_emb is None else (F.normalize(ref_emb, dim=1) if normalize else ref_emb)
+    ref_y = labels if ref_labels is None else ref_labels
 
-    def sim(i, j):
+    def sim(i: int, j: int) -> torch.Tensor:
         if distance == "cosine":
             return z[i] @ refs[j]
-        d = torch.linalg.vector_norm(z[i] - refs[j])
-        return -(d ** 2 if distance == "squared_euclidean" else d)
+        d = (z[i] - refs[j]).square().sum().sqrt()
+        return -(d.square() if distance == "squared_euclidean" else d)
 
     losses, counted = [], []
     for i in range(z.shape[0]):
@@ -1065,13 +1093,12 @@ def supcon(embeddings: torch.Tensor, labels: torch.Tensor, *,
     check_broadcastable("weight", weight, torch.Size([n]))
     z = _prepare(embeddings, normalize)
     own_rows = ref_emb is None
-    refs, ref_y = ((z, labels) if own_rows
-                   else (_prepare(ref_emb, normalize).to(z.dtype), ref_labels))
-    offset, candidates, candidate_labels = _gather_candidates(refs, ref_y, own_rows,
-                                                              distributed, group)
+    refs, ref_y = _reference_rows(z, labels, ref_emb, ref_labels, normalize)
+    offset, gathered = _gather_rows(refs, own_rows, distributed, group)
+    candidate_labels = _gather_labels(ref_y, distributed, group)
     counts = _label_counts(labels, candidate_labels, own_rows)
-    if own_rows and candidates is z:
-        candidates = None  # the anchors themselves: a symmetric similarity matrix
+    # None: the anchors themselves, a symmetric similarity matrix
+    candidates = None if own_rows and gathered is z else gathered
     # Each anchor's mean over its positives: T_i / |P(i)|.
     row_weight = safe_divide(_sample_weight(weight, n, z), counts.to(z.dtype))
     value = _softmax_contrast("supcon", z, candidates, temperature, row_weight, reduction,

@@ -49,6 +49,9 @@ any device (``meta`` included); every tensor it makes is allocated on the input'
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import torch
 
 from ._dispatch import differentiate_definition, register
@@ -64,8 +67,13 @@ _EAGER_ELEMENTS = 1 << 26
 # One shift for every row needs exp(-2 / t) to stay a normal number in the dtype.
 _SHARED_SHIFT_LIMIT = {torch.float32: 80.0, torch.float64: 700.0}
 
+#: 1 / temperature: a number, or a 0-dim tensor for a learnable temperature.
+Scale = float | torch.Tensor
+#: The definition's own computation at the dispatch point, ``(anchors, candidates, t)``.
+Definition = Callable[[torch.Tensor, torch.Tensor | None, float | torch.Tensor], torch.Tensor]
 
-def _row_blocks(rows: int, cols: int):
+
+def _row_blocks(rows: int, cols: int) -> Iterator[tuple[int, int]]:
     step = max(1, _BLOCK_ELEMENTS // max(cols, 1))
     for start in range(0, rows, step):
         yield start, min(rows, start + step)
@@ -83,25 +91,28 @@ class _Problem:
     column is subtracted.
     """
 
-    def __init__(self, loss, row_weight, anchor_labels, candidate_labels, positive_index,
-                 exclude_offset, unit_norm):
+    def __init__(self, loss: str, row_weight: torch.Tensor, anchor_labels: torch.Tensor | None,
+                 candidate_labels: torch.Tensor | None, positive_index: torch.Tensor | None,
+                 exclude_offset: int | None, unit_norm: bool) -> None:
         self.loss = loss
         self.row_weight = row_weight
         self.positive_index = positive_index
         self.exclude_offset = exclude_offset
         self.unit_norm = unit_norm
         if positive_index is None:
+            assert anchor_labels is not None and candidate_labels is not None
             self.anchor_group, self.candidate_group = _label_groups(anchor_labels,
                                                                    candidate_labels)
 
-    def logits(self, scaled, keys, start, stop):
+    def logits(self, scaled: torch.Tensor, keys: torch.Tensor, start: int,
+               stop: int) -> torch.Tensor:
         """``S[start:stop]`` with each row's own column at ``-inf``."""
         s = torch.mm(scaled[start:stop], keys.t())
         if self.exclude_offset is not None:
             s.diagonal(self.exclude_offset + start).fill_(float("-inf"))
         return s
 
-    def gather(self, x):
+    def gather(self, x: torch.Tensor) -> torch.Tensor:
         if self.positive_index is not None:
             return x.index_select(0, self.positive_index)
         sums = x.new_zeros((x.shape[0] + 1, *x.shape[1:])).index_add_(0, self.candidate_group, x)
@@ -111,7 +122,7 @@ class _Problem:
             out = out - x[self.exclude_offset:self.exclude_offset + m]
         return out
 
-    def scatter(self, y, n):
+    def scatter(self, y: torch.Tensor, n: int) -> torch.Tensor:
         if self.positive_index is not None:
             return y.new_zeros((n, *y.shape[1:])).index_add_(0, self.positive_index, y)
         sums = y.new_zeros((n + 1, *y.shape[1:])).index_add_(0, self.anchor_group, y)
@@ -121,13 +132,14 @@ class _Problem:
             out[self.exclude_offset:self.exclude_offset + m] -= y
         return out
 
-    def count(self, like):
+    def count(self, like: torch.Tensor) -> torch.Tensor:
         if self.positive_index is not None:
             return like.new_ones(self.positive_index.shape[0])
         return self.gather(like.new_ones(self.candidate_group.shape[0]))
 
 
-def _label_groups(anchor_labels, candidate_labels):
+def _label_groups(anchor_labels: torch.Tensor,
+                  candidate_labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Dense ids ``0..N-1`` of the candidates' labels and the anchors' ids (``N``: no match)."""
     n = candidate_labels.shape[0]
     ordered, order = candidate_labels.sort()
@@ -143,17 +155,19 @@ def _label_groups(anchor_labels, candidate_labels):
     return anchor_group, candidate_group
 
 
-def _terms(n_pos, lse, positive_sum):
+def _terms(n_pos: torch.Tensor, lse: torch.Tensor, positive_sum: torch.Tensor) -> torch.Tensor:
     # A row with no positive (or no candidate, lse = -inf) contributes exactly 0.
     return torch.where(n_pos > 0, n_pos * lse - positive_sum, 0.0)
 
 
-def _positive_logits(problem, scaled, keys):
+def _positive_logits(problem: _Problem, scaled: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
     """``sum_{p in P(i)} s_ip``, linear in the keys: ``<a_i / t, sum_p c_p>``."""
     return (scaled * problem.gather(keys)).sum(dim=1)
 
 
-def _positive_grads(problem, anchors, keys, rho, scale, symmetric):
+def _positive_grads(problem: _Problem, anchors: torch.Tensor, keys: torch.Tensor,
+                    rho: torch.Tensor, scale: Scale,
+                    symmetric: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The ``-rho_i [j in P(i)]`` part of G, through the products: ``(d a, d c)``."""
     da = problem.gather(keys).mul_(-(rho * scale)[:, None])
     dc = problem.scatter(anchors * (-(rho * scale))[:, None], keys.shape[0])
@@ -162,7 +176,8 @@ def _positive_grads(problem, anchors, keys, rho, scale, symmetric):
     return da, dc
 
 
-def _forward_blockwise(problem, anchors, keys, scale):
+def _forward_blockwise(problem: _Problem, anchors: torch.Tensor, keys: torch.Tensor,
+                       scale: Scale) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     m, n = anchors.shape[0], keys.shape[0]
     scaled = anchors * scale
     lse = anchors.new_empty(m)
@@ -172,7 +187,9 @@ def _forward_blockwise(problem, anchors, keys, scale):
     return lse, n_pos, _terms(n_pos, lse, _positive_logits(problem, scaled, keys))
 
 
-def _eager_forward(problem, anchors, keys, scale, symmetric, need_keys):
+def _eager_forward(problem: _Problem, anchors: torch.Tensor, keys: torch.Tensor, scale: Scale,
+                   symmetric: bool, need_keys: bool,
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """``(T, d a, d c)`` for upstream gradient 1 (``d c`` is None when symmetric or unneeded)."""
     m, n = anchors.shape[0], keys.shape[0]
     r = problem.row_weight
@@ -182,12 +199,13 @@ def _eager_forward(problem, anchors, keys, scale, symmetric, need_keys):
     e = torch.mm(scaled, keys.t())
     if problem.exclude_offset is not None:
         e.diagonal(problem.exclude_offset).fill_(float("-inf"))
-    shared = (symmetric and problem.unit_norm and isinstance(scale, float)
-              and 2.0 * scale < _SHARED_SHIFT_LIMIT[e.dtype])
-    if shared:
+    shared_shift = (scale if symmetric and problem.unit_norm and isinstance(scale, float)
+                    and 2.0 * scale < _SHARED_SHIFT_LIMIT[e.dtype] else None)
+    shared = shared_shift is not None
+    if shared_shift is not None:
         # |s_ij| <= 1/t for unit vectors: shift by the largest possible value.
-        shift = anchors.new_full((m,), scale)
-        e.sub_(scale).exp_()
+        shift = anchors.new_full((m,), shared_shift)
+        e.sub_(shared_shift).exp_()
     else:
         shift = e.amax(dim=1) if n else anchors.new_full((m,), float("-inf"))
         shift = torch.where(torch.isfinite(shift), shift, 0.0)
@@ -218,12 +236,15 @@ def _eager_forward(problem, anchors, keys, scale, symmetric, need_keys):
             dc = torch.mm(e.t(), anchors).mul_(scale) if need_keys else None
     pa, pc = _positive_grads(problem, anchors, keys, r, scale, symmetric)
     da = da.add_(pa)
-    if dc is not None:
+    if dc is not None and pc is not None:
         dc = dc.add_(pc)
     return terms, da, dc
 
 
-def _backward_blockwise(problem, anchors, keys, scale, lse, n_pos, rho, symmetric, need_keys):
+def _backward_blockwise(problem: _Problem, anchors: torch.Tensor, keys: torch.Tensor,
+                        scale: Scale, lse: torch.Tensor, n_pos: torch.Tensor,
+                        rho: torch.Tensor, symmetric: bool, need_keys: bool,
+                        ) -> tuple[torch.Tensor, torch.Tensor | None]:
     m, n = anchors.shape[0], keys.shape[0]
     scaled = anchors * scale
     # A row without candidates has lse = -inf and no gradient; 0 keeps exp finite.
@@ -246,12 +267,13 @@ def _backward_blockwise(problem, anchors, keys, scale, lse, n_pos, rho, symmetri
     da.mul_(scale)
     pa, pc = _positive_grads(problem, anchors, keys, rho, scale, symmetric)
     da.add_(pa)
-    if dc is not None:
+    if dc is not None and pc is not None:
         dc.mul_(scale).add_(pc)
     return da, dc
 
 
-def _temperature_grad(anchors, da, scale, symmetric):
+def _temperature_grad(anchors: torch.Tensor, da: torch.Tensor, scale: Scale,
+                      symmetric: bool) -> torch.Tensor:
     # d t = -(1/t) sum_ij G_ij s_ij = -(1/t) <a, d a>; symmetric d a holds G + G^T: twice.
     total = (anchors * da).sum()
     return -total * scale / 2.0 if symmetric else -total * scale
@@ -259,9 +281,11 @@ def _temperature_grad(anchors, da, scale, symmetric):
 
 class _SoftmaxContrast(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, anchors, candidates, temperature, problem, reduction, definition, track):
+    def forward(ctx: Any, anchors: torch.Tensor, candidates: torch.Tensor | None,
+                temperature: float | torch.Tensor, problem: _Problem, reduction: str,
+                definition: Definition, track: bool) -> torch.Tensor:
         symmetric = candidates is None
-        keys = anchors if symmetric else candidates
+        keys = anchors if candidates is None else candidates
         scale = 1.0 / temperature
         ctx.problem, ctx.reduction, ctx.definition = problem, reduction, definition
         ctx.symmetric, ctx.temperature_is_tensor = symmetric, isinstance(temperature, torch.Tensor)
@@ -286,7 +310,7 @@ class _SoftmaxContrast(torch.autograd.Function):
         return out if reduction == "none" else out.sum()
 
     @staticmethod
-    def backward(ctx, grad_out):
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         saved = ctx.saved_tensors
         anchors, candidates, t_tensor = saved[:3]
         need_anchor, need_keys, need_t = ctx.need
@@ -312,9 +336,12 @@ class _SoftmaxContrast(torch.autograd.Function):
                 None, None, None, None)
 
 
-def _supports(anchors, candidates, *, temperature, row_weight, anchor_labels, candidate_labels,
-              positive_index, exclude_offset, distance, pair_form, unit_norm, reduction,
-              definition):
+def _supports(anchors: torch.Tensor, candidates: torch.Tensor | None, *,
+              temperature: float | torch.Tensor, row_weight: torch.Tensor,
+              anchor_labels: torch.Tensor | None, candidate_labels: torch.Tensor | None,
+              positive_index: torch.Tensor | None, exclude_offset: int | None, distance: str,
+              pair_form: bool, unit_norm: bool, reduction: str,
+              definition: Definition) -> str | None:
     if distance != "cosine":
         return f"takes the inner-product similarity (distance='cosine'), not {distance!r}"
     if pair_form and positive_index is None:
@@ -329,17 +356,21 @@ def _supports(anchors, candidates, *, temperature, row_weight, anchor_labels, ca
     return None
 
 
-def _make_run(loss: str):
-    def run(anchors, candidates, *, temperature, row_weight, anchor_labels, candidate_labels,
-            positive_index, exclude_offset, distance, pair_form, unit_norm, reduction,
-            definition):
+def _make_run(loss: str) -> Callable[..., torch.Tensor]:
+    def run(anchors: torch.Tensor, candidates: torch.Tensor | None, *,
+            temperature: float | torch.Tensor, row_weight: torch.Tensor,
+            anchor_labels: torch.Tensor | None, candidate_labels: torch.Tensor | None,
+            positive_index: torch.Tensor | None, exclude_offset: int | None, distance: str,
+            pair_form: bool, unit_norm: bool, reduction: str,
+            definition: Definition) -> torch.Tensor:
         problem = _Problem(loss, row_weight, anchor_labels, candidate_labels, positive_index,
                            exclude_offset, unit_norm)
         track = torch.is_grad_enabled() and any(
             isinstance(x, torch.Tensor) and x.requires_grad
             for x in (anchors, candidates, temperature))
-        return _SoftmaxContrast.apply(anchors, candidates, temperature, problem, reduction,
-                                      definition, track)
+        out: torch.Tensor = _SoftmaxContrast.apply(  # type: ignore[no-untyped-call]
+            anchors, candidates, temperature, problem, reduction, definition, track)
+        return out
     return run
 
 
