@@ -10,6 +10,7 @@ chooses the path. See :mod:`losskit.kernels._dispatch` for the contract.
 """
 
 # The Triton accelerators register here; triton itself is imported only when one runs.
+from . import triton_contrastive as _triton_contrastive  # noqa: F401
 from . import triton_overlap as _triton_overlap  # noqa: F401
 from . import triton_xent as _triton_xent  # noqa: F401  (after the dispatch it uses)
 from ._dispatch import (
