@@ -11,10 +11,15 @@ so rows span several blocks with a ragged last one, and the token block of
 linear_cross_entropy to a few rows. The overlap statistics of dice, jaccard, tversky and
 generalized_dice run on 2-D and 3-D volumes whose voxel counts are not multiples of the
 lowered tile, for every option the losses apply (ignore_index, include_background,
-class_weight, batch, skip_empty, micro / macro, sigmoid, strided logits).
+class_weight, batch, skip_empty, micro / macro, sigmoid, strided logits). The contrastive
+log-sum-exp of info_nce, nt_xent and supcon runs on 16 x 16 tiles over row counts that are
+not multiples of 16, with a learnable temperature, extra negatives, reference embeddings,
+weights, and the own column at an offset (the distributed call).
 
-No kernel here calls ``tl.dot``, so the interpreter's wrong bfloat16 matrix product does
-not enter; the matrix products of linear_cross_entropy are torch's.
+Only the contrastive kernels call ``tl.dot``; the interpreter computes it wrongly on
+bfloat16 operands, so under the interpreter they upcast bfloat16 tiles first (their
+bfloat16 tensor-core product is checked by tests/test_cuda.py on a GPU). The matrix
+products of linear_cross_entropy are torch's.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ import losskit
 import losskit.functional as LF
 from losskit import kernels
 from losskit.kernels import (
+    _triton_lse,
     _triton_overlap_stats,
     _triton_rows,
     linear_xent,
+    triton_contrastive,
     triton_overlap,
     triton_xent,
 )
@@ -303,7 +310,8 @@ def test_auto_mode_keeps_the_cpu_off_the_interpreter(small_blocks):
 def test_accelerators_are_listed():
     listed = {a.loss: a for a in kernels.accelerators() if a.backend == "triton"}
     assert set(listed) == {"cross_entropy", "softmax_focal", "linear_cross_entropy", "dice",
-                           "jaccard", "tversky", "generalized_dice"}
+                           "jaccard", "tversky", "generalized_dice", "info_nce", "nt_xent",
+                           "supcon"}
     for acc in listed.values():
         assert "cuda" in acc.devices and acc.dtypes == frozenset(
             {torch.float32, torch.float16, torch.bfloat16})
@@ -607,3 +615,441 @@ def test_overlap_takes_the_gpu_benchmark_call(monkeypatch):
     assert "cuda" in first.devices and args[0].dtype in first.dtypes
     with kernels.use("auto"):
         assert first.supports(*args, **kwargs) is None
+
+
+# --- contrastive log-sum-exp: info_nce, nt_xent, supcon --------------------------------------
+# Tiles of 16 x 16 (tl.dot's smallest): 38 anchors (nt_xent, 19 pairs) = 2 * 16 + 6, 31 keys
+# (info_nce, 21 + 10 negatives) = 16 + 15, 37 supcon rows = 2 * 16 + 5; d = 5 pads to a
+# 16-wide tile, d = 40 to 64. Every case runs with reductions none / sum / mean, the
+# definition as the reference.
+
+
+@pytest.fixture
+def lse_launches(monkeypatch):
+    """16 x 16 tiles, and a record of the kernels' launches ("forward" / "backward")."""
+    monkeypatch.setattr(_triton_lse, "BLOCK_X", 16)
+    monkeypatch.setattr(_triton_lse, "BLOCK_Y", 16)
+    calls = []
+    for what in ("forward", "backward"):
+        real = getattr(_triton_lse, f"launch_{what}")
+
+        def counted(*args, _real=real, _what=what, **kwargs):
+            calls.append(_what)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(_triton_lse, f"launch_{what}", counted)
+    return calls
+
+
+def _pairs(n, d, *, negatives=0, weight=False, learnable=None, **kw):
+    """Two views ``[n, d]`` (info_nce's query and key, nt_xent's z_a and z_b)."""
+    def make(dtype):
+        g = _gen(11)
+        z = torch.randn(n, d, generator=g)
+        args = (z.to(DEVICE, dtype), (z + 0.7 * torch.randn(n, d, generator=g)).to(DEVICE, dtype))
+        opts = dict(kw)
+        if negatives:
+            opts["negatives"] = torch.randn(negatives, d, generator=g).to(DEVICE, dtype)
+        if weight:
+            opts["weight"] = (torch.rand(n, generator=g) + 0.5).to(DEVICE, dtype)
+        if learnable is not None:
+            opts["temperature"] = torch.tensor(learnable, device=DEVICE)
+        return args, opts
+    return make
+
+
+def _labelled(n, d, classes, *, ref=0, weight=False, learnable=None, **kw):
+    """``[n, d]`` embeddings, labels in ``0..classes-1`` plus one singleton label (an anchor
+    without positive); ``ref`` reference rows whose labels miss one anchor class."""
+    def make(dtype):
+        g = _gen(12)
+        labels = torch.randint(0, classes, (n,), generator=g)
+        labels[-1] = classes  # seen once: no positive
+        z = torch.randn(n, d, generator=g) + 0.8 * torch.randn(classes + 1, d, generator=g)[labels]
+        opts = dict(kw)
+        if ref:
+            opts["ref_emb"] = torch.randn(ref, d, generator=g).to(DEVICE, dtype)
+            opts["ref_labels"] = torch.randint(1, classes + 1, (ref,), generator=g).to(DEVICE)
+        if weight:
+            opts["weight"] = (torch.rand(n, generator=g) + 0.5).to(DEVICE, dtype)
+        if learnable is not None:
+            opts["temperature"] = torch.tensor(learnable, device=DEVICE)
+        return (z.to(DEVICE, dtype), labels.to(DEVICE)), opts
+    return make
+
+
+LSE_CASES = [
+    ("info_nce", "plain", _pairs(21, 5, temperature=0.2), (0, 1)),
+    ("info_nce", "negatives-weight-learnable", _pairs(21, 5, negatives=10, weight=True,
+                                                     learnable=0.07), (0, 1, "temperature")),
+    ("info_nce", "unnormalized-wide", _pairs(21, 40, normalize=False, temperature=3.0), (0, 1)),
+    ("nt_xent", "plain", _pairs(19, 5, temperature=0.5), (0, 1)),
+    ("nt_xent", "weight-learnable", _pairs(19, 5, weight=True, learnable=0.05),
+     (0, 1, "temperature")),
+    ("nt_xent", "unnormalized-wide", _pairs(19, 40, normalize=False, temperature=3.0), (0, 1)),
+    ("supcon", "plain", _labelled(37, 5, 4, temperature=0.1), (0,)),
+    ("supcon", "ref-weight-learnable", _labelled(27, 5, 4, ref=19, weight=True, learnable=0.3),
+     (0, "ref_emb", "temperature")),
+    ("supcon", "unnormalized-wide-learnable", _labelled(37, 40, 5, normalize=False,
+                                                       learnable=2.0), (0, "temperature")),
+]
+# The definitions upcast bfloat16 embeddings (and normalize them) before they dispatch, so
+# the kernels see float32 from the public call either way: three bfloat16 cases check that
+# route, and test_lse_kernels_take_low_precision hands them bfloat16 and float16 directly.
+LSE_BF16 = {"negatives-weight-learnable", "weight-learnable", "ref-weight-learnable"}
+LSE_PARAMS = [pytest.param(*case, dtype, id=f"{case[0]}-{case[1]}-{str(dtype)[6:]}")
+              for case in LSE_CASES for dtype in (torch.float32, torch.bfloat16)
+              if dtype == torch.float32 or case[1] in LSE_BF16]
+
+
+def _lse_run(name, args, opts, grad, reduction, **extra):
+    """Value and gradients (upstream gradient seeded) of one call; ``grad`` names positional
+    indices and keyword tensors (a learnable temperature, ref_emb)."""
+    fn = losskit.info(name).fn
+    args = [a.detach().clone().requires_grad_(i in grad) if a.is_floating_point() else a
+            for i, a in enumerate(args)]
+    opts = {k: v.detach().clone().requires_grad_(True) if k in grad else v
+            for k, v in opts.items()}
+    out = fn(*args, reduction=reduction, **opts, **extra)
+    up = (torch.rand(out.shape, generator=_gen(7)) + 0.5).to(out.device, out.dtype)
+    leaves = [args[i] if isinstance(i, int) else opts[i] for i in grad]
+    grads = torch.autograd.grad(out, leaves, up)
+    return out.detach(), [g.detach() for g in grads]
+
+
+@pytest.mark.parametrize(("name", "label", "make", "grad", "dtype"), LSE_PARAMS)
+def test_lse_kernels_match_definition(name, label, make, grad, dtype, lse_launches):
+    args, opts = make(dtype)
+    for reduction in ("mean", "sum", "none"):
+        lse_launches.clear()
+        with kernels.use("triton"):
+            fast = _lse_run(name, args, opts, grad, reduction)
+        # symmetric (nt_xent, supcon without ref_emb): one backward launch for G + G^T;
+        # otherwise one over the anchors and one over the candidates
+        backward = 1 if name == "nt_xent" or (name == "supcon" and "ref_emb" not in opts) else 2
+        assert lse_launches == ["forward"] + ["backward"] * backward, \
+            f"{name} {label}: the Triton kernels did not run ({lse_launches})"
+        with kernels.use("plain"):
+            plain = _lse_run(name, args, opts, grad, reduction)
+        # Both sides compute in float32 (the definition upcasts): values to float32
+        # rounding; gradients of bfloat16 leaves are rounded to bfloat16 on both sides.
+        rtol, atol = 1e-5, 1e-5
+        torch.testing.assert_close(fast[0], plain[0], rtol=rtol, atol=atol,
+                                   msg=lambda m, r=reduction: f"{label} {r} value: {m}")
+        for what, a, b in zip(grad, fast[1], plain[1]):
+            tol = TOL[a.dtype] if a.dtype == torch.bfloat16 else (rtol, atol)
+            torch.testing.assert_close(a, b, rtol=tol[0], atol=tol[1],
+                                       msg=lambda m, r=reduction, w=what: f"{label} {r} "
+                                                                          f"d/d{w}: {m}")
+
+
+def test_lse_temperature_gradient_is_the_formula(lse_launches):
+    # dL/dt of nt_xent ("mean" over the 2N anchors) written out independently: with
+    # s = cos / t and G = dL/ds = (softmax(s without the diagonal) - onehot(partner)) / 2N,
+    # dL/dt = -(1/t) sum_ij G_ij s_ij.
+    g = _gen(13)
+    n, t0 = 19, 0.05
+    za, zb = torch.randn(n, 6, generator=g), torch.randn(n, 6, generator=g)
+    z = torch.nn.functional.normalize(torch.cat([za, zb]).double(), dim=1)
+    s = (z @ z.t() / t0).fill_diagonal_(float("-inf"))
+    partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    big_g = (torch.softmax(s, 1) - torch.nn.functional.one_hot(partner, 2 * n)) / (2 * n)
+    expected = -(big_g * s.nan_to_num(neginf=0.0)).sum() / t0
+    t = torch.tensor(t0, requires_grad=True)
+    with kernels.use("triton"):
+        (got,) = torch.autograd.grad(LF.nt_xent(za.to(DEVICE), zb.to(DEVICE),
+                                                temperature=t.to(DEVICE)), t)
+    assert lse_launches == ["forward", "backward"]
+    torch.testing.assert_close(got.double(), expected, rtol=1e-4, atol=1e-5)
+    assert abs(expected.item()) > 1
+
+
+@pytest.mark.filterwarnings("ignore:Input #.* is not a double precision:UserWarning")
+@pytest.mark.parametrize("name", ["info_nce", "nt_xent", "supcon"])
+def test_lse_gradcheck_float32(name, lse_launches):
+    # The autograd Function against finite differences of its own forward, float32 (the
+    # kernels take no float64): a tiny case, central differences of step 1e-3.
+    g = _gen(14)
+    x = torch.randn(5, 3, generator=g).to(DEVICE).requires_grad_(True)
+    y = torch.randn(5, 3, generator=g).to(DEVICE).requires_grad_(True)
+    t = torch.tensor(0.5, device=DEVICE, requires_grad=True)
+    labels = torch.tensor([0, 1, 0, 1, 1], device=DEVICE)
+    fn = losskit.info(name).fn
+    if name == "supcon":
+        def f(t, x, y):
+            return fn(x, labels, temperature=t, ref_emb=y, ref_labels=labels.flip(0))
+    else:
+        def f(t, x, y):
+            return fn(x, y, temperature=t)
+    with kernels.use("triton"):
+        assert torch.autograd.gradcheck(f, (t, x, y), eps=1e-3, atol=2e-3, rtol=1e-2,
+                                        nondet_tol=1e-6)
+    assert "backward" in lse_launches
+
+
+def test_lse_second_derivatives_are_the_definitions(lse_launches):
+    # create_graph=True: backward differentiates the definition, so a Hessian-vector
+    # product through the accelerator (the temperature included) equals the definition's.
+    args, opts = _pairs(19, 5, negatives=10, learnable=0.2)(torch.float32)
+    hvps = {}
+    for mode in ("triton", "plain"):
+        q, k = (a.clone().requires_grad_(True) for a in args)
+        t = opts["temperature"].clone().requires_grad_(True)
+        with kernels.use(mode):
+            out = LF.info_nce(q, k, negatives=opts["negatives"], temperature=t)
+        gs = torch.autograd.grad(out, [q, k, t], create_graph=True)
+        vs = [torch.randn(x.shape, generator=_gen(5)).to(x) for x in (q, k, t)]
+        hvps[mode] = torch.autograd.grad(sum((g * v).sum() for g, v in zip(gs, vs)), [q, k, t])
+    assert lse_launches == ["forward"]
+    for a, b in zip(hvps["triton"], hvps["plain"]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["supcon", "nt_xent"])
+def test_lse_candidates_with_own_rows_at_an_offset(name, lse_launches):
+    # With distributed=True the candidates are the gathered batch and the anchors sit at
+    # this rank's offset in it: not symmetric, and the own column is skipped at i + offset
+    # (and at j - offset in the candidates' launch). Called at the dispatch point itself.
+    from losskit.functional import metric_learning as ml
+
+    g = _gen(15)
+    batch, offset, m = 35, 17, 13
+    z = torch.nn.functional.normalize(torch.randn(batch, 6, generator=g), dim=1).to(DEVICE)
+    labels = torch.randint(0, 4, (batch,), generator=g).to(DEVICE)
+    if name == "supcon":
+        opts = dict(anchor_labels=labels[offset:offset + m], candidate_labels=labels,
+                    positive_index=None, pair_form=False)
+    else:
+        opts = dict(anchor_labels=None, candidate_labels=None, pair_form=True,
+                    positive_index=(torch.arange(m) * 2 % batch).to(DEVICE))
+    results = {}
+    for mode in ("triton", "plain"):
+        anchors = z[offset:offset + m].clone().requires_grad_(True)
+        cands = z.clone().requires_grad_(True)
+        t = torch.tensor(0.2, device=DEVICE, requires_grad=True)
+        weight = torch.linspace(0.5, 1.5, m, device=DEVICE)
+        with kernels.use(mode):
+            out = ml._softmax_contrast(name, anchors, cands, t, weight, "none", unit_norm=True,
+                                       exclude_offset=offset, distance="cosine", **opts)
+        up = torch.rand(out.shape, generator=_gen(7)).to(out)
+        results[mode] = (out.detach(), list(torch.autograd.grad(out, [anchors, cands, t], up)))
+    assert lse_launches == ["forward", "backward", "backward"]
+    _compare(results["triton"], results["plain"], torch.float32, f"{name} at an offset")
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bfloat16", "float16"])
+@pytest.mark.parametrize("name", ["nt_xent", "info_nce"])
+def test_lse_kernels_take_low_precision(name, dtype, lse_launches, monkeypatch):
+    # The public call hands the kernels float32 (the definition upcasts); here the
+    # accelerator takes low-precision embeddings directly, as captured at the dispatch
+    # point: loaded as they are (bfloat16 upcast per tile in the interpreter, whose bfloat16
+    # tl.dot is wrong), statistics and accumulation in float32, the loss float32 and the
+    # gradients in the embeddings' dtype.
+    from losskit.functional import metric_learning as ml
+
+    seen = []
+    monkeypatch.setattr(ml, "dispatch", lambda loss, *a, **k: seen.append((a, k)))
+    args, opts = _pairs(19, 24, negatives=10 if name == "info_nce" else 0,
+                        learnable=0.1)(torch.float32)
+    losskit.info(name).fn(*args, **opts)
+    ((call_args, kw),) = seen
+    acc = next(a for a in kernels.accelerators(name) if a.backend == "triton")
+    anchors, candidates = call_args
+    low = [None if c is None else c.detach().to(dtype).requires_grad_(True)
+           for c in (anchors, candidates)]
+    t = kw["temperature"].clone().requires_grad_(True)
+    kw = dict(kw, temperature=t)
+    with kernels.use("triton"):
+        assert acc.decline_reason(tuple(low), kw) is None
+        out = acc.run(*low, **kw)
+    leaves = [x for x in low if x is not None] + [t]
+    grads = torch.autograd.grad(out, leaves)
+    assert lse_launches[0] == "forward" and "backward" in lse_launches
+    assert out.dtype == torch.float32 and all(g.dtype == dtype for g in grads[:-1])
+    ref_leaves = [None if x is None else x.detach().float().requires_grad_(True) for x in low]
+    t_ref = t.detach().clone().requires_grad_(True)
+    ref = kw["definition"](*ref_leaves, t_ref)
+    ref_grads = torch.autograd.grad(ref, [x for x in ref_leaves if x is not None] + [t_ref])
+    # The same rounded inputs on both sides: the value to float32 rounding (float16 tiles
+    # are multiplied as float16 with a float32 accumulator); the gradients to one rounding of
+    # the weight tile and of the result in the low-precision dtype.
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+    for a, b in zip(grads, ref_grads):
+        scale = b.abs().max().clamp(min=1e-12)
+        torch.testing.assert_close(a.float() / scale, b / scale, rtol=2e-2, atol=1e-2)
+
+
+def test_lse_large_logits_stay_finite_and_exact(lse_launches):
+    # Unnormalized embeddings with logits of order 1e4: the online log-sum-exp shifts by
+    # the running maximum; values and gradients finite and equal to the float64 definition.
+    g = _gen(16)
+    za = (torch.randn(19, 5, generator=g) * 45).round()
+    zb = (torch.randn(19, 5, generator=g) * 45).round()  # integers: exact in both dtypes
+    results = {}
+    for mode, dtype in (("triton", torch.float32), ("plain", torch.float64)):
+        a, b = (x.to(DEVICE, dtype).requires_grad_(True) for x in (za, zb))
+        with kernels.use(mode):
+            out = LF.nt_xent(a, b, normalize=False, temperature=1.0, reduction="none")
+        grads = torch.autograd.grad(out, [a, b], torch.ones_like(out))
+        results[mode] = (out.detach().double(), [x.double() for x in grads])
+    assert results["plain"][0].abs().max() > 1e3
+    assert torch.isfinite(results["triton"][0]).all()
+    assert all(torch.isfinite(x).all() for x in results["triton"][1])
+    # float32 logits of 1e4 carry an absolute rounding of ~1e-3
+    torch.testing.assert_close(results["triton"][0], results["plain"][0], rtol=1e-5, atol=5e-3)
+    for x, y in zip(results["triton"][1], results["plain"][1]):
+        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore:All-NaN slice:RuntimeWarning")  # the interpreter's numpy
+def test_lse_nan_empty_and_no_positive(lse_launches):
+    args, _ = _pairs(19, 5)(torch.float32)
+    (z, labels), _ = _labelled(37, 5, 4)(torch.float32)
+    bad = args[1].clone()
+    bad[3, 2] = float("nan")
+    with kernels.use("triton"):
+        assert torch.isnan(LF.nt_xent(args[0], bad))
+        assert torch.isnan(LF.info_nce(bad, args[0]))
+        assert torch.isnan(LF.supcon(bad, labels[:19]))
+        # an empty batch: 0 attached to the graph
+        empty = args[0][:0].clone().requires_grad_(True)
+        out = LF.info_nce(empty, empty.detach())
+        (g_empty,) = torch.autograd.grad(out, empty)
+        # every label distinct: no anchor has a positive, 0 with zero gradients
+        zs = z.clone().requires_grad_(True)
+        none = LF.supcon(zs, torch.arange(37, device=DEVICE))
+        (g_none,) = torch.autograd.grad(none, zs)
+    assert out.item() == 0.0 and g_empty.shape == empty.shape
+    assert none.item() == 0.0 and not g_none.any()
+    assert lse_launches.count("forward") == 3 + 1 + 1
+
+
+def test_lse_never_makes_the_matrix(lse_launches):
+    # No torch op of the accelerated call (forward and backward) makes a tensor larger than
+    # the [2N, d] embeddings, let alone the 2N x 2N similarity matrix: the kernels keep its
+    # tiles in registers. Sizes in bytes (the interpreter copies arguments as bytes).
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Largest(TorchDispatchMode):
+        size = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(t, torch.Tensor):
+                    Largest.size = max(Largest.size, t.numel() * t.element_size())
+            return out
+
+    n, d = 48, 4
+    g = _gen(17)
+    za, zb = (torch.randn(n, d, generator=g).to(DEVICE).requires_grad_(True) for _ in "ab")
+    t = torch.tensor(0.2, device=DEVICE, requires_grad=True)
+    with kernels.use("triton"), Largest():
+        LF.nt_xent(za, zb, temperature=t).backward()
+        LF.info_nce(za, zb, temperature=t).backward()
+    assert lse_launches == ["forward", "backward"] + ["forward"] + ["backward"] * 2
+    assert 0 < Largest.size <= 2 * n * d * 4 < (2 * n) ** 2 * 4 // 20
+
+
+def test_lse_declines_what_it_does_not_do(lse_launches, monkeypatch):
+    args, _ = _pairs(19, 5)(torch.float32)
+    (z, labels), _ = _labelled(37, 5, 4)(torch.float32)
+    with kernels.use("triton"):
+        with pytest.raises(kernels.AcceleratorDeclined, match="float64"):
+            LF.nt_xent(args[0].double(), args[1].double())
+        with pytest.raises(kernels.AcceleratorDeclined, match="own denominator"):
+            LF.nt_xent(args[0], args[1], labels=labels[:19])
+        with pytest.raises(kernels.AcceleratorDeclined, match="distance"):
+            LF.supcon(z, labels, distance="euclidean")
+        with pytest.raises(kernels.AcceleratorDeclined, match="wider"):
+            wide = torch.randn(3, triton_contrastive.MAX_DIM + 1, device=DEVICE)
+            LF.info_nce(wide, wide)
+    assert not lse_launches
+    # A tensor of the call on another device than the anchors (checked before a launch).
+    from losskit.functional import metric_learning as ml
+
+    seen = []
+    monkeypatch.setattr(ml, "dispatch", lambda loss, *a, **k: seen.append((a, k)))
+    LF.supcon(z, labels, temperature=torch.tensor(0.1, device=DEVICE))
+    ((call_args, kw),) = seen
+    acc = next(a for a in kernels.accelerators("supcon") if a.backend == "triton")
+    with kernels.use("triton"):
+        assert acc.supports(*call_args, **kw) is None
+        for key in ("row_weight", "temperature", "anchor_labels"):
+            moved = dict(kw, **{key: kw[key].to("meta")})
+            assert key in acc.supports(*call_args, **moved)
+
+
+@pytest.mark.skipif(DEVICE != "cpu", reason="the interpreter's CPU routing")
+def test_lse_auto_mode_keeps_the_cpu_off_the_interpreter(lse_launches):
+    za, zb = torch.randn(512, 8, requires_grad=True), torch.randn(512, 8)
+    assert triton_contrastive.MIN_PAIRS <= (2 * 512) ** 2
+    LF.nt_xent(za, zb).backward()
+    assert not lse_launches
+
+
+def test_lse_takes_the_gpu_benchmark_call(monkeypatch):
+    # The GPU benchmark's nt_xent case (N = 16384, d = 256 float32 views that require grad,
+    # temperature 0.1, auto mode): the arguments the definition dispatches, captured on the
+    # meta device, are ones the Triton accelerator takes, it is the first one tried, and the
+    # call is the symmetric one (a single backward launch per row block).
+    from losskit.functional import metric_learning as ml
+
+    seen = []
+    monkeypatch.setattr(ml, "dispatch", lambda loss, *a, **k: seen.append((loss, a, k)))
+    za = torch.empty(16384, 256, device="meta", requires_grad=True)
+    zb = torch.empty(16384, 256, device="meta", requires_grad=True)
+    LF.nt_xent(za, zb, temperature=0.1)
+    ((loss, args, kwargs),) = seen
+    first = kernels.accelerators("nt_xent")[0]
+    assert loss == "nt_xent" and first.backend == "triton"
+    assert "cuda" in first.devices and args[0].dtype in first.dtypes
+    assert args[0].shape == (32768, 256) and args[1] is None
+    with kernels.use("auto"):
+        assert first.supports(*args, **kwargs) is None
+
+
+_COMPILE_FOR_SM90 = """
+import os, sys
+os.environ.pop("TRITON_INTERPRET", None)
+import torch, triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from losskit.kernels import _triton_lse as K
+
+POINTERS = {"X": "*T", "Y": "*T", "SCALE": "*fp32", "LSE": "*fp32", "LSE_X": "*fp32",
+            "COEF_X": "*fp32", "LSE_Y": "*fp32", "COEF_Y": "*fp32", "OUT": "*fp32"}
+for dtype, name, precision in ((torch.float32, "fp32", "ieee"), (torch.bfloat16, "bf16", "tf32")):
+    for block_d in (16, 256):
+        bx, by, warps = K.tiles(dtype, block_d)
+        for fn, stats in ((K._lse_kernel, {}), (K._grad_kernel, dict(X_STATS=True, Y_STATS=True))):
+            const = dict(EXCLUDE=True, UPCAST=False, PRECISION=precision, BLOCK_X=bx,
+                         BLOCK_Y=by, BLOCK_D=block_d, **stats)
+            sig = {a: "constexpr" if a in const else POINTERS.get(a, "i32").replace("T", name)
+                   for a in fn.arg_names}
+            k = triton.compile(ASTSource(fn=fn, signature=sig, constexprs=const),
+                               target=GPUTarget("cuda", 90, 32),
+                               options=dict(num_warps=warps, num_stages=2))
+            print(name, block_d, fn.__name__, k.metadata.shared, "wgmma" in k.asm["ptx"])
+"""
+
+
+def test_lse_kernels_compile_for_sm90_within_shared_memory():
+    # The interpreter runs the kernels' Python, not Triton's compiler: here the kernels are
+    # compiled ahead of time for sm_90 (H100 / H200) with the tiles the launchers pick, at the
+    # narrowest and the widest embeddings, and must fit the 99 KB of shared memory of the
+    # smallest GPUs (sm_86 / sm_89); the bfloat16 tiles must use the tensor cores (wgmma).
+    # Compilation only: nothing runs on a GPU here.
+    pytest.importorskip("triton.backends.nvidia")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+    out = subprocess.run([sys.executable, "-c", _COMPILE_FOR_SM90], capture_output=True,
+                         text=True, env=env, timeout=300)
+    if out.returncode != 0 and "ptxas" in out.stderr.lower() and "not found" in out.stderr.lower():
+        pytest.skip("Triton's bundled ptxas is not available here")
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [line.split() for line in out.stdout.strip().splitlines()]
+    assert len(rows) == 8
+    for dtype, block_d, kernel, shared, wgmma in rows:
+        assert int(shared) <= 99 * 1024, f"{kernel} {dtype} d={block_d}: {shared} bytes"
+        assert (wgmma == "True") == (dtype == "bf16"), f"{kernel} {dtype}: tensor cores?"
