@@ -631,7 +631,7 @@ def test_probability_bounds_and_int_class_weights():
 
 
 def test_target_form_errors_name_the_problem():
-    x, t = _big_classes(n=5, c=3)
+    x, _ = _big_classes(n=5, c=3)
     q = torch.softmax(x, 1)
     # nll and multiclass_hinge take class indices only: probabilities are refused clearly
     for fn in (F.nll, F.multiclass_hinge):
