@@ -182,8 +182,10 @@ def default_tests(path: Path, source: str) -> list[list[str]]:
     family = path.stem
     names = _registered_names(source)
     runs = [[f"tests/test_{family}.py"]] if (ROOT / f"tests/test_{family}.py").exists() else []
-    peers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests/peer_cases").glob("test_*.py")
-                   if any(re.search(rf"\b{n}\b", p.read_text()) for n in names))
+    candidates = [*(ROOT / "tests/peer_cases").glob("test_*.py"),
+                  ROOT / "tests/test_loss_options.py", ROOT / "tests/test_card_claims.py"]
+    peers = sorted(str(p.relative_to(ROOT)) for p in candidates if p.exists()
+                   and any(re.search(rf"\b{n}\b", p.read_text()) for n in names))
     if peers:
         runs.append(peers)
     accelerated = [n for n in names if f'"{n}": [' in (ROOT / "tests/test_accelerators.py")
@@ -191,18 +193,32 @@ def default_tests(path: Path, source: str) -> list[list[str]]:
     if accelerated:
         selection = " or ".join(f"[{n}:" for n in accelerated)
         runs.append(["tests/test_accelerators.py", "-k", selection])
+    triton = (ROOT / "tests/test_triton.py").read_text()
+    in_triton = [n for n in names if re.search(rf"\b{n}\b", triton)]
+    if in_triton:  # the Triton kernels in the interpreter, against the definitions
+        runs.append(["tests/test_triton.py", "-k", " or ".join(in_triton)])
     return runs
 
 
 def _checks_pass(losses: list[str]) -> bool:
-    """The common suite's checks on these losses, in-process (no test collection): every
-    check of ``losskit.check`` (compile excepted: seconds per loss), plus the reference
-    check on the definition alone."""
+    """The common suite on these losses, in-process (no test collection): every check of
+    ``losskit.check`` (compile excepted: seconds per loss), the reference check on the
+    definition alone, and the suite's test-only cases (weights, empty batch, all ignored,
+    accelerated path against the definition)."""
+    import pytest
+
     from losskit import kernels
     from losskit.verify import CHECKS
     from losskit.verify._api import run_check
     from losskit.verify._subject import build_subject
 
+    sys.path.insert(0, str(ROOT))
+    from tests import test_common
+
+    extra = [test_common.test_weight_rescales_unreduced_loss,
+             test_common.test_empty_batch_gives_zero_attached,
+             test_common.test_all_ignored_gives_zero_and_zero_gradients,
+             test_common.test_plain_and_accelerated_paths_agree]
     for name in losses:
         subject = build_subject(name)
         for check in CHECKS:
@@ -212,6 +228,13 @@ def _checks_pass(losses: list[str]) -> bool:
                 return False
         with kernels.use("plain"):
             if run_check(subject, "reference").status == "failed":
+                return False
+        for case in extra:
+            try:
+                case(name)
+            except pytest.skip.Exception:
+                continue
+            except Exception:
                 return False
     return True
 

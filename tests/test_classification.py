@@ -534,3 +534,134 @@ def test_cross_entropy_z_loss_softcap_normalizer_by_hand(mode):
         torch.testing.assert_close(F.cross_entropy(x, y, normalizer=torch.tensor(20.0)),
                                    TF.cross_entropy(x, y, reduction="sum") / 20)
         torch.testing.assert_close(F.cross_entropy(x, y, normalizer=0), x.sum() * 0)
+
+
+# --- options that must never reach an accelerator that does not know them ------------------
+# Mutation testing showed these unpinned: each option below changes the formula, and the
+# accelerators take only the plain call. At sizes where the native kernels apply, auto mode
+# must equal the definition (and the brute-force expectation) for each.
+
+
+def _big_classes(n=1200, c=33, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c, generator=g, dtype=torch.float64) * 3
+    t = torch.randint(0, c, (n,), generator=g)
+    return x, t
+
+
+def _big_binary(n=1 << 15, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, generator=g, dtype=torch.float64) * 3,
+            (torch.rand(n, generator=g) > 0.7).double())
+
+
+def _both_modes(fn, *args, **kwargs):
+    from losskit import kernels
+
+    with kernels.use("plain"):
+        plain = fn(*args, **kwargs)
+    auto = fn(*args, **kwargs)
+    torch.testing.assert_close(auto, plain)
+    return plain
+
+
+def test_weighted_and_ignored_calls_match_the_definition_at_accelerated_sizes():
+    x, t = _big_classes()
+    w = torch.rand(x.shape[0], dtype=torch.float64) + 0.5
+    expected = (TF.cross_entropy(x, t, reduction="none") * w).mean()
+    torch.testing.assert_close(_both_modes(F.cross_entropy, x, t, weight=w), expected)
+    tz = t.clone()
+    tz[::3] = -100
+    lse = torch.logsumexp(x, 1)
+    per = TF.cross_entropy(x, tz, reduction="none") + 1e-2 * torch.where(tz != -100, lse, 0) ** 2
+    torch.testing.assert_close(_both_modes(F.cross_entropy, x, tz, z_loss=1e-2),
+                               per.sum() / (tz != -100).sum())
+    logp = torch.log_softmax(x, 1)
+    torch.testing.assert_close(_both_modes(F.nll, logp, t, weight=w),
+                               (TF.nll_loss(logp, t, reduction="none") * w).mean())
+    focal = _both_modes(F.softmax_focal, x, t, weight=w, gamma=2.0)
+    p_y = torch.softmax(x, 1).gather(1, t[:, None]).squeeze(1)
+    torch.testing.assert_close(focal, (-(1 - p_y) ** 2 * torch.log(p_y) * w).mean())
+    xb, yb = _big_binary()
+    yi = yb.clone()
+    yi[::5] = -1
+    counted = yi != -1
+    bce = TF.binary_cross_entropy_with_logits(xb, yb, reduction="none")
+    torch.testing.assert_close(_both_modes(F.binary_cross_entropy, xb, yi, ignore_index=-1),
+                               bce[counted].mean())
+    # sigmoid focal with pos_weight: gamma = 0 is BCE with pos_weight, times alpha_t
+    pw = torch.tensor(3.0, dtype=torch.float64)
+    out = _both_modes(F.sigmoid_focal, xb, yb, gamma=0.0, alpha=None, pos_weight=pw)
+    torch.testing.assert_close(out, TF.binary_cross_entropy_with_logits(xb, yb, pos_weight=pw))
+
+
+def test_soft_targets_with_z_loss_by_hand():
+    x, _ = _big_classes(n=7, c=5)
+    q = torch.softmax(torch.randn(7, 5, dtype=torch.float64), 1)
+    lse = torch.logsumexp(x, 1)
+    expected = (-(q * torch.log_softmax(x, 1)).sum(1) + 1e-2 * lse ** 2).mean()
+    torch.testing.assert_close(F.cross_entropy(x, q, z_loss=1e-2), expected)
+
+
+def test_per_class_focal_output_with_alpha_and_soft_targets():
+    x, _ = _big_classes(n=6, c=4)
+    q = torch.softmax(torch.randn(6, 4, dtype=torch.float64), 1)
+    alpha = torch.tensor([0.5, 1.0, 2.0, 3.0], dtype=torch.float64)
+    p = torch.softmax(x, 1)
+    expected = q * (1 - p) ** 2 * -torch.log(p) * alpha
+    out = F.softmax_focal(x, q, alpha=alpha, per_class=True, reduction="none")
+    torch.testing.assert_close(out, expected)
+
+
+def test_probability_bounds_and_int_class_weights():
+    x, t = _big_classes(n=8, c=3)
+    for fn in (F.cross_entropy, F.poly1_cross_entropy):
+        with pytest.raises(losskit.LossInputError, match="label_smoothing"):
+            fn(x, t, label_smoothing=1.5)
+    with pytest.raises(losskit.LossInputError, match="label_smoothing"):
+        F.binary_cross_entropy(x[:, 0], t.double().clamp(max=1), label_smoothing=1.5)
+    with pytest.raises(losskit.LossInputError, match="alpha"):
+        F.sigmoid_focal(x[:, 0], t.double().clamp(max=1), alpha=torch.tensor(1.5))
+    with pytest.raises(losskit.LossInputError, match="clip"):
+        F.asymmetric_multilabel(x, (x > 0).double(), clip=1.0)
+    # integer class weights are weights (cast to the logits' dtype), not an error
+    cw = torch.tensor([1, 2, 3])
+    torch.testing.assert_close(F.cross_entropy(x, t, class_weight=cw),
+                               TF.cross_entropy(x, t, weight=cw.double()))
+
+
+def test_target_form_errors_name_the_problem():
+    x, _ = _big_classes(n=5, c=3)
+    q = torch.softmax(x, 1)
+    # nll and multiclass_hinge take class indices only: probabilities are refused clearly
+    for fn in (F.nll, F.multiclass_hinge):
+        with pytest.raises(losskit.LossInputError, match="integer class indices"):
+            fn(x, q)
+    with pytest.raises(losskit.LossInputError, match="floating point"):
+        F.cross_entropy(x, (q > 0.3).long())
+
+
+def test_asymmetric_loss_without_clip_is_finite_at_large_logits():
+    x = torch.tensor([30.0, -30.0, 80.0])
+    y = torch.tensor([0.0, 1.0, 0.0])
+    out = F.asymmetric_multilabel(x, y, clip=0.0, gamma_neg=0.0)
+    assert torch.isfinite(out)
+    # with clip = 0 and gamma 0 it is BCE
+    torch.testing.assert_close(out, TF.binary_cross_entropy_with_logits(x, y))
+
+
+def test_learnable_focal_gamma_at_zero_gets_its_gradient():
+    # d/dgamma (1 - p)^gamma at gamma = 0 is log(1 - p): not zero, so a learnable gamma
+    # starting at 0 must move (a shortcut returning 1 for gamma == 0 would freeze it).
+    x, t = _big_classes(n=6, c=4)
+    gamma = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(F.softmax_focal(x, t, gamma=gamma), gamma)
+    p_y = torch.softmax(x, 1).gather(1, t[:, None]).squeeze(1)
+    torch.testing.assert_close(g, (-torch.log1p(-p_y) * torch.log(p_y)).mean())
+    xb, yb = _big_binary(n=10)
+    gamma_b = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    (gb,) = torch.autograd.grad(F.sigmoid_focal(xb, yb, gamma=gamma_b, alpha=None), gamma_b)
+    p = torch.sigmoid(xb)
+    p_t = p * yb + (1 - p) * (1 - yb)
+    bce = TF.binary_cross_entropy_with_logits(xb, yb, reduction="none")
+    torch.testing.assert_close(gb, (bce * torch.log1p(-p_t)).mean())

@@ -479,7 +479,7 @@ def _seg_optimum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (1000.0 * onehot, target, *args[2:])
 
 
-def _onehot_stats(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
+def _reference_onehot_stats(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
                   include_background: bool = True, ignore_index: int | None = None,
                   batch: bool = False) -> list[torch.Tensor]:
     """Reference statistics by the textbook route: one-hot target and products."""
@@ -503,7 +503,7 @@ def _pair_reference(head: Callable[..., tuple[torch.Tensor, torch.Tensor]],
                     ) -> Callable[..., torch.Tensor]:
     def reference(input: torch.Tensor, target: torch.Tensor, *, smooth: float = 1e-5,
                   reduction: str = "mean", **kw: Any) -> torch.Tensor:
-        inter, pred, tgt = _onehot_stats(input, target)
+        inter, pred, tgt = _reference_onehot_stats(input, target)
         num, den = head(inter, pred, tgt, smooth, **kw)
         loss = 1.0 - num / den
         return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
@@ -709,7 +709,7 @@ def jaccard(input: torch.Tensor, target: torch.Tensor, *, activation: Activation
 def _tversky_reference(input: torch.Tensor, target: torch.Tensor, *, alpha: float = 0.3,
                        beta: float = 0.7, gamma: float = 1.0, smooth: float = 1e-5,
                        reduction: str = "mean") -> torch.Tensor:
-    inter, pred, tgt = _onehot_stats(input, target)
+    inter, pred, tgt = _reference_onehot_stats(input, target)
     loss = (1.0 - (inter + smooth) / (inter + alpha * (pred - inter) + beta * (tgt - inter)
                                       + smooth)) ** gamma
     return {"mean": loss.mean(), "sum": loss.sum(), "none": loss}[reduction]
@@ -812,7 +812,7 @@ def _sudre_weights(target_volume: torch.Tensor, weight_type: str = "square") -> 
 
 def _generalized_reference(input: torch.Tensor, target: torch.Tensor, *, smooth: float = 1e-5,
                            reduction: str = "mean") -> torch.Tensor:
-    inter, pred, tgt = _onehot_stats(input, target)
+    inter, pred, tgt = _reference_onehot_stats(input, target)
     w = torch.where(tgt > 0, 1.0 / tgt.clamp(min=1).square(), 0.0)
     w = torch.where(tgt > 0, w, w.amax(-1, keepdim=True))
     w = w / w.sum(-1, keepdim=True)

@@ -80,8 +80,10 @@ class Accelerator:
     ``double_backward`` says whether ``create_graph=True`` through it gives exact
     higher derivatives; ``tensor_hyperparameters`` names the keyword arguments that may
     be tensors requiring grad (their gradients are exact); any other keyword tensor that
-    requires grad makes the dispatch decline. ``traceable`` says whether it can run while
-    ``torch.compile`` traces and on the wrapped tensors of ``torch.func`` transforms
+    requires grad makes the dispatch decline. ``min_numel`` is the size below which the
+    accelerator never pays off (checked first, on every call). ``traceable`` says whether
+    it can run while ``torch.compile`` traces and on the wrapped tensors of ``torch.func``
+    transforms
     (torch's builtins can; C, Triton and custom autograd Functions without vmap rules
     cannot, and are declined there).
     """
@@ -98,6 +100,7 @@ class Accelerator:
     description: str = ""
     options: tuple[str, ...] = field(default=())
     traceable: bool = True
+    min_numel: int = 0
 
     def decline_reason(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         """Why this accelerator does not take the call, or ``None`` when it does.
@@ -110,6 +113,8 @@ class Accelerator:
         """
         first = args[0] if args and isinstance(args[0], torch.Tensor) else next(
             (a for a in args if isinstance(a, torch.Tensor)), None)
+        if first is not None and first.numel() < self.min_numel:
+            return f"fewer than {self.min_numel} elements: not worth the call"
         if first is not None:
             if first.device.type not in self.devices:
                 return f"runs on {sorted(self.devices)}, not {first.device.type}"
@@ -148,7 +153,8 @@ def register(loss: str, backend: str, *, name: str, devices: tuple[str, ...],
              supports: Callable[..., str | None], dtypes: tuple[torch.dtype, ...] = (),
              double_backward: bool = False, tensor_hyperparameters: tuple[str, ...] = (),
              description: str = "", options: tuple[str, ...] = (),
-             traceable: bool | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+             traceable: bool | None = None, min_numel: int = 0
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering ``run`` as an accelerator of ``loss`` (see :class:`Accelerator`)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -159,7 +165,8 @@ def register(loss: str, backend: str, *, name: str, devices: tuple[str, ...],
                           double_backward=double_backward,
                           tensor_hyperparameters=frozenset(tensor_hyperparameters),
                           description=description, options=tuple(options),
-                          traceable=(backend not in _OPAQUE) if traceable is None else traceable)
+                          traceable=(backend not in _OPAQUE) if traceable is None else traceable,
+                          min_numel=min_numel)
         entries = [a for a in _REGISTRY.get(loss, []) if a.name != name]
         entries.append(acc)
         entries.sort(key=lambda a: _ORDER[a.backend])

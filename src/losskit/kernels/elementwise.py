@@ -179,6 +179,7 @@ def _make_run(kind: str) -> Callable[..., torch.Tensor]:
 for _kind, _names in _PARAMS.items():
     register(_kind, "native", name=f"native.elementwise.{_kind}", devices=("cpu",),
              dtypes=_DTYPES, supports=_supports(_kind), double_backward=True,
+             min_numel=MIN_NUMEL,
              options=("reduction", *_names),
              description="one C sweep writing the loss sum and, when autograd needs it, the "
                          "gradient (multithreaded, no temporaries)")(_make_run(_kind))

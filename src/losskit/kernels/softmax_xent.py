@@ -237,7 +237,8 @@ class _SoftmaxRows(torch.autograd.Function):
 
 @register("cross_entropy", "native", name="native.softmax_rows.cross_entropy",
           devices=("cpu",), dtypes=(torch.float32, torch.float64), supports=_supports,
-          double_backward=True, options=("reduction", "class_weight", "ignore_index",
+          double_backward=True, min_numel=NATIVE_MIN_NUMEL,
+          options=("reduction", "class_weight", "ignore_index",
                                          "label_smoothing"),
           description="one C pass per row: log-sum-exp, loss and gradient, no [N, C] "
                       "temporaries beyond the gradient")
@@ -259,7 +260,8 @@ def _cross_entropy(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch
 
 @register("softmax_focal", "native", name="native.softmax_rows.softmax_focal",
           devices=("cpu",), dtypes=(torch.float32, torch.float64), supports=_supports,
-          double_backward=True, options=("reduction", "alpha", "gamma", "ignore_index"),
+          double_backward=True, min_numel=NATIVE_MIN_NUMEL,
+          options=("reduction", "alpha", "gamma", "ignore_index"),
           description="one C pass per row: focal loss and its gradient")
 def _softmax_focal(x: torch.Tensor, target: torch.Tensor, *, alpha: torch.Tensor | None,
                    gamma: float, ignore_index: int, reduction: str) -> torch.Tensor:
