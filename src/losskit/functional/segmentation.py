@@ -479,9 +479,10 @@ def _seg_optimum(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return (1000.0 * onehot, target, *args[2:])
 
 
-def _reference_onehot_stats(input: torch.Tensor, target: torch.Tensor, *, activation: str = "softmax",
-                  include_background: bool = True, ignore_index: int | None = None,
-                  batch: bool = False) -> list[torch.Tensor]:
+def _reference_onehot_stats(input: torch.Tensor, target: torch.Tensor, *,
+                            activation: str = "softmax", include_background: bool = True,
+                            ignore_index: int | None = None,
+                            batch: bool = False) -> list[torch.Tensor]:
     """Reference statistics by the textbook route: one-hot target and products."""
     c = input.shape[1]
     activations: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
