@@ -276,6 +276,15 @@ def _run_child(src_copy: Path, rel: Path, mutated: str, tests: list[list[str]],
         time.sleep(0.05)
 
 
+def _write(out: Path, rel: Path, tests: list[list[str]], report: list[Mutant]) -> int:
+    killed = sum(m.status.startswith("killed") for m in report)
+    summary = {"file": str(rel), "tests": tests, "mutants": len(report), "killed": killed,
+               "score": round(killed / len(report), 4) if report else None,
+               "results": [asdict(m) for m in report]}
+    out.write_text(json.dumps(summary, indent=1))
+    return killed
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("file", type=Path)
@@ -285,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--survivors-of", type=Path,
                    help="rerun only the mutants that survived in this earlier report "
                         "(matched by function, mutation and source line)")
+    p.add_argument("--resume", type=Path,
+                   help="an earlier (or interrupted) report of this file: its killed mutants "
+                        "count as killed without a rerun (matched by function, mutation and "
+                        "source line); survivors and mutants it lacks are run")
     p.add_argument("--out", type=Path, help="JSON report (default: mutation-<stem>.json)")
     args = p.parse_args(argv)
     path = args.file.resolve()
@@ -314,21 +327,27 @@ def main(argv: list[str] | None = None) -> int:
                    if (m.function, m.description, m.code) in wanted]
     if args.limit:
         results = results[: args.limit]
-    report = []
+    killed_before: set[tuple[str, str, str]] = set()
+    if args.resume:
+        killed_before = {(r["function"], r["description"], r.get("code", ""))
+                         for r in json.loads(args.resume.read_text())["results"]
+                         if r["status"].startswith("killed")}
+    out = args.out or ROOT / f"mutation-{path.stem}.json"
+    report: list[Mutant] = []
     for k, (mutant, mutated) in enumerate(results, 1):
+        if (mutant.function, mutant.description, mutant.code) in killed_before:
+            mutant.status = "killed (earlier run)"
+            report.append(mutant)
+            continue
         t = time.time()
         mutant.status = _run_child(src_copy, rel, mutated, tests, losses, args.timeout)
         mutant.seconds = round(time.time() - t, 2)
         report.append(mutant)
         print(f"[{k}/{len(results)}] {mutant.status:16s} {rel}:{mutant.line} "
               f"{mutant.function}: {mutant.description}", flush=True)
+        _write(out, rel, tests, report)  # after every mutant: an interrupted run resumes
     (src_copy / rel).write_text(source)
-    killed = sum(m.status.startswith("killed") for m in report)
-    summary = {"file": str(rel), "tests": tests, "mutants": len(report), "killed": killed,
-               "score": round(killed / len(report), 4) if report else None,
-               "results": [asdict(m) for m in report]}
-    out = args.out or ROOT / f"mutation-{path.stem}.json"
-    out.write_text(json.dumps(summary, indent=1))
+    killed = _write(out, rel, tests, report)
     print(f"{rel}: {killed}/{len(report)} mutants killed "
           f"({100 * killed / max(len(report), 1):.1f}%); report in {out}")
     shutil.rmtree(work, ignore_errors=True)
