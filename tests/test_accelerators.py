@@ -539,3 +539,63 @@ def test_failed_build_falls_back_to_the_definition(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+@pytest.mark.parametrize("name, make", [
+    ("mse", lambda g: (torch.randn(7, 3, generator=g, dtype=torch.float64),
+                       torch.randn(7, 3, generator=g, dtype=torch.float64))),
+    ("huber", lambda g: (3 * torch.randn(9, generator=g, dtype=torch.float64),
+                         torch.randn(9, generator=g, dtype=torch.float64))),
+    ("binary_cross_entropy", lambda g: (torch.randn(5, 4, generator=g, dtype=torch.float64),
+                                        torch.rand(5, 4, generator=g, dtype=torch.float64))),
+    ("cross_entropy", lambda g: (torch.randn(6, 5, generator=g, dtype=torch.float64),
+                                 torch.randint(0, 5, (6,), generator=g))),
+])
+def test_fused_mean_equals_the_definitions_mean(name, make, monkeypatch):
+    # torch's builtins divide inside their kernel when _core.reduce certifies the mean as
+    # sum / element count; the value and gradient must be the definition's.
+    from losskit.kernels import _dispatch
+
+    fused = []
+    original = _dispatch.dispatch_mean
+
+    def spy(*args, **kwargs):
+        found = original(*args, **kwargs)
+        fused.append(None if found is None else found[1])
+        return found
+
+    for module in (LF.regression, LF.classification):
+        monkeypatch.setattr(module, "dispatch_mean", spy)
+    x, y = make(torch.Generator().manual_seed(3))
+    fn = getattr(LF, name)
+    x1 = x.clone().requires_grad_()
+    with kernels.use("torch"):
+        got = fn(x1, y)
+    (g1,) = torch.autograd.grad(got, x1)
+    x2 = x.clone().requires_grad_()
+    with kernels.use("plain"):
+        want = fn(x2, y)
+    (g2,) = torch.autograd.grad(want, x2)
+    assert fused == [True, None]  # the builtin fused the mean; plain mode took none
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(g1, g2, rtol=1e-12, atol=1e-12)
+
+
+def test_fused_mean_is_not_used_where_the_mean_has_another_denominator():
+    from losskit._core.reduce import fused_mean_ok
+
+    mask = torch.ones(3, dtype=torch.bool)
+    assert fused_mean_ok("mean", (3, 2))
+    assert not fused_mean_ok("mean", (0, 2))  # empty: the definition's 0, not torch's NaN
+    assert not fused_mean_ok("sum", (3,)) and not fused_mean_ok("none", (3,))
+    assert not fused_mean_ok("mean", (3,), mask=mask)
+    assert not fused_mean_ok("mean", (3,), class_weight=torch.ones(3))
+    assert not fused_mean_ok("mean", (3,), normalizer=5)
+    assert not fused_mean_ok("mean", (3,), distributed=True)
+    # cross_entropy with ignored targets divides by the counted positions
+    x = torch.randn(4, 3, dtype=torch.float64)
+    t = torch.tensor([0, -100, 2, -100])
+    with kernels.use("torch"):
+        got = LF.cross_entropy(x, t)
+    want = torch.nn.functional.cross_entropy(x, t)
+    torch.testing.assert_close(got, want)

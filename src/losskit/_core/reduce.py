@@ -24,8 +24,8 @@ from .. import distributed as _dist
 from ._math import safe_divide
 from .validate import check_reduction
 
-__all__ = ["accumulation_dtype", "mean_denominator", "reduce", "reduce_summed", "safe_divide",
-           "upcast"]
+__all__ = ["accumulation_dtype", "fused_mean_ok", "mean_denominator", "reduce", "reduce_summed",
+           "safe_divide", "upcast"]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -130,6 +130,25 @@ def _by_normalizer(total: torch.Tensor, normalizer: float | torch.Tensor, distri
     return total / normalizer if normalizer else total * 0.0
 
 
+def fused_mean_ok(reduction: str, shape: torch.Size | tuple[int, ...], *,
+                  mask: torch.Tensor | None = None, class_weight: torch.Tensor | None = None,
+                  normalizer: float | torch.Tensor | None = None,
+                  distributed: bool = False) -> bool:
+    """Whether ``"mean"`` is, by this module's rule, the sum divided by the element count
+    of a non-empty ``shape`` (no mask, class weights, normalizer or ranks): the one case
+    where a fused builtin's own mean (torch's ``reduction="mean"``) equals :func:`reduce`'s,
+    so the accelerator may divide inside its kernel (see ``kernels.dispatch_mean``).
+    Decided from shapes and arguments only: no tensor data is read."""
+    if reduction != "mean" or mask is not None or class_weight is not None:
+        return False
+    if normalizer is not None or distributed:
+        return False
+    count = 1
+    for size in shape:
+        count *= size
+    return count > 0
+
+
 def _finish(total: torch.Tensor, reduction: str, shape: torch.Size, device: torch.device,
             mask: torch.Tensor | None, class_weight: torch.Tensor | None) -> torch.Tensor:
     if reduction == "sum":
@@ -138,6 +157,12 @@ def _finish(total: torch.Tensor, reduction: str, shape: torch.Size, device: torc
         count = shape.numel()
         # An empty selection is 0, still attached to the graph (its gradient is 0).
         return total * 0.0 if count == 0 else total / count
+    if class_weight is None and mask is not None:
+        # A count: the total over an empty selection is exactly 0 (elements that do not
+        # count contribute 0), so dividing by max(count, 1) gives 0 there with a finite
+        # gradient, in two ops instead of safe_divide's four.
+        count_t = mask.expand(shape).sum() if mask.shape != shape else mask.sum()
+        return total / count_t.clamp(min=1)
     return safe_divide(total, _denominator(shape, device, mask, class_weight).to(total.dtype))
 
 

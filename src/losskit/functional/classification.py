@@ -30,7 +30,7 @@ from typing import Any, Literal, overload
 import torch
 import torch.nn.functional as F
 
-from .._core.reduce import reduce, reduce_summed, safe_divide, upcast
+from .._core.reduce import fused_mean_ok, reduce, reduce_summed, safe_divide, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
 from .._core.validate import (
@@ -46,7 +46,7 @@ from .._core.validate import (
     check_same_shape,
 )
 from ..kernels import builtin as _builtin  # noqa: F401  (registers torch's fused losses)
-from ..kernels import dispatch
+from ..kernels import dispatch, dispatch_mean
 from ..kernels import elementwise as _native_elementwise  # noqa: F401  (registers C sweeps)
 from ..kernels import softmax_xent as _native_rows  # noqa: F401  (registers C row kernels)
 from . import _examples as ex
@@ -333,10 +333,17 @@ def binary_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
         check_param("pos_weight", pos_weight, low=0.0)
     if mask is None:
         # call: (x, y, *, reduction, pos_weight, weight) -> unreduced loss or its sum
-        fast = dispatch("binary_cross_entropy", x, y, reduction=reduction,
-                        pos_weight=pos_weight, weight=weight)
-        if fast is not None:
-            return reduce_summed(fast, reduction, shape=x.shape)
+        if fused_mean_ok(reduction, x.shape):
+            found = dispatch_mean("binary_cross_entropy", x, y, reduction=reduction,
+                                  pos_weight=pos_weight, weight=weight)
+            if found is not None:
+                return found[0] if found[1] else reduce_summed(found[0], reduction,
+                                                               shape=x.shape)
+        else:
+            fast = dispatch("binary_cross_entropy", x, y, reduction=reduction,
+                            pos_weight=pos_weight, weight=weight)
+            if fast is not None:
+                return reduce_summed(fast, reduction, shape=x.shape)
     return reduce(_bce_terms(x, y, pos_weight), reduction, weight=weight, mask=mask)
 
 
@@ -765,9 +772,19 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
     if weight is None and not z_loss:
         # call: (x [N, C, *], target, *, class_weight, ignore_index, label_smoothing,
         #        reduction) -> class-weighted loss per position (0 where ignored) or its sum
-        fast = dispatch("cross_entropy", _accelerator_input(input, x, softcap), target,
-                        class_weight=cw_vector, ignore_index=ignore_index,
-                        label_smoothing=label_smoothing, reduction=reduction)
+        call = (_accelerator_input(input, x, softcap), target)
+        kw = dict(class_weight=cw_vector, ignore_index=ignore_index,
+                  label_smoothing=label_smoothing, reduction=reduction)
+        fast = None
+        if fused_mean_ok(reduction, target.shape, mask=valid, class_weight=cw_vector,
+                         normalizer=normalizer, distributed=distributed):
+            found = dispatch_mean("cross_entropy", *call, **kw)
+            if found is not None and found[1]:
+                mean: torch.Tensor = found[0]
+                return mean
+            fast = None if found is None else found[0]
+        else:
+            fast = dispatch("cross_entropy", *call, **kw)
         if fast is not None:
             return reduce_summed(fast, reduction, shape=target.shape, mask=valid,
                                  class_weight=_per_position(cw_vector, target, valid),

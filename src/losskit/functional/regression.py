@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .._core.reduce import reduce, reduce_summed, upcast
+from .._core.reduce import fused_mean_ok, reduce, reduce_summed, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
 from .._core.validate import (
@@ -28,7 +28,7 @@ from .._core.validate import (
     check_reduction,
 )
 from ..kernels import builtin as _builtin  # noqa: F401  (registers torch's fused losses)
-from ..kernels import dispatch
+from ..kernels import dispatch, dispatch_mean
 from ..kernels import elementwise as _native_elementwise  # noqa: F401  (registers C sweeps)
 from . import _examples as ex
 from ._references import elementwise_loop, reduced
@@ -65,6 +65,12 @@ def _accelerated(name: str, x: torch.Tensor, y: torch.Tensor, weight: torch.Tens
     Every elementwise definition below asks here first (see :mod:`losskit.kernels`)."""
     if weight is not None or x.dtype != y.dtype:
         return None
+    if fused_mean_ok(reduction, x.shape):
+        found = dispatch_mean(name, x, y, reduction=reduction, **hyper)
+        if found is None:
+            return None
+        out, is_mean = found
+        return out if is_mean else reduce_summed(out, reduction, shape=x.shape)
     out = dispatch(name, x, y, reduction=reduction, **hyper)
     return None if out is None else reduce_summed(out, reduction, shape=x.shape)
 

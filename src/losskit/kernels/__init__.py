@@ -15,12 +15,14 @@ from . import triton_overlap as _triton_overlap  # noqa: F401
 from . import triton_xent as _triton_xent  # noqa: F401  (after the dispatch it uses)
 from ._dispatch import (
     BACKENDS,
+    FUSED_MEAN,
     MODES,
     Accelerator,
     AcceleratorDeclined,
     accelerators,
     differentiate_definition,
     dispatch,
+    dispatch_mean,
     mode,
     register,
     set_mode,
@@ -29,12 +31,14 @@ from ._dispatch import (
 
 __all__ = [
     "BACKENDS",
+    "FUSED_MEAN",
     "MODES",
     "Accelerator",
     "AcceleratorDeclined",
     "accelerators",
     "differentiate_definition",
     "dispatch",
+    "dispatch_mean",
     "mode",
     "register",
     "set_mode",

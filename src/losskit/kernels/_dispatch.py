@@ -41,11 +41,13 @@ import torch
 
 __all__ = [
     "BACKENDS",
+    "FUSED_MEAN",
     "MODES",
     "Accelerator",
     "AcceleratorDeclined",
     "accelerators",
     "dispatch",
+    "dispatch_mean",
     "mode",
     "register",
     "set_mode",
@@ -64,6 +66,13 @@ _ORDER = {"triton": 0, "native": 1, "torch": 2}
 # Backends that hand raw data pointers to foreign code: they cannot be traced by
 # torch.compile or run on the wrapped tensors of torch.func transforms.
 _OPAQUE = frozenset({"native", "triton"})
+
+
+#: The ``reduction`` an accelerator registered with ``fuses_mean=True`` receives from
+#: :func:`dispatch_mean`: return the mean over the elements it was given (torch's
+#: ``reduction="mean"``), which ``_core.reduce.fused_mean_ok`` has certified equal to the
+#: definition's mean (sum / element count, non-empty, no mask or class weights).
+FUSED_MEAN = "fused_mean"
 
 
 class AcceleratorDeclined(RuntimeError):
@@ -101,6 +110,16 @@ class Accelerator:
     options: tuple[str, ...] = field(default=())
     traceable: bool = True
     min_numel: int = 0
+    fuses_mean: bool = False
+
+    def static_reason(self, device_type: str, dtype: torch.dtype) -> str | None:
+        """Why this accelerator never takes tensors of this device type and dtype."""
+        if device_type not in self.devices:
+            return f"runs on {sorted(self.devices)}, not {device_type}"
+        if self.dtypes and dtype not in self.dtypes:
+            names = sorted(str(d).removeprefix("torch.") for d in self.dtypes)
+            return f"takes {names}, not {str(dtype).removeprefix('torch.')}"
+        return None
 
     def decline_reason(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         """Why this accelerator does not take the call, or ``None`` when it does.
@@ -116,11 +135,13 @@ class Accelerator:
         if first is not None and first.numel() < self.min_numel:
             return f"fewer than {self.min_numel} elements: not worth the call"
         if first is not None:
-            if first.device.type not in self.devices:
-                return f"runs on {sorted(self.devices)}, not {first.device.type}"
-            if self.dtypes and first.dtype not in self.dtypes:
-                names = sorted(str(d).removeprefix("torch.") for d in self.dtypes)
-                return f"takes {names}, not {str(first.dtype).removeprefix('torch.')}"
+            reason = self.static_reason(first.device.type, first.dtype)
+            if reason is not None:
+                return reason
+        return self.dynamic_reason(args, kwargs)
+
+    def dynamic_reason(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        """:meth:`decline_reason` after the size, device and dtype checks."""
         if not self.traceable and torch.compiler.is_compiling():
             return "torch.compile is tracing (compiled graphs use the definition)"
         reason = self.supports(*args, **kwargs)
@@ -149,11 +170,16 @@ def _has_storage(t: torch.Tensor) -> bool:
 _REGISTRY: dict[str, list[Accelerator]] = {}
 
 
+# (loss, device type, dtype) -> the accelerators whose devices and dtypes admit such a
+# first argument, in order: the eager dispatch filters once per kind of call, not per call.
+_ADMITTED: dict[tuple[str, str, torch.dtype], tuple[Accelerator, ...]] = {}
+
+
 def register(loss: str, backend: str, *, name: str, devices: tuple[str, ...],
              supports: Callable[..., str | None], dtypes: tuple[torch.dtype, ...] = (),
              double_backward: bool = False, tensor_hyperparameters: tuple[str, ...] = (),
              description: str = "", options: tuple[str, ...] = (),
-             traceable: bool | None = None, min_numel: int = 0
+             traceable: bool | None = None, min_numel: int = 0, fuses_mean: bool = False
              ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering ``run`` as an accelerator of ``loss`` (see :class:`Accelerator`)."""
     if backend not in BACKENDS:
@@ -166,11 +192,12 @@ def register(loss: str, backend: str, *, name: str, devices: tuple[str, ...],
                           tensor_hyperparameters=frozenset(tensor_hyperparameters),
                           description=description, options=tuple(options),
                           traceable=(backend not in _OPAQUE) if traceable is None else traceable,
-                          min_numel=min_numel)
+                          min_numel=min_numel, fuses_mean=fuses_mean)
         entries = [a for a in _REGISTRY.get(loss, []) if a.name != name]
         entries.append(acc)
         entries.sort(key=lambda a: _ORDER[a.backend])
         _REGISTRY[loss] = entries
+        _ADMITTED.clear()
         return run
 
     return decorator
@@ -229,25 +256,41 @@ def use(value: str) -> Iterator[None]:
         _MODE.reset(token)
 
 
-def dispatch(loss: str, *args: Any, **kwargs: Any) -> Any:
-    """The first registered accelerator of ``loss`` that takes the call, run; or ``None``.
+def _first_tensor(args: tuple[Any, ...]) -> torch.Tensor | None:
+    if args and isinstance(args[0], torch.Tensor):
+        return args[0]
+    return next((a for a in args if isinstance(a, torch.Tensor)), None)
 
-    Called by the loss's definition with the arguments its accelerators take. Under a
-    forced backend, an accelerator of that backend that declines raises
-    :class:`AcceleratorDeclined` instead of falling back.
-    """
+
+def _admitted(loss: str, entries: list[Accelerator], first: torch.Tensor
+              ) -> tuple[Accelerator, ...]:
+    key = (loss, first.device.type, first.dtype)
+    found = _ADMITTED.get(key)
+    if found is None:
+        found = tuple(a for a in entries if a.static_reason(key[1], key[2]) is None)
+        _ADMITTED[key] = found
+    return found
+
+
+def _select(loss: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Accelerator | None:
+    """The accelerator that takes the call (see :func:`dispatch`), or ``None``."""
     entries = _REGISTRY.get(loss)
     if not entries:
         return None
     # While torch.compile traces, the process-wide mode applies (dynamo cannot trace a
     # ContextVar; a thread's ``use(...)`` around a compiled call is baked in at tracing).
-    current = _PROCESS_MODE if torch.compiler.is_compiling() else (_MODE.get() or _PROCESS_MODE)
+    compiling = torch.compiler.is_compiling()
+    current = _PROCESS_MODE if compiling else (_MODE.get() or _PROCESS_MODE)
     if current == "plain":
         return None
     if current == "auto":
-        for acc in entries:
-            if acc.decline_reason(args, kwargs) is None:
-                return acc.run(*args, **kwargs)
+        first = None if compiling else _first_tensor(args)
+        if first is None:  # traced (no cache mutation under dynamo) or no tensor argument
+            return next((a for a in entries if a.decline_reason(args, kwargs) is None), None)
+        numel = first.numel()
+        for acc in _admitted(loss, entries, first):
+            if numel >= acc.min_numel and acc.dynamic_reason(args, kwargs) is None:
+                return acc
         return None
     forced = [a for a in entries if a.backend == current]
     if not forced:
@@ -256,13 +299,39 @@ def dispatch(loss: str, *args: Any, **kwargs: Any) -> Any:
     for acc in forced:
         reason = acc.decline_reason(args, kwargs)
         if reason is None:
-            return acc.run(*args, **kwargs)
+            return acc
         reasons.append(f"{acc.name}: {reason}")
     raise AcceleratorDeclined(
         f"LOSSKIT_KERNELS={current} forces the {current} accelerator of {loss!r}, which "
         f"declines this call ({'; '.join(reasons)}). Use LOSSKIT_KERNELS=auto to fall back "
         "to the definition."
     )
+
+
+def dispatch(loss: str, *args: Any, **kwargs: Any) -> Any:
+    """The first registered accelerator of ``loss`` that takes the call, run; or ``None``.
+
+    Called by the loss's definition with the arguments its accelerators take. Under a
+    forced backend, an accelerator of that backend that declines raises
+    :class:`AcceleratorDeclined` instead of falling back.
+    """
+    acc = _select(loss, args, kwargs)
+    return None if acc is None else acc.run(*args, **kwargs)
+
+
+def dispatch_mean(loss: str, *args: Any, **kwargs: Any) -> tuple[Any, bool] | None:
+    """:func:`dispatch` for a call whose ``"mean"`` ``_core.reduce.fused_mean_ok`` has
+    certified to be the plain element mean: ``(result, True)`` when the accelerator that
+    takes it fuses the mean (it ran with ``reduction=FUSED_MEAN`` and returned the final
+    value), ``(result, False)`` when it returned the sum as usual, ``None`` when none
+    takes the call. Saves the separate division (an op and, for tiny calls, a good part
+    of the call's time) where torch's builtin divides inside its kernel."""
+    acc = _select(loss, args, kwargs)
+    if acc is None:
+        return None
+    if acc.fuses_mean:
+        return acc.run(*args, **{**kwargs, "reduction": FUSED_MEAN}), True
+    return acc.run(*args, **kwargs), False
 
 
 def differentiate_definition(loss: str, call: Callable[..., torch.Tensor],

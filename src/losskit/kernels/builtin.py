@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._dispatch import register
+from ._dispatch import FUSED_MEAN, register
 
 __all__: list[str] = []
 
@@ -31,6 +31,10 @@ _WIDE = (torch.float32, torch.float64)
 
 
 def _summed(reduction: str) -> str:
+    """torch's reduction for ours: "none" stays, ``FUSED_MEAN`` (from ``dispatch_mean``,
+    certified the plain element mean) is torch's "mean", anything else is summed."""
+    if reduction == FUSED_MEAN:
+        return "mean"
     return "none" if reduction == "none" else "sum"
 
 
@@ -55,21 +59,24 @@ def _pair_supports(x: torch.Tensor, y: torch.Tensor, *, reduction: str,
 
 
 @register("mse", "torch", name="torch.mse_loss", devices=_EVERYWHERE, dtypes=_FLOATS,
-          supports=_pair_supports, double_backward=True, options=("reduction",),
+          supports=_pair_supports, double_backward=True, fuses_mean=True,
+          options=("reduction",),
           description="torch.nn.functional.mse_loss, one fused op")
 def _mse(x: torch.Tensor, y: torch.Tensor, *, reduction: str) -> torch.Tensor:
     return F.mse_loss(x, y, reduction=_summed(reduction))
 
 
 @register("mae", "torch", name="torch.l1_loss", devices=_EVERYWHERE, dtypes=_FLOATS,
-          supports=_pair_supports, double_backward=True, options=("reduction",),
+          supports=_pair_supports, double_backward=True, fuses_mean=True,
+          options=("reduction",),
           description="torch.nn.functional.l1_loss, one fused op")
 def _mae(x: torch.Tensor, y: torch.Tensor, *, reduction: str) -> torch.Tensor:
     return F.l1_loss(x, y, reduction=_summed(reduction))
 
 
 @register("huber", "torch", name="torch.huber_loss", devices=_EVERYWHERE, dtypes=_FLOATS,
-          supports=_pair_supports, double_backward=True, options=("reduction", "delta"),
+          supports=_pair_supports, double_backward=True, fuses_mean=True,
+          options=("reduction", "delta"),
           description="torch.nn.functional.huber_loss, one fused op (numeric delta)")
 def _huber(x: torch.Tensor, y: torch.Tensor, *, reduction: str, delta: float) -> torch.Tensor:
     return F.huber_loss(x, y, reduction=_summed(reduction), delta=delta)
@@ -81,7 +88,7 @@ def _smooth_l1_supports(x: torch.Tensor, y: torch.Tensor, *, reduction: str,
 
 
 @register("smooth_l1", "torch", name="torch.smooth_l1_loss", devices=_EVERYWHERE,
-          dtypes=_FLOATS, supports=_smooth_l1_supports, double_backward=True,
+          dtypes=_FLOATS, supports=_smooth_l1_supports, double_backward=True, fuses_mean=True,
           options=("reduction", "beta"),
           description="torch.nn.functional.smooth_l1_loss, one fused op (numeric beta)")
 def _smooth_l1(x: torch.Tensor, y: torch.Tensor, *, reduction: str, beta: float) -> torch.Tensor:
@@ -98,6 +105,7 @@ def _bce_supports(x: torch.Tensor, y: torch.Tensor, *, reduction: str,
 
 @register("binary_cross_entropy", "torch", name="torch.binary_cross_entropy_with_logits",
           devices=_EVERYWHERE, dtypes=_FLOATS, supports=_bce_supports, double_backward=True,
+          fuses_mean=True,
           options=("reduction", "pos_weight", "weight"),
           description="torch.nn.functional.binary_cross_entropy_with_logits (pos_weight and "
                       "weight tensors without grad)")
@@ -129,7 +137,7 @@ def _ce_supports(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch.T
 
 
 @register("cross_entropy", "torch", name="torch.cross_entropy", devices=_EVERYWHERE,
-          dtypes=_WIDE, supports=_ce_supports, double_backward=True,
+          dtypes=_WIDE, supports=_ce_supports, double_backward=True, fuses_mean=True,
           options=("reduction", "class_weight", "ignore_index", "label_smoothing"),
           description="torch.nn.functional.cross_entropy with index targets, summed")
 def _cross_entropy(x: torch.Tensor, target: torch.Tensor, *, class_weight: torch.Tensor | None,
