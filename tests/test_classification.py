@@ -665,3 +665,73 @@ def test_learnable_focal_gamma_at_zero_gets_its_gradient():
     p_t = p * yb + (1 - p) * (1 - yb)
     bce = TF.binary_cross_entropy_with_logits(xb, yb, reduction="none")
     torch.testing.assert_close(gb, (bce * torch.log1p(-p_t)).mean())
+
+
+# The second mutation-testing round's survivors (docs/mutation_testing.md).
+
+
+def test_softcap_reaches_half_precision_logits_on_the_accelerated_path():
+    # The accelerators get raw float16 logits only without a softcap: a softcap must be
+    # applied first. Large enough for the native row kernel to take the call.
+    g = torch.Generator().manual_seed(11)
+    x = (20 * torch.randn(64, 600, generator=g)).half()
+    t = torch.randint(0, 600, (64,), generator=g)
+    with losskit.kernels.use("plain"):
+        want = F.cross_entropy(x, t, softcap=5.0)
+    with losskit.kernels.use("native"):
+        got = F.cross_entropy(x, t, softcap=5.0)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_sigmoid_focal_ignored_targets_on_the_accelerated_path():
+    # An accelerator sums every element: a call with ignored targets must stay with the
+    # definition, which leaves them out.
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(40000, generator=g)
+    t = (torch.rand(40000, generator=g) > 0.5).float()
+    t[::3] = -1
+    with losskit.kernels.use("plain"):
+        want = F.sigmoid_focal(x, t, ignore_index=-1)
+    with losskit.kernels.use("native"):
+        got = F.sigmoid_focal(x, t, ignore_index=-1)
+    torch.testing.assert_close(got, want)
+
+
+def test_numeric_alpha_is_range_checked_without_value_checks():
+    # A number is checked always; only tensors wait for a readable call.
+    with losskit.value_checks(False), pytest.raises(losskit.LossInputError, match="alpha"):
+        F.sigmoid_focal(torch.randn(4), torch.ones(4), alpha=1.5)
+
+
+def test_integer_target_of_a_wrong_shape_is_described_as_class_indices():
+    with pytest.raises(losskit.LossInputError, match="must hold integer class indices of shape"):
+        F.cross_entropy(torch.randn(4, 3), torch.randint(0, 3, (5,)))
+    with pytest.raises(losskit.LossInputError, match="must hold integer class indices of shape"):
+        F.nll(torch.randn(4, 3).log_softmax(1), torch.randint(0, 3, (4, 3)))
+
+
+def test_one_class_with_ignored_targets_and_class_weight():
+    # C = 1: the loss is 0 (log softmax of one logit); ignored positions must not read
+    # a class that does not exist. Same as torch.
+    x = torch.randn(4, 1, dtype=torch.float64)
+    t = torch.tensor([0, -100, 0, -100])
+    w = torch.tensor([2.0], dtype=torch.float64)
+    for fn, ref in ((F.cross_entropy, TF.cross_entropy),
+                    (F.nll, TF.nll_loss)):
+        got = fn(x, t, class_weight=w)
+        torch.testing.assert_close(got, ref(x, t, weight=w))
+
+
+def test_softcap_bounds():
+    x, t = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    with pytest.raises(losskit.LossInputError, match="softcap"):
+        F.cross_entropy(x, t, softcap=0.0)
+    capped = F.cross_entropy(x, t, softcap=0.5)  # any positive cap, also below 1
+    torch.testing.assert_close(capped, TF.cross_entropy(0.5 * torch.tanh(x / 0.5), t))
+
+
+def test_poly1_epsilon_lower_bound():
+    x, t = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    F.poly1_cross_entropy(x, t, epsilon=-1.0)
+    with pytest.raises(losskit.LossInputError, match="epsilon"):
+        F.poly1_cross_entropy(x, t, epsilon=-1.5)
