@@ -615,3 +615,82 @@ def test_accelerated_statistics_survive_retain_graph(mode):
         expected = _grad(dice(x, t, activation=activation), x)
     torch.testing.assert_close(g1, g2)
     torch.testing.assert_close(g1, expected, rtol=1e-4, atol=1e-7)
+
+
+# --- the second mutation-testing round's survivors (docs/mutation_testing.md) ---------------
+
+
+def test_skip_empty_uses_the_threshold_for_sigmoid_and_probabilities():
+    # A class absent from the target and never predicted (p <= 0.5 everywhere) is left
+    # out, even where it has the largest logit (argmax is the softmax rule only).
+    t = torch.zeros(1, 2, 4)
+    t[:, 0] = 1.0
+    logits = torch.stack([torch.full((4,), -3.0), torch.full((4,), -1.0)]).unsqueeze(0)
+    got = dice(logits, t, activation="sigmoid", skip_empty=True)
+    want = dice(logits[:, :1], t[:, :1], activation="sigmoid")
+    torch.testing.assert_close(got, want)
+    probs = torch.stack([torch.full((4,), 0.9), torch.full((4,), 0.3)]).unsqueeze(0)
+    got = dice(probs, t, activation="none", skip_empty=True)
+    want = dice(probs[:, :1], t[:, :1], activation="none")
+    torch.testing.assert_close(got, want)
+
+
+def test_generalized_dice_skip_empty_drops_the_absent_class():
+    probs = torch.tensor([[[0.8, 0.7, 0.1], [0.2, 0.3, 0.9], [0.0, 0.0, 0.0]]])
+    t = torch.tensor([[[1.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]])
+    got = generalized_dice(probs, t, activation="none", skip_empty=True)
+    want = generalized_dice(probs[:, :2], t[:, :2], activation="none")
+    torch.testing.assert_close(got, want)
+
+
+def test_focal_tversky_is_zero_with_a_finite_gradient_at_the_optimum():
+    t = torch.tensor([[0, 1, 1, 0]])
+    p = F.one_hot(t, 2).permute(0, 2, 1).double().requires_grad_()
+    gamma = torch.tensor(0.75, dtype=torch.float64, requires_grad=True)
+    loss = tversky(p, t, activation="none", gamma=gamma, smooth=0.0)
+    assert float(loss.detach()) == 0.0
+    grads = torch.autograd.grad(loss, (p, gamma))
+    assert all(torch.isfinite(g).all() for g in grads)
+
+
+def test_lovasz_hinge_target_shape_must_match_per_image():
+    with pytest.raises(losskit.LossInputError, match="one label per input pixel"):
+        lovasz_hinge(torch.randn(2, 6), torch.randint(0, 2, (3, 4)))
+
+
+def test_lovasz_hinge_float_labels_equal_integer_labels():
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(3, 7, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 2, (3, 7), generator=g)
+    torch.testing.assert_close(lovasz_hinge(x, t.double()), lovasz_hinge(x, t))
+
+
+def test_lovasz_softmax_single_channel_is_the_foreground_of_two():
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(2, 1, 5, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 2, (2, 5), generator=g)
+    p = torch.sigmoid(x)
+    two = torch.cat([1 - p, p], dim=1)
+    got = lovasz_softmax(x, t, activation="sigmoid")
+    want = lovasz_softmax(two, t, activation="none", include_background=False)
+    torch.testing.assert_close(got, want)
+
+
+def test_bool_and_channel_index_targets_equal_int64_index_targets():
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(2, 2, 6, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 2, (2, 6), generator=g)
+    want = dice(x, t)
+    torch.testing.assert_close(dice(x, t.bool()), want)
+    torch.testing.assert_close(dice(x, t.unsqueeze(1)), want)
+
+
+def test_single_channel_ignored_pixels_are_left_out():
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(2, 1, 8, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 2, (2, 8), generator=g)
+    t_ignored = t.clone()
+    t_ignored[:, 5:] = -1
+    got = dice(x, t_ignored, activation="sigmoid", ignore_index=-1)
+    want = dice(x[..., :5], t[:, :5], activation="sigmoid")
+    torch.testing.assert_close(got, want)
