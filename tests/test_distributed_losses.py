@@ -150,3 +150,34 @@ def test_distributed_flag_without_process_group_is_single_process(name):
     torch.testing.assert_close(flagged, plain)
     for a, b in zip(flagged_grads, plain_grads):
         torch.testing.assert_close(a, b)
+
+
+_LOCAL = ("dice_batch", "generalized_dice_batch", "cross_entropy_ignore")
+
+
+def _rank_local(rank, world, sizes, seed, names):
+    out = {}
+    for name in names:
+        case = CASES[name]
+        args = _full_inputs(case, sizes, seed)
+        local = tuple(shard(a, sizes, rank) if i in case.sharded else a
+                      for i, a in enumerate(args))
+        out[name] = _call(case, local)  # distributed=False (the default)
+    return out
+
+
+def test_without_the_flag_each_rank_reduces_its_own_shard():
+    # Under an active process group, distributed=False must stay local: no collective.
+    sizes, seed = [4, 5], 7
+    per_rank = run(_rank_local, len(sizes), sizes, seed, list(_LOCAL))
+    for name in _LOCAL:
+        case = CASES[name]
+        args = _full_inputs(case, sizes, seed)
+        for rank, results in enumerate(per_rank):
+            local = tuple(shard(a, sizes, rank) if i in case.sharded else a
+                          for i, a in enumerate(args))
+            want, want_grads = _call(case, local)
+            loss, grads = results[name]
+            torch.testing.assert_close(loss, want)
+            for g, w in zip(grads, want_grads):
+                torch.testing.assert_close(g, w)
