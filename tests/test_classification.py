@@ -720,6 +720,10 @@ def test_one_class_with_ignored_targets_and_class_weight():
                     (F.nll, TF.nll_loss)):
         got = fn(x, t, class_weight=w)
         torch.testing.assert_close(got, ref(x, t, weight=w))
+    # focal: one class has p = 1, so every term is 0; the split form reads the class too
+    torch.testing.assert_close(F.softmax_focal(x, t), x.sum() * 0)
+    split = F.softmax_focal(x, t, per_class=True, reduction="none")
+    torch.testing.assert_close(split, torch.zeros_like(x))
 
 
 def test_softcap_bounds():
@@ -735,3 +739,54 @@ def test_poly1_epsilon_lower_bound():
     F.poly1_cross_entropy(x, t, epsilon=-1.0)
     with pytest.raises(losskit.LossInputError, match="epsilon"):
         F.poly1_cross_entropy(x, t, epsilon=-1.5)
+
+
+def test_pos_weight_bounds_of_sigmoid_focal():
+    x, t = torch.randn(6), (torch.rand(6) > 0.5).float()
+    F.sigmoid_focal(x, t, pos_weight=0.5)  # any non-negative weight, also below 1
+    with pytest.raises(losskit.LossInputError, match="pos_weight"):
+        F.sigmoid_focal(x, t, pos_weight=-0.5)
+
+
+def test_ignore_index_that_is_a_class_is_left_out():
+    # ignore_index=0 names a real class: its positions must be dropped although every
+    # target is a valid class index (the value check cannot skip the mask).
+    g = torch.Generator().manual_seed(13)
+    x = torch.randn(12, 4, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 4, (12,), generator=g)
+    t[:4] = 0
+    torch.testing.assert_close(F.cross_entropy(x, t, ignore_index=0),
+                               TF.cross_entropy(x, t, ignore_index=0))
+    torch.testing.assert_close(F.nll(x.log_softmax(1), t, ignore_index=0),
+                               TF.nll_loss(x.log_softmax(1), t, ignore_index=0))
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll", "multiclass_hinge",
+                                  "poly1_cross_entropy", "softmax_focal"])
+def test_per_pixel_weight_on_spatial_logits(name):
+    # weight is per position: [N, H, W] for [N, C, H, W] logits.
+    g = torch.Generator().manual_seed(14)
+    x = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64)
+    if name == "nll":
+        x = x.log_softmax(1)
+    t = torch.randint(0, 3, (2, 4, 5), generator=g)
+    w = torch.rand(2, 4, 5, generator=g, dtype=torch.float64)
+    fn = getattr(F, name)
+    torch.testing.assert_close(fn(x, t, weight=w), (fn(x, t, reduction="none") * w).mean())
+
+
+def test_softmax_focal_per_class_on_spatial_soft_targets_sums_to_the_loss():
+    g = torch.Generator().manual_seed(15)
+    x = torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64)
+    q = torch.softmax(torch.randn(2, 3, 4, 5, generator=g, dtype=torch.float64), 1)
+    w = torch.rand(2, 4, 5, generator=g, dtype=torch.float64)
+    alpha = [0.2, 0.5, 0.3]
+    split = F.softmax_focal(x, q, alpha=alpha, weight=w, per_class=True, reduction="none")
+    whole = F.softmax_focal(x, q, alpha=alpha, weight=w, reduction="none")
+    assert split.shape == x.shape
+    torch.testing.assert_close(split.sum(1), whole)
+
+
+def test_hinge_refuses_mixed_label_conventions():
+    with pytest.raises(losskit.LossInputError, match="mixes 0 and -1"):
+        F.hinge(torch.randn(3), torch.tensor([0.0, 1.0, -1.0]))
