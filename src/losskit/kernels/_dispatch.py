@@ -12,7 +12,10 @@ The contract of every accelerator:
 * it is called with the arguments the definition passes to :func:`dispatch` for that
   loss (documented beside the call) and returns what the definition would have
   computed at that point: the unreduced terms for ``reduction="none"``, otherwise their
-  sum. Denominators and the empty-selection rule stay in :mod:`losskit._core.reduce`;
+  sum. Denominators and the empty-selection rule stay in :mod:`losskit._core.reduce`
+  (where ``_core.reduce.fused_mean_ok`` certifies a mean as sum / element count,
+  :func:`dispatch_mean` lets an accelerator registered with ``fuses_mean=True`` return
+  that mean from its own kernel);
 * it declares the devices and dtypes it runs on, whether ``create_graph=True`` gives
   exact higher derivatives, and which hyperparameters may be tensors that require grad;
   the dispatch declines everything outside that before the accelerator is asked;
