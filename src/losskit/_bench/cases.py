@@ -383,7 +383,10 @@ METRIC = [
          {"losskit": _triplet_ours, "PML TripletMarginLoss (all triplets)": _triplet_pml,
           COMPILED: compiled_definition("batch_triplet", _embeddings, margin=0.2,
                                         mining="all")},
-         {"PML TripletMarginLoss (all triplets)": (0.2, 0.25), COMPILED: (1.0, None)}),
+         # batch_triplet has no accelerator: both sides run the same definition (the
+         # sorted-prefix-sum batch-all), eager against inductor. No target: the compiled
+         # side says what torch.compile gains, not whether a fast path earns its place.
+         {"PML TripletMarginLoss (all triplets)": (0.2, 0.25)}),
 ]
 
 
