@@ -348,8 +348,10 @@ def render(report: dict) -> str:
     else:
         how = ("Each side runs in its own fresh process: warm-up, then the median of repeated "
                "forward + backward steps, and the rise of peak resident memory during one "
-               "step. **Ratios are losskit / other: lower is better.** Targets are those of "
-               "issue 8.")
+               "step. **Ratios are losskit / other: lower is better.** Targets: against the "
+               "peers, those set when the kernels were written; against "
+               "torch.compile(definition) (inductor), an accelerated loss must be at least "
+               "as fast as its own formula compiled.")
         machine = [f"- CPU: {f['cpu']}, {f['cores']} cores; {f['platform']}",
                    f"- load average when the run started: "
                    f"{f.get('load_average_at_start', '?')}",
