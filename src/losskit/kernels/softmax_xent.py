@@ -194,6 +194,20 @@ def _hint(target: torch.Tensor, weights: torch.Tensor | None, ignore_index: int,
     return 1.0 / d if d > 0 else 1.0
 
 
+def definition_grads(ctx: Any, x: torch.Tensor, target: torch.Tensor,
+                     weights: torch.Tensor | None,
+                     grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    """The backward of a row Function under ``create_graph=True`` (native or Triton): the
+    gradients of the loss's definition (``ctx.kind``, ``ctx.public``, ``ctx.reduction``),
+    so higher derivatives are the definition's own."""
+    fn, public = get_info(ctx.kind).fn, ctx.public
+    summed = "none" if ctx.reduction == "none" else "sum"
+    grads = differentiate_definition(
+        ctx.kind, lambda a, w: fn(a, target, reduction=summed, **public(w)),
+        (x, weights), grad_output)
+    return grads[0], None, grads[1], None, None, None, None
+
+
 class _SoftmaxRows(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None,
@@ -215,12 +229,7 @@ class _SoftmaxRows(torch.autograd.Function):
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, target, weights = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
-            fn, public = get_info(ctx.kind).fn, ctx.public
-            summed = "none" if ctx.reduction == "none" else "sum"
-            grads = differentiate_definition(
-                ctx.kind, lambda a, w: fn(a, target, reduction=summed, **public(w)),
-                (x, weights), grad_output)
-            return grads[0], None, grads[1], None, None, None, None
+            return definition_grads(ctx, x, target, weights, grad_output)
         if ctx.reduction == "none":
             grad = softmax_rows(x, target, grad_scale=grad_output.to(x.dtype).contiguous(),
                                 want_grad=True, **ctx.kw)[1]

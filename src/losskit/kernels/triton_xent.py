@@ -49,9 +49,9 @@ from typing import Any
 
 import torch
 
-from .._core.registry import get_info
-from ._dispatch import differentiate_definition, mode, register
+from ._dispatch import mode, register
 from .linear_xent import Path, block_rows, inverse_mean_denominator, make_run
+from .softmax_xent import definition_grads
 
 __all__ = ["MIN_CLASSES", "available", "interpreting", "walk_linear"]
 
@@ -163,12 +163,7 @@ class _TritonRows(torch.autograd.Function):
     def backward(ctx, grad_output):
         x, target, weights = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
-            fn, public = get_info(ctx.kind).fn, ctx.public
-            summed = "none" if ctx.reduction == "none" else "sum"
-            grads = differentiate_definition(
-                ctx.kind, lambda a, w: fn(a, target, reduction=summed, **public(w)),
-                (x, weights), grad_output)
-            return grads[0], None, grads[1], None, None, None, None
+            return definition_grads(ctx, x, target, weights, grad_output)
         if ctx.reduction == "none":
             grad = torch.empty_like(x)
             _launch(x, target, ctx.cw, ctx.options, grad_output.to(torch.float32).contiguous(),
