@@ -693,3 +693,40 @@ def test_batch_triplet_memory_is_quadratic_not_cubic():
         # An [N, N, N] triplet tensor would have 262,144 elements; [N, N + 1] is the limit.
         assert _largest_saved_tensor(lambda m=mining: F.batch_triplet(x, labels, mining=m)) \
             <= 64 * 65
+
+
+# --- the second mutation-testing round's survivors (docs/mutation_testing.md) ---------------
+
+
+@pytest.mark.parametrize("mining", ["all", "semihard", "hard"])
+def test_batch_triplet_without_negatives_is_zero_with_zero_gradient(mining):
+    # One class only: no triplet exists; the loss is 0, attached, with a zero gradient.
+    e = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    labels = torch.zeros(6, dtype=torch.long)
+    loss = F.batch_triplet(e, labels, mining=mining)
+    (g,) = torch.autograd.grad(loss, e)
+    assert float(loss.detach()) == 0.0
+    assert torch.equal(g, torch.zeros_like(g))
+
+
+def test_batch_triplet_all_float32_keeps_float64_prefix_sums():
+    # Many negatives at nearly equal distances: the hinge sum count * threshold - prefix
+    # cancels; it is accumulated in float64 so float32 embeddings lose nothing.
+    g = torch.Generator().manual_seed(21)
+    e = torch.randn(1024, 8, generator=g) * 0.01 + 10.0
+    labels = torch.randint(0, 4, (1024,), generator=g)
+    got = F.batch_triplet(e, labels, mining="all", margin=0.2, reduction="sum")
+    want = F.batch_triplet(e.double(), labels, mining="all", margin=0.2, reduction="sum")
+    torch.testing.assert_close(got.double(), want, rtol=1e-6, atol=0.0)
+
+
+def test_contrastive_refuses_nan_margins_and_misshaped_pair_labels():
+    a, b = torch.randn(4, 3), torch.randn(4, 3)
+    same = torch.tensor([True, False, True, False])
+    with pytest.raises(losskit.LossInputError, match="pos_margin"):
+        F.contrastive(a, b, same, pos_margin=float("nan"))
+    with pytest.raises(losskit.LossInputError, match="neg_margin"):
+        F.contrastive(a, b, same, neg_margin=float("nan"))
+    for bad in (same[:, None], [True, False, True, False]):
+        with pytest.raises(losskit.LossInputError, match="same must be a tensor of shape"):
+            F.contrastive(a, b, bad)

@@ -359,7 +359,7 @@ def _labelled_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return centers[labels] * 0.8 + ex.randn(n, 4, g=g) * 0.6, labels
 
 
-def _triplet_hinges_brute_force(embeddings: torch.Tensor, labels: torch.Tensor, margin: float,
+def _reference_triplet_hinges(embeddings: torch.Tensor, labels: torch.Tensor, margin: float,
                                 mining: str, squared: bool, distance: str = "euclidean",
                                 smooth_loss: bool = False, ref_emb: torch.Tensor | None = None,
                                 ref_labels: torch.Tensor | None = None,
@@ -403,7 +403,7 @@ def _batch_triplet_reference(embeddings: torch.Tensor, labels: torch.Tensor, *,
                              smooth_loss: bool = False, ref_emb: torch.Tensor | None = None,
                              ref_labels: torch.Tensor | None = None,
                              reduction: str = "mean") -> torch.Tensor:
-    hinges = _triplet_hinges_brute_force(embeddings, labels, margin, mining, squared, distance,
+    hinges = _reference_triplet_hinges(embeddings, labels, margin, mining, squared, distance,
                                          smooth_loss, ref_emb, ref_labels)
     zero = embeddings.sum() * 0
     per_anchor = torch.stack([sum(h, zero) for h in hinges.values()]) if hinges else zero[None][:0]
