@@ -152,7 +152,8 @@ def test_distributed_flag_without_process_group_is_single_process(name):
         torch.testing.assert_close(a, b)
 
 
-_LOCAL = ("dice_batch", "generalized_dice_batch", "cross_entropy_ignore")
+_LOCAL = ("dice_batch", "generalized_dice_batch", "cross_entropy_ignore", "nt_xent", "info_nce",
+          "supcon", "batch_triplet_all")
 
 
 def _rank_local(rank, world, sizes, seed, names):
