@@ -176,8 +176,9 @@ def _registered_names(source: str) -> list[str]:
 
 
 def default_tests(path: Path, source: str) -> list[list[str]]:
-    """pytest runs, in order: the family's own tests, then the accelerator tests of the
-    file's losses (the common suite's checks run in-process after them, see
+    """pytest runs, in order: the family's own tests, the peers' cases, the accelerator
+    tests of the file's losses, their Triton kernels, and the distributed tests of those
+    that have them (the common suite's checks run in-process after them, see
     :func:`_checks_pass`)."""
     family = path.stem
     names = _registered_names(source)
@@ -197,6 +198,10 @@ def default_tests(path: Path, source: str) -> list[list[str]]:
     in_triton = [n for n in names if re.search(rf"\b{n}\b", triton)]
     if in_triton:  # the Triton kernels in the interpreter, against the definitions
         runs.append(["tests/test_triton.py", "-k", " or ".join(in_triton)])
+    distributed = (ROOT / "tests/test_distributed_losses.py").read_text()
+    if any(re.search(rf'Case\("{n}"', distributed) for n in names):
+        # last: real process groups (seconds); reached by the mutants nothing else kills
+        runs.append(["tests/test_distributed_losses.py"])
     return runs
 
 
