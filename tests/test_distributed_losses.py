@@ -78,6 +78,7 @@ CASES = {
     "jaccard_batch": Case("jaccard", _seg, (0, 1), (0,), {"batch": True}),
     "tversky_batch": Case("tversky", _seg, (0, 1), (0,), {"batch": True, "gamma": 1.5}),
     "generalized_dice_batch": Case("generalized_dice", _seg, (0, 1), (0,), {"batch": True}),
+    "generalized_dice_per_image": Case("generalized_dice", _seg, (0, 1), (0,), {"batch": False}),
     "cross_entropy_ignore": Case("cross_entropy", _tokens, (0, 1), (0,), ignore_rank=1),
     "cross_entropy_smoothing": Case("cross_entropy", _tokens, (0, 1), (0,),
                                     {"label_smoothing": 0.1}),
@@ -152,8 +153,8 @@ def test_distributed_flag_without_process_group_is_single_process(name):
         torch.testing.assert_close(a, b)
 
 
-_LOCAL = ("dice_batch", "generalized_dice_batch", "cross_entropy_ignore", "nt_xent", "info_nce",
-          "supcon", "batch_triplet_all")
+_LOCAL = ("dice_batch", "dice_per_image", "generalized_dice_batch", "generalized_dice_per_image",
+          "cross_entropy_ignore", "nt_xent", "info_nce", "supcon", "batch_triplet_all")
 
 
 def _rank_local(rank, world, sizes, seed, names):

@@ -694,3 +694,21 @@ def test_single_channel_ignored_pixels_are_left_out():
     got = dice(x, t_ignored, activation="sigmoid", ignore_index=-1)
     want = dice(x[..., :5], t[:, :5], activation="sigmoid")
     torch.testing.assert_close(got, want)
+
+
+def test_skip_empty_counts_a_class_of_one_voxel():
+    # Present in one target voxel, or predicted in one voxel: the class counts.
+    probs = torch.tensor([[[0.9, 0.9, 0.9, 0.2], [0.1, 0.1, 0.1, 0.8]]])
+    one_target = torch.tensor([[[1.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]]])
+    torch.testing.assert_close(dice(probs, one_target, activation="none", skip_empty=True),
+                               dice(probs, one_target, activation="none"))
+    none_target = torch.tensor([[[1.0, 1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]]])
+    torch.testing.assert_close(dice(probs, none_target, activation="none", skip_empty=True),
+                               dice(probs, none_target, activation="none"))
+
+
+def test_tversky_gamma_must_be_positive():
+    x, t = torch.randn(1, 2, 4), torch.tensor([[0, 1, 1, 0]])
+    with pytest.raises(losskit.LossInputError, match="gamma"):
+        tversky(x, t, gamma=0.0)
+    tversky(x, t, gamma=0.5)
