@@ -730,3 +730,30 @@ def test_contrastive_refuses_nan_margins_and_misshaped_pair_labels():
     for bad in (same[:, None], [True, False, True, False]):
         with pytest.raises(losskit.LossInputError, match="same must be a tensor of shape"):
             F.contrastive(a, b, bad)
+
+
+def test_contrastive_default_positive_margin_is_zero():
+    g = torch.Generator().manual_seed(22)
+    a, b = torch.randn(6, 3, generator=g), torch.randn(6, 3, generator=g)
+    same = torch.tensor([True, False, True, True, False, False])
+    torch.testing.assert_close(F.contrastive(a, b, same, neg_margin=1.5),
+                               F.contrastive(a, b, same, pos_margin=0.0, neg_margin=1.5))
+
+
+def test_triplet_margin_norm_degree_must_be_positive():
+    a, p, n = torch.randn(3, 2), torch.randn(3, 2), torch.randn(3, 2)
+    with pytest.raises(losskit.LossInputError, match="p must"):
+        F.triplet_margin(a, p, n, p=0.0)
+    F.triplet_margin(a, p, n, p=0.5)
+
+
+@pytest.mark.parametrize("labels", [[0], [0, 0, 1], [0, 0, 1, 1, 2]])
+def test_semihard_with_one_sample_or_a_single_negative_matches_the_brute_force(labels):
+    from losskit.functional.metric_learning import _batch_triplet_reference
+
+    g = torch.Generator().manual_seed(23)
+    y = torch.tensor(labels)
+    e = torch.randn(len(labels), 3, generator=g, dtype=torch.float64)
+    got = F.batch_triplet(e, y, mining="semihard", margin=0.5)
+    want = _batch_triplet_reference(e, y, mining="semihard", margin=0.5)
+    torch.testing.assert_close(got, want)
