@@ -712,3 +712,61 @@ def test_tversky_gamma_must_be_positive():
     with pytest.raises(losskit.LossInputError, match="gamma"):
         tversky(x, t, gamma=0.0)
     tversky(x, t, gamma=0.5)
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_lovasz_softmax_skip_empty_averages_the_present_or_predicted_classes(batch):
+    # Class 1 is in one target pixel and never predicted; class 2 is neither in the target
+    # nor predicted: only classes 0 and 1 count.
+    x = torch.zeros(2, 3, 5, dtype=torch.float64)
+    x[:, 0] = 3.0
+    x[:, 2] = -5.0
+    t = torch.zeros(2, 5, dtype=torch.long)
+    t[0, 2] = 1
+    per_class = lovasz_softmax(x, t, batch=batch, reduction="none")
+    got = lovasz_softmax(x, t, batch=batch, skip_empty=True)
+    want = per_class[:2].mean() if batch else None
+    if not batch:  # image 1 has no class-1 pixel: it counts class 0 only
+        want = (per_class[0, 0] + per_class[0, 1] + per_class[1, 0]) / 3
+    torch.testing.assert_close(got, want)
+
+
+def test_micro_average_with_skip_empty():
+    probs = torch.tensor([[[0.9, 0.8, 0.2], [0.1, 0.2, 0.8]]])
+    t = torch.tensor([[[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+    torch.testing.assert_close(dice(probs, t, activation="none", average="micro",
+                                    skip_empty=True),
+                               dice(probs, t, activation="none", average="micro"))
+
+
+def test_input_dimension_bounds():
+    with pytest.raises(losskit.LossInputError, match="dimensions"):
+        dice(torch.randn([1] * 9), torch.zeros([1] * 8, dtype=torch.long))
+    with pytest.raises(losskit.LossInputError, match="dimensions"):
+        lovasz_hinge(torch.randn([1] * 9), torch.zeros([1] * 9, dtype=torch.long))
+    x = torch.tensor([2.0, -0.5, 0.3])  # one image of three pixels, unbatched [N] form
+    torch.testing.assert_close(lovasz_hinge(x, torch.tensor([1, 0, 1])),
+                               lovasz_hinge(x[:, None], torch.tensor([[1], [0], [1]])))
+
+
+def test_lovasz_hinge_refuses_labels_beyond_one():
+    with pytest.raises(losskit.LossInputError, match="class index 2"):
+        lovasz_hinge(torch.randn(2, 3), torch.tensor([[0, 1, 2], [1, 0, 1]]))
+
+
+def test_ignore_index_that_is_a_class_is_left_out_of_the_overlap():
+    g = torch.Generator().manual_seed(9)
+    x = torch.randn(1, 3, 8, generator=g, dtype=torch.float64)
+    t = torch.randint(1, 3, (1, 8), generator=g)
+    t[0, 5:] = 0  # class 0 pixels, ignored
+    got = dice(x, t, ignore_index=0, include_background=False)
+    keep = torch.arange(8) < 5
+    want = dice(x[..., keep], t[:, keep], include_background=False)
+    torch.testing.assert_close(got, want)
+
+
+def test_bool_one_hot_target_equals_float_one_hot():
+    g = torch.Generator().manual_seed(10)
+    x = torch.randn(2, 2, 6, generator=g, dtype=torch.float64)
+    t = F.one_hot(torch.randint(0, 2, (2, 6), generator=g), 2).permute(0, 2, 1)
+    torch.testing.assert_close(dice(x, t.bool()), dice(x, t.double()))
