@@ -770,3 +770,11 @@ def test_bool_one_hot_target_equals_float_one_hot():
     x = torch.randn(2, 2, 6, generator=g, dtype=torch.float64)
     t = F.one_hot(torch.randint(0, 2, (2, 6), generator=g), 2).permute(0, 2, 1)
     torch.testing.assert_close(dice(x, t.bool()), dice(x, t.double()))
+
+
+def test_skip_empty_softmax_counts_the_argmax_class_below_one_half():
+    # Class 2 is absent from the target but is the argmax of pixel 2 (p = 0.38): predicted,
+    # so it counts.
+    x = torch.tensor([[[2.0, 0.0, 0.5, 0.0], [0.0, 2.0, 0.3, 2.0], [0.0, 0.0, 0.6, 0.0]]])
+    t = torch.tensor([[0, 1, 0, 1]])
+    torch.testing.assert_close(dice(x, t, skip_empty=True), dice(x, t))
