@@ -757,3 +757,16 @@ def test_semihard_with_one_sample_or_a_single_negative_matches_the_brute_force(l
     got = F.batch_triplet(e, y, mining="semihard", margin=0.5)
     want = _batch_triplet_reference(e, y, mining="semihard", margin=0.5)
     torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("mining", ["all", "semihard"])
+def test_negatives_at_distance_zero_give_a_finite_loss(mining):
+    # Anchor 0's only negative (sample 1) coincides with it: the sum of its negative
+    # distances is 0, which must not turn into 0 / 0.
+    from losskit.functional.metric_learning import _batch_triplet_reference
+
+    e = torch.tensor([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
+    y = torch.tensor([0, 1, 0])
+    got = F.batch_triplet(e, y, mining=mining, margin=0.2)
+    assert torch.isfinite(got)
+    torch.testing.assert_close(got, _batch_triplet_reference(e, y, mining=mining, margin=0.2))
