@@ -75,6 +75,7 @@ CASES = {
                                (0, 1), (0,), {"mining": "hard"}),
     "dice_batch": Case("dice", _seg, (0, 1), (0,), {"batch": True}),
     "dice_per_image": Case("dice", _seg, (0, 1), (0,), {"batch": False}),
+    "dice_batch_skip_empty": Case("dice", _seg, (0, 1), (0,), {"batch": True, "skip_empty": True}),
     "jaccard_batch": Case("jaccard", _seg, (0, 1), (0,), {"batch": True}),
     "tversky_batch": Case("tversky", _seg, (0, 1), (0,), {"batch": True, "gamma": 1.5}),
     "generalized_dice_batch": Case("generalized_dice", _seg, (0, 1), (0,), {"batch": True}),

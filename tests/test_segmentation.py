@@ -778,3 +778,28 @@ def test_skip_empty_softmax_counts_the_argmax_class_below_one_half():
     x = torch.tensor([[[2.0, 0.0, 0.5, 0.0], [0.0, 2.0, 0.3, 2.0], [0.0, 0.0, 0.6, 0.0]]])
     t = torch.tensor([[0, 1, 0, 1]])
     torch.testing.assert_close(dice(x, t, skip_empty=True), dice(x, t))
+
+
+def test_skip_empty_predicted_by_threshold_alone():
+    # The absent class 1 is predicted at one pixel: sigmoid logit 0.5 (p = 0.62 > 0.5), or
+    # probability 0.6 with activation="none". Predicted classes count.
+    t = torch.zeros(1, 2, 4)
+    t[:, 0] = 1.0
+    logits = torch.tensor([[[2.0, 2.0, 2.0, 2.0], [-3.0, -3.0, 0.5, -3.0]]])
+    torch.testing.assert_close(dice(logits, t, activation="sigmoid", skip_empty=True),
+                               dice(logits, t, activation="sigmoid"))
+    probs = torch.tensor([[[0.9, 0.9, 0.9, 0.9], [0.1, 0.1, 0.6, 0.1]]])
+    torch.testing.assert_close(dice(probs, t, activation="none", skip_empty=True),
+                               dice(probs, t, activation="none"))
+
+
+def test_skip_empty_with_whole_batch_statistics():
+    # Class 2 is absent from both images' targets and never the argmax: left out of the
+    # batch statistics' mean.
+    x = torch.zeros(2, 3, 4, dtype=torch.float64)
+    x[:, 0, :2] = 3.0
+    x[:, 1, 2:] = 3.0
+    x[:, 2] = -4.0
+    t = torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1]])
+    per_class = dice(x, t, batch=True, reduction="none")
+    torch.testing.assert_close(dice(x, t, batch=True, skip_empty=True), per_class[:2].mean())
