@@ -803,3 +803,36 @@ def test_skip_empty_with_whole_batch_statistics():
     t = torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1]])
     per_class = dice(x, t, batch=True, reduction="none")
     torch.testing.assert_close(dice(x, t, batch=True, skip_empty=True), per_class[:2].mean())
+
+
+def test_skip_empty_edge_counts():
+    # A class in exactly one target voxel and never predicted counts (dice).
+    probs = torch.tensor([[[0.9, 0.9, 0.9, 0.9], [0.1, 0.1, 0.3, 0.1]]])
+    t = torch.tensor([[[1.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.0]]])
+    torch.testing.assert_close(dice(probs, t, activation="none", skip_empty=True),
+                               dice(probs, t, activation="none"))
+    # generalized Dice: a class predicted in exactly one voxel and absent from the target
+    # counts; a class neither in the target nor predicted (soft mass 0.2 everywhere) does
+    # not, although its soft prediction would enter the denominator.
+    probs = torch.tensor([[[0.7, 0.7, 0.1, 0.1], [0.2, 0.2, 0.8, 0.2], [0.1, 0.1, 0.1, 0.7]]])
+    t = torch.tensor([[[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0]]])
+    torch.testing.assert_close(generalized_dice(probs, t, activation="none", skip_empty=True),
+                               generalized_dice(probs, t, activation="none"))
+    probs[:, 2] = 0.2
+    torch.testing.assert_close(generalized_dice(probs, t, activation="none", skip_empty=True),
+                               generalized_dice(probs[:, :2], t[:, :2], activation="none"))
+    # generalized Dice: a class in exactly one target voxel and never predicted counts
+    probs = torch.tensor([[[0.7, 0.7, 0.6, 0.6], [0.3, 0.3, 0.4, 0.4]]])
+    t = torch.tensor([[[1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]]])
+    torch.testing.assert_close(generalized_dice(probs, t, activation="none", skip_empty=True),
+                               generalized_dice(probs, t, activation="none"))
+
+
+def test_lovasz_skip_empty_counts_a_class_predicted_once():
+    # Class 2 is absent from the target and the argmax of exactly one pixel: it counts.
+    x = torch.zeros(1, 3, 5, dtype=torch.float64)
+    x[:, 0] = 3.0
+    x[0, 2, 4] = 6.0
+    t = torch.zeros(1, 5, dtype=torch.long)
+    t[0, 1] = 1
+    torch.testing.assert_close(lovasz_softmax(x, t, skip_empty=True), lovasz_softmax(x, t))
