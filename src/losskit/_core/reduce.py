@@ -16,6 +16,7 @@ Conventions (DESIGN.md section 2):
 
 from __future__ import annotations
 
+import math
 from typing import Any, overload
 
 import torch
@@ -143,10 +144,7 @@ def fused_mean_ok(reduction: str, shape: torch.Size | tuple[int, ...], *,
         return False
     if normalizer is not None or distributed:
         return False
-    count = 1
-    for size in shape:
-        count *= size
-    return count > 0
+    return math.prod(shape) > 0
 
 
 def _finish(total: torch.Tensor, reduction: str, shape: torch.Size, device: torch.device,
@@ -161,8 +159,7 @@ def _finish(total: torch.Tensor, reduction: str, shape: torch.Size, device: torc
         # A count: the total over an empty selection is exactly 0 (elements that do not
         # count contribute 0), so dividing by max(count, 1) gives 0 there with a finite
         # gradient, in two ops instead of safe_divide's four.
-        count_t = mask.expand(shape).sum() if mask.shape != shape else mask.sum()
-        return total / count_t.clamp(min=1)
+        return total / _denominator(shape, device, mask, None).clamp(min=1)
     return safe_divide(total, _denominator(shape, device, mask, class_weight).to(total.dtype))
 
 
