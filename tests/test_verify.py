@@ -457,6 +457,48 @@ def test_reading_tensor_data_is_caught_by_meta():
     assert losskit.check(CustomMSELoss(), task="regression", checks=["meta"]).passed
 
 
+def host_scalar_mse(input, target):
+    # torch.tensor of a Python number on the input's device: a blocking copy on CUDA
+    half = torch.tensor(0.5, dtype=input.dtype, device=input.device)
+    return (half * (input - target) ** 2).mean()
+
+
+def host_tensor_moved_mse(input, target):
+    scale = torch.ones(input.shape[-1], dtype=input.dtype).to(input.device)
+    return (scale * (input - target) ** 2).mean()
+
+
+def host_index_mse(input, target):
+    keep = torch.arange(input.shape[0])  # a CPU index tensor into a device tensor
+    return ((input[keep] - target[keep]) ** 2).mean()
+
+
+def device_fill_mse(input, target):
+    half = torch.full((), 0.5, dtype=input.dtype, device=input.device)
+    keep = torch.arange(input.shape[0], device=input.device)
+    return (half * (input[keep] - target[keep]) ** 2).mean() + 0.0 * torch.tensor(1.0)
+
+
+@pytest.mark.parametrize(("loss", "what"), [
+    (host_scalar_mse, "tensor() copies host data to meta"),
+    (host_tensor_moved_mse, "Tensor.to() moves a CPU tensor to meta"),
+    (host_index_mse, "__getitem__ with a CPU index tensor on meta"),
+])
+def test_host_device_copies_are_caught_by_meta(loss, what):
+    # On meta tensors nothing is read, but these copies would block on every CUDA call;
+    # the report names the copy and the line of the loss that made it.
+    report = losskit.check(loss, task="regression", checks=["meta"])
+    detail = report["meta"].detail
+    assert report["meta"].failed and "copies between the host and the device" in detail
+    assert what in detail and "test_verify.py:" in detail, detail
+
+
+def test_device_fills_and_host_scalars_pass_meta():
+    # torch.full is a fill kernel on the device; a 0-dim CPU tensor is read on the host
+    # (a CPU value, no device copy); an index built on the device stays there.
+    assert losskit.check(device_fill_mse, task="regression", checks=["meta"]).passed
+
+
 def test_missing_second_derivative_is_caught_by_double_backward():
     report = losskit.check(frozen_second_derivative_mse, task="regression",
                            checks=["double_backward", "gradcheck"])

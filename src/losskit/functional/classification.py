@@ -30,6 +30,7 @@ from typing import Any, Literal, overload
 import torch
 import torch.nn.functional as F
 
+from .._core._math import as_scalar
 from .._core.reduce import fused_mean_ok, reduce, reduce_summed, safe_divide, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
@@ -92,7 +93,9 @@ def _as_tensor(name: str, value: float | Sequence[float] | torch.Tensor,
         if not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64)):
             raise LossInputError(f"{name} must be a real tensor, got dtype {value.dtype}")
         return value.to(dtype=like.dtype, device=like.device)
-    try:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return as_scalar(value, like)
+    try:  # a sequence: host data, copied once per call (pass a device tensor to avoid it)
         return torch.as_tensor(value, dtype=like.dtype, device=like.device)
     except (TypeError, ValueError, RuntimeError):
         raise LossInputError(f"{name} must be a number or a tensor, got {value!r}") from None

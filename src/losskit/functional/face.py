@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import distributed as _dist
+from .._core._math import as_scalar
 from .._core.reduce import reduce, safe_divide, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
@@ -69,7 +70,7 @@ def _check_labels(name: str, labels: torch.Tensor, n: int) -> None:
 
 def _as_tensor(value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """A hyperparameter as a 0-dim tensor in the computation dtype (differentiably)."""
-    return torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    return as_scalar(value, like)
 
 
 def _normalized(x: torch.Tensor) -> torch.Tensor:

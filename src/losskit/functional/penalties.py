@@ -15,6 +15,7 @@ from typing import Any, Literal, get_args
 
 import torch
 
+from .._core._math import as_scalar
 from .._core.reduce import reduce, safe_divide, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
@@ -206,7 +207,7 @@ def _as_bound(name: str, bound: torch.Tensor | float | None,
     if bound is None:
         return None
     if isinstance(bound, (int, float)):
-        return torch.tensor(float(bound), dtype=like.dtype, device=like.device)
+        return as_scalar(float(bound), like)
     check_floating(name, bound)
     check_broadcastable(name, bound, like.shape)
     return bound.to(like.dtype)

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from .._core._math import as_scalar
 from .._core.reduce import fused_mean_ok, reduce, reduce_summed, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
@@ -208,7 +209,7 @@ def huber(input: torch.Tensor, target: torch.Tensor, *, delta: float | torch.Ten
     r = (x - y).abs()
     # Clamping r at delta gives both branches in one expression, with no doubled gradient
     # at the kink: 0.5 m^2 + delta (r - m) with m = min(r, delta).
-    m = torch.minimum(r, torch.as_tensor(delta, dtype=r.dtype, device=r.device))
+    m = torch.minimum(r, as_scalar(delta, r))
     return reduce(0.5 * m.square() + delta * (r - m), reduction, weight=weight)
 
 
@@ -255,7 +256,7 @@ def smooth_l1(input: torch.Tensor, target: torch.Tensor, *, beta: float | torch.
     r = (x - y).abs()
     if not learnt and beta == 0:
         return reduce(r, reduction, weight=weight)
-    m = torch.minimum(r, torch.as_tensor(beta, dtype=r.dtype, device=r.device))
+    m = torch.minimum(r, as_scalar(beta, r))
     return reduce(0.5 * m.square() / beta + (r - m), reduction, weight=weight)
 
 

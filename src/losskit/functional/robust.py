@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from .._core._math import as_scalar
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
@@ -86,8 +87,7 @@ def _barron(z: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
     epsilon of 2 moves by O(epsilon log epsilon), and the alpha-gradient (whose true value
     grows like ``z / 4 log(1 / |a - 2|)`` near 2) is the finite one at ``|a - 2| = epsilon``.
     """
-    alpha_t = alpha if isinstance(alpha, torch.Tensor) else torch.as_tensor(
-        alpha, dtype=z.dtype, device=z.device)
+    alpha_t = alpha if isinstance(alpha, torch.Tensor) else as_scalar(alpha, z)
     alpha_t = upcast(alpha_t)
     b = (alpha_t - 2).abs().clamp(min=torch.finfo(z.dtype).eps)
     log_term = torch.log1p(z / b)

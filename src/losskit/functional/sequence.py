@@ -17,12 +17,12 @@ from .._core.registry import register_loss
 from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
-    _reading_values,
     check_broadcastable,
     check_floating,
     check_integer,
     check_ndim,
     check_reduction,
+    readable,
 )
 from . import _examples as ex
 from .classification import cross_entropy
@@ -60,8 +60,11 @@ def _repeats(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tenso
 def _check_ctc_values(targets: torch.Tensor, input_lengths: torch.Tensor,
                       target_lengths: torch.Tensor, frames: int, classes: int, blank: int,
                       zero_infinity: bool) -> None:
-    """Data checks: lengths in range, labels valid, and every target alignable."""
-    if not _reading_values(input_lengths):
+    """Data checks: lengths in range, labels valid, and every target alignable.
+
+    Only where every one of these can be read without a device sync (CPU tensors in eager
+    mode): CPU lengths beside CUDA targets are not read either."""
+    if not (input_lengths.numel() and readable(targets, input_lengths, target_lengths)):
         return
     if int(input_lengths.min()) < 0 or int(input_lengths.max()) > frames:
         raise LossInputError(f"input_lengths must lie in 0..{frames} (the T of log_probs), got "
@@ -228,7 +231,8 @@ def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Ten
     loss = F.ctc_loss(x, targets, input_lengths, target_lengths, blank=blank,
                       reduction="none", zero_infinity=zero_infinity)
     if reduction == "mean":
-        loss = loss / target_lengths.clamp(min=1).to(loss.dtype)
+        # Lengths may stay on the host beside CUDA log_probs (torch's documented form).
+        loss = loss / target_lengths.clamp(min=1).to(loss.device, loss.dtype, non_blocking=True)
     return reduce(loss, reduction, weight=weight)
 
 

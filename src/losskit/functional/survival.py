@@ -25,6 +25,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
+from .._core._math import as_scalar
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
@@ -533,7 +534,7 @@ def _limit(value: float | torch.Tensor, like: torch.Tensor, name: str) -> torch.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise LossInputError(f"{name} must be None, a number or a tensor, got "
                              f"{type(value).__name__}")
-    return torch.tensor(float(value), dtype=like.dtype, device=like.device)
+    return as_scalar(float(value), like)
 
 
 @register_loss(

@@ -231,6 +231,7 @@ def build_subject(
                 return info_fn(*args, **{**bound, **kwargs})
 
             fn.__signature__ = inspect.signature(info.fn)  # type: ignore[attr-defined]
+            fn.bound = bound  # type: ignore[attr-defined]  # read by the meta check
             if info.reference is not None and bound:
                 info_ref = info.reference
 

@@ -2,7 +2,11 @@
 
 * ``meta``: forward and backward on ``meta`` tensors (no data) with value checks off. A
   loss that reads tensor data (``.item()``, ``bool(t)``, ``torch.equal``, ...) fails: on
-  a GPU that read is a host-device sync per call, and it breaks tracing.
+  a GPU that read is a host-device sync per call, and it breaks tracing. So does one that
+  copies between the host and the device, which the meta device would let through:
+  ``torch.tensor(0.5, device=x.device)`` or ``as_tensor`` of a Python value (use
+  ``torch.full`` or the Python number itself), ``.to(x.device)`` of a CPU tensor, a CPU
+  index tensor into a device tensor; each is a blocking copy on CUDA.
 * ``compile``: ``torch.compile(fullgraph=True)`` traces the loss without a graph break
   and gives the eager value and gradients.
 * ``vmap``: per-sample gradients with ``torch.func.vmap(torch.func.grad(...))`` equal a
@@ -18,17 +22,23 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
 import math
+import os
+import traceback
 from typing import Any
 
 import torch
 from torch.autograd.gradcheck import GradcheckError
+from torch.overrides import TorchFunctionMode
 
 from .._core.validate import LossInputError, value_checks
 from ._outcome import Failed, Skipped
 from ._subject import Args, Subject
 
-__all__ = ["COMPILE_BACKEND", "compiled", "double_backward", "learnable", "meta",
+__all__ = ["COMPILE_BACKEND", "HostTransfers", "compiled", "double_backward", "learnable", "meta",
            "nan_propagation", "vmap"]
 
 #: Backend of the ``compile`` check: inductor is what users run; tests may pick "aot_eager".
@@ -59,28 +69,136 @@ def _replace(args: Args, new: dict[int, Any]) -> Args:
 # --- meta ------------------------------------------------------------------------------------
 
 
+_FACTORIES = (torch.tensor, torch.as_tensor, torch.asarray)
+_MOVES = (torch.Tensor.to, torch.Tensor.cuda, torch.Tensor.type)
+_INDEXING = (torch.Tensor.__getitem__, torch.Tensor.__setitem__, torch.Tensor.index_select,
+             torch.index_select, torch.Tensor.index_add, torch.Tensor.index_add_,
+             torch.Tensor.index_fill, torch.Tensor.index_fill_, torch.Tensor.index_copy,
+             torch.Tensor.index_copy_, torch.Tensor.index_put, torch.Tensor.index_put_,
+             torch.Tensor.gather, torch.gather, torch.Tensor.scatter, torch.Tensor.scatter_,
+             torch.Tensor.scatter_add, torch.Tensor.scatter_add_, torch.Tensor.take_along_dim,
+             torch.take_along_dim)
+_TORCH_DIR = os.path.dirname(torch.__file__)
+
+
+def _on_host(t: object) -> bool:
+    return isinstance(t, torch.Tensor) and t.device.type == "cpu"
+
+
+def _tensors(obj: object) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (tuple, list)):
+        return [t for o in obj for t in _tensors(o)]
+    return []
+
+
+class HostTransfers(TorchFunctionMode):
+    """Records the host-device copies made inside the block, on any device but the CPU.
+
+    Run a loss on ``meta`` tensors under it: the meta device has no data, so a read fails
+    by itself, but a copy from the host (``torch.tensor(0.5, device=x.device)``,
+    ``.to(device)`` of a CPU tensor, a CPU index tensor into a device tensor) goes through;
+    on CUDA each such copy blocks the host until the GPU has caught up (``torch.full``
+    and Python numbers do not). ``found`` lists ``"what (where)"`` once per site.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        what = self._transfer(func, args, kwargs, out)
+        if what is not None:
+            entry = f"{what} ({self._where()})"
+            if entry not in self.found:
+                self.found.append(entry)
+        return out
+
+    @staticmethod
+    def _transfer(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+                  out: Any) -> str | None:
+        if not isinstance(out, torch.Tensor) or out.device.type == "cpu":
+            return None
+        name = getattr(func, "__name__", str(func))
+        if func in _FACTORIES or func is torch.Tensor.new_tensor:
+            data = args[1 if func is torch.Tensor.new_tensor else 0] if args else None
+            if data is None:
+                data = kwargs.get("data", kwargs.get("obj"))
+            if not isinstance(data, torch.Tensor) or data.device.type == "cpu":
+                return f"{name}() copies host data to {out.device.type}"
+        elif func in _MOVES:
+            if args and _on_host(args[0]):
+                return f"Tensor.{name}() moves a CPU tensor to {out.device.type}"
+        elif func is torch.Tensor.copy_:
+            if len(args) > 1 and _on_host(args[1]):
+                return f"copy_() from a CPU tensor into {out.device.type}"
+        elif func in _INDEXING:
+            rest = list(args[1:]) + list(kwargs.values())
+            if any(t.dim() > 0 and t.device.type == "cpu" for t in _tensors(rest)):
+                return f"{name} with a CPU index tensor on {out.device.type}"
+        return None
+
+    @staticmethod
+    def _where() -> str:
+        here = os.path.dirname(__file__)
+        for frame in reversed(traceback.extract_stack()[:-2]):
+            if not frame.filename.startswith((here, _TORCH_DIR)):
+                return f"{os.path.basename(frame.filename)}:{frame.lineno}"
+        return "inside torch"
+
+
+def _to_meta(value: Any) -> Any:
+    if not isinstance(value, torch.Tensor) or value.device.type == "meta":
+        return value
+    moved = value.detach().to("meta")
+    return moved.requires_grad_(value.requires_grad) if value.is_floating_point() else moved
+
+
+def _on_meta(subject: Subject) -> Subject:
+    """The subject with its bound tensors (a module's buffers and parameters, the bound
+    hyperparameters of a losskit module or a partial, such as a pos_weight) on meta like
+    the inputs: on a GPU they live on the device too; copying them there on every call is
+    what the check must catch, not their being on the host in the example."""
+    fn = subject.fn
+    if isinstance(fn, torch.nn.Module) and any(
+            t.device.type != "meta" for t in (*fn.parameters(), *fn.buffers())):
+        return dataclasses.replace(subject, fn=copy.deepcopy(fn).to("meta"))
+    bound = getattr(fn, "bound", None)  # losskit modules (verify._subject)
+    if isinstance(fn, functools.partial):
+        bound = fn.keywords
+    if isinstance(bound, dict) and any(isinstance(v, torch.Tensor) for v in bound.values()):
+        # the call's own keywords win over the bound ones in both wrappers
+        return dataclasses.replace(subject, fn=functools.partial(
+            fn, **{k: _to_meta(v) for k, v in bound.items()}))
+    return subject
+
+
 def meta(subject: Subject) -> str:
+    subject = _on_meta(subject)
     args = subject.example(n=4)
     if not any(isinstance(a, torch.Tensor) for a in args):
         raise Skipped("no tensor arguments")
-    moved = []
-    for a in args:
-        if isinstance(a, torch.Tensor):
-            m = a.detach().to("meta")
-            a = m.requires_grad_(a.requires_grad) if a.is_floating_point() else m
-        moved.append(a)
-    moved_args = tuple(moved)
+    moved_args = tuple(_to_meta(a) for a in args)
     inputs = [moved_args[i] for i in _positions(subject, moved_args)]
+    transfers = HostTransfers()
     with value_checks(False):
         try:
-            out = _call(subject, moved_args)
-            grads = torch.autograd.grad(out, inputs, allow_unused=True) if (
-                inputs and out.requires_grad) else ()
+            with transfers:
+                out = _call(subject, moved_args)
+                grads = torch.autograd.grad(out, inputs, allow_unused=True) if (
+                    inputs and out.requires_grad) else ()
         except Failed:
             raise
         except Exception as exc:
             raise Failed(f"cannot run without reading tensor data ({_first_line(exc)}); on a "
                          "GPU such a read is a host-device sync on every call") from None
+    if transfers.found:
+        raise Failed("copies between the host and the device, a blocking sync on CUDA on "
+                     "every call: " + "; ".join(transfers.found[:4]))
     if out.device.type != "meta":
         raise Failed(f"the result is on {out.device}, not on the inputs' device")
     bad = [g for g in grads if g is not None and g.device.type != "meta"]
