@@ -1009,47 +1009,37 @@ def test_lse_takes_the_gpu_benchmark_call(monkeypatch):
         assert first.supports(*args, **kwargs) is None
 
 
-_COMPILE_FOR_SM90 = """
-import os, sys
-os.environ.pop("TRITON_INTERPRET", None)
-import torch, triton
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
-from losskit.kernels import _triton_lse as K
-
-POINTERS = {"X": "*T", "Y": "*T", "SCALE": "*fp32", "LSE": "*fp32", "LSE_X": "*fp32",
-            "COEF_X": "*fp32", "LSE_Y": "*fp32", "COEF_Y": "*fp32", "OUT": "*fp32"}
-for dtype, name, precision in ((torch.float32, "fp32", "ieee"), (torch.bfloat16, "bf16", "tf32")):
-    for block_d in (16, 256):
-        bx, by, warps = K.tiles(dtype, block_d)
-        for fn, stats in ((K._lse_kernel, {}), (K._grad_kernel, dict(X_STATS=True, Y_STATS=True))):
-            const = dict(EXCLUDE=True, UPCAST=False, PRECISION=precision, BLOCK_X=bx,
-                         BLOCK_Y=by, BLOCK_D=block_d, **stats)
-            sig = {a: "constexpr" if a in const else POINTERS.get(a, "i32").replace("T", name)
-                   for a in fn.arg_names}
-            k = triton.compile(ASTSource(fn=fn, signature=sig, constexprs=const),
-                               target=GPUTarget("cuda", 90, 32),
-                               options=dict(num_warps=warps, num_stages=2))
-            print(name, block_d, fn.__name__, k.metadata.shared, "wgmma" in k.asm["ptx"])
-"""
+_KERNELS = {"_softmax_rows_kernel", "_overlap_forward_kernel", "_overlap_backward_kernel",
+            "_lse_kernel", "_grad_kernel"}
 
 
-def test_lse_kernels_compile_for_sm90_within_shared_memory():
-    # The interpreter runs the kernels' Python, not Triton's compiler: here the kernels are
-    # compiled ahead of time for sm_90 (H100 / H200) with the tiles the launchers pick, at the
-    # narrowest and the widest embeddings, and must fit the 99 KB of shared memory of the
-    # smallest GPUs (sm_86 / sm_89); the bfloat16 tiles must use the tensor cores (wgmma).
-    # Compilation only: nothing runs on a GPU here.
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", [90, 80])
+def test_every_triton_launch_compiles_for_a_gpu(arch):
+    # The interpreter runs the kernels' Python, never Triton's compiler. tests/_triton_aot.py
+    # runs every launcher on meta tensors (the GPU benchmark's sizes and small ones, every
+    # dtype and flag the accelerators pass), records the launches and compiles each for
+    # sm_90 (H100 / H200) and sm_80 (A100) without a GPU: each must compile, fit the 99 KB
+    # of shared memory of the smallest GPUs (sm_86 / sm_89), and the 16-bit contrastive
+    # tiles must take the tensor cores (wgmma on sm_90). Compilation only: nothing runs.
+    if torch.cuda.is_available():
+        pytest.skip("with a GPU the other tests compile and run every kernel on it")
     pytest.importorskip("triton.backends.nvidia")
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
-    out = subprocess.run([sys.executable, "-c", _COMPILE_FOR_SM90], capture_output=True,
-                         text=True, env=env, timeout=300)
+    script = os.path.join(os.path.dirname(__file__), "_triton_aot.py")
+    out = subprocess.run([sys.executable, script, str(arch)], capture_output=True, text=True,
+                         env=env, timeout=600)
     if out.returncode != 0 and "ptxas" in out.stderr.lower() and "not found" in out.stderr.lower():
         pytest.skip("Triton's bundled ptxas is not available here")
     assert out.returncode == 0, out.stderr[-3000:]
-    rows = [line.split() for line in out.stdout.strip().splitlines()]
-    assert len(rows) == 8
-    for dtype, block_d, kernel, shared, wgmma in rows:
-        assert int(shared) <= 99 * 1024, f"{kernel} {dtype} d={block_d}: {shared} bytes"
-        assert (wgmma == "True") == (dtype == "bf16"), f"{kernel} {dtype}: tensor cores?"
+    *lines, last = out.stdout.strip().splitlines()
+    rows = [line.split() for line in lines]
+    assert last == f"compiled {len(rows)}" and len(rows) >= 60
+    assert {row[0] for row in rows} == _KERNELS
+    for kernel, pointers, flags, warps, shared, wgmma in rows:
+        where = f"{kernel} ({pointers}; {flags}; {warps} warps)"
+        assert int(shared) <= 99 * 1024, f"{where}: {shared} bytes of shared memory"
+        tensor_cores = kernel in ("_lse_kernel", "_grad_kernel") and \
+            pointers.split(",")[0] in ("bf16", "fp16")
+        assert (wgmma == "True") == (tensor_cores and arch == 90), f"{where}: tensor cores?"
