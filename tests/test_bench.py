@@ -71,6 +71,43 @@ def test_gpu_report_renders_syncs_and_verdicts():
     assert row.endswith(" 0 |")
 
 
+_TINY = {
+    "linear_cross_entropy": {"n": 33, "d": 16, "v": 101, "dtype": "bfloat16"},
+    "cross_entropy": {"n": 9, "c": 50, "dtype": "bfloat16"},
+    "softmax_focal": {"n": 9, "c": 50},
+    "dice": {"b": 2, "c": 3, "spatial": (5, 6, 7)},
+    "nt_xent": {"n": 12, "d": 8},
+}
+
+
+@pytest.mark.parametrize("name", sorted(_TINY))
+def test_every_gpu_side_runs_its_code_on_the_cpu(name, monkeypatch):
+    # Without a GPU, each side's code (input builders, losskit's calls, the peers' call
+    # signatures where the peer is installed) runs once at a tiny size on the CPU and gives
+    # finite gradients; a peer that is missing here must say so (NotAvailable), not crash.
+    # torch.compile sides are left out (minutes of inductor), and so are peers whose
+    # kernels need a GPU.
+    table = run.case_table("cuda")  # imports the runner's modules (cases, cases_gpu)
+    cases, cases_gpu = sys.modules["cases"], sys.modules["cases_gpu"]
+    COMPILED, NotAvailable = cases.COMPILED, cases.NotAvailable
+    monkeypatch.setattr(cases_gpu, "DEVICE", "cpu")
+    case = table[name]
+    assert set(_TINY) == set(table)
+    ran = []
+    for side, build in case.sides.items():
+        if side == COMPILED or side.startswith(("Liger", "cut-cross")):
+            continue
+        try:
+            step = build(_TINY[name])
+        except NotAvailable:
+            continue
+        step()
+        grads = [t.grad for t in step.leaves]
+        assert grads and all(g is not None and torch.isfinite(g).all() for g in grads), side
+        ran.append(side)
+    assert "losskit" in ran and len(ran) >= 2, ran
+
+
 def test_list_of_gpu_cases_needs_no_gpu(capsys):
     assert run.main(["--device", "cuda", "--list"]) == 0
     assert "Liger-Kernel fused linear CE" in capsys.readouterr().out

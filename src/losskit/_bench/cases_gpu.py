@@ -18,12 +18,17 @@ except ImportError:  # imported as losskit._bench.cases_gpu
     from .cases import COMPILED, Case, NotAvailable, _fwd_bwd, lk
 
 
+#: Where the cases build their tensors: the current CUDA device. Tests set "cpu" to run
+#: every side's code at tiny sizes without a GPU (tests/test_bench.py).
+DEVICE = "cuda"
+
+
 def _dtype(size) -> torch.dtype:
     return getattr(torch, size.get("dtype", "float32"))
 
 
 def _gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator(device="cuda").manual_seed(seed)
+    return torch.Generator(device=DEVICE).manual_seed(seed)
 
 
 def compiled_definition(name: str, inputs, **kwargs):
@@ -60,9 +65,9 @@ def _loss_only(out):
 def _lce_inputs(size):
     g, dt = _gen(), _dtype(size)
     n, d, v = size["n"], size["d"], size["v"]
-    h = torch.randn(n, d, device="cuda", generator=g).to(dt).requires_grad_(True)
-    w = (torch.randn(v, d, device="cuda", generator=g) * d ** -0.5).to(dt).requires_grad_(True)
-    t = torch.randint(0, v, (n,), device="cuda", generator=g)
+    h = torch.randn(n, d, device=DEVICE, generator=g).to(dt).requires_grad_(True)
+    w = (torch.randn(v, d, device=DEVICE, generator=g) * d ** -0.5).to(dt).requires_grad_(True)
+    t = torch.randint(0, v, (n,), device=DEVICE, generator=g)
     return h, w, t
 
 
@@ -112,8 +117,8 @@ LARGE_VOCAB = [
 
 def _logits(size):
     g, dt = _gen(), _dtype(size)
-    x = (torch.randn(size["n"], size["c"], device="cuda", generator=g) * 2).to(dt)
-    t = torch.randint(0, size["c"], (size["n"],), device="cuda", generator=g)
+    x = (torch.randn(size["n"], size["c"], device=DEVICE, generator=g) * 2).to(dt)
+    t = torch.randint(0, size["c"], (size["n"],), device=DEVICE, generator=g)
     return x.requires_grad_(True), t
 
 
@@ -167,8 +172,8 @@ CLASSIFICATION = [
 
 def _seg_inputs(size):
     g = _gen()
-    x = torch.randn(size["b"], size["c"], *size["spatial"], device="cuda", generator=g)
-    t = torch.randint(0, size["c"], (size["b"], *size["spatial"]), device="cuda", generator=g)
+    x = torch.randn(size["b"], size["c"], *size["spatial"], device=DEVICE, generator=g)
+    t = torch.randint(0, size["c"], (size["b"], *size["spatial"]), device=DEVICE, generator=g)
     return x.requires_grad_(True), t
 
 
@@ -203,8 +208,8 @@ _TAU = 0.1
 
 def _views(size):
     g = _gen()
-    za = torch.randn(size["n"], size["d"], device="cuda", generator=g).requires_grad_(True)
-    zb = torch.randn(size["n"], size["d"], device="cuda", generator=g).requires_grad_(True)
+    za = torch.randn(size["n"], size["d"], device=DEVICE, generator=g).requires_grad_(True)
+    zb = torch.randn(size["n"], size["d"], device=DEVICE, generator=g).requires_grad_(True)
     return za, zb
 
 
@@ -217,8 +222,8 @@ def _ntx_ours(size):
 def _ntx_plain(size):
     za, zb = _views(size)
     n = size["n"]
-    eye = torch.eye(2 * n, dtype=torch.bool, device="cuda")
-    target = torch.cat([torch.arange(n, 2 * n, device="cuda"), torch.arange(n, device="cuda")])
+    eye = torch.eye(2 * n, dtype=torch.bool, device=DEVICE)
+    target = torch.cat([torch.arange(n, 2 * n, device=DEVICE), torch.arange(n, device=DEVICE)])
 
     def loss():
         z = F.normalize(torch.cat([za, zb]), dim=1)
