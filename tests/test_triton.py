@@ -61,10 +61,13 @@ TOKENS, DIM, VOCAB = 11, 6, 150  # token blocks of 6 rows: 6 + 5
 
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch):
-    """Column blocks of 64 and token blocks of 6 rows, and a count of kernel launches."""
+    """Column blocks of 64, token blocks of 6 rows, weight-gradient blocks of 7 vocabulary
+    rows, and a count of kernel launches."""
     monkeypatch.setattr(_triton_rows, "MAX_BLOCK", 64)
     monkeypatch.setattr(linear_xent, "BLOCK_BYTES", 6 * VOCAB * 2)
     monkeypatch.setattr(triton_xent, "GPU_BLOCK_BYTES", 6 * VOCAB * 2)
+    # 16-bit weight gradients accumulate in float32 blocks of 7 vocabulary rows (ragged)
+    monkeypatch.setattr(triton_xent, "GRAD_W_BLOCK_BYTES", 7 * DIM * 4)
     calls = []
     real = _triton_rows.launch_rows
 

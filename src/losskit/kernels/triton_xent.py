@@ -64,6 +64,13 @@ MIN_CLASSES = 4096
 #: Liger-Kernel's block at D = 4096, V = 128256 in bfloat16: 256 rows).
 GPU_BLOCK_BYTES = 64 << 20
 
+#: Upper bound on the bytes of one float32 block of the weight gradient's accumulator, for
+#: 16-bit weights. Split by vocabulary rows, each block is rounded to the weight's dtype
+#: and freed in turn, so the float32 accumulator and the 16-bit gradient never both exist
+#: whole: at V = 128256, D = 4096 the step's peak holds 2 GiB + one 128 MiB block where a
+#: single accumulator would hold 3 GiB while rounding. Tests lower it.
+GRAD_W_BLOCK_BYTES = 256 << 20
+
 _DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 _INDEX_DTYPES = (torch.int64, torch.int32)
 
@@ -254,7 +261,13 @@ def walk_linear(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     want = need_h or need_w or need_b
     losses = torch.empty(n, dtype=torch.float32, device=dev)
     grad_h = torch.empty_like(hidden) if need_h else None
-    grad_w = torch.zeros(weight.shape, dtype=torch.float32, device=dev) if need_w else None
+    # dW in float32 blocks of vocabulary rows (one block for float32 weights).
+    d = weight.shape[1]
+    block_v = (v if weight.dtype == torch.float32
+               else max(1, GRAD_W_BLOCK_BYTES // max(4 * d, 1)))
+    bounds = [(lo, min(lo + block_v, v)) for lo in range(0, v, block_v)] if need_w else []
+    grad_w_blocks = [torch.zeros(hi - lo, d, dtype=torch.float32, device=dev)
+                     for lo, hi in bounds]
     grad_b = torch.zeros(v, dtype=torch.float32, device=dev) if need_b else None
     cw = None if class_weight is None else class_weight.to(torch.float32).contiguous()
     if want and not isinstance(row_scale, torch.Tensor):
@@ -281,12 +294,20 @@ def walk_linear(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
             continue
         if need_h:
             torch.mm(z, weight, out=grad_h[start:stop])
-        if need_w:
-            _accumulate(grad_w, z.t(), h)
+        for (lo, hi), block in zip(bounds, grad_w_blocks):
+            _accumulate(block, z[:, lo:hi].t(), h)
         if need_b:
             grad_b += z.sum(0, dtype=torch.float32)
-    # Round the float32 accumulators once, and free them before backward.
-    grad_w = None if grad_w is None else grad_w.to(weight.dtype)
+    # Round the float32 accumulators once, and free them before backward: block by block
+    # (each float32 block is released as soon as its 16-bit copy exists).
+    grad_w = None
+    if need_w:
+        parts = []
+        while grad_w_blocks:
+            parts.append(grad_w_blocks.pop(0).to(weight.dtype))
+        grad_w = (parts[0] if len(parts) == 1
+                  else torch.cat(parts) if parts else torch.zeros_like(weight))
+        del parts
     grad_b = None if grad_b is None else grad_b.to(bias.dtype)
     return losses, grad_h, grad_w, grad_b
 
