@@ -7,8 +7,10 @@
 #   bash benchmarks/gpu_check.sh [--quick] [--with-compile] [--out OUT_DIR] [WHEEL_DIR]
 #
 #   WHEEL_DIR       wheels of what that python lacks (peers and pytest), installed with
-#                   `pip install --no-index --no-deps --target OUT_DIR/peers`; a missing
-#                   wheel is reported and its side or stage is skipped
+#                   `pip install --no-index --no-deps --target OUT_DIR/peers`; a module the
+#                   python already imports is used as it is; a missing wheel is reported
+#                   and its side or stage is skipped. With pytest-xdist there, the tests run
+#                   in 8 processes (most of their time is Triton compiling each variant)
 #   --quick         small benchmark sizes (default: the sizes of the issue's targets)
 #   --with-compile  also time torch.compile of each definition (20-60 s of compilation
 #                   per case; over the 8-minute budget at full sizes)
@@ -38,10 +40,10 @@ QUICK=0
 WITH_COMPILE=0
 OUT_DIR="gpu-check-out"
 WHEEL_DIR=""
-TEST_SECONDS=270
-BENCH_SECONDS=180
+TEST_SECONDS=210
+BENCH_SECONDS=240
 
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -105,10 +107,16 @@ limit() {  # limit SECONDS CMD...: run with a time limit where coreutils' timeou
     if command -v timeout >/dev/null 2>&1; then timeout "$seconds" "$@"; else "$@"; fi
 }
 
-# Peers and pytest from the wheel folder (nothing from the network).
+# Peers and pytest from the wheel folder (nothing from the network); what the python
+# already imports is used as it is (a second pytest beside the installed one could break
+# its plugins).
 if [ -n "$WHEEL_DIR" ]; then
     for dist in liger_kernel cut_cross_entropy monai pytest pluggy iniconfig packaging \
                 pygments exceptiongroup tomli; do
+        if "$PYTHON" -c "import $dist" >/dev/null 2>&1; then
+            note "wheel: $dist already importable here: not installed"
+            continue
+        fi
         found=""
         for wheel in "$WHEEL_DIR"/"$dist"-*.whl; do
             [ -e "$wheel" ] && found="$wheel"
@@ -134,9 +142,13 @@ fi
 # Tests on the GPU.
 TEST_STATUS=0
 if "$PYTHON" -c "import pytest" >/dev/null 2>&1; then
+    # Most of the tests' time is Triton compiling each kernel variant once: with
+    # pytest-xdist, 8 processes share the GPU (and Triton's cache).
+    PARALLEL=()
+    "$PYTHON" -c "import xdist" >/dev/null 2>&1 && PARALLEL=(-n 8)
     limit "$TEST_SECONDS" "$PYTHON" -m pytest -q -p no:cacheprovider -o addopts="" \
-        tests/test_cuda.py tests/test_triton.py --junitxml="$OUT_DIR/tests.xml" \
-        >"$OUT_DIR/tests.log" 2>&1
+        ${PARALLEL[@]+"${PARALLEL[@]}"} tests/test_cuda.py tests/test_triton.py \
+        --junitxml="$OUT_DIR/tests.xml" >"$OUT_DIR/tests.log" 2>&1
     TEST_STATUS=$?
     tail -n 3 "$OUT_DIR/tests.log"
     [ "$TEST_STATUS" -eq 124 ] && note "tests: stopped after ${TEST_SECONDS} s"
@@ -152,7 +164,7 @@ BENCH_ARGS=(--device cuda --reps 5 --budget 5 --timeout 150 --json "$OUT_DIR/ben
 [ "$WITH_COMPILE" -eq 0 ] && BENCH_ARGS+=(--no-compile)
 limit "$BENCH_SECONDS" "$PYTHON" benchmarks/run.py "${BENCH_ARGS[@]}" >"$OUT_DIR/bench.log" 2>&1
 BENCH_STATUS=$?
-[ "$BENCH_STATUS" -eq 124 ] && note "benchmark: stopped after ${BENCH_SECONDS} s (bench.log has the sides that ran)"
+[ "$BENCH_STATUS" -eq 124 ] && note "benchmark: stopped after ${BENCH_SECONDS} s (the report keeps the cases that finished; bench.log has every side that ran)"
 
 # One table.
 "$PYTHON" - "$OUT_DIR" "$(( $(date +%s) - START ))" <<'EOF'

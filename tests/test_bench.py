@@ -152,3 +152,100 @@ def test_gpu_check_without_a_gpu_says_so_and_stops(tmp_path):
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
     assert "no usable GPU" in proc.stderr and "no CUDA device" in proc.stderr
     assert not out.exists()  # nothing installed or written before the GPU check
+
+
+_FAKE_TORCH = """
+__version__ = "0.0-standin"
+class version:
+    cuda = "0.0"
+class cuda:
+    @staticmethod
+    def is_available():
+        return True
+    @staticmethod
+    def get_device_name():
+        return "Stand-in GPU"
+"""
+
+_FAKE_RUN = """
+import json, sys
+args = sys.argv[1:]
+assert args[:2] == ["--device", "cuda"] and "--no-compile" in args, args
+ok = {"status": "ok", "seconds": 0.004, "peak_mib": 100.0, "syncs": 0}
+report = {"facts": {}, "quick": "--quick" in args, "device": "cuda", "results": [
+    {"case": "nt_xent", "size": "n=16384, d=256", "what": "forward + backward",
+     "targets": {"plain": [None, 0.2]},
+     "sides": {"losskit": ok, "plain": dict(ok, seconds=0.008, peak_mib=1000.0)}},
+    {"case": "dice", "size": "b=2", "what": "forward + backward",
+     "targets": {"MONAI": [0.5, 0.5]},
+     "sides": {"losskit": ok, "MONAI": {"status": "not available", "reason": "no monai"}}}]}
+with open(args[args.index("--json") + 1], "w") as f:
+    json.dump(report, f)
+"""
+
+_FAKE_TESTS = """
+import liger_kernel
+
+def test_passes():
+    assert liger_kernel.MARK == 1
+
+def test_fails():
+    assert False
+"""
+
+
+@bash
+def test_gpu_check_end_to_end_with_a_stand_in_gpu(tmp_path):
+    # The script's whole pipeline, with a stand-in for what needs a GPU: a torch module that
+    # reports one, a benchmark that writes a fixed report, two test modules (one test
+    # fails). Peers come from a wheel folder: a wheel of a module this python lacks is
+    # installed with pip --target and importable by the tests; one it already has (pytest)
+    # is left alone. The table has the GPU, the tests per file with the failure named,
+    # each benchmark row with its verdict, and the exit status is 1 (a test failed).
+    import shutil
+    import zipfile
+
+    root = tmp_path / "repo"
+    (root / "benchmarks").mkdir(parents=True)
+    (root / "src" / "losskit").mkdir(parents=True)
+    (root / "tests").mkdir()
+    shutil.copy(SCRIPT, root / "benchmarks" / "gpu_check.sh")
+    (root / "benchmarks" / "run.py").write_text(_FAKE_RUN)
+    (root / "tests" / "test_cuda.py").write_text(_FAKE_TESTS)
+    (root / "tests" / "test_triton.py").write_text("def test_ok():\n    pass\n")
+    fake = tmp_path / "standin"
+    (fake / "torch").mkdir(parents=True)
+    (fake / "torch" / "__init__.py").write_text(_FAKE_TORCH)
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nPYTHONPATH={fake}${{PYTHONPATH:+:$PYTHONPATH}} "
+                      f"exec {sys.executable} \"$@\"\n")
+    python.chmod(0o755)
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "liger_kernel-0.0.1-py3-none-any.whl", "w") as whl:
+        whl.writestr("liger_kernel/__init__.py", "MARK = 1\n")
+        info = "liger_kernel-0.0.1.dist-info"
+        whl.writestr(f"{info}/METADATA",
+                     "Metadata-Version: 2.1\nName: liger_kernel\nVersion: 0.0.1\n")
+        whl.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\n"
+                                      "Root-Is-Purelib: true\nTag: py3-none-any\n")
+        whl.writestr(f"{info}/RECORD", "")
+    shutil.copy(wheels / "liger_kernel-0.0.1-py3-none-any.whl",
+                wheels / "pytest-0.0.1-py3-none-any.whl")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    env["PYTHON"] = str(python)
+    proc = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--out", "out", str(wheels)],
+                          cwd=root, capture_output=True, text=True, env=env, timeout=300)
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    assert "GPU: Stand-in GPU (torch 0.0-standin, CUDA 0.0)" in out
+    assert "wheel: installed liger_kernel-0.0.1-py3-none-any.whl" in out
+    assert "wheel: pytest already importable here: not installed" in out
+    assert "| tests " in out and "test_cuda.py" in out and "1 FAILED, 1 passed" in out
+    assert "test_fails" in out and "FAILED" in out
+    row = next(line for line in out.splitlines() if line.startswith("| nt_xent"))
+    assert "time 0.50x" in row and "memory 0.10x" in row and "memory<=0.2 met" in row
+    assert "losskit syncs 0" in row
+    dice = next(line for line in out.splitlines() if line.startswith("| dice"))
+    assert "not available" in dice
+    assert (root / "out" / "tests.xml").exists() and (root / "out" / "notes.txt").exists()

@@ -320,14 +320,23 @@ def run(args) -> dict:
             print(f"{name:32s} {side:42s} {shown}", flush=True)
         results.append({"case": name, "size": _fmt_size(size), "what": case.what,
                         "sides": sides, "targets": case.targets})
-    report = {"facts": facts, "quick": bool(args.quick), "device": args.device,
-              "results": results}
+        # Written after every case: a run stopped by a time limit keeps what it measured.
+        _write(_assemble(facts, args, results), args, final=name == names[-1])
+    return _assemble(facts, args, results)
+
+
+def _assemble(facts: dict, args, results: list) -> dict:
+    return {"facts": facts, "quick": bool(args.quick), "device": args.device,
+            "results": results}
+
+
+def _write(rep: dict, args, *, final: bool) -> None:
     if args.out:
-        Path(args.out).write_text(render(report), encoding="utf-8")
-        print(f"wrote {args.out}")
+        Path(args.out).write_text(render(rep), encoding="utf-8")
+        if final:
+            print(f"wrote {args.out}")
     if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1), encoding="utf-8")
-    return report
+        Path(args.json).write_text(json.dumps(rep, indent=1), encoding="utf-8")
 
 
 def render(report: dict) -> str:
