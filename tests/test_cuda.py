@@ -106,16 +106,19 @@ def test_loss_runs_on_cuda_without_syncs(name):
             pytest.xfail(_TORCH_SYNCS[name])
 
 
-@pytest.mark.parametrize("lengths_on", ["cpu", "cuda"])
+@pytest.mark.parametrize("lengths_as", ["cpu", "cuda", "list"])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_ctc_takes_lengths_on_the_host_beside_cuda_log_probs(lengths_on, reduction):
-    # torch's documented form: log_probs on the GPU, lengths as CPU tensors.
+def test_ctc_takes_lengths_on_the_host_beside_cuda_log_probs(lengths_as, reduction):
+    # torch's documented form: log_probs on the GPU, lengths as CPU tensors (or lists).
     info = losskit.info("ctc")
     log_probs, targets, il, tl = example(info, n=6, seed=1)
     want = info.fn(log_probs, targets, il, tl, reduction=reduction)
-    device = DEVICE if lengths_on == "cuda" else "cpu"
-    got = info.fn(log_probs.to(DEVICE), targets.to(DEVICE), il.to(device), tl.to(device),
-                  reduction=reduction)
+    if lengths_as == "list":
+        il, tl = il.tolist(), tl.tolist()
+    else:
+        device = DEVICE if lengths_as == "cuda" else "cpu"
+        il, tl = il.to(device), tl.to(device)
+    got = info.fn(log_probs.to(DEVICE), targets.to(DEVICE), il, tl, reduction=reduction)
     assert got.device == DEVICE
     torch.testing.assert_close(got.cpu(), want.detach(), rtol=1e-6, atol=1e-8)
 

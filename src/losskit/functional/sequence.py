@@ -33,10 +33,11 @@ __all__ = ["ctc", "sequence_cross_entropy"]
 # --- CTC -------------------------------------------------------------------------------------
 
 
-def _lengths(name: str, lengths: torch.Tensor | Sequence[int], batch: int,
-             device: torch.device) -> torch.Tensor:
+def _lengths(name: str, lengths: torch.Tensor | Sequence[int], batch: int) -> torch.Tensor:
     if not isinstance(lengths, torch.Tensor):
-        lengths = torch.as_tensor(lengths, dtype=torch.long, device=device)
+        # Python integers stay on the host: torch's CTC kernel reads the lengths there
+        # (on CUDA a device copy would only be copied back).
+        lengths = torch.as_tensor(lengths, dtype=torch.long)
     check_integer(name, lengths)
     if lengths.shape != (batch,):
         raise LossInputError(f"{name} must have shape [N] = ({batch},), got "
@@ -218,8 +219,8 @@ def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Ten
     if targets.dim() == 2 and targets.shape[0] != batch:
         raise LossInputError(f"padded targets must have shape [N, S] with N = {batch}, got "
                              f"{tuple(targets.shape)}")
-    input_lengths = _lengths("input_lengths", input_lengths, batch, log_probs.device)
-    target_lengths = _lengths("target_lengths", target_lengths, batch, log_probs.device)
+    input_lengths = _lengths("input_lengths", input_lengths, batch)
+    target_lengths = _lengths("target_lengths", target_lengths, batch)
     if not 0 <= blank < classes:
         raise LossInputError(f"blank must be a class index in 0..{classes - 1}, got {blank}")
     check_broadcastable("weight", weight, torch.Size([batch]))
@@ -249,7 +250,7 @@ def _unbatched_ctc(log_probs: torch.Tensor, targets: torch.Tensor,
 
     def one(name: str, value: torch.Tensor | int) -> torch.Tensor:
         if not isinstance(value, torch.Tensor):
-            value = torch.as_tensor(value, dtype=torch.long, device=log_probs.device)
+            value = torch.as_tensor(value, dtype=torch.long)  # on the host, as above
         if value.numel() != 1:
             raise LossInputError(f"{name} of an unbatched [T, C] input must be one integer "
                                  f"(a 0-dim tensor or an int), got shape {tuple(value.shape)}")
