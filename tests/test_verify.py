@@ -473,6 +473,11 @@ def host_index_mse(input, target):
     return ((input[keep] - target[keep]) ** 2).mean()
 
 
+def list_index_mse(input, target):
+    keep = [0, 1]  # a Python list: advanced indexing copies it to the device
+    return ((input[keep] - target[keep]) ** 2).mean()
+
+
 def device_fill_mse(input, target):
     half = torch.full((), 0.5, dtype=input.dtype, device=input.device)
     keep = torch.arange(input.shape[0], device=input.device)
@@ -483,6 +488,7 @@ def device_fill_mse(input, target):
     (host_scalar_mse, "tensor() copies host data to meta"),
     (host_tensor_moved_mse, "Tensor.to() moves a CPU tensor to meta"),
     (host_index_mse, "__getitem__ with a CPU index tensor on meta"),
+    (list_index_mse, "__getitem__ with a Python list index (copied to meta)"),
 ])
 def test_host_device_copies_are_caught_by_meta(loss, what):
     # On meta tensors nothing is read, but these copies would block on every CUDA call;

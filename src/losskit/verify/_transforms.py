@@ -38,8 +38,8 @@ from .._core.validate import LossInputError, value_checks
 from ._outcome import Failed, Skipped
 from ._subject import Args, Subject
 
-__all__ = ["COMPILE_BACKEND", "HostTransfers", "compiled", "double_backward", "learnable", "meta",
-           "nan_propagation", "vmap"]
+__all__ = ["COMPILE_BACKEND", "HostTransfers", "compiled", "double_backward", "learnable",
+           "meta", "nan_propagation", "vmap"]
 
 #: Backend of the ``compile`` check: inductor is what users run; tests may pick "aot_eager".
 COMPILE_BACKEND = "inductor"
@@ -93,6 +93,14 @@ def _tensors(obj: object) -> list[torch.Tensor]:
     return []
 
 
+def _has_list(index: object) -> bool:
+    """Whether an index holds a Python list (advanced indexing: a host tensor made and
+    copied to the device); a tuple is the container of a multi-axis index."""
+    if isinstance(index, list):
+        return True
+    return isinstance(index, tuple) and any(isinstance(i, list) for i in index)
+
+
 class HostTransfers(TorchFunctionMode):
     """Records the host-device copies made inside the block, on any device but the CPU.
 
@@ -140,6 +148,9 @@ class HostTransfers(TorchFunctionMode):
             rest = list(args[1:]) + list(kwargs.values())
             if any(t.dim() > 0 and t.device.type == "cpu" for t in _tensors(rest)):
                 return f"{name} with a CPU index tensor on {out.device.type}"
+            if func in (torch.Tensor.__getitem__, torch.Tensor.__setitem__) and len(args) > 1 \
+                    and _has_list(args[1]):
+                return f"{name} with a Python list index (copied to {out.device.type})"
         return None
 
     @staticmethod
