@@ -188,6 +188,26 @@ def _distill(n, d, dt, v, **kw):
     return make
 
 
+def _ctc(frames, n, c, s, *, concatenated=False, blank=0, impossible=False, **kw):
+    """Time-first log-probabilities [frames, n, c] and label sequences without ``blank``:
+    one empty target, one input shorter than ``frames`` and, with ``impossible``, one
+    target whose repeated labels do not fit its input (an infinite loss, 0 with
+    zero_infinity)."""
+    def make(dtype, g):
+        lp = torch.log_softmax(_randn(g, frames, n, c, scale=2, dtype=dtype), 2)
+        labels = torch.randint(1, c, (n, s), generator=g)
+        labels = torch.where(labels == blank, 0, labels)  # never the blank
+        tl = torch.randint(1, s + 1, (n,), generator=g)
+        il = torch.full((n,), frames)
+        tl[1], il[2] = 0, frames - 3
+        if impossible:
+            labels[3] = labels[3, 0]  # all repeats: needs 2 s - 1 frames
+            tl[3], il[3] = s, 2 * s - 2
+        targets = torch.cat([labels[i, :tl[i]] for i in range(n)]) if concatenated else labels
+        return (lp, targets, il, tl), dict(kw, blank=blank)
+    return make
+
+
 BIG = MIN_NUMEL + 17  # above the native elementwise threshold, not a block multiple
 SMALL = 37
 ROWS = NATIVE_MIN_NUMEL // 33 + 5  # [ROWS, 33] logits: above the native row threshold
@@ -268,6 +288,13 @@ CASES: dict[str, list[Case]] = {
         Case("big-sigmoid-simple-batch", _segmentation(*SEG_BIG, activation="sigmoid",
                                                        weight_type="simple", batch=True)),
     ],
+    # torch's kernel with the definition's gradient (its exp(log_probs) term removed),
+    # and the definition's second derivatives under create_graph.
+    "ctc": [
+        Case("padded-impossible", _ctc(13, 6, 7, 5, impossible=True)),
+        Case("concatenated-blank3", _ctc(11, 5, 6, 4, concatenated=True, blank=3,
+                                         zero_infinity=False)),
+    ],
     "coral": [
         Case("rows", _ranks(CORAL_ROWS, 7)),
         Case("rows-importance", _ranks(CORAL_ROWS, 7, importance_weights=True)),
@@ -316,11 +343,15 @@ def _run(fn, args, kwargs, grad, reduction, upstream_seed, second):
     g = torch.Generator().manual_seed(upstream_seed)
     up = _rand(g, *out.shape, dtype=out.dtype) + 0.5
     inputs = [leaves[i] for i in grad]
-    grads = torch.autograd.grad(out, inputs, up, create_graph=second)
+    # The accelerator's own backward first (create_graph=True would take the definition's
+    # path in accelerators that differentiate it for higher derivatives), then, with
+    # ``second``, a create_graph pass for a Hessian-vector product.
+    grads = torch.autograd.grad(out, inputs, up, retain_graph=second)
     hvp = None
     if second:
+        graded = torch.autograd.grad(out, inputs, up, create_graph=True)
         vs = [_randn(g, *x.shape, dtype=x.dtype) for x in inputs]
-        dot = sum((gr * v).sum() for gr, v in zip(grads, vs))
+        dot = sum((gr * v).sum() for gr, v in zip(graded, vs))
         hvp = torch.autograd.grad(dot, inputs, allow_unused=True)
         hvp = [torch.zeros_like(x) if h is None else h for x, h in zip(inputs, hvp)]
     return out.detach(), [gr.detach() for gr in grads], hvp
@@ -378,7 +409,12 @@ def test_accelerator_matches_definition(acc, case, dtype):
 
         torch.testing.assert_close(fast[0], plain[0], rtol=rtol, atol=atol, msg=label("value"))
         for a, b in zip(fast[1], plain[1]):
-            torch.testing.assert_close(a, b, rtol=rtol, atol=atol, msg=label("gradient"))
+            # In float32 an entry far below the gradient's scale carries the rounding of
+            # the large ones (both sides sum in different orders): a floor relative to
+            # the scale, about 80 units in the last place of the largest entry.
+            floor = 1e-5 * float(b.abs().max()) if dtype == torch.float32 else 0.0
+            torch.testing.assert_close(a, b, rtol=rtol, atol=max(atol, floor),
+                                       msg=label("gradient"))
         if case.second:
             for a, b in zip(fast[2], plain[2]):
                 torch.testing.assert_close(a, b, rtol=rtol * 10, atol=atol * 10,

@@ -24,6 +24,8 @@ from .._core.validate import (
     check_reduction,
     readable,
 )
+from ..kernels import ctc as _torch_ctc  # noqa: F401  (registers torch's CTC kernel)
+from ..kernels import dispatch
 from . import _examples as ex
 from .classification import cross_entropy
 
@@ -114,6 +116,88 @@ def _check_ctc_values(targets: torch.Tensor, input_lengths: torch.Tensor,
         )
 
 
+def _log_add(*terms: torch.Tensor) -> torch.Tensor:
+    """``log(sum(exp(terms)))`` elementwise, with exact zero gradients where every term is
+    ``-inf`` (an unreachable lattice state), where ``torch.logaddexp`` gives NaN. The
+    shift is detached: the value does not depend on it, so every derivative is exact.
+    NaN propagates."""
+    stacked = torch.stack(terms)
+    shift = stacked.amax(0).detach()
+    shift = torch.where(torch.isfinite(shift), shift, 0.0)
+    total = torch.exp(stacked - shift).sum(0)
+    some = ~(total <= 0)  # NaN counts as some, so it propagates
+    return torch.where(some, shift + torch.log(torch.where(some, total, 1.0)),
+                       float("-inf"))
+
+
+def _padded_labels(targets: torch.Tensor, target_lengths: torch.Tensor,
+                   blank: int) -> torch.Tensor:
+    """``[N, S]`` labels with every position past a sample's length set to ``blank``.
+
+    Concatenated targets are spread into ``S = len(targets)`` columns (an upper bound
+    known from the shape: no length is read on the host)."""
+    if targets.dim() == 1:
+        width = targets.shape[0]
+        start = torch.cumsum(target_lengths, 0) - target_lengths
+        cols = torch.arange(width, device=targets.device)
+        index = (start[:, None] + cols[None, :]).clamp(max=max(width - 1, 0))
+        targets = targets[index] if width else targets.new_zeros(target_lengths.shape[0], 0)
+    cols = torch.arange(targets.shape[1], device=targets.device)
+    return torch.where(cols[None, :] < target_lengths[:, None], targets, blank)
+
+
+def _ctc_nll(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Tensor,
+             target_lengths: torch.Tensor, blank: int) -> torch.Tensor:
+    """Per-sample ``-log p(target | log_probs)`` by the forward algorithm (Graves et al.
+    2006, eq. 6-8) in log space, for every sample at once: one step per frame over the
+    ``2S + 1`` states of the blank-interleaved labels. A sample stops at its own input
+    length (its states are kept unchanged after it); states past its labels never feed
+    back. Plain torch, no tensor data read, differentiable to any order."""
+    frames, batch, _ = log_probs.shape
+    dev = log_probs.device
+    il = input_lengths.to(dev, non_blocking=True)
+    tl = target_lengths.to(dev, non_blocking=True)
+    labels = _padded_labels(targets.to(dev, non_blocking=True), tl, blank)  # [N, S]
+    width = 2 * labels.shape[1] + 1
+    blanks = torch.full_like(labels, blank)
+    ext = torch.cat([torch.stack([blanks, labels], 2).reshape(batch, -1),
+                     torch.full((batch, 1), blank, dtype=labels.dtype, device=dev)], 1)
+    # A label may be reached from two states back (skipping the blank) unless it repeats
+    # the previous label.
+    differs = torch.cat([torch.zeros_like(labels[:, :1], dtype=torch.bool),
+                         labels[:, 1:] != labels[:, :-1]], 1)
+    skip = torch.cat([torch.stack([torch.zeros_like(differs), differs], 2).reshape(batch, -1),
+                      torch.zeros(batch, 1, dtype=torch.bool, device=dev)], 1)
+    emit = log_probs.gather(2, ext.unsqueeze(0).expand(frames, batch, width))  # [T, N, 2S+1]
+    states = torch.arange(width, device=dev)
+    # Before the first frame: all mass on a virtual start at state 0, so that frame 0 can
+    # enter state 0 (blank) or 1 (first label); an empty input ends there.
+    alpha = torch.where(states == 0, 0.0, float("-inf")).to(log_probs.dtype).expand(batch, width)
+    for t in range(frames):
+        stay = alpha
+        step = F.pad(alpha, (1, 0), value=float("-inf"))[:, :width]
+        jump = torch.where(skip, F.pad(alpha, (2, 0), value=float("-inf"))[:, :width],
+                           float("-inf"))
+        moved = _log_add(stay, step, jump) + emit[t]
+        alpha = torch.where((il > t)[:, None], moved, alpha)
+    end = (2 * tl)[:, None]
+    last_blank = alpha.gather(1, end).squeeze(1)
+    last_label = alpha.gather(1, (end - 1).clamp(min=0)).squeeze(1)
+    last_label = torch.where(tl > 0, last_label, float("-inf"))
+    return -_log_add(last_blank, last_label)
+
+
+def _ctc_per_sample(log_probs: torch.Tensor, targets: torch.Tensor,
+                    input_lengths: torch.Tensor, target_lengths: torch.Tensor, *, blank: int,
+                    zero_infinity: bool) -> torch.Tensor:
+    """The definition's per-sample loss (0 for an impossible alignment with
+    ``zero_infinity``, with a zero gradient)."""
+    nll = _ctc_nll(log_probs, targets, input_lengths, target_lengths, blank)
+    if zero_infinity:
+        nll = torch.where(torch.isinf(nll), 0.0, nll)
+    return nll
+
+
 def _ctc_examples(n: int, seed: int, frames: int = 12, classes: int = 5,
                   width: int = 4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     g = ex.generator(seed)
@@ -127,8 +211,20 @@ def _ctc_examples(n: int, seed: int, frames: int = 12, classes: int = 5,
 def _ctc_reference(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Tensor,
                    target_lengths: torch.Tensor, *, blank: int = 0, zero_infinity: bool = True,
                    reduction: str = "mean") -> torch.Tensor:
-    return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank,
-                      reduction=reduction, zero_infinity=zero_infinity)
+    # torch's CTC kernel (an independent implementation). Its backward returns the gradient
+    # for softmax-normalized log-probabilities, exp(log_probs) - occupancy inside each
+    # input; the formula's own is -occupancy. A term of value exactly 0 (e - e.detach())
+    # removes the exp(log_probs) part, for the samples torch does not zero.
+    per = F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank,
+                     reduction="none", zero_infinity=zero_infinity)
+    possible = torch.isfinite(F.ctc_loss(log_probs.detach(), targets, input_lengths,
+                                         target_lengths, blank=blank, reduction="none"))
+    inside = torch.arange(log_probs.shape[0])[:, None] < input_lengths[None, :]
+    e = torch.exp(log_probs)
+    per = per - ((e - e.detach()) * (inside & possible)[:, :, None]).sum((0, 2))
+    if reduction == "mean":
+        return (per / target_lengths.clamp(min=1)).mean()
+    return per.sum() if reduction == "sum" else per
 
 
 @register_loss(
@@ -140,9 +236,12 @@ def _ctc_reference(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths
             "sequence summed over every frame alignment that collapses to it.",
     formula="L = -log sum_{pi : B(pi) = y} prod_t p_t(pi_t),  B = merge repeats then drop "
             "blanks; 'mean' divides each sample by its target length, then averages",
-    gradient="dL/dlogit_tc = p_tc - occupancy_tc (the posterior probability that frame t emits "
-             "c over all valid alignments), computed by the forward-backward algorithm; it is "
-             "the gradient through log_softmax, which is how log_probs must be produced.",
+    gradient="dL/dlog_probs_tc = -occupancy_tc (the posterior probability that frame t emits "
+             "c over all valid alignments, 0 after the sample's input length); through "
+             "log_softmax, dL/dlogit_tc = p_tc - occupancy_tc. torch's own CTC backward "
+             "returns exp(log_probs) - occupancy, the same through log_softmax but not for "
+             "log-probabilities used directly; losskit gives the formula's gradient on every "
+             "path.",
     when_to_use="Sequence outputs without frame-level alignment: speech recognition, "
                 "handwriting / OCR, keyword spotting, where the output is shorter than the "
                 "input and monotonic in it.",
@@ -153,7 +252,10 @@ def _ctc_reference(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths
              "returns inf. A target longer than its input (L > T: almost always swapped or "
              "mis-computed lengths) raises whatever zero_infinity says, where torch returns "
              "inf (0 with zero_infinity); the value checks run on CPU tensors in eager mode, "
-             "elsewhere torch's result comes through. Invalid lengths raise LossInputError "
+             "elsewhere the loss of such a sample is inf (0 with zero_infinity). On CUDA "
+             "torch's CTC kernel (the default path) copies the lengths to the host on every "
+             "call; LOSSKIT_KERNELS=plain runs the definition, which has no sync but takes "
+             "one step per frame. Invalid lengths raise LossInputError "
              "(a ValueError) where torch raises RuntimeError. Pass log_softmax outputs, not "
              "logits. The "
              "blank tends to dominate early (peaky behaviour) and CTC assumes frames are "
@@ -165,26 +267,18 @@ def _ctc_reference(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths
         "reduction_consistency": "as in torch, 'mean' divides each sample's loss by its "
                                  "target length before averaging, while 'none' gives the raw "
                                  "per-sample loss",
-        "gradcheck": "torch's CTC kernel returns exp(log_probs) - occupancy, the gradient for "
-                     "normalized log-probabilities; finite differences move log_probs off the "
-                     "simplex, where the two differ by exp(log_probs), a direction that "
-                     "log_softmax (or any normalizing map) removes. tests/test_sequence.py "
-                     "gradchecks through log_softmax",
-        "double_backward": "torch's CTC kernel has no derivative of its backward "
-                           "(aten::_ctc_loss_backward), so create_graph=True cannot go "
-                           "through it; a gradient penalty on a CTC model needs a "
-                           "differentiable CTC recursion",
-        "meta": "torch ships no meta (shape-only) kernel for CTC; on CUDA it runs torch's "
-                "kernel and losskit's value checks (which read the lengths) are skipped",
-        "compile": "torch's CTC operator has data-dependent output shapes, which "
-                   "torch.compile(fullgraph=True) cannot trace; it graph-breaks there "
-                   "without fullgraph",
     },
 )
 def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Tensor,
         target_lengths: torch.Tensor, *, blank: int = 0, zero_infinity: bool = True,
         weight: torch.Tensor | None = None, reduction: Reduction = "mean") -> torch.Tensor:
-    """CTC loss; torch's kernel with losskit's checks, float32 accumulation and empty batches.
+    """CTC loss: the forward algorithm, with torch's kernel as its accelerator.
+
+    The definition is the forward algorithm in log space in plain torch (one step per
+    frame, every sample at once): it reads no tensor data, runs on meta tensors and under
+    ``torch.compile`` / ``vmap``, and differentiates to any order. Where torch's fused
+    kernel can run (CPU and CUDA, float32 / float64, eager) it computes the same values,
+    with the definition's gradient (see :mod:`losskit.kernels.ctc`).
 
     Same values as :func:`torch.nn.functional.ctc_loss` (``"mean"`` divides each sample by
     its target length, then averages over the batch), except the default
@@ -229,8 +323,11 @@ def ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Ten
     x = upcast(log_probs)
     if batch == 0:
         return x.sum() * 0.0
-    loss = F.ctc_loss(x, targets, input_lengths, target_lengths, blank=blank,
-                      reduction="none", zero_infinity=zero_infinity)
+    loss = dispatch("ctc", x, targets, input_lengths, target_lengths, blank=blank,
+                    zero_infinity=zero_infinity, definition=_ctc_per_sample)
+    if loss is None:
+        loss = _ctc_per_sample(x, targets, input_lengths, target_lengths, blank=blank,
+                               zero_infinity=zero_infinity)
     if reduction == "mean":
         # Lengths may stay on the host beside CUDA log_probs (torch's documented form).
         loss = loss / target_lengths.clamp(min=1).to(loss.device, loss.dtype, non_blocking=True)
