@@ -66,8 +66,9 @@ def _value_and_grads(info, args):
 
 # Losses whose only path on CUDA is a torch kernel that synchronizes by itself.
 _TORCH_SYNCS = {
-    "ctc": "torch's CUDA CTC kernel (F.ctc_loss) copies input_lengths and target_lengths to "
-           "the host on every call",
+    "ctc": "torch's CUDA CTC kernel (F.ctc_loss, ctc's accelerator) copies input_lengths and "
+           "target_lengths to the host on every call; the definition has no sync "
+           "(test_ctc_definition_runs_on_cuda_without_syncs)",
 }
 
 # Losses whose definition still reads tensor data on every call (their meta check is
@@ -104,6 +105,19 @@ def test_loss_runs_on_cuda_without_syncs(name):
             if "synchroniz" not in str(exc):
                 raise
             pytest.xfail(_TORCH_SYNCS[name])
+
+
+def test_ctc_definition_runs_on_cuda_without_syncs():
+    # LOSSKIT_KERNELS=plain: the forward algorithm in plain torch, no host copy.
+    info = losskit.info("ctc")
+    cpu_args = example(info, n=6, seed=0)
+    with kernels.use("plain"):
+        cpu_out, cpu_grads = _value_and_grads(info, cpu_args)
+        with no_syncs():
+            out, grads = _value_and_grads(info, _to(cpu_args, DEVICE))
+    torch.testing.assert_close(out.cpu(), cpu_out.detach(), rtol=1e-6, atol=1e-8)
+    for g, c in zip(grads, cpu_grads):
+        torch.testing.assert_close(g.cpu(), c, rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("lengths_as", ["cpu", "cuda", "list"])
