@@ -97,6 +97,6 @@ def _ctc(log_probs: torch.Tensor, targets: torch.Tensor, input_lengths: torch.Te
     if not log_probs.requires_grad or not torch.is_grad_enabled():
         return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=blank,
                           reduction="none", zero_infinity=zero_infinity)
-    out: torch.Tensor = _TorchCTC.apply(log_probs, targets, input_lengths, target_lengths,
-                                        blank, zero_infinity, definition)
+    out: torch.Tensor = _TorchCTC.apply(  # type: ignore[no-untyped-call]
+        log_probs, targets, input_lengths, target_lengths, blank, zero_infinity, definition)
     return out
