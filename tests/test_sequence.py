@@ -46,7 +46,14 @@ def test_ctc_matches_torch_padded_and_concatenated(reduction):
     torch.testing.assert_close(F.ctc(lp, concatenated, il, tl, reduction=reduction), expected)
 
 
-def test_ctc_matches_brute_force_alignment_enumeration():
+@pytest.mark.parametrize("mode", ["auto", "plain"], ids=["torch-kernel", "definition"])
+def test_ctc_matches_brute_force_alignment_enumeration(mode):
+    # Both paths: torch's kernel (the accelerator) and the forward algorithm (definition).
+    with losskit.kernels.use(mode):
+        _brute_force_cases()
+
+
+def _brute_force_cases():
     g = torch.Generator().manual_seed(1)
     lp = torch.randn(5, 4, 3, generator=g, dtype=torch.float64).log_softmax(2)
     targets = torch.tensor([[1, 2, 0], [1, 1, 0], [2, 0, 0], [1, 2, 1]])
@@ -60,6 +67,52 @@ def test_ctc_matches_brute_force_alignment_enumeration():
                                              int(il[i]), blank=2) for i in range(4)])
     tl2 = torch.tensor([2, 2, 1, 2])
     torch.testing.assert_close(F.ctc(lp, t2, il, tl2, blank=2, reduction="none"), expected)
+
+
+def _ctc_gradient(lp, targets, il, tl, mode):
+    leaf = lp.detach().clone().requires_grad_(True)
+    with losskit.kernels.use(mode):
+        out = F.ctc(leaf, targets, il, tl, reduction="sum")
+    return out.detach(), torch.autograd.grad(out, leaf)[0]
+
+
+def test_ctc_gradient_is_minus_the_occupancy_on_every_path():
+    # d(-log p)/d log_probs[t, c] = -occupancy[t, c]: the occupancies of each frame inside a
+    # sample's input sum to 1 over the classes (every path emits one class per frame), and
+    # the frames after it get 0. torch's own backward returns exp(log_probs) - occupancy.
+    logits, targets, il, tl = _ctc_batch(seed=4)
+    lp = logits.log_softmax(2)
+    for mode in ("auto", "plain"):
+        _, grad = _ctc_gradient(lp, targets, il, tl, mode)
+        inside = torch.arange(lp.shape[0])[:, None] < il[None, :]
+        torch.testing.assert_close(grad.sum(2), -inside.double())
+        assert (grad <= 1e-12).all()
+
+
+def test_ctc_padding_values_beyond_the_lengths_are_never_read():
+    # Padding with -1 (not a class) past each target's length, as torch allows.
+    logits, targets, il, tl = _ctc_batch(seed=5)
+    lp = logits.log_softmax(2)
+    padded = torch.where(torch.arange(targets.shape[1])[None, :] < tl[:, None], targets, -1)
+    want = tF.ctc_loss(lp, targets, il, tl, reduction="sum", zero_infinity=True)
+    for mode in ("auto", "plain"):
+        value, grad = _ctc_gradient(lp, padded, il, tl, mode)
+        torch.testing.assert_close(value, want)
+        torch.testing.assert_close(grad, _ctc_gradient(lp, targets, il, tl, mode)[1])
+
+
+@pytest.mark.parametrize("lengths", [[0, 0, 0], [0, 1, 0]], ids=["no-labels", "one-label"])
+def test_ctc_concatenated_targets_of_zero_or_one_label(lengths):
+    # The definition spreads concatenated targets over len(targets) columns: 0 or 1 here.
+    g = torch.Generator().manual_seed(6)
+    lp = torch.randn(4, 3, 5, generator=g, dtype=torch.float64).log_softmax(2)
+    tl = torch.tensor(lengths)
+    targets = torch.tensor([3] * sum(lengths), dtype=torch.long)
+    il = torch.tensor([4, 3, 2])
+    want = tF.ctc_loss(lp, targets, il, tl, reduction="none")
+    for mode in ("auto", "plain"):
+        with losskit.kernels.use(mode):
+            torch.testing.assert_close(F.ctc(lp, targets, il, tl, reduction="none"), want)
 
 
 def test_ctc_gradient_through_log_softmax_is_exact():
