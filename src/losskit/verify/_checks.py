@@ -424,8 +424,9 @@ CHECKS: dict[str, Check] = {c.name: c for c in (
           "a known answer on a synthetic problem", _convergence),
     Check("properties", "every property a loss claims (nonnegative, bounded gradient, convex, "
           "handles imbalance, proper scoring, ...) must hold when measured", properties),
-    Check("meta", "a loss that reads tensor data syncs the GPU on every call and cannot be "
-          "traced; on meta tensors it has no data to read", _transforms.meta),
+    Check("meta", "a loss that reads tensor data or copies between the host and the device "
+          "syncs the GPU on every call; on meta tensors there is no data to read, and the "
+          "copies are recorded", _transforms.meta),
     Check("vmap", "per-sample gradients (torch.func.vmap of grad) must equal a loop over "
           "samples", _transforms.vmap),
     Check("double_backward", "gradient penalties and meta-learning differentiate the gradient; "
