@@ -8,7 +8,8 @@ kernels' Python with numpy: it never runs Triton's compiler, so a kernel can pas
 interpreter test and still fail to compile on a GPU (a loop-carried value that changes
 type, a block shape that is not a power of two, a tile too large for shared memory).
 Here the launchers run on ``meta`` tensors at the GPU benchmark's sizes and at small
-ones, with every flag combination the accelerators pass; each launch is recorded instead
+ones, in every float dtype, with each flag the accelerators pass (alone, and the options
+that combine, together); each launch is recorded instead
 of run, and each distinct one is compiled with Triton's own compiler for
 ``GPUTarget("cuda", ARCH, 32)`` (PTX and cubin through Triton's bundled ptxas). The
 interpreter-only ``UPCAST`` flag is off, as it is on a GPU: the bfloat16 and float16
