@@ -109,15 +109,19 @@ def _call(case: Case, args: tuple, **extra) -> tuple[torch.Tensor, list[torch.Te
     return loss.detach(), [leaves[i].grad for i in case.grads]
 
 
-def _rank_all_cases(rank, world, sizes, seed, names):
+def _rank_cases(rank, sizes, seed, names, **extra):
     out = {}
     for name in names:
         case = CASES[name]
         args = _full_inputs(case, sizes, seed)
         local = tuple(shard(a, sizes, rank) if i in case.sharded else a
                       for i, a in enumerate(args))
-        out[name] = _call(case, local, distributed=True)
+        out[name] = _call(case, local, **extra)
     return out
+
+
+def _rank_all_cases(rank, world, sizes, seed, names):
+    return _rank_cases(rank, sizes, seed, names, distributed=True)
 
 
 @pytest.mark.parametrize("sizes", [[4, 5], [3, 1, 4]], ids=["2ranks", "3ranks"])
@@ -159,14 +163,7 @@ _LOCAL = ("dice_batch", "dice_per_image", "generalized_dice_batch", "generalized
 
 
 def _rank_local(rank, world, sizes, seed, names):
-    out = {}
-    for name in names:
-        case = CASES[name]
-        args = _full_inputs(case, sizes, seed)
-        local = tuple(shard(a, sizes, rank) if i in case.sharded else a
-                      for i, a in enumerate(args))
-        out[name] = _call(case, local)  # distributed=False (the default)
-    return out
+    return _rank_cases(rank, sizes, seed, names)  # distributed=False (the default)
 
 
 def test_without_the_flag_each_rank_reduces_its_own_shard():

@@ -68,11 +68,6 @@ def _check_labels(name: str, labels: torch.Tensor, n: int) -> None:
                              f"got {tuple(labels.shape)}")
 
 
-def _as_tensor(value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A hyperparameter as a 0-dim tensor in the computation dtype (differentiably)."""
-    return as_scalar(value, like)
-
-
 def _normalized(x: torch.Tensor) -> torch.Tensor:
     return F.normalize(upcast(x), dim=1)
 
@@ -124,7 +119,7 @@ def _additive_angular_margin(cos: torch.Tensor, margin: float | torch.Tensor) ->
     ``cos(theta) - m sin(m)``, which keeps it decreasing in theta (the switch is at
     ``cos(theta) = cos(pi - m) = -cos(m)``).
     """
-    m = _as_tensor(margin, cos)
+    m = as_scalar(margin, cos)
     cos_m, sin_m = torch.cos(m), torch.sin(m)
     c = cos.clamp(-1.0, 1.0)
     sin_sq = (1.0 - c) * (1.0 + c)  # more accurate than 1 - c^2 near c = +-1

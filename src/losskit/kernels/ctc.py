@@ -9,7 +9,10 @@ is the definition's in value and gradient:
   sample's input (0 after it), the gradient for log-probabilities that a softmax
   normalizes; the definition's is ``-occupancy * g``. The two agree through
   ``log_softmax`` but not for log-probabilities used directly, so the ``exp(log_probs)``
-  term is subtracted (for the samples torch did not zero with ``zero_infinity``).
+  term is subtracted. torch runs without its own ``zero_infinity`` (its zeroed samples
+  could not be told from samples of probability 1): an impossible sample (infinite loss)
+  and a log-probability of ``-inf`` get the definition's zero gradient here, where
+  torch's backward gives NaN.
 * ``create_graph=True``: torch's backward has no derivative; the definition is
   differentiated instead (:func:`~losskit.kernels.differentiate_definition`).
 
