@@ -25,6 +25,7 @@ import torch
 
 import losskit
 from losskit import kernels
+from losskit.functional.adversarial import _r1_discriminator
 
 from .common import ALL_LOSSES, example, grad_tensors
 from .test_common import PENDING
@@ -56,6 +57,17 @@ def _to(args, device):
     return tuple(out)
 
 
+def _on_device(info, cpu_args):
+    """The example's arguments on DEVICE, as a user would have them there."""
+    if info.name == "r1_penalty":
+        # Its logits must stay linked to its inputs by the discriminator's graph, which a
+        # copy cuts: run the example's discriminator on the moved inputs (outside the
+        # no-sync block: its weight is a tensor built from a Python list).
+        x = cpu_args[1].detach().to(DEVICE).requires_grad_(True)
+        return _r1_discriminator(x), x
+    return _to(cpu_args, DEVICE)
+
+
 def _value_and_grads(info, args):
     out = info.fn(*args)
     leaves = grad_tensors(info, args)
@@ -84,7 +96,7 @@ def test_loss_runs_on_cuda_without_syncs(name):
     info = losskit.info(name)
     cpu_args = example(info, n=6, seed=0)
     cpu_out, cpu_grads = _value_and_grads(info, cpu_args)
-    cuda_args = _to(cpu_args, DEVICE)
+    cuda_args = _on_device(info, cpu_args)
     if name in _TORCH_SYNCS:
         out, grads = _value_and_grads(info, cuda_args)
     else:
