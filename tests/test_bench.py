@@ -249,3 +249,16 @@ def test_gpu_check_end_to_end_with_a_stand_in_gpu(tmp_path):
     dice = next(line for line in out.splitlines() if line.startswith("| dice"))
     assert "not available" in dice
     assert (root / "out" / "tests.xml").exists() and (root / "out" / "notes.txt").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU test_cuda.py runs itself")
+def test_the_cuda_sweep_runs_on_a_stand_in_device():
+    # tests/test_cuda.py's sweep of every loss (and its ctc cases) with the CPU standing in
+    # for the GPU (tests/_stand_in_cuda.py): its plumbing must work before a GPU run, where
+    # device time is short. It once copied r1_penalty's logits apart from its inputs.
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "tests._stand_in_cuda", "-p",
+         "no:cacheprovider", "tests/test_cuda.py", "-k", "without_syncs or lengths"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert " passed" in proc.stdout and "skipped" not in proc.stdout.splitlines()[-1]
