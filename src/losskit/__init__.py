@@ -57,8 +57,17 @@ _LAZY = {
 }
 
 
+# Public submodules, loaded on first use: `losskit.modules.ArcFace` works after
+# `import losskit`, as `losskit.nn` does.
+_SUBMODULES = frozenset({
+    "advise", "calibration", "compose", "concepts", "distributed", "integrations", "io",
+    "kernels", "modules", "monitor", "plot", "rl", "schedules", "tabular", "testing",
+    "verify", "vocabulary", "weighting",
+})
+
+
 def __getattr__(name: str) -> Any:
-    if name in ("calibration", "vocabulary"):  # submodules, loaded on first use
+    if name in _SUBMODULES:
         return import_module(f"losskit.{name}")
     if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
