@@ -125,7 +125,11 @@ def check_param(name: str, value: float | torch.Tensor, *, low: float | None = 0
     if isinstance(value, torch.Tensor):
         if value.is_complex() or value.dtype == torch.bool:
             raise LossInputError(f"{name} must be a real number or tensor, got dtype {value.dtype}")
-        if not (value.numel() and readable(value)):
+        if value.numel() != 1:
+            raise LossInputError(
+                f"{name} must be a number or a one-element tensor (a learnable scalar), got "
+                f"shape {tuple(value.shape)}")
+        if not readable(value):
             return
         with torch.no_grad():
             lo_v, hi_v = float(value.min()), float(value.max())
