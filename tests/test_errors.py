@@ -136,3 +136,19 @@ def test_value_checks_can_be_switched_off_but_shape_checks_cannot():
             F.binary_cross_entropy(_x(2), torch.rand(3))
     with pytest.raises(losskit.LossInputError, match=r"1\.5"):
         F.binary_cross_entropy(_x(2), torch.tensor([0.5, 1.5]))
+
+
+@pytest.mark.parametrize(("name", "param"), [
+    ("clip_contrastive", "temperature"), ("siglip", "logit_scale"), ("supcon", "temperature"),
+    ("nt_xent", "temperature"), ("approx_ndcg", "temperature"), ("deephit", "sigma"),
+    ("arcface", "margin"), ("cosface", "scale"), ("dino", "student_temperature"),
+])
+def test_a_learnable_hyperparameter_tensor_must_have_one_element(name, param):
+    # A [k] tensor broadcast against some axis would silently become a per-column (or
+    # per-sample) value; only a one-element tensor is a learnable scalar.
+    info = losskit.info(name)
+    args = info.example_inputs(4, 0)
+    with pytest.raises(losskit.LossInputError, match=f"{param} must be a number or a "
+                                                     "one-element tensor"):
+        info.fn(*args, **{param: torch.full((4,), 0.5, dtype=torch.float64)})
+    info.fn(*args, **{param: torch.full((1,), 0.5, dtype=torch.float64)})  # [1] is accepted
