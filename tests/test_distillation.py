@@ -171,6 +171,25 @@ def test_teacher_with_masked_vocabulary():
         assert torch.isfinite(torch.autograd.grad(out, student)[0]).all()
 
 
+@pytest.mark.parametrize("divergence", ["forward_kl", "reverse_kl", "jsd"])
+def test_a_token_masked_in_both_student_and_teacher_counts_for_nothing(divergence):
+    # Padded or banned vocabulary entries are -inf in both models' logits: p = q = 0 there,
+    # so every divergence equals the one over the remaining entries, in value and gradient
+    # (the masked entry's gradient is 0). reverse_kl and jsd once gave NaN gradients here.
+    student, teacher, _ = _logits(shape=(3,), seed=8)
+    student, teacher = student.detach().clone(), teacher.clone()
+    student[:, -1] = teacher[:, -1] = float("-inf")
+    s = student.requires_grad_(True)
+    out = F.distillation(s, teacher, divergence=divergence, temperature=2.0)
+    (grad,) = torch.autograd.grad(out, s)
+    live = student.detach()[:, :-1].clone().requires_grad_(True)
+    ref = F.distillation(live, teacher[:, :-1], divergence=divergence, temperature=2.0)
+    (ref_grad,) = torch.autograd.grad(ref, live)
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(grad[:, :-1], ref_grad)
+    assert torch.equal(grad[:, -1], torch.zeros_like(grad[:, -1]))
+
+
 # --- linear_distillation ---------------------------------------------------------------------
 
 

@@ -179,3 +179,46 @@ def test_perplexity_empty_selection_is_zero_with_zero_gradient():
 def test_perplexity_rejects_class_first_layout():
     with pytest.raises(losskit.LossInputError, match=r"input\.shape\[:-1\]"):
         F.perplexity(torch.randn(2, 5, 3), torch.zeros(2, 3, dtype=torch.long))
+
+
+def _masked_and_dropped(fn, x, target, dropped_target, **kw):
+    """fn on [N, C] inputs whose last class is -inf, and on the first C - 1 classes."""
+    xm = x.detach().clone().requires_grad_(True)
+    out = fn(xm, target, **kw)
+    (g,) = torch.autograd.grad(out, xm)
+    xd = x.detach()[:, :-1].clone().requires_grad_(True)
+    ref = fn(xd, dropped_target, **kw)
+    (gd,) = torch.autograd.grad(ref, xd)
+    return out, g, ref, gd
+
+
+@pytest.mark.parametrize(("loss", "form"), [
+    ("kl_div", "probabilities"), ("kl_div", "log_target"), ("kl_div", "log_probs_input"),
+    ("js_div", "probabilities"), ("js_div", "log_target"),
+])
+def test_a_class_masked_to_minus_inf_on_both_sides_counts_for_nothing(loss, form):
+    # Masked logits (padding, banned tokens) put -inf where the target has probability 0:
+    # 0 log 0 = 0, so value and gradients equal those of the distributions without that
+    # class, and its gradient is 0 (torch's F.kl_div gives NaN here).
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 6, generator=g, dtype=torch.float64)
+    x[:, -1] = float("-inf")
+    p = torch.softmax(torch.randn(4, 6, generator=g, dtype=torch.float64), 1)
+    p[:, -1] = 0.0
+    p = p / p.sum(1, keepdim=True)
+    fn = getattr(F, loss)
+    kw = {}
+    target, dropped = p, p[:, :-1]
+    if form == "log_target":
+        target, dropped, kw = p.log(), p[:, :-1].log(), {"log_target": True}
+    if form == "log_probs_input":
+        x = torch.log_softmax(x, 1)
+        kw = {"input_kind": "log_probs"}
+    out, grad, ref, ref_grad = _masked_and_dropped(fn, x, target, dropped, **kw)
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(grad[:, :-1], ref_grad)
+    assert torch.equal(grad[:, -1], torch.zeros(4, dtype=torch.float64))
+    if loss == "kl_div":  # torch's batchmean on the live classes, an independent value
+        want = torch.nn.functional.kl_div(torch.log_softmax(x[:, :-1], 1), p[:, :-1],
+                                          reduction="batchmean")
+        torch.testing.assert_close(out, want)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["as_scalar", "safe_divide"]
+__all__ = ["as_scalar", "p_log_ratio", "safe_divide", "safe_log", "safe_logaddexp"]
 
 
 def as_scalar(value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -29,3 +29,35 @@ def safe_divide(numerator: torch.Tensor, denominator: torch.Tensor) -> torch.Ten
     """
     positive = denominator > 0
     return torch.where(positive, numerator, 0.0) / torch.where(positive, denominator, 1.0)
+
+
+def safe_log(p: torch.Tensor) -> torch.Tensor:
+    """``log p`` (``-inf`` where ``p = 0``) whose gradient is finite where ``p = 0``.
+
+    ``torch.log`` back-propagates ``grad / p``, which is ``0 / 0 = NaN`` at ``p = 0`` even
+    when the term that used the log multiplied it by ``p = 0``: the log here sees 1 there.
+    """
+    zero = p == 0
+    return torch.where(zero, float("-inf"), torch.log(torch.where(zero, 1.0, p)))
+
+
+def safe_logaddexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``log(exp a + exp b)``, ``-inf`` with a zero gradient where both are ``-inf``.
+
+    ``torch.logaddexp`` weighs its gradient by ``exp(b - a)``, which is ``exp(NaN)`` when
+    both are ``-inf`` (a class masked out of two distributions): NaN for the whole row.
+    """
+    both = (a == float("-inf")) & (b == float("-inf"))
+    mixed = torch.logaddexp(torch.where(both, 0.0, a), torch.where(both, 0.0, b))
+    return torch.where(both, float("-inf"), mixed)
+
+
+def p_log_ratio(p: torch.Tensor, log_p: torch.Tensor, log_r: torch.Tensor) -> torch.Tensor:
+    """``p (log p - log r)`` elementwise, the summand of ``KL(p || r)``, with ``0 log 0 = 0``.
+
+    Where ``p = 0`` the term is 0 with finite gradients, whatever the logs (``-inf - -inf``
+    is NaN: a class masked to ``-inf`` in both distributions); where ``p > 0 = r`` it is
+    ``inf``, as the divergence is; a NaN in ``p`` propagates. ``log_p`` is ``log p`` as
+    the caller has it (from ``log_softmax``, or :func:`safe_log` of probabilities).
+    """
+    return p * torch.where(p == 0, 0.0, log_p - log_r)

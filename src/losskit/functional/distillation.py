@@ -26,6 +26,7 @@ from typing import Any, Literal, TypedDict, get_args
 import torch
 import torch.nn.functional as F
 
+from .._core._math import p_log_ratio, safe_logaddexp
 from .._core.reduce import reduce, reduce_summed, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
@@ -63,8 +64,9 @@ _VOCAB, _DIM, _TEACHER_DIM = 11, 4, 6  # example sizes; the vocabulary differs f
 
 
 def _kl_terms(p: torch.Tensor, log_p: torch.Tensor, log_r: torch.Tensor) -> torch.Tensor:
-    """sum p (log p - log r) over the last axis, with 0 log 0 = 0 (where keeps a NaN p)."""
-    return torch.where(p == 0, 0.0, p * (log_p - log_r)).sum(-1)
+    """sum p (log p - log r) over the last axis, with 0 log 0 = 0 and finite gradients
+    where a class is masked to -inf in both distributions."""
+    return p_log_ratio(p, log_p, log_r).sum(-1)
 
 
 def _row_divergence(log_ps: torch.Tensor, log_pt: torch.Tensor, divergence: str,
@@ -81,7 +83,7 @@ def _row_divergence(log_ps: torch.Tensor, log_pt: torch.Tensor, divergence: str,
         log_b, log_1mb = torch.log(beta), torch.log1p(-beta)
     else:
         log_b, log_1mb = math.log(beta), math.log1p(-beta)
-    log_m = torch.logaddexp(log_pt + log_b, log_ps + log_1mb)
+    log_m = safe_logaddexp(log_pt + log_b, log_ps + log_1mb)
     return beta * _kl_terms(pt, log_pt, log_m) + (1 - beta) * _kl_terms(ps, log_ps, log_m)
 
 

@@ -24,6 +24,7 @@ from typing import Any, Literal, get_args
 import torch
 import torch.nn.functional as F
 
+from .._core._math import p_log_ratio, safe_log, safe_logaddexp
 from .._core.reduce import reduce, safe_divide, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
@@ -180,18 +181,13 @@ def kl_div(input: torch.Tensor, target: torch.Tensor, *, log_target: bool = Fals
     log_p, p = _target_log_probs(x, target, log_target)
     if input_kind == "probabilities":
         return reduce(_xlog_ratio(p, x).sum(1) + _nan_guard(x), reduction, weight=weight)
-    if input_kind == "log_probs":
-        # p (log p - log q) with 0 wherever p = 0, even where log q = -inf.
-        zero = p == 0
-        p_safe = torch.where(zero, 1.0, p)
-        log_q = torch.where(zero, 0.0, x)
-        per_class = torch.where(zero, 0.0, p_safe * (torch.log(p_safe) - log_q))
-        return reduce(per_class.sum(1) + _nan_guard(x), reduction, weight=weight)
-    log_q = torch.log_softmax(x, dim=1)
-    # xlogy gives 0 * log 0 = 0 for classes a probability target rules out.
-    per_class = (p * (log_p - log_q) if log_p is not None
-                 else torch.xlogy(p, p) - p * log_q)
-    return reduce(per_class.sum(1), reduction, weight=weight)
+    log_q = x if input_kind == "log_probs" else torch.log_softmax(x, dim=1)
+    # p (log p - log q) with 0 wherever p = 0, even where log q = -inf (a class masked out
+    # of both distributions), with finite gradients there.
+    per = p_log_ratio(p, safe_log(p) if log_p is None else log_p, log_q).sum(1)
+    if input_kind == "log_probs":  # a NaN in x where p = 0 would otherwise be hidden
+        per = per + _nan_guard(x)
+    return reduce(per, reduction, weight=weight)
 
 
 def _js_reference(input: torch.Tensor, target: torch.Tensor, *,
@@ -266,12 +262,12 @@ def js_div(input: torch.Tensor, target: torch.Tensor, *, log_target: bool = Fals
     q = log_q.exp()
     log_p, p = _target_log_probs(x, target, log_target)
     if log_p is None:
-        log_p = torch.log(p)  # -inf where p = 0; only ever multiplied by p = 0 via xlogy below
-    # log m = log((p + q) / 2) in log space; logaddexp handles log p = -inf exactly.
-    log_m = torch.logaddexp(log_p, log_q) - _LOG2
-    kl_pm = torch.xlogy(p, p) - p * log_m
-    kl_qm = q * (log_q - log_m)
-    return reduce(0.5 * (kl_pm + kl_qm).sum(1), reduction, weight=weight)
+        log_p = safe_log(p)  # -inf where p = 0
+    # log m = log((p + q) / 2) in log space: exact for log p = -inf, and -inf with finite
+    # gradients where both are -inf (a class masked out of both distributions).
+    log_m = safe_logaddexp(log_p, log_q) - _LOG2
+    per = p_log_ratio(p, log_p, log_m) + p_log_ratio(q, log_q, log_m)
+    return reduce(0.5 * per.sum(1), reduction, weight=weight)
 
 
 # --- perplexity -------------------------------------------------------------------------------
