@@ -275,6 +275,34 @@ def test_nan_propagates_through_clip_and_mask_rules():
     assert torch.isnan(F.grpo(logps, old, rewards, group_size=2))
 
 
+@pytest.mark.parametrize("pad", [float("nan"), float("-inf")])
+@pytest.mark.parametrize("call", [
+    lambda lp, old, adv, mask: F.ppo_clip(lp, old, adv, mask=mask),
+    lambda lp, old, adv, mask: F.ppo_value(lp, old, adv, mask=mask),
+    lambda lp, old, adv, mask: F.kl_penalty(lp, old, estimator="k1", mask=mask),
+    lambda lp, old, adv, mask: F.kl_penalty(lp, old, estimator="k2", mask=mask),
+    lambda lp, old, adv, mask: F.kl_penalty(lp, old, estimator="k3", mask=mask),
+    lambda lp, old, adv, mask: F.grpo(lp, old, adv[:, 0], group_size=2, mask=mask, beta=0.1,
+                                      reference_logps=old),
+], ids=["ppo_clip", "ppo_value", "k1", "k2", "k3", "grpo"])
+def test_padding_of_nan_or_minus_inf_reaches_neither_value_nor_gradient(call, pad):
+    # Padded tokens may hold anything (NaN, -inf log-probabilities): with the mask off there,
+    # value and gradients equal those of the same batch padded with zeros. k2 and ppo_value
+    # once gave NaN gradients at the padding.
+    logps, old, adv, mask = _batch(seed=10)
+    assert not mask.all()
+    results = []
+    for fill in (0.0, pad):
+        lp = logps.detach().masked_fill(~mask, fill).requires_grad_(True)
+        out = call(lp, old.masked_fill(~mask, fill), adv, mask)
+        (grad,) = torch.autograd.grad(out, lp)
+        results.append((out, grad))
+    (want, want_grad), (got, got_grad) = results
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(got_grad, want_grad)
+    assert torch.equal(got_grad[~mask], torch.zeros_like(got_grad[~mask]))
+
+
 def test_kl_estimator_gradients_in_expectation():
     # With tokens drawn from pi = softmax(theta) (the sampling itself not differentiated),
     # E[grad k2] = grad KL(pi || ref), E[grad k3] = grad KL(ref || pi), E[grad k1] = 0:

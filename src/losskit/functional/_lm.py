@@ -51,6 +51,15 @@ def check_mask(mask: torch.Tensor | None, shape: torch.Size) -> None:
     check_broadcastable("mask", mask, shape)
 
 
+def zero_masked(mask: torch.Tensor | None, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The tensors with 0 at the tokens ``mask`` leaves out, so a NaN or ``-inf`` of padding
+    reaches neither the value nor the gradient: the reduction masks the loss, this masks
+    what the loss is computed from (``0 * NaN`` would otherwise flow back through it)."""
+    if mask is None:
+        return tensors
+    return tuple(torch.where(mask, t, 0.0) for t in tensors)
+
+
 def check_normalizer(normalizer: float | int | torch.Tensor | None) -> None:
     """``normalizer``: a count >= 0, a Python number or a one-element tensor (read only where
     value checks may read). It replaces the denominator of ``"mean"``; "sum" and "none"

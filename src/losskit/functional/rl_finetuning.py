@@ -51,6 +51,7 @@ from ._lm import (
     check_normalizer,
     finish,
     log_ratio_cap,
+    zero_masked,
 )
 
 __all__ = ["grpo", "kl_penalty", "ppo_clip", "ppo_value"]
@@ -101,7 +102,8 @@ def _token_inputs(logps: torch.Tensor, old_logps: torch.Tensor,
     check_ndim("logps", logps, 2, "[B, T]: batch, tokens")
     check_same_shape("logps", logps, "old_logps", old_logps)
     check_mask(mask, logps.shape)
-    return upcast(logps), upcast(old_logps)
+    lp, old = zero_masked(mask, upcast(logps), upcast(old_logps))
+    return lp, old
 
 
 # --- examples and references -----------------------------------------------------------------
@@ -335,7 +337,8 @@ def ppo_value(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Ten
     check_same_shape("values", values, "old_values", old_values)
     check_same_shape("values", values, "returns", returns)
     check_mask(mask, values.shape)
-    v, old, ret = upcast(values), upcast(old_values).detach(), upcast(returns).detach()
+    v, old, ret = zero_masked(mask, upcast(values), upcast(old_values).detach(),
+                              upcast(returns).detach())
     clipped = old + torch.clamp(v - old, -clip, clip)
     loss = 0.5 * torch.maximum((v - ret).square(), (clipped - ret).square())
     check_broadcastable("weight", weight, loss.shape)
@@ -503,6 +506,6 @@ def kl_penalty(logps: torch.Tensor, reference_logps: torch.Tensor, *,
     check_logps("reference_logps", reference_logps)
     check_same_shape("logps", logps, "reference_logps", reference_logps)
     check_mask(mask, logps.shape)
-    loss = _kl_estimate(upcast(logps), upcast(reference_logps), estimator)
+    loss = _kl_estimate(*zero_masked(mask, upcast(logps), upcast(reference_logps)), estimator)
     check_broadcastable("weight", weight, loss.shape)
     return finish(loss, reduction, weight=weight, mask=mask, normalizer=normalizer)
