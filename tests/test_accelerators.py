@@ -328,17 +328,23 @@ CASES: dict[str, list[Case]] = {
 }
 
 
-def _leaves(args, grad, dtype):
+def _leaves(args, grad, strided=False):
+    """Fresh copies of the float arguments, those in ``grad`` requiring grad; ``strided``
+    gives views with a stride of 2 in the last axis (a permuted or sliced network output)."""
     out = []
     for i, a in enumerate(args):
         if isinstance(a, torch.Tensor) and a.is_floating_point():
-            a = a.detach().clone().requires_grad_(i in grad)
+            if strided and a.dim():
+                base = torch.stack([a, torch.full_like(a, float("nan"))], -1)
+                a = base.detach().requires_grad_(i in grad)[..., 0]
+            else:
+                a = a.detach().clone().requires_grad_(i in grad)
         out.append(a)
     return out
 
 
-def _run(fn, args, kwargs, grad, reduction, upstream_seed, second):
-    leaves = _leaves(args, grad, None)
+def _run(fn, args, kwargs, grad, reduction, upstream_seed, second, strided=False):
+    leaves = _leaves(args, grad, strided)
     out = fn(*leaves, reduction=reduction, **kwargs)
     g = torch.Generator().manual_seed(upstream_seed)
     up = _rand(g, *out.shape, dtype=out.dtype) + 0.5
@@ -419,6 +425,34 @@ def test_accelerator_matches_definition(acc, case, dtype):
             for a, b in zip(fast[2], plain[2]):
                 torch.testing.assert_close(a, b, rtol=rtol * 10, atol=atol * 10,
                                            msg=label("second derivative"))
+
+
+@pytest.mark.parametrize(("acc", "case", "dtype"), [
+    p for p in _params() if p.values[2] == torch.float64])
+def test_accelerator_takes_strided_inputs(acc, case, dtype):
+    # Views that are not contiguous (a permuted NHWC output, a slice): the accelerator
+    # either declines them or gives the definition's values and first and second
+    # derivatives. A kernel that saves a contiguous copy for backward once cut the second
+    # derivative's graph (dice on a permuted input raised under create_graph=True).
+    if acc.backend == "native" and not native_available:
+        pytest.skip(f"no native kernels: {_native.build_error()}")
+    if not _applies(acc, case, dtype):
+        pytest.skip(f"{acc.name} declines {case.label} by design")
+    fn = losskit.info(acc.loss).fn
+    args, kwargs = case.make(dtype, torch.Generator().manual_seed(1))
+    try:
+        with kernels.use(acc.backend):
+            fast = _run(fn, args, kwargs, case.grad, "mean", 7, case.second, strided=True)
+    except kernels.AcceleratorDeclined:
+        pytest.skip(f"{acc.name} declines strided inputs")
+    with kernels.use("plain"):
+        plain = _run(fn, args, kwargs, case.grad, "mean", 7, case.second)
+    rtol, atol = TOL[dtype]
+    torch.testing.assert_close(fast[0], plain[0], rtol=rtol, atol=atol)
+    for a, b in zip(fast[1], plain[1]):
+        torch.testing.assert_close(a, b, rtol=rtol, atol=atol)
+    for a, b in zip(fast[2] or (), plain[2] or ()):
+        torch.testing.assert_close(a, b, rtol=rtol * 10, atol=atol * 10)
 
 
 def test_every_accelerator_has_a_case():

@@ -101,9 +101,11 @@ class _NativeSoftmaxOverlap(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, index: torch.Tensor, valid: torch.Tensor | None,
                 loss: str, definition: Callable[..., torch.Tensor]) -> torch.Tensor:
-        x, index = x.contiguous(), index.contiguous()
+        index = index.contiguous()
         valid = None if valid is None else valid.contiguous()
-        inter, pred, tgt = _native.overlap_softmax_forward(x, index, valid)
+        inter, pred, tgt = _native.overlap_softmax_forward(x.contiguous(), index, valid)
+        # x itself, not a contiguous copy: a copy made here has no graph, and the second
+        # derivative (create_graph=True) differentiates the definition at the saved x.
         ctx.save_for_backward(x, index, valid)
         ctx.loss, ctx.definition, ctx.activation = loss, definition, "softmax"
         return torch.stack([inter, pred, tgt])
@@ -113,7 +115,8 @@ class _NativeSoftmaxOverlap(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph=True: differentiate the definition
             return _second_order(ctx.loss, ctx, grad_output), None, None, None, None
         x, index, valid = ctx.saved_tensors
-        grad = _native.overlap_softmax_backward(x, index, valid, grad_output[0], grad_output[1])
+        grad = _native.overlap_softmax_backward(x.contiguous(), index, valid, grad_output[0],
+                                                grad_output[1])
         return grad, None, None, None, None
 
 
