@@ -419,3 +419,27 @@ def test_tobit_rejects_bad_limits_and_sigma():
         tobit(x, x, lower=1.0, upper=0.0)
     with pytest.raises(losskit.LossInputError, match="sigma"):
         tobit(x, x, sigma=0.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_tobit_gradient_far_in_a_censored_tail_is_the_inverse_mills_ratio(dtype):
+    # d/dx of -log Phi((x - upper) / s) on a row censored at upper is -phi(z) / Phi(z) / s,
+    # the inverse Mills ratio (scipy's log-pdf and log-cdf in float64). torch's log_ndtr
+    # backward gave -1961 for -3001 at z = -3001 in float32 (a difference of two numbers
+    # near -z^2 / 2); the value was right.
+    from scipy import special
+
+    xs = [-1e4, -3000.0, -300.0, -20.0, -1.0, 0.5, 3.0]
+    x = torch.tensor(xs, dtype=torch.float32).to(dtype).requires_grad_(True)
+    y = torch.full((len(xs),), 1.0, dtype=dtype)
+    out = tobit(x, y, upper=1.0, sigma=2.0, reduction="sum")
+    (grad,) = torch.autograd.grad(out, x)
+    z = (x.detach().double().numpy() - 1.0) / 2.0
+    mills = np.exp(stats.norm.logpdf(z) - special.log_ndtr(z))
+    want = torch.from_numpy(-mills / 2.0)
+    # float64: the reference's own exp(logpdf - logcdf) carries about 1e-8 at z = -5000
+    rtol = {torch.float32: 1e-6, torch.float64: 5e-8, torch.bfloat16: 8e-3}[dtype]
+    torch.testing.assert_close(grad.double(), want, rtol=rtol, atol=0.0)
+    torch.testing.assert_close(out.double(), torch.tensor(-special.log_ndtr(z).sum(),
+                                                          dtype=torch.float64),
+                               rtol=max(rtol, 1e-7), atol=0.0)

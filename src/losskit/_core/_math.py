@@ -3,9 +3,11 @@ loss math."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-__all__ = ["as_scalar", "p_log_ratio", "safe_divide", "safe_log", "safe_logaddexp"]
+__all__ = ["as_scalar", "log_ndtr", "p_log_ratio", "safe_divide", "safe_log", "safe_logaddexp"]
 
 
 def as_scalar(value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -61,3 +63,22 @@ def p_log_ratio(p: torch.Tensor, log_p: torch.Tensor, log_r: torch.Tensor) -> to
     the caller has it (from ``log_softmax``, or :func:`safe_log` of probabilities).
     """
     return p * torch.where(p == 0, 0.0, log_p - log_r)
+
+
+def log_ndtr(z: torch.Tensor) -> torch.Tensor:
+    """``log Phi(z)``, the log of the standard normal CDF, with a gradient accurate far into
+    the lower tail in float32.
+
+    ``torch.special.log_ndtr``'s value is accurate there, but its backward computes the
+    inverse Mills ratio ``phi / Phi`` as ``exp(log phi - log Phi)``, a difference of two
+    numbers near ``-z^2 / 2``: in float32 it is 35% off at ``z = -3000`` and 6x at
+    ``z = -1e4``. Below 0 this writes ``Phi(z) = erfcx(-z / sqrt 2) exp(-z^2 / 2) / 2``
+    (erfcx, the scaled complementary error function, neither overflows nor underflows
+    there), so the gradient is ``-z`` plus a small correction, each term accurate. Each
+    branch sees a clamped argument, so the other's gradient is finite and ``where`` passes
+    exact zeros.
+    """
+    below = torch.clamp(z, max=0.0)
+    left = torch.log(0.5 * torch.special.erfcx(below * -math.sqrt(0.5))) - 0.5 * below * below
+    right = torch.special.log_ndtr(torch.clamp(z, min=0.0))
+    return torch.where(z < 0, left, right)

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from .._core._math import as_scalar
+from .._core._math import as_scalar, log_ndtr
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
@@ -575,7 +575,8 @@ def tobit(input: torch.Tensor, target: torch.Tensor, *, lower: float | torch.Ten
 
     Equal to ``-scipy.stats.norm(input, sigma).logpdf(target)`` inside the limits,
     ``-logcdf(lower)`` where ``target <= lower`` and ``-logsf(upper)`` where ``target >=
-    upper``. The tails use ``torch.special.log_ndtr``, accurate far into them.
+    upper``. The tails use a log normal CDF whose value and gradient stay accurate far into
+    them, also in float32 (``losskit._core._math.log_ndtr``).
 
     Shape:
         input: ``[*]`` predicted latent means; target: ``[*]`` observed values; lower,
@@ -602,11 +603,11 @@ def tobit(input: torch.Tensor, target: torch.Tensor, *, lower: float | torch.Ten
     if lower is not None:
         low = _limit(lower, x, "lower")
         below = y <= low
-        tail = -torch.special.log_ndtr(torch.where(below, (low - x) / s, 0.0))
+        tail = -log_ndtr(torch.where(below, (low - x) / s, 0.0))
         loss = torch.where(below, tail, loss)
     if upper is not None:
         high = _limit(upper, x, "upper")
         above = y >= high
-        tail = -torch.special.log_ndtr(torch.where(above, (x - high) / s, 0.0))
+        tail = -log_ndtr(torch.where(above, (x - high) / s, 0.0))
         loss = torch.where(above, tail, loss)
     return reduce(loss, reduction, weight=weight)
