@@ -443,3 +443,13 @@ def test_tobit_gradient_far_in_a_censored_tail_is_the_inverse_mills_ratio(dtype)
     torch.testing.assert_close(out.double(), torch.tensor(-special.log_ndtr(z).sum(),
                                                           dtype=torch.float64),
                                rtol=max(rtol, 1e-7), atol=0.0)
+
+
+def test_tobit_tensor_limits_must_be_ordered_and_weibull_times_finite():
+    x, y = torch.zeros(2), torch.tensor([0.5, 2.0])
+    with pytest.raises(losskit.LossInputError, match="lower must be below upper"):
+        tobit(x, y, lower=torch.tensor([1.0, -1.0]), upper=torch.tensor([0.0, 3.0]))
+    tobit(x, y, lower=torch.tensor([-1.0, -1.0]), upper=torch.tensor([1.0, float("inf")]))
+    with pytest.raises(losskit.LossInputError, match="finite survival times > 0, found inf"):
+        weibull_nll(torch.zeros(2), torch.zeros(2), torch.tensor([1.0, float("inf")]),
+                    torch.tensor([1, 0]))

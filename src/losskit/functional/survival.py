@@ -498,9 +498,11 @@ def weibull_nll(log_scale: torch.Tensor, log_shape: torch.Tensor, time: torch.Te
     check_floating("log_shape", log_shape)
     check_broadcastable("log_shape", log_shape, log_scale.shape)
     _check_times("time", time, log_scale.shape)
-    if time.numel() and readable(time) and bool((~(time > 0)).any()):
-        raise LossInputError(f"time must hold survival times > 0, found "
-                             f"{float(time[~(time > 0)][0]):g}")
+    if time.numel() and readable(time):
+        bad = ~((time > 0) & (time < math.inf))
+        if bool(bad.any()):
+            raise LossInputError(f"time must hold finite survival times > 0, found "
+                                 f"{float(time[bad][0]):g}")
     observed = _events(event, log_scale.shape)
     check_broadcastable("weight", weight, log_scale.shape)
     log_lam, log_k = upcast(log_scale), upcast(log_shape)
@@ -595,18 +597,23 @@ def tobit(input: torch.Tensor, target: torch.Tensor, *, lower: float | torch.Ten
             and not lower < upper):
         raise LossInputError(f"lower must be below upper, got lower={lower!r}, upper={upper!r}")
     x, y = upcast(input), upcast(target)
+    low = None if lower is None else _limit(lower, x, "lower")
+    high = None if upper is None else _limit(upper, x, "upper")
+    given_as_tensor = isinstance(lower, torch.Tensor) or isinstance(upper, torch.Tensor)
+    if (low is not None and high is not None and given_as_tensor and readable(low)
+            and readable(high) and bool((low >= high).any())):
+        raise LossInputError("lower must be below upper wherever both limits are given, "
+                             "found a row where lower >= upper")
     s = upcast(sigma).to(x.dtype) if isinstance(sigma, torch.Tensor) else float(sigma)
     log_s = torch.log(s) if isinstance(s, torch.Tensor) else math.log(s)
     loss = 0.5 * ((y - x) / s).square() + log_s + 0.5 * math.log(2 * math.pi)
     # Each tail is evaluated at 0 where it is not selected, so its gradient there is finite
     # (an infinite per-row limit, say) and torch.where passes exact zeros.
-    if lower is not None:
-        low = _limit(lower, x, "lower")
+    if low is not None:
         below = y <= low
         tail = -log_ndtr(torch.where(below, (low - x) / s, 0.0))
         loss = torch.where(below, tail, loss)
-    if upper is not None:
-        high = _limit(upper, x, "upper")
+    if high is not None:
         above = y >= high
         tail = -log_ndtr(torch.where(above, (x - high) / s, 0.0))
         loss = torch.where(above, tail, loss)
