@@ -255,3 +255,17 @@ def test_listwise_inputs_are_checked():
         approx_ndcg(x, x, max_list_size=3)
     with pytest.raises(losskit.LossInputError, match="temperature"):
         approx_ndcg(x, x, temperature=0.0)
+
+
+@pytest.mark.parametrize("name", ["listnet", "listmle", "lambdarank", "approx_ndcg"])
+def test_negative_grades_are_refused_unless_masked_out(name):
+    # allRank pads lists with relevance -1: without mask= such an item would count, with a
+    # gain of 2^-1 - 1, and change the loss silently (listnet 1.80 against 0.84 masked).
+    fn = losskit.info(name).fn
+    scores = torch.tensor([[0.3, -0.2, 1.1, 0.5]], dtype=torch.float64)
+    relevance = torch.tensor([[2.0, 0.0, 1.0, -1.0]], dtype=torch.float64)
+    with pytest.raises(losskit.LossInputError, match="pass mask= to leave padding"):
+        fn(scores, relevance)
+    mask = relevance >= 0
+    torch.testing.assert_close(fn(scores, relevance, mask=mask),
+                               fn(scores[:, :3], relevance[:, :3]))

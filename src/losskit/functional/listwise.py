@@ -116,6 +116,14 @@ def _lists(scores: torch.Tensor, relevance: torch.Tensor, mask: torch.Tensor | N
     rel = upcast(relevance) if relevance.is_floating_point() else relevance.to(s.dtype)
     rel = rel.to(s.dtype)
     valid = _item_mask(mask, scores.shape, scores.device)
+    # Grades are 0, 1, 2, ...: a negative one is almost always padding (allRank pads with
+    # -1) that would count as an item with gain 2^-1 - 1 unless mask= leaves it out.
+    if rel.numel() and readable(rel):
+        lowest = float(torch.where(valid, rel, 0.0).min())
+        if lowest < 0:
+            raise LossInputError(
+                f"relevance must hold grades >= 0 at the items that count, found {lowest:g}: "
+                "pass mask= to leave padding (such as allRank's -1) out")
     if group is None:
         if max_list_size is not None:
             raise LossInputError("max_list_size applies only to flat input with group=")
