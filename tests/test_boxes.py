@@ -114,3 +114,19 @@ def test_invalid_boxes_raise():
         diou(torch.zeros(3, 5), torch.zeros(3, 5))
     with pytest.raises(losskit.LossInputError, match="same shape"):
         ciou(torch.zeros(3, 4), torch.zeros(2, 4))
+
+
+@pytest.mark.parametrize("name", ["giou", "diou", "ciou"])
+def test_two_aligned_empty_boxes_give_loss_one_and_no_gradient(name):
+    # Identical zero-height boxes: IoU is 0 by convention and every valid move (growing
+    # the height) leaves the loss at 1 to first order, so the gradient is 0, not the
+    # clamp's 1 / eps = 1e7 at the boundary.
+    fn = losskit.info(name).fn
+    box = torch.tensor([[0.0, 1.0, 2.0, 1.0]], dtype=torch.float64, requires_grad=True)
+    target = torch.tensor([[0.0, 1.0, 2.0, 1.0]], dtype=torch.float64)
+    out = fn(box, target)
+    (grad,) = torch.autograd.grad(out, box)
+    assert out.item() == 1.0
+    assert torch.equal(grad, torch.zeros_like(grad))
+    grown = torch.tensor([[0.0, 1.0, 2.0, 1.0 + 1e-6]], dtype=torch.float64)
+    assert abs(fn(grown, target).item() - 1.0) < 1e-9

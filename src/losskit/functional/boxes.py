@@ -96,7 +96,10 @@ def _geometry(a: torch.Tensor, b: torch.Tensor,
     lo_a, hi_a, lo_b, hi_b = a[..., :k], a[..., k:], b[..., :k], b[..., k:]
     inter = _volume((torch.minimum(hi_a, hi_b) - torch.maximum(lo_a, lo_b)).clamp(min=0))
     union = _volume(hi_a - lo_a) + _volume(hi_b - lo_b) - inter
-    iou = inter / union.clamp(min=eps)  # union 0 only for two empty boxes: IoU 0 there
+    # union is 0 only for two empty boxes: IoU 0 there, with a zero gradient (the loss is
+    # flat in every direction that keeps the boxes valid; the clamp's subgradient at the
+    # boundary would give about 1 / eps)
+    iou = torch.where(union <= 0, 0.0, inter / union.clamp(min=eps))  # NaN propagates
     extent = torch.maximum(hi_a, hi_b) - torch.minimum(lo_a, lo_b)  # enclosing box
     return iou, union, extent
 
@@ -239,7 +242,8 @@ def giou(input: torch.Tensor, target: torch.Tensor, *, eps: float = 1e-7,
     a, b = upcast(input), upcast(target)
     iou, union, extent = _geometry(a, b, eps)
     area_c = _volume(extent)
-    loss = 1.0 - iou + (area_c - union) / area_c.clamp(min=eps)
+    # area_c is 0 only when both boxes are empty and aligned: the term is 0 there, as IoU
+    loss = 1.0 - iou + torch.where(area_c <= 0, 0.0, (area_c - union) / area_c.clamp(min=eps))
     return reduce(loss, reduction, weight=weight)
 
 
