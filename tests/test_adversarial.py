@@ -193,6 +193,10 @@ def test_gradient_penalty_edge_cases():
     with pytest.raises(losskit.LossInputError, match="does not depend"):
         F.gradient_penalty(lambda x: torch.ones(x.shape[0], dtype=F64, requires_grad=True),
                            real, fake)
+    for no_graph in (lambda x: torch.ones(x.shape[0], dtype=F64),  # a constant
+                     lambda x: critic(x).detach()):
+        with pytest.raises(losskit.LossInputError, match="no autograd graph"):
+            F.gradient_penalty(no_graph, real, fake)
     with pytest.raises(losskit.LossInputError, match="target must be a Python number"):
         F.gradient_penalty(critic, real, fake, target=torch.tensor(1.0))
 

@@ -388,6 +388,10 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
         scores = critic(x_hat)
         if not isinstance(scores, torch.Tensor) or not scores.is_floating_point():
             raise LossInputError("critic must return a floating-point tensor of scores")
+        if not scores.requires_grad:  # a constant or detached output: no graph at all
+            raise LossInputError("the critic's output does not depend on its input (it has "
+                                 "no autograd graph: is the critic run under no_grad or "
+                                 "detached?)")
         (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True, allow_unused=True)
     if grad is None:
         raise LossInputError("the critic's output does not depend on its input")
