@@ -446,8 +446,9 @@ def orpo(chosen_logps: torch.Tensor, rejected_logps: torch.Tensor, *,
     check_param("beta", beta, low=0.0, learnable=True)
     c, r = _pair("chosen_logps", chosen_logps, "rejected_logps", rejected_logps,
                  nonpositive=True)
-    # A mean log-probability of exactly 0 has infinite odds; the smallest gap below 0 keeps
-    # the value and gradient finite (and changes nothing for any representable x < 0).
+    # A mean log-probability of exactly 0 has infinite odds; the smallest normal gap below 0
+    # keeps the value and gradient finite. It changes nothing for normal x < 0; subnormal
+    # ones (|x| < 1.2e-38 in float32) are moved to it, with a zero gradient.
     top = -torch.finfo(c.dtype).tiny
     c, r = torch.clamp_max(c, top), torch.clamp_max(r, top)
     log_odds = (c - r) - (_log1mexp(c) - _log1mexp(r))

@@ -186,9 +186,11 @@ def _arcface_reference(embeddings: torch.Tensor, centers: torch.Tensor, target: 
             "acos(cos_iy);  logit_iy = s cos(theta + m) (s (cos_iy - m sin m) once theta + m > "
             "pi), logit_ij = s cos_ij for j != y;  L_i = -log softmax(logit_i)[y]",
     gradient="dL/dlogit_ij = softmax_ij - [j = y], times s; the target cosine's gradient is "
-             "amplified by sin(theta + m) / sin(theta) > 1, so samples already near their "
-             "center still get pushed, until the margin is met. Finite (a subgradient) even "
-             "when an embedding lies exactly on its center.",
+             "scaled by sin(theta + m) / sin(theta), above 1 while theta < (pi - m) / 2 (76 "
+             "degrees for m = 0.5), so samples already near their center still get pushed "
+             "until the margin is met; below 1 for larger target angles, and exactly 1 past "
+             "theta + m > pi, where the logit is s (cos - m sin m). Finite (a subgradient) "
+             "even when an embedding lies exactly on its center.",
     when_to_use="The default for face recognition and re-identification with identity labels "
                 "and many classes: train a backbone + ArcFace head (losskit.modules.ArcFace "
                 "holds the centers), then compare embeddings by cosine at test time. "

@@ -311,7 +311,8 @@ def _ms_ssim_reference(input: torch.Tensor, target: torch.Tensor, *, data_range:
              "side must be >= (window_size - 1) * 2^(M-1) + 1 (161 for the defaults): pass "
              "fewer weights or a smaller window for small images. Odd sides are halved by "
              "averaging the last row / column with itself (TensorFlow's convention; "
-             "pytorch_msssim zero-pads instead, so values differ slightly on odd sizes). "
+             "pytorch_msssim zero-pads instead, so on odd sizes the two differ by far more "
+             "than rounding: compare them on even sizes). "
              + _SSIM_RANGE,
     references=("Wang, Simoncelli & Bovik, Multiscale Structural Similarity for Image Quality "
                 "Assessment, 37th Asilomar Conference on Signals, Systems and Computers, "

@@ -1055,7 +1055,10 @@ def _supcon_reference(embeddings: torch.Tensor, labels: torch.Tensor, *,
              "the sampler. Against pytorch-metric-learning's SupConLoss: the same L_out and "
              "the same mean (its LpDistance normalizes the embeddings like normalize=True "
              "here), except that it returns 0 for a batch without any negative pair, where "
-             "L_out is not 0 (log 2 per anchor for two equally similar positives).",
+             "L_out is not 0 (log 2 per anchor for two equally similar positives). The "
+             "authors' SupContrast code multiplies the loss by temperature / "
+             "base_temperature (0.07): at temperature 0.1 its value, and its gradient, is "
+             "1.43x this one (scale the learning rate or the loss to reproduce it).",
     references=("Khosla et al., Supervised Contrastive Learning, NeurIPS 2020.",),
     example_inputs=_labelled_examples, reference=_supcon_reference,
 )

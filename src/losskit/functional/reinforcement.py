@@ -71,7 +71,10 @@ def _pg_reference(log_probs: torch.Tensor, returns: torch.Tensor, *,
     pitfalls="High variance: without a baseline or return normalization learning is slow and "
              "noisy. The returns and baseline must be constants (they are detached here); "
              "letting the gradient flow into them is a classic bug. The loss value is not the "
-             "return and need not decrease. Off-policy data needs importance weights.",
+             "return and need not decrease. Off-policy data needs importance weights. "
+             "normalize_returns divides by the population standard deviation (defined for a "
+             "single element), where CleanRL and Stable-Baselines3 use torch's unbiased "
+             "one: the same direction, a scale smaller by sqrt((n - 1) / n).",
     references=("Williams, Simple Statistical Gradient-Following Algorithms for Connectionist "
                 "Reinforcement Learning, Machine Learning 1992.",
                 "Sutton & Barto, Reinforcement Learning: An Introduction (2018), ch. 13."),

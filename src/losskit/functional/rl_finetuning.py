@@ -14,7 +14,9 @@ decides how long and short completions are weighed); ``aggregation`` says it:
   same, so long completions are not diluted (DAPO's token-level loss).
 * ``"sequence"``: each sequence's token mean, then the mean over sequences (the GRPO paper):
   a token of a short completion weighs more than one of a long completion, which biases
-  the policy toward short correct answers and long wrong ones.
+  the policy toward short correct answers and long wrong ones. A sequence with no counted
+  token is left out of that mean (TRL's ``loss_type="grpo"`` divides by every row, so a
+  batch with fully masked rows gives a smaller value there).
 * ``"constant"``: sum / (B T), a constant denominator (Dr. GRPO): unbiased, and the same
   scale for every batch.
 
@@ -231,7 +233,9 @@ def _kl_reference(logps: torch.Tensor, reference_logps: torch.Tensor, *, estimat
              "update per batch, logps.detach()); passing the reference model's instead turns "
              "the clip into a KL constraint it is not. aggregation changes what is optimized: "
              "'sequence' (the GRPO paper's per-sequence mean) favours short correct and long "
-             "wrong completions; 'token' and 'constant' do not. Under gradient accumulation "
+             "wrong completions; 'token' and 'constant' do not. 'sequence' leaves sequences "
+             "with no counted token out of its mean (TRL's 'grpo' loss divides by every "
+             "row). Under gradient accumulation "
              "the per-micro-batch mean is not the batch mean: pass normalizer= the total "
              "count. The log-ratio is capped at 20 before exp (as verl does) so far "
              "off-policy tokens cannot overflow.",

@@ -984,7 +984,10 @@ def _lovasz_softmax_reference(input: torch.Tensor, target: torch.Tensor, *,
              "image, noticeably slower than Dice on large volumes. A class absent from the "
              "target costs its largest predicted probability; skip_empty leaves out classes "
              "absent from target and hard prediction (Berman's classes='present' keeps only "
-             "those present in the target). Gradients are sparse early in training: start "
+             "those present in the target), and averages over the kept (image, class) "
+             "pairs, where Berman's per_image=True averages each image's classes first: "
+             "images with fewer kept classes weigh less here. Gradients are sparse early in "
+             "training: start "
              "from cross-entropy.",
     references=("Berman, Rannen Triki & Blaschko, The Lovász-Softmax loss: A tractable "
                 "surrogate for the optimization of the intersection-over-union measure in "

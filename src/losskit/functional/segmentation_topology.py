@@ -197,8 +197,9 @@ def _cl_dice_reference(input: torch.Tensor, target: torch.Tensor, *, iterations:
                 "matters more than pixel overlap (vessels, neurons, airways, roads, cracks); "
                 "Shit et al. use (1 - alpha) dice + alpha cl_dice with alpha ~ 0.1-0.5.",
     pitfalls="The soft skeleton needs iterations at least as large as the half-width of the "
-             "thickest structure (in pixels); 3 suits structures a few pixels wide, thicker "
-             "ones need more (and more compute). Used alone it ignores thickness and "
+             "thickest structure (in pixels); 3 (the paper's iter_) suits structures a few "
+             "pixels wide, thicker ones need more (and more compute; the current reference "
+             "code's soft_cldice runs 10 whatever iter_ says). Used alone it ignores thickness and "
              "boundaries: combine it with dice or cross-entropy. The background channel is "
              "excluded from the sums unless include_background=True (the reference code "
              "excludes it). This computes one score per image (like MONAI's SoftclDiceLoss); "
