@@ -14,8 +14,12 @@ import contextlib
 
 import torch
 
-torch.cuda.is_available = lambda: True
-torch.cuda.device_count = lambda: 1
+
+def pytest_configure(config):
+    # Patched here, not at import: the suite's --doctest-modules imports this file too,
+    # and a GPU that the whole session believed in would break unrelated tests.
+    torch.cuda.is_available = lambda: True
+    torch.cuda.device_count = lambda: 1
 
 
 def pytest_collection_modifyitems(session, config, items):
