@@ -152,3 +152,22 @@ def test_a_learnable_hyperparameter_tensor_must_have_one_element(name, param):
                                                      "one-element tensor"):
         info.fn(*args, **{param: torch.full((4,), 0.5, dtype=torch.float64)})
     info.fn(*args, **{param: torch.full((1,), 0.5, dtype=torch.float64)})  # [1] is accepted
+
+
+@pytest.mark.parametrize(("name", "param", "low", "high"), [
+    ("sigmoid_focal", "alpha", 0.1, 0.9), ("negative_binomial_nll", "dispersion", 0.2, 2.0),
+    ("tobit", "sigma", 0.5, 2.0), ("general_robust", "alpha", -2.0, 1.5),
+    ("general_robust", "scale", 0.5, 2.0), ("cauchy", "scale", 0.5, 2.0),
+])
+def test_a_documented_per_element_hyperparameter_takes_one_value_per_element(name, param, low,
+                                                                               high):
+    # These losses document a tensor broadcast against the input (one per label, per
+    # element): each element's loss is the loss at that element's value.
+    info = losskit.info(name)
+    args = info.example_inputs(3, 0)
+    x = args[0]
+    values = torch.linspace(low, high, x.numel(), dtype=x.dtype).reshape(x.shape)
+    got = info.fn(*args, **{param: values}, reduction="none")
+    for i in range(x.numel()):
+        one = info.fn(*args, **{param: float(values.reshape(-1)[i])}, reduction="none")
+        torch.testing.assert_close(got.reshape(-1)[i], one.reshape(-1)[i])

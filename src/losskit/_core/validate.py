@@ -108,14 +108,17 @@ def check_reduction(reduction: str) -> None:
 
 def check_param(name: str, value: float | torch.Tensor, *, low: float | None = 0.0,
                 high: float | None = None, low_inclusive: bool = True,
-                high_inclusive: bool = True, learnable: bool = False) -> None:
+                high_inclusive: bool = True, learnable: bool = False,
+                broadcast_to: torch.Size | None = None) -> None:
     """Check a hyperparameter lies in [low, high] (inclusive unless told).
 
     ``learnable=True`` marks a hyperparameter the loss differentiates when it is a tensor
     (a learnable temperature, margin, ...): such a tensor is range-checked like a value
-    check, only where its data may be read (:func:`readable`), every element. Any other
-    hyperparameter must be a Python number: a tensor would be frozen (or read with a
-    device sync), so it is refused with an error that says so.
+    check, only where its data may be read (:func:`readable`), every element. It must have
+    one element, unless the loss documents one value per element: then ``broadcast_to``
+    is the shape it must broadcast to (Barron's per-dimension alpha, a per-label focal
+    alpha). Any other hyperparameter must be a Python number: a tensor would be frozen (or
+    read with a device sync), so it is refused with an error that says so.
     """
     if isinstance(value, torch.Tensor) and not learnable:
         raise LossInputError(
@@ -125,7 +128,9 @@ def check_param(name: str, value: float | torch.Tensor, *, low: float | None = 0
     if isinstance(value, torch.Tensor):
         if value.is_complex() or value.dtype == torch.bool:
             raise LossInputError(f"{name} must be a real number or tensor, got dtype {value.dtype}")
-        if value.numel() != 1:
+        if broadcast_to is not None:
+            check_broadcastable(name, value, broadcast_to)
+        elif value.numel() != 1:
             raise LossInputError(
                 f"{name} must be a number or a one-element tensor (a learnable scalar), got "
                 f"shape {tuple(value.shape)}")

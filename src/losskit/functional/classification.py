@@ -249,8 +249,7 @@ def _binary_alpha(alpha: float | torch.Tensor | None,
             check_param("alpha", alpha, low=0.0, high=1.0)
         return alpha
     a = _as_tensor("alpha", alpha, x)
-    check_broadcastable("alpha", a, x.shape)
-    check_param("alpha", a, low=0.0, high=1.0, learnable=True)
+    check_param("alpha", a, low=0.0, high=1.0, learnable=True, broadcast_to=x.shape)
     return a
 
 

@@ -207,9 +207,8 @@ def negative_binomial_nll(input: torch.Tensor, target: torch.Tensor, *,
         1.9095
     """
     check_pair(input, target, weight, reduction)
-    check_param("dispersion", dispersion, low=0.0, low_inclusive=False, learnable=True)
-    if isinstance(dispersion, torch.Tensor):
-        check_broadcastable("dispersion", dispersion, input.shape)
+    check_param("dispersion", dispersion, low=0.0, low_inclusive=False, learnable=True,
+                broadcast_to=input.shape)
     check_nonnegative("target", target, "counts")
     if not log_input:
         _check_positive("input", input, "means with log_input=False")

@@ -28,7 +28,6 @@ from .._core.registry import register_loss
 from .._core.types import Reduction
 from .._core.validate import (
     LossInputError,
-    check_broadcastable,
     check_pair,
     check_param,
     readable,
@@ -43,9 +42,7 @@ def _perfect(args: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _check_scale_like(name: str, value: float | torch.Tensor, shape: torch.Size) -> None:
-    check_param(name, value, low=0.0, low_inclusive=False, learnable=True)
-    if isinstance(value, torch.Tensor):
-        check_broadcastable(name, value, shape)
+    check_param(name, value, low=0.0, low_inclusive=False, learnable=True, broadcast_to=shape)
 
 
 def _hyper(value: float | torch.Tensor) -> float | torch.Tensor:
@@ -95,9 +92,8 @@ def _barron(z: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
 
 
 def _check_alpha(alpha: float | torch.Tensor, shape: torch.Size) -> None:
-    check_param("alpha", alpha, low=None, learnable=True)
+    check_param("alpha", alpha, low=None, learnable=True, broadcast_to=shape)
     if isinstance(alpha, torch.Tensor):
-        check_broadcastable("alpha", alpha, shape)
         if alpha.numel() and readable(alpha) and not bool(torch.isfinite(alpha).all()):
             raise LossInputError("alpha must be finite (alpha -> -inf is welsch, alpha -> inf "
                                  "has no finite loss), got an infinite value")

@@ -590,9 +590,8 @@ def tobit(input: torch.Tensor, target: torch.Tensor, *, lower: float | torch.Ten
         1.841
     """
     check_pair(input, target, weight, reduction)
-    check_param("sigma", sigma, low=0.0, low_inclusive=False, learnable=True)
-    if isinstance(sigma, torch.Tensor):
-        check_broadcastable("sigma", sigma, input.shape)
+    check_param("sigma", sigma, low=0.0, low_inclusive=False, learnable=True,
+                broadcast_to=input.shape)
     if (isinstance(lower, (int, float)) and isinstance(upper, (int, float))
             and not lower < upper):
         raise LossInputError(f"lower must be below upper, got lower={lower!r}, upper={upper!r}")
