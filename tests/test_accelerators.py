@@ -669,3 +669,33 @@ def test_fused_mean_is_not_used_where_the_mean_has_another_denominator():
         got = LF.cross_entropy(x, t)
     want = torch.nn.functional.cross_entropy(x, t)
     torch.testing.assert_close(got, want)
+
+
+def test_an_option_an_accelerator_does_not_declare_makes_it_decline():
+    # The dispatch passes a definition's keywords through; an accelerator that has never
+    # heard of one (its `options` do not name it) would drop it silently. The native BCE
+    # sweep once took calls with a per-element weight and computed them unweighted.
+    x, y = torch.randn(64), torch.rand(64)
+    for acc in kernels.accelerators():
+        # (after the size, device and dtype checks, which would decline these tensors first)
+        reason = acc.dynamic_reason((x, y), {"not_an_option": 1.0})
+        assert reason is not None and "not_an_option" in reason, acc.name
+        assert "definition" not in acc.options
+
+
+@pytest.mark.parametrize("name", ["binary_cross_entropy", "sigmoid_focal", "mse", "huber"])
+def test_a_weight_is_applied_on_every_path(name):
+    # Sizes where auto takes the native sweep (>= 32768 elements) when there is no weight.
+    g = torch.Generator().manual_seed(4)
+    x = torch.randn(256, 160, generator=g, dtype=torch.float64)
+    y = (torch.rand(256, 160, generator=g, dtype=torch.float64) > 0.5).double()
+    w = torch.rand(256, 160, generator=g, dtype=torch.float64)
+    fn = losskit.info(name).fn
+    results = []
+    for mode in ("auto", "plain"):
+        leaf = x.clone().requires_grad_(True)
+        with kernels.use(mode):
+            out = fn(leaf, y, weight=w)
+        results.append((out.detach(), torch.autograd.grad(out, leaf)[0]))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])

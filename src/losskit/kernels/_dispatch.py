@@ -110,6 +110,9 @@ class Accelerator:
     double_backward: bool = False
     tensor_hyperparameters: frozenset[str] = frozenset()
     description: str = ""
+    #: The keyword arguments of the call it implements (``definition`` aside): a call
+    #: that passes any other keyword with a value other than None is declined, so a
+    #: definition can pass a new option before every accelerator knows it.
     options: tuple[str, ...] = field(default=())
     traceable: bool = True
     min_numel: int = 0
@@ -147,6 +150,10 @@ class Accelerator:
         """:meth:`decline_reason` after the size, device and dtype checks."""
         if not self.traceable and torch.compiler.is_compiling():
             return "torch.compile is tracing (compiled graphs use the definition)"
+        for key, value in kwargs.items():
+            # An option this path never heard of is one it would silently drop.
+            if value is not None and key not in self.options and key != "definition":
+                return f"{key} is not among the options it implements {self.options}"
         reason = self.supports(*args, **kwargs)
         if reason is not None:
             return reason

@@ -374,12 +374,15 @@ def _make_run(loss: str) -> Callable[..., torch.Tensor]:
     return run
 
 
-_OPTIONS = ("reduction", "weight", "temperature", "normalize", "distributed")
-for _loss, _extra in (("info_nce", ("negatives",)), ("nt_xent", ()), ("supcon", ("ref_emb",))):
+# The call's keywords (metric_learning._softmax_contrast); supports() declines the values
+# the blockwise path does not compute.
+_OPTIONS = ("reduction", "temperature", "row_weight", "unit_norm", "anchor_labels",
+            "candidate_labels", "positive_index", "exclude_offset", "distance", "pair_form")
+for _loss in ("info_nce", "nt_xent", "supcon"):
     register(_loss, "torch", name=f"torch.blockwise_{_loss}",
              devices=("cpu", "cuda", "meta", "xpu", "mps"),
              dtypes=(torch.float32, torch.float64), supports=_supports, double_backward=True,
              tensor_hyperparameters=("temperature",), traceable=False,
-             options=(*_OPTIONS, *_extra),
+             options=_OPTIONS,
              description="similarity matrix in row blocks, never kept for backward; gradient "
                          "in forward when it fits; learnable temperature")(_make_run(_loss))

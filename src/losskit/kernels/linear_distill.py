@@ -264,7 +264,8 @@ def _supports(student_hidden: torch.Tensor, student_weight: torch.Tensor,
           double_backward=True, supports=_supports, traceable=False,
           description="block-wise logits, divergence and closed-form gradients; never holds "
                       "the [N, V] logits",
-          options=("temperature", "alpha", "divergence", "beta", "ignore_index", "weight"))
+          options=("temperature", "alpha", "divergence", "beta", "ignore_index", "weight",
+                   "reduction"))
 def chunked_linear_distillation(student_hidden: torch.Tensor, student_weight: torch.Tensor,
                                 teacher_hidden: torch.Tensor, teacher_weight: torch.Tensor,
                                 target: torch.Tensor | None, *, weight: torch.Tensor | None,

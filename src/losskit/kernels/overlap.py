@@ -249,7 +249,7 @@ def _make_torch_run(loss: str) -> Callable[..., torch.Tensor]:
     return run
 
 
-_OPTIONS = ("activation", "ignore_index")
+_OPTIONS = ("activation", "ignore_index", "other_act", "squared_pred")
 for _loss in LOSSES:
     register(_loss, "native", name=f"native.overlap_softmax.{_loss}", devices=("cpu",),
              dtypes=(torch.float32, torch.float64), supports=_native_supports,

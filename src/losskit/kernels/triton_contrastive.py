@@ -213,11 +213,14 @@ def _make_run(loss: str):
     return run
 
 
-_OPTIONS = ("reduction", "weight", "temperature", "normalize", "distributed")
-for _loss, _extra in (("info_nce", ("negatives",)), ("nt_xent", ()), ("supcon", ("ref_emb",))):
+# The call's keywords (metric_learning._softmax_contrast); supports() declines the values
+# the blockwise path does not compute.
+_OPTIONS = ("reduction", "temperature", "row_weight", "unit_norm", "anchor_labels",
+            "candidate_labels", "positive_index", "exclude_offset", "distance", "pair_form")
+for _loss in ("info_nce", "nt_xent", "supcon"):
     register(_loss, "triton", name=f"triton.lse.{_loss}", devices=_devices(), dtypes=_DTYPES,
              supports=_supports, double_backward=True, tensor_hyperparameters=("temperature",),
-             options=(*_OPTIONS, *_extra),
+             options=_OPTIONS,
              description="flash-attention-style blockwise log-sum-exp: tl.dot tiles, online "
                          "max and sum, the N x N matrix never stored; backward recomputes "
                          "the tiles; learnable temperature")(_make_run(_loss))

@@ -100,7 +100,7 @@ def _make_run(loss: str):
 for _loss in LOSSES:
     register(_loss, "triton", name=f"triton.overlap.{_loss}", devices=_devices(),
              dtypes=_DTYPES, supports=_supports, double_backward=True,
-             options=("activation", "ignore_index"),
+             options=("activation", "ignore_index", "other_act", "squared_pred"),
              description="one Triton launch over the voxels: per-voxel softmax or sigmoid "
                          "and the three overlap sums, no one-hot, probabilities not kept; "
                          "backward recomputes them and writes the gradient")(
