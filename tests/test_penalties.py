@@ -193,3 +193,21 @@ def test_fairness_gaps_reject_bad_input():
     with pytest.raises(losskit.LossInputError, match="binary labels"):
         F.equalized_odds_gap(torch.zeros(3), torch.tensor([0, 1, 2]),
                              torch.zeros(3, dtype=torch.long))
+
+
+@pytest.mark.parametrize(("name", "power"), [("l1_penalty", 1), ("l2_penalty", 2)])
+def test_a_parameter_tied_between_modules_counts_once(name, power):
+    # An embedding tied to the output layer (one Parameter in two modules): the penalty is
+    # that of model.parameters(), which lists it once; it was counted once per module.
+    torch.manual_seed(0)
+    emb = torch.nn.Embedding(7, 4)
+    head = torch.nn.Linear(4, 7, bias=False)
+    head.weight = emb.weight
+    model = torch.nn.Sequential(emb, torch.nn.ReLU(), head)
+    assert len(list(model.parameters())) == 1
+    fn = losskit.info(name).fn
+    want = sum(p.detach().abs().pow(power).sum() for p in model.parameters())
+    torch.testing.assert_close(fn(model).detach(), want)
+    (grad,) = torch.autograd.grad(fn(model), emb.weight)
+    w = emb.weight.detach()
+    torch.testing.assert_close(grad, w.sign() if power == 1 else 2 * w)

@@ -55,13 +55,17 @@ def _collect(params: ParamsLike, exclude_bias: bool, exclude_norm: bool) -> list
     if isinstance(params, torch.Tensor):
         return [params]
     if isinstance(params, torch.nn.Module):
+        # A parameter shared by several modules (tied embeddings and output layer) counts
+        # once, as in model.parameters().
         out: list[torch.Tensor] = []
+        seen: set[int] = set()
         for module in params.modules():
             if exclude_norm and isinstance(module, _NORM_TYPES):
                 continue
             for name, p in module.named_parameters(recurse=False):
-                if exclude_bias and name == "bias":
+                if (exclude_bias and name == "bias") or id(p) in seen:
                     continue
+                seen.add(id(p))
                 out.append(p)
         return out
     try:
