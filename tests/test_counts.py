@@ -176,3 +176,22 @@ def test_mase_hand_values_scale_forms_and_errors():
         mase(x, torch.ones_like(y))             # constant window: no naive error
     with pytest.raises(losskit.LossInputError, match="2 time steps"):
         mase(x[:, :1], y[:, :1])
+
+
+@pytest.mark.parametrize("power", [1.2, 1.5, 1.9])
+def test_tweedie_zero_target_far_below_is_the_deviance_limit_not_nan(power):
+    # For 1 < p < 2 and y = 0 the deviance is mu^(2-p) / (2-p): finite and tending to 0 as
+    # the log-mean falls, where y mu^(1-p) = 0 * inf gave NaN (float32 from x = -180 at
+    # p = 1.5). Half of scikit-learn's mean_tweedie_deviance is the reference.
+    x = torch.tensor([-500.0, -180.0, -60.0, -5.0], requires_grad=True)
+    y = torch.zeros(4)
+    out = tweedie(x, y, power=power, reduction="none")
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    assert torch.isfinite(out).all() and torch.isfinite(grad).all()
+    for xi, got in zip(x.detach().double(), out.detach().double()):
+        mu = float(torch.exp(xi))
+        want = (sklearn_metrics.mean_tweedie_deviance([0.0], [mu], power=power) / 2
+                if mu > 0 else 0.0)
+        assert abs(float(got) - want) <= 1e-6 * want + 1e-45
+    # d/dx mu^(2-p) / (2-p) = mu^(2-p)
+    torch.testing.assert_close(grad, torch.exp((2 - power) * x.detach()))

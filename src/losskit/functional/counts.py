@@ -135,8 +135,12 @@ def tweedie(input: torch.Tensor, target: torch.Tensor, *, power: float = 1.5,
     else:
         # mu^(1-p), mu^(2-p) as exponentials of the log-mean: no mu = 0 ** negative power.
         y_term = y.clamp(min=0.0) if p < 0 else y
+        # y mu^(1-p) is 0 at y = 0 whatever mu (for 1 < p < 2, mu^(1-p) overflows as mu -> 0:
+        # 0 * inf); the exponent is replaced there so no inf reaches value or gradient.
+        cross = (1 - p) * log_mu
+        cross = torch.where(y == 0, 0.0, cross) if 1 < p < 2 else cross
         loss = (y_term.pow(2 - p) / ((1 - p) * (2 - p))
-                - y * torch.exp((1 - p) * log_mu) / (1 - p)
+                - y * torch.exp(cross) / (1 - p)
                 + torch.exp((2 - p) * log_mu) / (2 - p))
     return reduce(loss, reduction, weight=weight)
 
