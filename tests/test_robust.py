@@ -103,6 +103,28 @@ def test_special_cases_stay_finite_and_bounded_for_huge_residuals():
         assert torch.isfinite(g).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_residuals_whose_square_overflows_keep_the_bound_and_the_log(dtype):
+    # (r / c)^2 overflows past 1.8e19 (float32) / 1.3e154 (float64): the bounded members
+    # of the family (alpha < 0) still give their bound |a - 2| / |a| (robust_loss_pytorch's
+    # lossfun gives 1.4 at alpha = -5), cauchy its log (2 log r - log 2, from mpmath), and
+    # the gradient is finite; they gave NaN (general_robust) and inf (cauchy).
+    r = 1e20 if dtype == torch.float32 else 1e160
+    x = torch.tensor([r, -r], dtype=dtype, requires_grad=True)
+    y = torch.zeros(2, dtype=dtype)
+    for alpha, bound in ((-5.0, 1.4), (-2.0, 2.0), (-0.5, 5.0)):
+        out = F.general_robust(x, y, alpha=alpha, reduction="none")
+        (g,) = torch.autograd.grad(out.sum(), x)
+        torch.testing.assert_close(out, torch.full((2,), bound, dtype=dtype))
+        assert torch.isfinite(g).all()
+    out = F.cauchy(x, y, reduction="none")
+    want = float(_rho_mp(r, 0))
+    torch.testing.assert_close(out, torch.full((2,), want, dtype=dtype))
+    torch.testing.assert_close(F.general_robust(x, y, alpha=0.0, reduction="none"), out)
+    (g,) = torch.autograd.grad(out.sum(), x)
+    torch.testing.assert_close(g, torch.tensor([2 / r, -2 / r], dtype=dtype))
+
+
 # --- alpha at and near its singular points ------------------------------------------------------
 
 

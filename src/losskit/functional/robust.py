@@ -53,7 +53,29 @@ def _hyper(value: float | torch.Tensor) -> float | torch.Tensor:
 def _scaled_square(input: torch.Tensor, target: torch.Tensor,
                    scale: float | torch.Tensor) -> torch.Tensor:
     """``(r / c)^2``: the only way the residual enters Barron's family."""
-    return ((upcast(input) - upcast(target)) / _hyper(scale)).square()
+    return _scaled(input, target, scale).square()
+
+
+def _scaled(input: torch.Tensor, target: torch.Tensor,
+            scale: float | torch.Tensor) -> torch.Tensor:
+    """``r / c``."""
+    return (upcast(input) - upcast(target)) / _hyper(scale)
+
+
+def _log1p_square(u: torch.Tensor) -> torch.Tensor:
+    """``log(1 + u^2)`` without forming ``u^2`` where it could overflow.
+
+    Past ``|u| = 1`` it is ``2 log|u| + log1p(u^-2)``, finite for every finite ``u``
+    (``u^2`` overflows from ``|u| > 1.8e19`` in float32, and ``log1p(inf)`` would make
+    bounded losses NaN). Each branch sees an argument in its own range, so the other's
+    gradient is finite and ``where`` passes exact zeros; the inner branch squares ``u``
+    itself, so its derivatives are exact through 0.
+    """
+    outer = u.abs() > 1
+    inner_u = torch.where(outer, 0.0, u)
+    outer_u = torch.where(outer, u, 1.0)
+    far = 2 * torch.log(outer_u.abs()) + torch.log1p(outer_u.reciprocal().square())
+    return torch.where(outer, far, torch.log1p(inner_u.square()))
 
 
 def _exprel(u: torch.Tensor) -> torch.Tensor:
@@ -72,11 +94,11 @@ def _exprel(u: torch.Tensor) -> torch.Tensor:
     return torch.where(small, series, quotient)
 
 
-def _barron(z: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
-    """``rho(x, alpha, c)`` from ``z = (x / c)^2``, exact and differentiable for every finite alpha.
+def _barron(t: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
+    """``rho(x, alpha, c)`` from ``t = x / c``, exact and differentiable for every finite alpha.
 
     Barron's form ``|a - 2| / a (((z / |a - 2| + 1)^(a / 2) - 1)`` is 0/0 at ``a = 0`` and
-    ``a = 2``. With ``b = |a - 2|`` and ``L = log1p(z / b)`` it equals
+    ``a = 2``. With ``z = t^2``, ``b = |a - 2|`` and ``L = log1p(z / b)`` it equals
     ``b L / 2 * exprel(a L / 2)``: the ``1 / a`` is gone, so ``a = 0`` gives the Cauchy
     limit ``log1p(z / 2)`` with its exact value and gradient in alpha (no special case).
     At ``a = 2`` the loss is ``z / 2`` for every ``b > 0`` (the power is then linear), so
@@ -84,10 +106,12 @@ def _barron(z: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
     epsilon of 2 moves by O(epsilon log epsilon), and the alpha-gradient (whose true value
     grows like ``z / 4 log(1 / |a - 2|)`` near 2) is the finite one at ``|a - 2| = epsilon``.
     """
-    alpha_t = alpha if isinstance(alpha, torch.Tensor) else as_scalar(alpha, z)
+    alpha_t = alpha if isinstance(alpha, torch.Tensor) else as_scalar(alpha, t)
     alpha_t = upcast(alpha_t)
-    b = (alpha_t - 2).abs().clamp(min=torch.finfo(z.dtype).eps)
-    log_term = torch.log1p(z / b)
+    b = (alpha_t - 2).abs().clamp(min=torch.finfo(t.dtype).eps)
+    # L in log space: a residual whose square overflows keeps a finite L, so alpha < 0
+    # gives its bound |a - 2| / |a| there instead of NaN.
+    log_term = _log1p_square(t * torch.rsqrt(b))
     return 0.5 * b * log_term * _exprel(0.5 * alpha_t * log_term)
 
 
@@ -95,8 +119,9 @@ def _check_alpha(alpha: float | torch.Tensor, shape: torch.Size) -> None:
     check_param("alpha", alpha, low=None, learnable=True, broadcast_to=shape)
     if isinstance(alpha, torch.Tensor):
         if alpha.numel() and readable(alpha) and not bool(torch.isfinite(alpha).all()):
-            raise LossInputError("alpha must be finite (alpha -> -inf is welsch, alpha -> inf "
-                                 "has no finite loss), got an infinite value")
+            raise LossInputError("alpha must be finite (alpha -> -inf is welsch; Barron's "
+                                 "alpha -> +inf limit, exp(z / 2) - 1, is not offered), got an "
+                                 "infinite value")
     elif not math.isfinite(alpha):
         raise LossInputError(f"alpha must be finite (alpha -> -inf is welsch), got {alpha!r}")
 
@@ -186,7 +211,7 @@ def general_robust(input: torch.Tensor, target: torch.Tensor, *,
     check_pair(input, target, weight, reduction)
     _check_alpha(alpha, input.shape)
     _check_scale_like("scale", scale, input.shape)
-    return reduce(_barron(_scaled_square(input, target, scale), alpha), reduction,
+    return reduce(_barron(_scaled(input, target, scale), alpha), reduction,
                   weight=weight)
 
 
@@ -235,7 +260,7 @@ def cauchy(input: torch.Tensor, target: torch.Tensor, *, scale: float | torch.Te
     check_pair(input, target, weight, reduction)
     _check_scale_like("scale", scale, input.shape)
     # log1p keeps the small-residual end exact (the loss is ~z / 2 there).
-    return reduce(torch.log1p(0.5 * _scaled_square(input, target, scale)), reduction,
+    return reduce(_log1p_square(_scaled(input, target, scale) * math.sqrt(0.5)), reduction,
                   weight=weight)
 
 

@@ -67,7 +67,7 @@ def log_partition(alpha: torch.Tensor) -> torch.Tensor:
     a = alpha.double().unsqueeze(-1)
     s = torch.as_tensor(s_np, dtype=torch.float64, device=alpha.device)
     log_w = torch.as_tensor(log_w_np, dtype=torch.float64, device=alpha.device)
-    log_integrand = -_barron(torch.sinh(s).square(), a) + log_w
+    log_integrand = -_barron(torch.sinh(s), a) + log_w
     # The integrand is even: twice the integral over x >= 0.
     return (math.log(2.0) + torch.logsumexp(log_integrand, dim=-1)).to(alpha.dtype)
 
