@@ -34,6 +34,20 @@ static inline float exp_f(float x) {
     return p * as_float(((int32_t)n + 127) << 23);
 }
 
+/* exp(x) - 1 for float32, accurate near 0 (the reduced polynomial of exp_f without its 1). */
+static inline float expm1_f(float x) {
+    if (x > -0.34f && x < 0.34f) {
+        float p = 1.9875691500E-4f;
+        p = p * x + 1.3981999507E-3f;
+        p = p * x + 8.3334519073E-3f;
+        p = p * x + 4.1665795894E-2f;
+        p = p * x + 1.6666665459E-1f;
+        p = p * x + 5.0000001201E-1f;
+        return p * x * x + x;
+    }
+    return exp_f(x) - 1.0f;
+}
+
 /* log(x) for finite x > 0 (float32). */
 static inline float log_f(float x) {
     int32_t ix = as_int(x);
@@ -69,6 +83,7 @@ static inline float log1p_f(float u) {
 static inline double exp_d(double x) { return exp(x); }
 static inline double log_d(double x) { return log(x); }
 static inline double log1p_d(double x) { return log1p(x); }
+static inline double expm1_d(double x) { return expm1(x); }
 
 /* ------------------------------------------------------------------------------------
  * Elementwise losses. kind: 0 mse, 1 mae, 2 huber(p1=delta), 3 smooth_l1(p1=beta > 0),
@@ -79,7 +94,7 @@ static inline double log1p_d(double x) { return log1p(x); }
  * returns the sum of the losses.
  * ---------------------------------------------------------------------------------- */
 
-#define ELEMENT_BODY(T, EXP, LOG, LOG1P)                                                      \
+#define ELEMENT_BODY(T, EXP, LOG, LOG1P, EXPM1)                                                      \
     T x = xs[i], y = ys[i], l, g;                                                        \
     switch (KIND) {                                                                      \
     case 0: { T d = x - y; l = d * d; g = (T)2 * d; break; }                            \
@@ -90,9 +105,12 @@ static inline double log1p_d(double x) { return log1p(x); }
     case 3: { T d = x - y; T r = d < 0 ? -d : d; T m = r < p1 ? r : p1;                 \
               l = (T)0.5 * m * m / p1 + (r - m);                                         \
               g = d > p1 ? (T)1 : (d < -p1 ? (T)-1 : d / p1); break; }                   \
-    case 4: { T d = x - y; T r = d < 0 ? -d : d; T e = EXP((T)-2 * r);                  \
-              l = r + LOG1P(e) - (T)0.69314718055994530942;                              \
-              T th = ((T)1 - e) / ((T)1 + e); g = d < 0 ? -th : th; break; }            \
+    case 4: { T d = x - y; T r = d < 0 ? -d : d; T em = EXPM1((T)-2 * r);               \
+              /* below 1: log1p(2 sinh^2(r / 2)), no cancellation for small r */           \
+              T sh = (T)0.5 * (EXPM1((T)0.5 * r) - EXPM1((T)-0.5 * r));                   \
+              l = r < (T)1 ? LOG1P((T)2 * sh * sh)                                       \
+                           : r + LOG1P((T)1 + em) - (T)0.69314718055994530942;          \
+              T th = -em / ((T)2 + em); g = d < 0 ? -th : th; break; }                  \
     case 5: { T yy = y * ((T)1 - p2) + (T)0.5 * p2; T a = x < 0 ? -x : x;               \
               T e = EXP(-a); T sp = LOG1P(e) + (x < 0 ? -x : (T)0); /* softplus(-x) */   \
               T lw = (T)1 + (p1 - (T)1) * yy;                                            \
@@ -116,7 +134,7 @@ static inline double log1p_d(double x) { return log1p(x); }
               g = at * ((s - yy) * qg + ce * qg1 * dq); break; }                         \
     }
 
-#define ELEMENT_LOOP(T, SUF, EXP, LOG, LOG1P, KIND_VALUE)                                 \
+#define ELEMENT_LOOP(T, SUF, EXP, LOG, LOG1P, EXPM1, KIND_VALUE)                                 \
 static double ew_##SUF##_##KIND_VALUE(int64_t n, const T* xs, const T* ys, T* loss,       \
                                         T* grad, T gs, T p1, T p2, T p3, int nt) {        \
     const int KIND = KIND_VALUE;                                                         \
@@ -129,19 +147,19 @@ static double ew_##SUF##_##KIND_VALUE(int64_t n, const T* xs, const T* ys, T* lo
         T acc = 0;                                                                       \
         if (grad && loss) {                                                              \
             _Pragma("omp simd reduction(+:acc)")                                          \
-            for (int64_t i = lo; i < hi; i++) { ELEMENT_BODY(T, EXP, LOG, LOG1P)         \
+            for (int64_t i = lo; i < hi; i++) { ELEMENT_BODY(T, EXP, LOG, LOG1P, EXPM1)  \
                 loss[i] = l; grad[i] = gs * g; acc += l; }                               \
         } else if (grad) {                                                               \
             _Pragma("omp simd reduction(+:acc)")                                          \
-            for (int64_t i = lo; i < hi; i++) { ELEMENT_BODY(T, EXP, LOG, LOG1P)         \
+            for (int64_t i = lo; i < hi; i++) { ELEMENT_BODY(T, EXP, LOG, LOG1P, EXPM1)  \
                 grad[i] = gs * g; acc += l; }                                            \
         } else if (loss) {                                                               \
             _Pragma("omp simd reduction(+:acc)")                                          \
-            for (int64_t i = lo; i < hi; i++) { ELEMENT_BODY(T, EXP, LOG, LOG1P)         \
+            for (int64_t i = lo; i < hi; i++) { ELEMENT_BODY(T, EXP, LOG, LOG1P, EXPM1)  \
                 (void)g; loss[i] = l; acc += l; }                                        \
         } else {                                                                         \
             _Pragma("omp simd reduction(+:acc)")                                          \
-            for (int64_t i = lo; i < hi; i++) { ELEMENT_BODY(T, EXP, LOG, LOG1P)         \
+            for (int64_t i = lo; i < hi; i++) { ELEMENT_BODY(T, EXP, LOG, LOG1P, EXPM1)  \
                 (void)g; acc += l; }                                                     \
         }                                                                                \
         total += (double)acc;                                                            \
@@ -149,22 +167,22 @@ static double ew_##SUF##_##KIND_VALUE(int64_t n, const T* xs, const T* ys, T* lo
     return total;                                                                        \
 }
 
-ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 0)
-ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 1)
-ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 2)
-ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 3)
-ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 4)
-ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 5)
-ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 6)
-ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, 7)
-ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 0)
-ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 1)
-ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 2)
-ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 3)
-ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 4)
-ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 5)
-ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 6)
-ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, 7)
+ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, expm1_f, 0)
+ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, expm1_f, 1)
+ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, expm1_f, 2)
+ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, expm1_f, 3)
+ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, expm1_f, 4)
+ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, expm1_f, 5)
+ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, expm1_f, 6)
+ELEMENT_LOOP(float, f32, exp_f, log_f, log1p_f, expm1_f, 7)
+ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, expm1_d, 0)
+ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, expm1_d, 1)
+ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, expm1_d, 2)
+ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, expm1_d, 3)
+ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, expm1_d, 4)
+ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, expm1_d, 5)
+ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, expm1_d, 6)
+ELEMENT_LOOP(double, f64, exp_d, log_d, log1p_d, expm1_d, 7)
 
 #define ELEMENT_DISPATCH(T, SUF)                                                         \
 double losskit_elementwise_##SUF(int kind, int64_t n, const T* x, const T* y, T* loss,   \
