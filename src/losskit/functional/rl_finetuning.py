@@ -510,6 +510,7 @@ def kl_penalty(logps: torch.Tensor, reference_logps: torch.Tensor, *,
     check_logps("reference_logps", reference_logps)
     check_same_shape("logps", logps, "reference_logps", reference_logps)
     check_mask(mask, logps.shape)
-    loss = _kl_estimate(*zero_masked(mask, upcast(logps), upcast(reference_logps)), estimator)
+    lp, ref = zero_masked(mask, upcast(logps), upcast(reference_logps))
+    loss = _kl_estimate(lp, ref, estimator)
     check_broadcastable("weight", weight, loss.shape)
     return finish(loss, reduction, weight=weight, mask=mask, normalizer=normalizer)
