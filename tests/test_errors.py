@@ -171,3 +171,15 @@ def test_a_documented_per_element_hyperparameter_takes_one_value_per_element(nam
     for i in range(x.numel()):
         one = info.fn(*args, **{param: float(values.reshape(-1)[i])}, reduction="none")
         torch.testing.assert_close(got.reshape(-1)[i], one.reshape(-1)[i])
+
+
+def test_open_lower_ends_and_a_tensor_quantile_level():
+    # msle's log1p is -inf at -1 (scikit-learn refuses it too); an exposure must be > 0;
+    # a 0-dim tensor quantile level says it is not learned (it raised a raw TypeError).
+    with pytest.raises(losskit.LossInputError, match="input must hold predictions > -1, "
+                                                     "found -1"):
+        F.msle(torch.tensor([-1.0]), torch.tensor([1.0]))
+    with pytest.raises(losskit.LossInputError, match="exposure must hold exposures > 0"):
+        F.poisson_nll(torch.zeros(2), torch.ones(2), exposure=torch.tensor([1.0, 0.0]))
+    with pytest.raises(losskit.LossInputError, match="quantile levels are not learned"):
+        F.quantile(torch.zeros(3), torch.ones(3), quantiles=torch.tensor(0.3))

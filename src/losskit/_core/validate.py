@@ -241,8 +241,14 @@ def check_class_indices(name: str, target: torch.Tensor, num_classes: int,
 
 
 def check_in_range(name: str, t: torch.Tensor, low: float | None, high: float | None,
-                   what: str = "values") -> None:
+                   what: str = "values", *, low_inclusive: bool = True) -> None:
     if not _reading_values(t):
+        return
+    if not low_inclusive:  # an open lower end (log1p's -1, a positive exposure)
+        assert low is not None and high is None, "an open lower end takes no upper one"
+        smallest = t.min()
+        if not bool(smallest > low):  # NaN fails too
+            raise LossInputError(f"{name} must hold {what} > {low:g}, found {float(smallest):g}")
         return
     if low is not None and high is not None and t.is_floating_point():
         # One pass and one read-back for both bounds (NaN fails both comparisons).

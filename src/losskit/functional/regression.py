@@ -372,6 +372,9 @@ def quantile(input: torch.Tensor, target: torch.Tensor, *,
     check_reduction(reduction)
     check_floating("input", input)
     check_floating("target", target)
+    if isinstance(quantiles, torch.Tensor) and quantiles.dim() == 0:
+        raise LossInputError("quantiles must be a number or a sequence of numbers, got a 0-dim "
+                             "tensor: pass float(q) (quantile levels are not learned)")
     single = isinstance(quantiles, (int, float))
     levels = ([float(quantiles)] if isinstance(quantiles, (int, float))
               else [float(q) for q in quantiles])
@@ -443,7 +446,8 @@ def msle(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor | No
     """
     check_pair(input, target, weight, reduction)
     check_nonnegative("target", target, "msle takes log1p of the target")
-    check_in_range("input", input, -1.0, None, "predictions > -1 (log1p is undefined below)")
+    # log1p is -inf at -1 and undefined below
+    check_in_range("input", input, -1.0, None, "predictions", low_inclusive=False)
     loss = (torch.log1p(upcast(input)) - torch.log1p(upcast(target))).square()
     return reduce(loss, reduction, weight=weight)
 
@@ -511,7 +515,7 @@ def poisson_nll(input: torch.Tensor, target: torch.Tensor, *, log_input: bool = 
     if exposure is not None:
         check_floating("exposure", exposure)
         check_broadcastable("exposure", exposure, x.shape)
-        check_in_range("exposure", exposure, 0.0, None, "positive exposures; values")
+        check_in_range("exposure", exposure, 0.0, None, "exposures", low_inclusive=False)
         e = upcast(exposure).to(x.dtype)
         # The GLM offset: log mu = x + log e (log_input), mu = x e otherwise.
         loss = (e * torch.exp(x) - y * (x + torch.log(e)) if log_input
