@@ -270,3 +270,20 @@ def test_log_cosh_is_accurate_for_small_residuals_in_float32(mode):
                         dtype=torch.float64).repeat_interleave(1 << 13)
     torch.testing.assert_close(out.double(), want, rtol=1e-6, atol=0.0)
     torch.testing.assert_close(grad.double(), torch.tanh(r.double()), rtol=1e-6, atol=0.0)
+
+
+def test_gaussian_nll_takes_torchs_var_shapes_only():
+    # torch.nn.functional.gaussian_nll_loss: var shaped like the input, one per sample
+    # ([N] or [N, 1] for [N, D]), or (here) a 0-dim tensor; a [D] var against [N, D] with
+    # N != D is refused (it was broadcast per column, while N == D reads it per sample).
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    for var in (torch.rand(4, 3, generator=g) + 0.1, torch.rand(4, generator=g) + 0.1,
+                torch.rand(4, 1, generator=g) + 0.1):
+        torch.testing.assert_close(
+            F.gaussian_nll(x, y, var, reduction="none"),
+            torch.nn.functional.gaussian_nll_loss(x, y, var, reduction="none"))
+    with pytest.raises(losskit.LossInputError, match="one per sample"):
+        F.gaussian_nll(x, y, torch.rand(3, generator=g) + 0.1)
+    v = torch.tensor(0.7)
+    torch.testing.assert_close(F.gaussian_nll(x, y, v), F.gaussian_nll(x, y, v.expand(4, 3)))

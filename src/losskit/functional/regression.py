@@ -582,15 +582,16 @@ def gaussian_nll(input: torch.Tensor, target: torch.Tensor, var: torch.Tensor, *
     check_param("eps", eps, low=0.0, low_inclusive=False)
     check_nonnegative("var", var, "variances")
     x, y, v = upcast(input), upcast(target), upcast(var)
-    if v.dim() == x.dim() - 1 and v.shape == x.shape[:-1]:
+    # torch's forms only: a general broadcast would read a [D] var per column of [N, D]
+    # when N != D but per sample when N == D.
+    if v.shape == x.shape[:-1] and x.dim() >= 1:
         v = v.unsqueeze(-1)
-    try:
-        # torch.broadcast_shapes is unannotated in torch's source
-        torch.broadcast_shapes(v.shape, x.shape)  # type: ignore[no-untyped-call]
-    except RuntimeError:
+    elif not (v.shape == x.shape or v.dim() == 0
+              or (v.shape[:-1] == x.shape[:-1] and v.dim() == x.dim() and v.shape[-1] == 1)):
         raise LossInputError(
-            f"var of shape {tuple(var.shape)} does not match input {tuple(input.shape)}"
-        ) from None
+            f"var of shape {tuple(var.shape)} does not match input {tuple(input.shape)}: pass "
+            f"the input's shape, one per sample ({tuple(input.shape[:-1])} or "
+            f"{(*input.shape[:-1], 1)}), or a 0-dim tensor")
     # Clamp the value but let the gradient through, as torch does: the clamp only guards
     # log(0) and division by 0, it should not freeze the variance head.
     v = v + (v.clamp(min=eps) - v).detach()
