@@ -200,6 +200,18 @@ def test_mask_and_ignore_index_are_equivalent():
     assert (a[~mask] == 0).all()
 
 
+def test_masked_tokens_may_hold_any_id_and_the_mask_must_be_zero_one():
+    # Padding under mask= is never read as a token id (a pad id of -1 was refused as out of
+    # range); a mask of other values than 0 / 1 is refused (0.5 counted as 1).
+    logits, target, mask = _tokens(seed=2)
+    want = F.sequence_cross_entropy(logits, target, mask=mask)
+    padded = target.masked_fill(~mask, -1)
+    torch.testing.assert_close(F.sequence_cross_entropy(logits, padded, mask=mask), want)
+    torch.testing.assert_close(F.sequence_cross_entropy(logits, padded, mask=mask.float()), want)
+    with pytest.raises(losskit.LossInputError, match="mask must be bool or hold 0 / 1"):
+        F.sequence_cross_entropy(logits, target, mask=mask.float() * 0.5)
+
+
 def test_sequence_average_is_mean_of_per_sequence_means():
     logits, target, mask = _tokens(seed=2)
     per_token = tF.cross_entropy(logits.transpose(1, 2), target, reduction="none")

@@ -484,7 +484,13 @@ def sequence_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
             got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else repr(mask)
             raise LossInputError(f"mask must be a [B, T] = {tuple(target.shape)} tensor, "
                                  f"got {got}")
+        if (mask.dtype != torch.bool and mask.numel() and readable(mask)
+                and bool(((mask != 0) & (mask != 1)).any())):
+            raise LossInputError("mask must be bool or hold 0 / 1 (True = the token counts); "
+                                 "for soft token weights pass weight=")
         counted = counted & mask.bool()
+        # Masked-out tokens may hold any id (padding of -1, say): they are not checked.
+        target = torch.where(counted, target, ignore_index)
     batch, length, vocab = input.shape
     per_token = cross_entropy(input.reshape(batch * length, vocab), target.reshape(-1),
                               ignore_index=ignore_index, label_smoothing=label_smoothing,
