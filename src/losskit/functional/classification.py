@@ -498,7 +498,10 @@ def _asl_reference(input: torch.Tensor, target: torch.Tensor, *,
              "probabilities. clip > 0 makes negatives "
              "with p < clip contribute nothing, so a badly initialised model (all p ~ 0) "
              "learns only from positives at first. With clip=0 and equal gammas it is the "
-             "symmetric focal loss without alpha.",
+             "symmetric focal loss without alpha. The focusing weight is differentiated "
+             "here; the authors' training script detaches it "
+             "(disable_torch_grad_focal_loss=True), which changes the negatives' gradient, "
+             "and their loss is a sum where this one defaults to the mean.",
     references=("Ridnik, Ben-Baruch, Zamir, Noy, Friedman, Protter, Zelnik-Manor, Asymmetric "
                 "Loss For Multi-Label Classification, ICCV 2021.",),
     example_inputs=ex.binary_logits, reference=_asl_reference,

@@ -368,7 +368,9 @@ def _sce_reference(input: torch.Tensor, target: torch.Tensor, *,
              "one-hot label), so the loss inherits MAE's slow, underfitting start with many "
              "classes; alpha controls how much cross-entropy speeds it up and how much "
              "noise it lets in. A only rescales RCE for hard labels (beta * -A is what "
-             "matters). Not a proper scoring rule; recalibrate "
+             "matters). The authors' code clamps the one-hot label at 1e-4, so its A is "
+             "log 1e-4 = -9.21, not the paper's -4: to reproduce its alpha / beta settings "
+             "scale beta by 9.21 / 4. Not a proper scoring rule; recalibrate "
              "(losskit.calibration.temperature_scale) if probabilities matter.",
     references=("Wang, Ma, Chen, Luo, Yi & Bailey, Symmetric Cross Entropy for Robust Learning "
                 "with Noisy Labels, ICCV 2019.",),
