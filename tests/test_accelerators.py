@@ -393,8 +393,7 @@ def _applies(acc, case, dtype) -> bool:
     return True
 
 
-@pytest.mark.parametrize(("acc", "case", "dtype"), _params())
-def test_accelerator_matches_definition(acc, case, dtype):
+def _skip_unless_taken(acc, case, dtype):
     if acc.backend == "native" and not native_available:
         pytest.skip(f"no native kernels: {_native.build_error()}")
     if not _applies(acc, case, dtype):
@@ -402,6 +401,11 @@ def test_accelerator_matches_definition(acc, case, dtype):
         # the builtins, big ones for the native kernels. Every accelerator must take at
         # least one case (test_every_accelerator_has_a_case).
         pytest.skip(f"{acc.name} declines {case.label} by design")
+
+
+@pytest.mark.parametrize(("acc", "case", "dtype"), _params())
+def test_accelerator_matches_definition(acc, case, dtype):
+    _skip_unless_taken(acc, case, dtype)
     fn = losskit.info(acc.loss).fn
     rtol, atol = TOL[dtype]
     for reduction in case.reductions:
@@ -434,10 +438,7 @@ def test_accelerator_takes_strided_inputs(acc, case, dtype):
     # either declines them or gives the definition's values and first and second
     # derivatives. A kernel that saves a contiguous copy for backward once cut the second
     # derivative's graph (dice on a permuted input raised under create_graph=True).
-    if acc.backend == "native" and not native_available:
-        pytest.skip(f"no native kernels: {_native.build_error()}")
-    if not _applies(acc, case, dtype):
-        pytest.skip(f"{acc.name} declines {case.label} by design")
+    _skip_unless_taken(acc, case, dtype)
     fn = losskit.info(acc.loss).fn
     args, kwargs = case.make(dtype, torch.Generator().manual_seed(1))
     try:

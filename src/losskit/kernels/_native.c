@@ -17,6 +17,17 @@
 static inline float as_float(int32_t i) { union { int32_t i; float f; } u; u.i = i; return u.f; }
 static inline int32_t as_int(float f) { union { int32_t i; float f; } u; u.f = f; return u.i; }
 
+/* exp(r) - 1 for |r| <= log(2) / 2 (float32): the polynomial of the reduced argument. */
+static inline float expm1_reduced_f(float r) {
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    return p * r * r + r;
+}
+
 /* exp(x) for float32; saturates below -87.3 (returns ~1e-38, not 0) and above 88.7. */
 static inline float exp_f(float x) {
     x = x < -87.3f ? -87.3f : x;
@@ -24,28 +35,12 @@ static inline float exp_f(float x) {
     float t = x * 1.44269504088896341f;
     float n = floorf(t + 0.5f);
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500E-4f;
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    p = p * r * r + r + 1.0f;
-    return p * as_float(((int32_t)n + 127) << 23);
+    return (expm1_reduced_f(r) + 1.0f) * as_float(((int32_t)n + 127) << 23);
 }
 
-/* exp(x) - 1 for float32, accurate near 0 (the reduced polynomial of exp_f without its 1). */
+/* exp(x) - 1 for float32, accurate near 0 (no 1 added and taken away there). */
 static inline float expm1_f(float x) {
-    if (x > -0.34f && x < 0.34f) {
-        float p = 1.9875691500E-4f;
-        p = p * x + 1.3981999507E-3f;
-        p = p * x + 8.3334519073E-3f;
-        p = p * x + 4.1665795894E-2f;
-        p = p * x + 1.6666665459E-1f;
-        p = p * x + 5.0000001201E-1f;
-        return p * x * x + x;
-    }
-    return exp_f(x) - 1.0f;
+    return (x > -0.34f && x < 0.34f) ? expm1_reduced_f(x) : exp_f(x) - 1.0f;
 }
 
 /* log(x) for finite x > 0 (float32). */
