@@ -716,3 +716,28 @@ def test_cli_module_that_raises_on_import_exits_2(tmp_path, capsys):
     bad.write_text("raise RuntimeError('boom')\n")
     assert main(["check", f"{bad}:loss"]) == 2
     assert "RuntimeError: boom" in capsys.readouterr().err
+
+
+def test_empty_batch_check_is_opt_in_and_catches_nan_and_detached_zeros():
+    # torch's mean over zero elements is NaN; a loss that returns a constant 0 for an empty
+    # batch breaks loss.backward(); sum / max(count, 1) of the inputs is right.
+    def nan_mse(input, target, reduction="mean"):
+        return F.mse_loss(input, target, reduction=reduction)
+
+    def detached_zero(input, target, reduction="mean"):
+        if input.shape[0] == 0:
+            return torch.zeros((), dtype=input.dtype)
+        return F.mse_loss(input, target, reduction=reduction)
+
+    def safe_mse(input, target, reduction="mean"):
+        squared = (input - target) ** 2
+        if reduction == "none":
+            return squared
+        return squared.sum() / (max(squared.numel(), 1) if reduction == "mean" else 1)
+
+    assert "empty_batch" not in [r.name for r in losskit.check(nan_mse, task="regression").results]
+    nan = losskit.check(nan_mse, task="regression", checks=["empty_batch"])
+    assert nan["empty_batch"].failed and "gives nan" in nan["empty_batch"].detail
+    detached = losskit.check(detached_zero, task="regression", checks=["empty_batch"])
+    assert detached["empty_batch"].failed and "no graph" in detached["empty_batch"].detail
+    assert losskit.check(safe_mse, task="regression", checks=["empty_batch"]).passed

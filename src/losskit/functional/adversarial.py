@@ -448,8 +448,8 @@ _R1_WHY = ("r1_penalty differentiates real_logits with respect to real_inputs, s
     example_inputs=_r1_examples,
     expected_failures={
         **{c: _R1_WHY for c in ("finite_scalar", "gradcheck", "reduction_consistency",
-                                "batch_size", "batch_order", "extreme_inputs", "low_precision",
-                                "properties", "meta")},
+                                "batch_size", "batch_order", "empty_batch", "extreme_inputs",
+                                "low_precision", "properties", "meta")},
         "compile": _R1_WHY + "; and " + _AUTOGRAD_COMPILE_WHY},
 )
 def r1_penalty(real_logits: torch.Tensor, real_inputs: torch.Tensor, *,

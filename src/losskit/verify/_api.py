@@ -77,7 +77,9 @@ def check(
             ``(n, seed) -> tuple``; overrides ``task`` and the registry.
         reference: an independent implementation called like the loss; values and
             gradients must agree (float64).
-        checks: names to run (a list or ``"a,b"``); default: all but ``compile``.
+        checks: names to run (a list or ``"a,b"``); default: all but ``compile`` (slow)
+            and ``empty_batch`` (a mean over an empty batch is NaN in torch's own losses;
+            losskit's give 0: name it to hold a loss to that).
         expected_failures: ``{check: reason}``; those checks are skipped with the reason
             (added to any the loss's ``LossInfo`` declares).
 

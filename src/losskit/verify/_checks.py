@@ -303,6 +303,32 @@ def batch_size(subject: Subject) -> str:
     return f"{_g(once.item())} for the batch of {n} and for it duplicated"
 
 
+def empty_batch(subject: Subject) -> str:
+    args = subject.example(requires_grad=False)
+    positions = _batch_positions(subject, args, subject.n)
+    if not positions:
+        raise Skipped("the first argument is not batch-first")
+    if subject.fixed_example:
+        empty = subject.prepare(_replace(args, {i: args[i][:0] for i in positions}))
+    else:
+        empty = subject.example(n=0)
+    out = _scalar(subject(*empty, reduction="mean") if subject.takes_reduction
+                  else subject(*empty), "the loss of an empty batch")
+    if not bool(torch.isfinite(out)):
+        raise Failed(f"an empty batch (or a selection that comes out empty) gives "
+                     f"{out.item()}: a mean over zero elements; divide by max(count, 1) so it "
+                     "is 0")
+    inputs = subject.grad_tensors(empty)
+    if inputs:
+        if not out.requires_grad:
+            raise Failed("the loss of an empty batch has no graph, so loss.backward() raises "
+                         "in the training step that meets one; return a zero that depends on "
+                         "the input (input.sum() * 0)")
+        if not all(bool(torch.isfinite(g).all()) for g in _grads(out, inputs)):
+            raise Failed("an empty batch gives non-finite gradients")
+    return f"{_g(out.item())}, with a graph to the inputs" if inputs else _g(out.item())
+
+
 def batch_order(subject: Subject) -> str:
     args = subject.example(requires_grad=False)
     n = subject.n
@@ -414,6 +440,9 @@ CHECKS: dict[str, Check] = {c.name: c for c in (
     Check("batch_size", "a mean over the wrong count makes the effective learning rate depend "
           "on the batch size", batch_size),
     Check("batch_order", "shuffling the batch must not change a mean", batch_order),
+    Check("empty_batch", "a batch (or a masked selection) that comes out empty must give a "
+          "finite loss that back-propagates, not a NaN from a mean over zero elements (off "
+          "by default: torch's own losses give NaN there)", empty_batch, default=False),
     Check("extreme_inputs", "confident logits (1e4) and tiny or huge errors occur in real "
           "training; an overflow there is a NaN that ends the run", extreme_inputs),
     Check("low_precision", "mixed-precision training feeds float16/bfloat16; the loss must stay "
