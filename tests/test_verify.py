@@ -741,3 +741,34 @@ def test_empty_batch_check_is_opt_in_and_catches_nan_and_detached_zeros():
     detached = losskit.check(detached_zero, task="regression", checks=["empty_batch"])
     assert detached["empty_batch"].failed and "no graph" in detached["empty_batch"].detail
     assert losskit.check(safe_mse, task="regression", checks=["empty_batch"]).passed
+
+
+def test_correct_classification_losses_that_once_failed_pass():
+    # A class-weighted cross-entropy (torch's mean divides by the targets' summed weights;
+    # the weight a float32 buffer beside the float64 inputs of the checks), a temperature,
+    # label smoothing: correct losses whose minimizer is not the confident prediction.
+    w = torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0])
+
+    def tempered(input, target, reduction="mean"):
+        return F.cross_entropy(input / 4.0, target, reduction=reduction)
+
+    def smoothed_bce(input, target, reduction="mean"):
+        return F.binary_cross_entropy_with_logits(input, target * 0.9 + 0.05,
+                                                  reduction=reduction)
+
+    for loss, task in ((torch.nn.CrossEntropyLoss(weight=w), "multiclass"),
+                       (tempered, "multiclass"),
+                       (torch.nn.CrossEntropyLoss(label_smoothing=0.1), "multiclass"),
+                       (smoothed_bce, "binary")):
+        report = losskit.check(loss, task=task)
+        assert report.passed, str(report)
+    weighted = losskit.check(torch.nn.CrossEntropyLoss(weight=w), task="multiclass")
+    assert "sum / 10.5" in weighted["reduction_consistency"].detail
+
+
+def test_a_loss_that_rewards_the_wrong_class_fails_optimum():
+    def negated(input, target, reduction="mean"):
+        return -F.cross_entropy(input, target, reduction=reduction)
+
+    report = losskit.check(negated, task="multiclass", checks=["optimum"])
+    assert report["optimum"].failed and "does not reward" in report["optimum"].detail

@@ -205,6 +205,8 @@ def optimum(subject: Subject) -> str:
         raise Skipped("no known perfect prediction for this loss")
     example = subject.example(seed=3, requires_grad=False)
     best_args = subject.prepare(subject.optimum(example), requires_grad=False)
+    if subject.optimum_is_limit:
+        return _agreeing_logits(subject, example, best_args)
     with torch.no_grad():
         best = float(_mean(subject, best_args))
         at_example = float(_mean(subject, example))
@@ -237,6 +239,24 @@ def optimum(subject: Subject) -> str:
     return detail
 
 
+def _agreeing_logits(subject: Subject, example: Args, confident: Args) -> str:
+    """For a logits task: logits that agree with the targets at a moderate margin (3) must
+    score below the random example and below uninformative logits (0). Not a local minimum
+    test: cross-entropy's infimum is at infinite margin, and label smoothing or a
+    temperature puts the minimizer at a finite margin the check cannot know."""
+    agree = _replace(confident, {0: confident[0] * (3.0 / 20.0)})
+    flat = _replace(confident, {0: torch.zeros_like(confident[0])})
+    with torch.no_grad():
+        at_agree, at_example, at_flat = (float(_mean(subject, a))
+                                         for a in (agree, example, flat))
+    if not (at_agree < at_example and at_agree < at_flat):
+        raise Failed(f"logits that agree with the targets (margin 3) score {_g(at_agree)}, "
+                     f"not below a random prediction ({_g(at_example)}) and uninformative "
+                     f"logits ({_g(at_flat)}): the loss does not reward the right class")
+    return (f"agreeing logits {_g(at_agree)} < random {_g(at_example)} and uninformative "
+            f"{_g(at_flat)} (logits have no finite optimum to test as a minimum)")
+
+
 def reduction_consistency(subject: Subject) -> str:
     if not subject.takes_reduction:
         raise Skipped("takes no reduction argument")
@@ -253,12 +273,15 @@ def reduction_consistency(subject: Subject) -> str:
     # "mean" divides the sum by the number of elements that count: all of them, or fewer
     # where some are masked out (ignore_index, anchors without positives), which "none"
     # reports as exact zeros. So the count lies between the nonzero elements and all.
-    counted = none.numel()
+    counted: float = none.numel()
     if not _close(mean, none.mean(), 1e-6, 1e-8):
         nonzero = int((none != 0).sum())
         counted = round(float(total / mean)) if float(mean) != 0 else 0
-        if not (nonzero <= counted <= none.numel()
-                and _close(mean * counted, total, 1e-6, 1e-8)):
+        weighted = _weighted_mean(subject, args, total, mean)
+        if weighted is not None:
+            counted = weighted
+        elif not (nonzero <= counted <= none.numel()
+                  and _close(mean * counted, total, 1e-6, 1e-8)):
             raise Failed(f'reduction="mean" gives {_g(mean.item())}, which is none.sum() / '
                          f"{_g(float(total / mean)) if float(mean) else 'inf'}; expected a count "
                          f"between the {nonzero} nonzero and all {none.numel()} elements "
@@ -269,8 +292,28 @@ def reduction_consistency(subject: Subject) -> str:
         pass
     else:
         raise Failed('reduction="average" was accepted silently; a typo should raise')
-    return (f"sum {_g(total.item())} = none.sum(), mean {_g(mean.item())} = sum / {counted} of "
-            f"{none.numel()} elements; unknown reduction raises")
+    return (f"sum {_g(total.item())} = none.sum(), mean {_g(mean.item())} = sum / "
+            f"{_g(counted)} for {none.numel()} elements; unknown reduction raises")
+
+
+def _weighted_mean(subject: Subject, args: Args, total: torch.Tensor,
+                   mean: torch.Tensor) -> float | None:
+    """The denominator of a weighted mean (torch's class-weighted cross-entropy divides by
+    the summed weights of the targets), or None. Accepted when it is positive and doubles
+    with the batch: the mean of the batch taken twice is the same, so the denominator
+    counts the samples, weighted, rather than some other number."""
+    if float(mean) == 0 or not float(total / mean) > 0:
+        return None
+    n = subject.n
+    positions = _batch_positions(subject, args, n)
+    if not positions:
+        return None
+    doubled = _replace(args, {i: torch.cat([args[i], args[i]]) for i in positions})
+    with torch.no_grad():
+        if not _per_sample_independent(subject, args, doubled, n):
+            return None
+        twice = _mean(subject, doubled)
+    return float(total / mean) if _close(twice, mean, 1e-6, 1e-9) else None
 
 
 def _per_sample_independent(subject: Subject, args: Args, doubled: Args, n: int) -> bool:

@@ -112,6 +112,10 @@ class Subject:
     learnable: tuple[str, ...] = ()
     hyperparameters: dict[str, Any] = field(default_factory=dict)
     none_shape: str = "element"
+    #: The optimum is confident logits that agree with the targets: for a logits task the
+    #: infimum lies at infinity, or (label smoothing, a temperature) at a finite margin,
+    #: so it is a direction to compare, not a minimum to test.
+    optimum_is_limit: bool = False
 
     @property
     def takes_reduction(self) -> bool:
@@ -119,13 +123,31 @@ class Subject:
 
     def __call__(self, *args: Any, reduction: str | None = None) -> torch.Tensor:
         """Call the loss; ``reduction=None`` means the loss's own default."""
+        fn = self._in_dtype_of(args)
         if reduction is None or self.reduction_mode is None:
-            return self.fn(*args)
+            return fn(*args)
         if self.reduction_mode == "argument":
-            return self.fn(*args, reduction=reduction)
-        module = copy.copy(self.fn)  # shallow: shares parameters and buffers
+            return fn(*args, reduction=reduction)
+        module = copy.copy(fn)  # shallow: shares parameters and buffers
         module.reduction = reduction  # type: ignore[attr-defined]
         return module(*args)
+
+    def _in_dtype_of(self, args: Args) -> Callable[..., torch.Tensor]:
+        """The loss, with a module's floating buffers (a class weight, a pos_weight) in the
+        dtype the check gives its inputs, as ``module.double()`` would: the checks run in
+        float64, and torch refuses a float32 weight beside float64 logits."""
+        fn = self.fn
+        if not isinstance(fn, torch.nn.Module):
+            return fn
+        dtype = next((a.dtype for a in args
+                      if isinstance(a, torch.Tensor) and a.is_floating_point()), None)
+        stale = {k: b for k, b in fn._buffers.items()
+                 if b is not None and b.is_floating_point() and b.dtype != dtype}
+        if dtype is None or not stale:
+            return fn
+        module = copy.copy(fn)  # shallow: parameters and submodules are shared
+        module._buffers = {**fn._buffers, **{k: b.to(dtype) for k, b in stale.items()}}
+        return module
 
     def example(self, n: int | None = None, seed: int = 0, dtype: torch.dtype = torch.float64,
                 requires_grad: bool = True) -> Args:
@@ -285,6 +307,8 @@ def build_subject(
                          else _keyword_defaults(fn)),
         none_shape=info.none_shape if info is not None else "element",
     )
+    subject.optimum_is_limit = (spec is not None and subject.optimum is spec.optimum
+                                and spec.input_kind == "logits")
     if fixed:
         first = subject.example(requires_grad=False)[0]
         subject.n = first.shape[0] if isinstance(first, torch.Tensor) and first.dim() else 1
