@@ -772,3 +772,45 @@ def test_a_loss_that_rewards_the_wrong_class_fails_optimum():
 
     report = losskit.check(negated, task="multiclass", checks=["optimum"])
     assert report["optimum"].failed and "does not reward" in report["optimum"].detail
+
+
+class _TailHalved(torch.autograd.Function):
+    """d/de e^2, halved where |e| > 2.5: right on small errors only."""
+
+    @staticmethod
+    def forward(ctx, e):
+        ctx.save_for_backward(e)
+        return e.square()
+
+    @staticmethod
+    def backward(ctx, g):
+        (e,) = ctx.saved_tensors
+        return g * torch.where(e.abs() > 2.5, e, 2 * e)
+
+
+def test_bugs_in_one_reduction_or_in_the_tails_are_caught():
+    # gradcheck once ran "mean" at one point of small errors, meta "mean" only.
+    def tail_bug(input, target, reduction="mean"):
+        squared = _TailHalved.apply(input - target)
+        return {"mean": squared.mean(), "sum": squared.sum(), "none": squared}[reduction]
+
+    def sum_gradient_bug(input, target, reduction="mean"):
+        squared = (input - target) ** 2
+        if reduction == "sum":  # the value of a sum with the gradient of a mean
+            total = squared.sum()
+            return total.detach() + squared.mean() - squared.mean().detach()
+        return squared.mean() if reduction == "mean" else squared
+
+    def sum_reads_data(input, target, reduction="mean"):
+        squared = (input - target) ** 2
+        if reduction == "sum":
+            assert float(squared.detach().max()) < 1e30
+            return squared.sum()
+        return squared.mean() if reduction == "mean" else squared
+
+    tail = losskit.check(tail_bug, task="regression", checks=["gradcheck"])
+    assert tail["gradcheck"].failed and "inputs x4" in tail["gradcheck"].detail
+    total = losskit.check(sum_gradient_bug, task="regression", checks=["gradcheck"])
+    assert total["gradcheck"].failed and "(sum)" in total["gradcheck"].detail
+    read = losskit.check(sum_reads_data, task="regression", checks=["meta"])
+    assert read["meta"].failed and 'reduction="sum"' in read["meta"].detail

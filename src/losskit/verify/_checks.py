@@ -137,30 +137,44 @@ def gradcheck(subject: Subject) -> str:
         raise Skipped("no floating-point argument to differentiate")
     positions = [i for i in subject.grad_args if i < len(args) and args[i] is not None
                  and isinstance(args[i], torch.Tensor) and args[i].requires_grad]
+    # Every reduction (a backward can be right for "mean" only), and for inputs that scale
+    # freely a second point four times as spread (a branch for large errors or logits).
+    points: list[tuple[str, str | None, list[torch.Tensor]]] = [
+        (r or "default", r, inputs) for r in (("mean", "sum", "none") if subject.takes_reduction
+                                              else (None,))]
+    if subject.input_kind in SCALABLE:
+        points.append(("mean, inputs x4" if subject.takes_reduction else "inputs x4",
+                       "mean" if subject.takes_reduction else None,
+                       [(x.detach() * 4).requires_grad_(True) for x in inputs]))
+    for label, reduction, point in points:
+        def fn(*diff: torch.Tensor, _reduction: str | None = reduction) -> torch.Tensor:
+            out = subject(*_replace(args, dict(zip(positions, diff))), reduction=_reduction)
+            return out
 
-    def fn(*diff: torch.Tensor) -> torch.Tensor:
-        return subject(*_replace(args, dict(zip(positions, diff))), reduction="mean")
-
-    try:
-        # fast_mode compares random projections u^T J v instead of the full Jacobian: the
-        # same verdict on a wrong backward, at a cost independent of the input size.
-        torch.autograd.gradcheck(fn, tuple(inputs), eps=1e-6, atol=1e-5, rtol=1e-4,
-                                 fast_mode=True)
-    except GradcheckError as exc:
-        # A directional derivative puts one number on the disagreement.
-        g = torch.Generator().manual_seed(0)
-        dirs = [torch.randn(x.shape, generator=g, dtype=x.dtype) for x in inputs]
-        analytic = sum(float((gr * d).sum()) for gr, d in zip(_grads(fn(*inputs), inputs), dirs))
-        h = 1e-6
-        with torch.no_grad():
-            plus = fn(*(x + h * d for x, d in zip(inputs, dirs)))
-            minus = fn(*(x - h * d for x, d in zip(inputs, dirs)))
-        numeric = float(plus - minus) / (2 * h)
-        first = str(exc).strip().splitlines()[0]
-        raise Failed(f"autograd and finite differences disagree: directional derivative "
-                     f"{_g(analytic)} (autograd) vs {_g(numeric)} (finite differences); "
-                     f"{first}") from None
-    return f"float64, {sum(x.numel() for x in inputs)} inputs agree with finite differences"
+        try:
+            # fast_mode compares random projections u^T J v instead of the full Jacobian:
+            # the same verdict on a wrong backward, at a cost independent of the input size.
+            torch.autograd.gradcheck(fn, tuple(point), eps=1e-6, atol=1e-5, rtol=1e-4,
+                                     fast_mode=True)
+        except GradcheckError as exc:
+            # A directional derivative puts one number on the disagreement.
+            g = torch.Generator().manual_seed(0)
+            dirs = [torch.randn(x.shape, generator=g, dtype=x.dtype) for x in point]
+            out = fn(*point)
+            weights = torch.randn(out.shape, generator=g, dtype=out.dtype)
+            analytic = sum(float((gr * d).sum()) for gr, d in
+                           zip(_grads((out * weights).sum(), point), dirs))
+            h = 1e-6
+            with torch.no_grad():
+                plus = (fn(*(x + h * d for x, d in zip(point, dirs))) * weights).sum()
+                minus = (fn(*(x - h * d for x, d in zip(point, dirs))) * weights).sum()
+            numeric = float(plus - minus) / (2 * h)
+            first = str(exc).strip().splitlines()[0].rstrip(",")
+            raise Failed(f"autograd and finite differences disagree ({label}): directional "
+                         f"derivative {_g(analytic)} (autograd) vs {_g(numeric)} (finite "
+                         f"differences); {first}") from None
+    return (f"float64, {sum(x.numel() for x in inputs)} inputs agree with finite differences "
+            f"({'; '.join(label for label, _, _ in points)})")
 
 
 def gradient_direction(subject: Subject) -> str:

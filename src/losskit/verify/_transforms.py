@@ -195,27 +195,37 @@ def meta(subject: Subject) -> str:
         raise Skipped("no tensor arguments")
     moved_args = tuple(_to_meta(a) for a in args)
     inputs = [moved_args[i] for i in _positions(subject, moved_args)]
-    transfers = HostTransfers()
-    with value_checks(False):
-        try:
-            with transfers:
-                out = _call(subject, moved_args)
-                grads = torch.autograd.grad(out, inputs, allow_unused=True) if (
-                    inputs and out.requires_grad) else ()
-        except Failed:
-            raise
-        except Exception as exc:
-            raise Failed(f"cannot run without reading tensor data ({_first_line(exc)}); on a "
-                         "GPU such a read is a host-device sync on every call") from None
-    if transfers.found:
-        raise Failed("copies between the host and the device, a blocking sync on CUDA on "
-                     "every call: " + "; ".join(transfers.found[:4]))
-    if out.device.type != "meta":
-        raise Failed(f"the result is on {out.device}, not on the inputs' device")
-    bad = [g for g in grads if g is not None and g.device.type != "meta"]
-    if bad:
-        raise Failed("a gradient left the inputs' device")
-    return f"forward and backward on meta tensors (shape {tuple(out.shape)}): no data is read"
+    # every reduction: a data read can hide in one branch ("sum" only, say)
+    reductions: tuple[str | None, ...] = (("mean", "sum", "none") if subject.takes_reduction
+                                          else (None,))
+    shapes = []
+    for reduction in reductions:
+        where = "" if reduction in ("mean", None) else f' (reduction="{reduction}")'
+        transfers = HostTransfers()
+        with value_checks(False):
+            try:
+                with transfers:
+                    out = _call(subject, moved_args, reduction)
+                    total = out.sum() if out.dim() else out
+                    grads = torch.autograd.grad(total, inputs, allow_unused=True) if (
+                        inputs and out.requires_grad) else ()
+            except Failed:
+                raise
+            except Exception as exc:
+                raise Failed(f"cannot run without reading tensor data{where} "
+                             f"({_first_line(exc)}); on a GPU such a read is a host-device "
+                             "sync on every call") from None
+        if transfers.found:
+            raise Failed(f"copies between the host and the device{where}, a blocking sync on "
+                         "CUDA on every call: " + "; ".join(transfers.found[:4]))
+        if out.device.type != "meta":
+            raise Failed(f"the result{where} is on {out.device}, not on the inputs' device")
+        bad = [g for g in grads if g is not None and g.device.type != "meta"]
+        if bad:
+            raise Failed(f"a gradient{where} left the inputs' device")
+        shapes.append(tuple(out.shape))
+    names = ", ".join(r or "default" for r in reductions)
+    return f"forward and backward on meta tensors ({names}; shape {shapes[0]}): no data is read"
 
 
 # --- compile ---------------------------------------------------------------------------------
