@@ -814,3 +814,33 @@ def test_bugs_in_one_reduction_or_in_the_tails_are_caught():
     assert total["gradcheck"].failed and "(sum)" in total["gradcheck"].detail
     read = losskit.check(sum_reads_data, task="regression", checks=["meta"])
     assert read["meta"].failed and 'reduction="sum"' in read["meta"].detail
+
+
+class _RunningCentre(torch.nn.Module):
+    """A loss that keeps a running mean of the error in a buffer (state between calls)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("centre", torch.zeros(()))
+        self.reduction = "mean"
+
+    def forward(self, input, target):
+        self.centre.mul_(0.9).add_(0.1 * (input - target).mean().detach())
+        squared = (input - target - self.centre) ** 2
+        return {"mean": squared.mean(), "sum": squared.sum(), "none": squared}[self.reduction]
+
+
+def test_pure_catches_random_stateful_and_in_place_losses():
+    def in_place(input, target, reduction="mean"):
+        input.detach().clamp_(-1.0, 1.0)  # edits the caller's tensor through a view
+        return F.mse_loss(input, target, reduction=reduction)
+
+    def noisy(input, target, reduction="mean"):
+        return F.mse_loss(input + 0.01 * torch.randn_like(input), target, reduction=reduction)
+
+    cases = {in_place: "was modified", noisy: "random or keeps state",
+             _RunningCentre(): "random or keeps state"}
+    for loss, message in cases.items():
+        report = losskit.check(loss, task="regression", checks=["pure"])
+        assert report["pure"].failed and message in report["pure"].detail, str(report)
+    assert losskit.check(torch.nn.MSELoss(), task="regression", checks=["pure"]).passed

@@ -447,7 +447,7 @@ _R1_WHY = ("r1_penalty differentiates real_logits with respect to real_inputs, s
                 "Image Quality of StyleGAN, CVPR 2020 (lazy regularization)."),
     example_inputs=_r1_examples,
     expected_failures={
-        **{c: _R1_WHY for c in ("finite_scalar", "gradcheck", "reduction_consistency",
+        **{c: _R1_WHY for c in ("finite_scalar", "pure", "gradcheck", "reduction_consistency",
                                 "batch_size", "batch_order", "empty_batch", "extreme_inputs",
                                 "low_precision", "properties", "meta")},
         "compile": _R1_WHY + "; and " + _AUTOGRAD_COMPILE_WHY},

@@ -360,6 +360,24 @@ def batch_size(subject: Subject) -> str:
     return f"{_g(once.item())} for the batch of {n} and for it duplicated"
 
 
+def pure(subject: Subject) -> str:
+    args = subject.example(requires_grad=False)
+    before = [a.clone() if isinstance(a, torch.Tensor) else None for a in args]
+    with torch.no_grad():
+        first, second = _mean(subject, args), _mean(subject, args)
+    for i, (a, b) in enumerate(zip(args, before)):
+        if b is not None and not torch.equal(a, b) and not (
+                a.is_floating_point() and torch.equal(a.isnan(), b.isnan())
+                and torch.equal(a.nan_to_num(), b.nan_to_num())):
+            raise Failed(f"argument {i} was modified by the call (an in-place operation on a "
+                         "caller's tensor: the model's output or the labels change under it)")
+    if not _close(first, second, 1e-12, 0.0):
+        raise Failed(f"the same call twice gives {_g(first.item())} and {_g(second.item())}: "
+                     "the loss is random or keeps state between calls (a buffer it updates), "
+                     "so no other check's numbers can be trusted")
+    return f"{_g(first.item())} twice; arguments unchanged"
+
+
 def empty_batch(subject: Subject) -> str:
     args = subject.example(requires_grad=False)
     positions = _batch_positions(subject, args, subject.n)
@@ -484,6 +502,9 @@ def _convergence(subject: Subject) -> Any:
 CHECKS: dict[str, Check] = {c.name: c for c in (
     Check("finite_scalar", "a loss that is NaN, inf or not a scalar cannot be back-propagated "
           "or logged", finite_scalar),
+    Check("pure", "the same call must give the same value and leave its arguments alone; a "
+          "random or stateful loss, or one that edits the model's output in place, makes "
+          "every other number meaningless", pure),
     Check("differentiable", "gradients must reach the inputs and be finite, or the model "
           "silently stops learning", differentiable),
     Check("gradcheck", "a hand-written backward or a non-differentiable op gives gradients that "
