@@ -844,3 +844,14 @@ def test_pure_catches_random_stateful_and_in_place_losses():
         report = losskit.check(loss, task="regression", checks=["pure"])
         assert report["pure"].failed and message in report["pure"].detail, str(report)
     assert losskit.check(torch.nn.MSELoss(), task="regression", checks=["pure"]).passed
+
+
+def test_a_frozen_positional_hyperparameter_is_caught_and_named():
+    # def loss(input, target, temperature=0.5): positional hyperparameters are found too,
+    # and a float(temperature) is reported as frozen (it read "no float hyperparameters").
+    def frozen(input, target, temperature=0.5, reduction="mean"):
+        return F.cross_entropy(input / float(temperature.detach() if isinstance(
+            temperature, torch.Tensor) else temperature), target, reduction=reduction)
+
+    report = losskit.check(frozen, task="multiclass", checks=["learnable"])
+    assert report["learnable"].failed and "frozen" in report["learnable"].detail

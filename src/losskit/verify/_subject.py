@@ -195,13 +195,15 @@ def _reduction_mode(loss: Callable[..., Any]) -> str | None:
 
 
 def _keyword_defaults(loss: Callable[..., Any]) -> dict[str, Any]:
-    """Keyword-only arguments with defaults of a user's loss (its hyperparameters)."""
+    """Arguments with defaults of a user's loss (its hyperparameters): keyword-only ones,
+    and positional ones after the data (``def loss(input, target, temperature=0.1)``)."""
     target = loss.forward if isinstance(loss, torch.nn.Module) else loss
     try:
         params = inspect.signature(target).parameters.values()
     except (TypeError, ValueError):
         return {}
-    return {p.name: p.default for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return {p.name: p.default for p in params if p.kind in kinds
             and p.default is not inspect.Parameter.empty and p.name not in ("reduction",
                                                                              "weight")}
 

@@ -363,6 +363,8 @@ def learnable(subject: Subject) -> str:
     if not names:
         raise Skipped("no float hyperparameters")
     base = subject.example(n=3, seed=1)
+    # the data without gradients, so only the hyperparameter can give the result a graph
+    fixed = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in base)
     notes = []
     for name in names:
         taken = None
@@ -370,7 +372,7 @@ def learnable(subject: Subject) -> str:
         for value in _candidates(name, subject.hyperparameters[name], base):
             h = value.clone().requires_grad_(True)
             try:
-                out = subject.fn(*base, **{name: h})
+                out = subject.fn(*fixed, **{name: h})
             except Exception as exc:
                 error = exc
                 continue
@@ -383,11 +385,17 @@ def learnable(subject: Subject) -> str:
             notes.append(f"{name} refuses a tensor")
             continue
         if not (isinstance(out, torch.Tensor) and out.requires_grad):
-            raise Failed(f"{name} given as a tensor that requires grad: the result does not "
-                         "depend on it (the value was read and frozen, e.g. float(t)); "
-                         "learn it or refuse tensors with an error")
-
-        fixed = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in base)
+            # No graph to it: frozen (read with float(t)) if the value moves with it, or
+            # simply unused under these options (beta of a divergence that has none).
+            with torch.no_grad():
+                step = 1e-3 * max(1.0, float(taken.abs().max()))
+                moved = [subject.fn(*fixed, **{name: taken + s}) for s in (step, -step)]
+            if not torch.equal(moved[0], moved[1]):
+                raise Failed(f"{name} given as a tensor that requires grad: the result has no "
+                             "gradient for it but changes with it (the value was read and "
+                             "frozen, e.g. float(t)); learn it or refuse tensors with an error")
+            notes.append(f"{name} has no effect with these options")
+            continue
 
         def fn(hyper: torch.Tensor, _name: str = name, _fixed: Args = fixed) -> torch.Tensor:
             return subject.fn(*_fixed, **{_name: hyper})
