@@ -13,6 +13,7 @@ from .._core.validate import LossInputError
 from ._checks import CHECKS, Failed, Skipped
 from ._report import CheckReport, CheckResult, Status
 from ._subject import Args, Subject, build_subject
+from ._transforms import gist
 
 __all__ = ["check", "run_check", "select_checks"]
 
@@ -49,8 +50,7 @@ def run_check(subject: Subject, name: str) -> CheckResult:
     except Failed as exc:
         status, detail = "failed", str(exc)
     except Exception as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        status, detail = "failed", f"raised {type(exc).__name__}: {message}"
+        status, detail = "failed", f"raised {type(exc).__name__}: {gist(str(exc))}"
     return CheckResult(name, status, detail, spec.why, time.perf_counter() - start, data)
 
 

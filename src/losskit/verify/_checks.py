@@ -169,7 +169,7 @@ def gradcheck(subject: Subject) -> str:
                 plus = (fn(*(x + h * d for x, d in zip(point, dirs))) * weights).sum()
                 minus = (fn(*(x - h * d for x, d in zip(point, dirs))) * weights).sum()
             numeric = float(plus - minus) / (2 * h)
-            first = str(exc).strip().splitlines()[0].rstrip(",")
+            first = _transforms.gist(str(exc).strip().splitlines()[0])
             raise Failed(f"autograd and finite differences disagree ({label}): directional "
                          f"derivative {_g(analytic)} (autograd) vs {_g(numeric)} (finite "
                          f"differences); {first}") from None

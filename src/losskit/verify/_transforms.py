@@ -53,8 +53,18 @@ def _call(subject: Subject, args: Args, reduction: str | None = "mean") -> torch
 
 
 def _first_line(exc: BaseException | None) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
+    """The error's type and its first sentences, up to about 300 characters (torch's
+    messages wrap mid-sentence: the lines are joined before cutting)."""
+    return f"{type(exc).__name__}: {gist(str(exc))}"
+
+
+def gist(text: str, limit: int = 300) -> str:
+    """``text`` on one line, cut after the last full sentence within ``limit``."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat.rstrip(",;:")
+    end = flat.rfind(". ", 0, limit)
+    return flat[:end + 1] if end > limit // 3 else flat[:limit].rstrip(",;: ") + " ..."
 
 
 def _positions(subject: Subject, args: Args) -> list[int]:
