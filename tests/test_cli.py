@@ -105,6 +105,8 @@ def test_check_exit_1_only_when_a_check_fails(capsys, tmp_path):
                       "def flipped(x, y):\n    return -((x - y) ** 2).mean()\n")
     checks = "gradient_direction,optimum"
     assert main(["check", f"{module}:good", "--checks", checks]) == 0
+    # the report's note (no task given: regression assumed) once, not twice
+    assert capsys.readouterr().out.count("assumed regression") == 1
     assert main(["check", f"{module}:flipped", "--checks", checks]) == 1
     capsys.readouterr()
     assert "unknown check" in _error(capsys, ["check", f"{module}:good", "--checks", "nope"])

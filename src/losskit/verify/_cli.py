@@ -111,9 +111,7 @@ def run(args: argparse.Namespace) -> int:
         print(report.to_json())
     else:
         out = console()
-        for note in report.notes:
-            out.print(f"note: {note}")
-        out.print(report)
+        out.print(report)  # its notes first, on a terminal and in plain text
         if report.failures:
             out.print(f"{len(report.failures)} check(s) failed; see the detail column")
     return 0 if report.passed else 1

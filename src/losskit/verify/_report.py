@@ -117,9 +117,13 @@ class CheckReport:
         return json.dumps(self.to_dict(), indent=indent)
 
     def __rich__(self) -> Any:
+        from rich.console import Group
+        from rich.markup import escape
+
         from .._render import table
 
-        return table(self.rows(markup=True), title=self.summary())
+        rendered = table(self.rows(markup=True), title=self.summary())
+        return Group(*(f"note: {escape(n)}" for n in self.notes), rendered)
 
     def __str__(self) -> str:
         rows = self.rows()
