@@ -478,6 +478,11 @@ def list_index_mse(input, target):
     return ((input[keep] - target[keep]) ** 2).mean()
 
 
+def legacy_new_mse(input, target):
+    half = input.new([0.5])  # the legacy constructor copies its list like torch.tensor
+    return (half * (input - target) ** 2).mean()
+
+
 def device_fill_mse(input, target):
     half = torch.full((), 0.5, dtype=input.dtype, device=input.device)
     keep = torch.arange(input.shape[0], device=input.device)
@@ -489,6 +494,7 @@ def device_fill_mse(input, target):
     (host_tensor_moved_mse, "Tensor.to() moves a CPU tensor to meta"),
     (host_index_mse, "__getitem__ with a CPU index tensor on meta"),
     (list_index_mse, "__getitem__ with a Python list index (copied to meta)"),
+    (legacy_new_mse, "new() copies host data to meta"),
 ])
 def test_host_device_copies_are_caught_by_meta(loss, what):
     # On meta tensors nothing is read, but these copies would block on every CUDA call;

@@ -142,6 +142,9 @@ class HostTransfers(TorchFunctionMode):
         if not isinstance(out, torch.Tensor) or out.device.type == "cpu":
             return None
         name = getattr(func, "__name__", str(func))
+        if (func is torch.Tensor.new and len(args) > 1 and isinstance(args[1], (list, tuple))
+                and not isinstance(args[1], torch.Size)):
+            return f"new() copies host data to {out.device.type}"  # x.new([0.5]), legacy
         if func in _FACTORIES or func is torch.Tensor.new_tensor:
             data = args[1 if func is torch.Tensor.new_tensor else 0] if args else None
             if data is None:
