@@ -861,3 +861,13 @@ def test_a_frozen_positional_hyperparameter_is_caught_and_named():
 
     report = losskit.check(frozen, task="multiclass", checks=["learnable"])
     assert report["learnable"].failed and "frozen" in report["learnable"].detail
+
+
+def test_a_loss_that_casts_to_float32_is_skipped_by_gradcheck_not_failed():
+    # input.float() (a common mixed-precision habit) makes float64 finite differences
+    # meaningless: the check says so instead of reporting a wrong gradient.
+    def upcast_mse(input, target, reduction="mean"):
+        return F.mse_loss(input.float(), target.float(), reduction=reduction)
+
+    result = losskit.check(upcast_mse, task="regression", checks=["gradcheck"])["gradcheck"]
+    assert result.status == "skipped" and "returns float32 for float64" in result.detail

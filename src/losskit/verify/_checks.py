@@ -137,6 +137,12 @@ def gradcheck(subject: Subject) -> str:
         raise Skipped("no floating-point argument to differentiate")
     positions = [i for i in subject.grad_args if i < len(args) and args[i] is not None
                  and isinstance(args[i], torch.Tensor) and args[i].requires_grad]
+    with torch.no_grad():
+        dtype = _mean(subject, args).dtype if subject.takes_reduction else subject(*args).dtype
+    if dtype != torch.float64:
+        raise Skipped(f"the loss returns {str(dtype).removeprefix('torch.')} for float64 "
+                      "inputs (it casts them, e.g. input.float()); finite differences need "
+                      "float64 throughout")
     # Every reduction (a backward can be right for "mean" only), and for inputs that scale
     # freely a second point four times as spread (a branch for large errors or logits).
     points: list[tuple[str, str | None, list[torch.Tensor]]] = [
