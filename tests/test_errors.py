@@ -183,3 +183,9 @@ def test_open_lower_ends_and_a_tensor_quantile_level():
         F.poisson_nll(torch.zeros(2), torch.ones(2), exposure=torch.tensor([1.0, 0.0]))
     with pytest.raises(losskit.LossInputError, match="quantile levels are not learned"):
         F.quantile(torch.zeros(3), torch.ones(3), quantiles=torch.tensor(0.3))
+
+
+def test_a_per_element_hyperparameter_of_an_empty_batch_is_empty_too():
+    # the range check reads nothing from an empty tensor (min() of nothing raised)
+    empty = torch.zeros(0, 3)
+    assert F.general_robust(empty, empty, alpha=torch.empty(0, 3)).item() == 0.0

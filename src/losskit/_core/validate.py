@@ -134,7 +134,7 @@ def check_param(name: str, value: float | torch.Tensor, *, low: float | None = 0
             raise LossInputError(
                 f"{name} must be a number or a one-element tensor (a learnable scalar), got "
                 f"shape {tuple(value.shape)}")
-        if not readable(value):
+        if not (value.numel() and readable(value)):
             return
         with torch.no_grad():
             lo_v, hi_v = float(value.min()), float(value.max())
@@ -244,13 +244,7 @@ def check_in_range(name: str, t: torch.Tensor, low: float | None, high: float | 
                    what: str = "values", *, low_inclusive: bool = True) -> None:
     if not _reading_values(t):
         return
-    if not low_inclusive:  # an open lower end (log1p's -1, a positive exposure)
-        assert low is not None and high is None, "an open lower end takes no upper one"
-        smallest = t.min()
-        if not bool(smallest > low):  # NaN fails too
-            raise LossInputError(f"{name} must hold {what} > {low:g}, found {float(smallest):g}")
-        return
-    if low is not None and high is not None and t.is_floating_point():
+    if low is not None and high is not None and low_inclusive and t.is_floating_point():
         # One pass and one read-back for both bounds (NaN fails both comparisons).
         lo_t, hi_t = torch.aminmax(t)
         lo, hi = lo_t.item(), hi_t.item()
@@ -260,10 +254,12 @@ def check_in_range(name: str, t: torch.Tensor, low: float | None, high: float | 
             raise LossInputError(f"{name} must hold {what} >= {low:g}, found {lo:g}")
         raise LossInputError(f"{name} must hold {what} <= {high:g}, found {hi:g}")
     if low is not None:
+        # an open lower end: log1p's -1, a positive exposure
         smallest = t.min()
-        if bool(smallest < low) or bool(torch.isnan(smallest)):
-            raise LossInputError(
-                f"{name} must hold {what} >= {low:g}, found {float(smallest):g}")
+        below = smallest < low if low_inclusive else smallest <= low
+        if bool(below) or bool(torch.isnan(smallest)):
+            raise LossInputError(f"{name} must hold {what} {'>=' if low_inclusive else '>'} "
+                                 f"{low:g}, found {float(smallest):g}")
     if high is not None:
         largest = t.max()
         if bool(largest > high) or bool(torch.isnan(largest)):

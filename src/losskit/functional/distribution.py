@@ -91,10 +91,7 @@ def _xlog_ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     gradient: heatmaps with many exact zeros in both arguments get finite gradients. A
     positive ``a`` over ``b = 0`` is ``inf``, as the divergence is.
     """
-    zero = a == 0
-    a_safe = torch.where(zero, 1.0, a)
-    b_safe = torch.where(zero, 1.0, b)
-    return torch.where(zero, 0.0, a_safe * (torch.log(a_safe) - torch.log(b_safe)))
+    return p_log_ratio(a, safe_log(a), torch.log(torch.where(a == 0, 1.0, b)))
 
 
 def _nan_guard(x: torch.Tensor) -> torch.Tensor:

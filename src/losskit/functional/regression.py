@@ -308,13 +308,14 @@ def log_cosh(input: torch.Tensor, target: torch.Tensor, *, weight: torch.Tensor 
     if fast is not None:
         return fast
     d = x - y
-    near = d.abs() < 1
+    r = d.abs()
+    near = r < 1
     # Below 1: log cosh d = log1p(2 sinh^2(d / 2)), exact for small d (the form below
     # cancels there: 100% off at d = 1e-4 in float32, and slightly negative).
     inner = torch.where(near, d, 0.0)
     small = torch.log1p(2.0 * torch.sinh(0.5 * inner).square())
     # Beyond: |d| + log(1 + e^{-2|d|}) - log 2, finite for every finite d.
-    r = torch.where(near, 1.0, d.abs())
+    r = torch.where(near, 1.0, r)
     large = r + torch.nn.functional.softplus(-2.0 * r) - _LOG2
     return reduce(torch.where(near, small, large), reduction, weight=weight)
 

@@ -17,30 +17,35 @@
 static inline float as_float(int32_t i) { union { int32_t i; float f; } u; u.i = i; return u.f; }
 static inline int32_t as_int(float f) { union { int32_t i; float f; } u; u.f = f; return u.i; }
 
-/* exp(r) - 1 for |r| <= log(2) / 2 (float32): the polynomial of the reduced argument. */
-static inline float expm1_reduced_f(float r) {
+/* exp(x) = (1 + p) 2^n for float32, with p = exp(r) - 1 of the reduced argument
+ * r = x - n log 2, |r| <= log(2) / 2; saturates below -87.3 (~1e-38, not 0) and above 88.7. */
+static inline float exp_parts_f(float x, float* scale) {
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.7f ? 88.7f : x;
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
     float p = 1.9875691500E-4f;
     p = p * r + 1.3981999507E-3f;
     p = p * r + 8.3334519073E-3f;
     p = p * r + 4.1665795894E-2f;
     p = p * r + 1.6666665459E-1f;
     p = p * r + 5.0000001201E-1f;
+    *scale = as_float(((int32_t)n + 127) << 23);
     return p * r * r + r;
 }
 
-/* exp(x) for float32; saturates below -87.3 (returns ~1e-38, not 0) and above 88.7. */
 static inline float exp_f(float x) {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.7f ? 88.7f : x;
-    float t = x * 1.44269504088896341f;
-    float n = floorf(t + 0.5f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    return (expm1_reduced_f(r) + 1.0f) * as_float(((int32_t)n + 127) << 23);
+    float scale;
+    float p = exp_parts_f(x, &scale);
+    return (p + 1.0f) * scale;
 }
 
-/* exp(x) - 1 for float32, accurate near 0 (no 1 added and taken away there). */
+/* exp(x) - 1 for float32, accurate near 0: for |x| <= log(2) / 2 (n = 0, scale 1) it is
+ * the polynomial itself, with no 1 added and taken away. */
 static inline float expm1_f(float x) {
-    return (x > -0.34f && x < 0.34f) ? expm1_reduced_f(x) : exp_f(x) - 1.0f;
+    float scale;
+    float p = exp_parts_f(x, &scale);
+    return scale == 1.0f ? p : (p + 1.0f) * scale - 1.0f;
 }
 
 /* log(x) for finite x > 0 (float32). */
@@ -100,12 +105,14 @@ static inline double expm1_d(double x) { return expm1(x); }
     case 3: { T d = x - y; T r = d < 0 ? -d : d; T m = r < p1 ? r : p1;                 \
               l = (T)0.5 * m * m / p1 + (r - m);                                         \
               g = d > p1 ? (T)1 : (d < -p1 ? (T)-1 : d / p1); break; }                   \
-    case 4: { T d = x - y; T r = d < 0 ? -d : d; T em = EXPM1((T)-2 * r);               \
-              /* below 1: log1p(2 sinh^2(r / 2)), no cancellation for small r */           \
-              T sh = (T)0.5 * (EXPM1((T)0.5 * r) - EXPM1((T)-0.5 * r));                   \
-              l = r < (T)1 ? LOG1P((T)2 * sh * sh)                                       \
-                           : r + LOG1P((T)1 + em) - (T)0.69314718055994530942;          \
-              T th = -em / ((T)2 + em); g = d < 0 ? -th : th; break; }                  \
+    case 4: { T d = x - y; T r = d < 0 ? -d : d;                                       \
+              /* u = e^-r - 1: below 1, log cosh r = log1p(cosh r - 1) with cosh r - 1 =   \
+                 u^2 / (2 (1 + u)) (no cancellation for small r); beyond, r - log 2 +      \
+                 log1p(e^-2r); tanh r = -u (2 + u) / (1 + e^-2r). One expm1, one log1p. */ \
+              T u = EXPM1(-r); T e1 = (T)1 + u; int near = r < (T)1;                      \
+              l = (near ? (T)0 : r - (T)0.69314718055994530942)                          \
+                  + LOG1P(near ? u * u / ((T)2 * e1) : e1 * e1);                         \
+              T th = -u * ((T)2 + u) / ((T)1 + e1 * e1); g = d < 0 ? -th : th; break; }  \
     case 5: { T yy = y * ((T)1 - p2) + (T)0.5 * p2; T a = x < 0 ? -x : x;               \
               T e = EXP(-a); T sp = LOG1P(e) + (x < 0 ? -x : (T)0); /* softplus(-x) */   \
               T lw = (T)1 + (p1 - (T)1) * yy;                                            \

@@ -154,8 +154,7 @@ def gradcheck(subject: Subject) -> str:
                        [(x.detach() * 4).requires_grad_(True) for x in inputs]))
     for label, reduction, point in points:
         def fn(*diff: torch.Tensor, _reduction: str | None = reduction) -> torch.Tensor:
-            out = subject(*_replace(args, dict(zip(positions, diff))), reduction=_reduction)
-            return out
+            return subject(*_replace(args, dict(zip(positions, diff))), reduction=_reduction)
 
         try:
             # fast_mode compares random projections u^T J v instead of the full Jacobian:
@@ -324,16 +323,26 @@ def _weighted_mean(subject: Subject, args: Args, total: torch.Tensor,
     counts the samples, weighted, rather than some other number."""
     if float(mean) == 0 or not float(total / mean) > 0:
         return None
+    try:
+        twice = _mean_of_the_batch_twice(subject, args)
+    except Skipped:
+        return None
+    return float(total / mean) if _close(twice, mean, 1e-6, 1e-9) else None
+
+
+def _mean_of_the_batch_twice(subject: Subject, args: Args) -> torch.Tensor:
+    """The mean over the batch concatenated with itself; Skipped when the batch cannot be
+    duplicated that way (not batch-first, or samples that depend on each other)."""
     n = subject.n
     positions = _batch_positions(subject, args, n)
     if not positions:
-        return None
+        raise Skipped("the first argument is not batch-first")
     doubled = _replace(args, {i: torch.cat([args[i], args[i]]) for i in positions})
     with torch.no_grad():
         if not _per_sample_independent(subject, args, doubled, n):
-            return None
-        twice = _mean(subject, doubled)
-    return float(total / mean) if _close(twice, mean, 1e-6, 1e-9) else None
+            raise Skipped("each sample's loss depends on the rest of the batch (in-batch "
+                          "negatives or pairs), so the mean need not survive duplication")
+        return _mean(subject, doubled)
 
 
 def _per_sample_independent(subject: Subject, args: Args, doubled: Args, n: int) -> bool:
@@ -350,15 +359,9 @@ def _per_sample_independent(subject: Subject, args: Args, doubled: Args, n: int)
 def batch_size(subject: Subject) -> str:
     args = subject.example(requires_grad=False)
     n = subject.n
-    positions = _batch_positions(subject, args, n)
-    if not positions:
-        raise Skipped("the first argument is not batch-first")
-    doubled = _replace(args, {i: torch.cat([args[i], args[i]]) for i in positions})
+    twice = _mean_of_the_batch_twice(subject, args)
     with torch.no_grad():
-        if not _per_sample_independent(subject, args, doubled, n):
-            raise Skipped("each sample's loss depends on the rest of the batch (in-batch "
-                          "negatives or pairs), so the mean need not survive duplication")
-        once, twice = _mean(subject, args), _mean(subject, doubled)
+        once = _mean(subject, args)
     if not _close(once, twice, 1e-6, 1e-9):
         raise Failed(f"mean over a batch of {n}: {_g(once.item())}; over the same batch twice "
                      f"({2 * n}): {_g(twice.item())} (ratio {_g(twice.item() / once.item())}); "
@@ -372,9 +375,8 @@ def pure(subject: Subject) -> str:
     with torch.no_grad():
         first, second = _mean(subject, args), _mean(subject, args)
     for i, (a, b) in enumerate(zip(args, before)):
-        if b is not None and not torch.equal(a, b) and not (
-                a.is_floating_point() and torch.equal(a.isnan(), b.isnan())
-                and torch.equal(a.nan_to_num(), b.nan_to_num())):
+        if b is not None and not (torch.equal(a, b) or (a.is_floating_point() and bool(
+                torch.isclose(a, b, rtol=0.0, atol=0.0, equal_nan=True).all()))):
             raise Failed(f"argument {i} was modified by the call (an in-place operation on a "
                          "caller's tensor: the model's output or the labels change under it)")
     if not _close(first, second, 1e-12, 0.0):

@@ -118,7 +118,7 @@ class Subject:
     optimum_is_limit: bool = False
     #: A module loss with its floating buffers in another dtype, made once per dtype so
     #: that state it keeps between calls (a running mean) stays visible to the checks.
-    _in_dtype: dict[tuple[int, torch.dtype], Any] = field(default_factory=dict, repr=False)
+    _in_dtype: dict[torch.dtype, Any] = field(default_factory=dict, repr=False)
 
     @property
     def takes_reduction(self) -> bool:
@@ -148,12 +148,11 @@ class Subject:
                  if b is not None and b.is_floating_point() and b.dtype != dtype}
         if dtype is None or not stale:
             return fn
-        key = (id(fn), dtype)  # a copy of the subject (on meta, say) has another fn
-        cached = self._in_dtype.get(key)
-        if cached is None or cached[0] is not fn:  # (an id can be reused once fn is gone)
+        cached = self._in_dtype.get(dtype)
+        if cached is None or cached[0] is not fn:  # a copy of the subject (on meta) has its own fn
             module = copy.copy(fn)  # shallow: parameters and submodules are shared
             module._buffers = {**fn._buffers, **{k: b.to(dtype) for k, b in stale.items()}}
-            cached = self._in_dtype[key] = (fn, module)
+            cached = self._in_dtype[dtype] = (fn, module)
         cast: Callable[..., torch.Tensor] = cached[1]
         return cast
 
