@@ -56,6 +56,60 @@ def test_tweedie_gradient_and_optimum():
     assert tweedie(y[positive].log(), y[positive]).item() == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("power", [-1.0, 1.0, 1.2, 1.5, 1.9, 2.0, 3.0])
+def test_tweedie_near_the_target_in_float32(power):
+    # Source: the deviance at 40 digits (mpmath) of the float32 inputs. Near mu = y the
+    # textbook terms cancel: float32 had no correct digit at mu = y e^(1e-4) (errors of
+    # 10-150x). Left: the rounding of log y in float32 (|log y| / |log(mu / y)| ulps).
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    p = mpmath.mpf(power)
+
+    def half_deviance(x, y):
+        mu, y = mpmath.e ** mpmath.mpf(x), mpmath.mpf(y)
+        if power == 1:
+            return y * mpmath.log(y / mu) - y + mu
+        if power == 2:
+            return mpmath.log(mu / y) + y / mu - 1
+        return (y ** (2 - p) / ((1 - p) * (2 - p)) - y * mu ** (1 - p) / (1 - p)
+                + mu ** (2 - p) / (2 - p))
+
+    y = torch.tensor([0.5, 3.0, 100.0, 1e4] * 4)
+    d = torch.tensor([1e-4] * 4 + [-1e-3] * 4 + [0.9] * 4 + [-2.0] * 4)
+    x = (y.double().log() + d.double()).float().requires_grad_(True)
+    ours = tweedie(x, y, power=power, reduction="none")
+    (grad,) = torch.autograd.grad(ours.sum(), x)
+    want = [float(half_deviance(float(a), float(b))) for a, b in zip(x.detach(), y)]
+    want_grad = [float(mpmath.e ** ((1 - p) * mpmath.mpf(float(a)))
+                       * (mpmath.e ** mpmath.mpf(float(a)) - mpmath.mpf(float(b))))
+                 for a, b in zip(x.detach(), y)]
+    want = torch.tensor(want, dtype=torch.float64)
+    rel = (ours.double() - want).abs() / want
+    bound = 1e-5 + 4e-7 * y.log().abs().double() / d.abs().double()
+    assert (rel <= bound).all(), (rel, bound)
+    want_grad = torch.tensor(want_grad, dtype=torch.float64)
+    rel_grad = (grad.double() - want_grad).abs() / want_grad.abs()
+    assert (rel_grad <= bound).all(), (rel_grad, bound)
+
+
+def test_expm1_minus_x_against_mpmath():
+    # Source: mpmath at 40 digits; the derivative is expm1(x).
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 40
+    from losskit._core._math import expm1_minus_x
+    x = torch.tensor([-30.0, -1.0, -0.25, -0.2500001, -1e-3, -1e-9, 0.0, 1e-9, 1e-3, 0.25,
+                      0.2500001, 1.0, 30.0], dtype=torch.float64, requires_grad=True)
+    want = torch.tensor([float(mpmath.expm1(mpmath.mpf(float(v))) - mpmath.mpf(float(v)))
+                         for v in x.detach()], dtype=torch.float64)
+    got = expm1_minus_x(x)
+    torch.testing.assert_close(got, want, rtol=1e-15, atol=1e-300)
+    torch.testing.assert_close(expm1_minus_x(x.detach().float()), want.float(), rtol=1e-6,
+                               atol=1e-38)
+    (grad,) = torch.autograd.grad(got.sum(), x)
+    torch.testing.assert_close(grad, torch.expm1(x.detach()), rtol=1e-15, atol=1e-300)
+    assert torch.autograd.gradcheck(expm1_minus_x, (x.detach()[2:-2].clone().requires_grad_(),))
+
+
 def test_tweedie_rejects_invalid_powers_and_targets():
     x, y = torch.zeros(3), torch.tensor([0.0, 1.0, 2.0])
     with pytest.raises(losskit.LossInputError, match="power"):

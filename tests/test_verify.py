@@ -871,3 +871,97 @@ def test_a_loss_that_casts_to_float32_is_skipped_by_gradcheck_not_failed():
 
     result = losskit.check(upcast_mse, task="regression", checks=["gradcheck"])["gradcheck"]
     assert result.status == "skipped" and "returns float32 for float64" in result.detail
+
+
+# --- losses scored jointly: correct losses the per-sample checks do not apply to ----------------
+
+
+def _pearson(input, target):
+    """1 - Pearson correlation of the batch: scores the predictions jointly."""
+    xc, yc = input - input.mean(), target - target.mean()
+    return 1 - (xc * yc).sum() / (xc.norm() * yc.norm() + 1e-12)
+
+
+class _SupConNoReduction(nn.Module):
+    """Supervised contrastive loss as the SupContrast code writes it (no reduction argument),
+    with two bugs of that code's kind: torch.eye on the default device and a -1e9 mask fill."""
+
+    def forward(self, z, labels):
+        z = F.normalize(z, dim=1)
+        eye = torch.eye(z.shape[0], dtype=torch.bool)
+        sim = (z @ z.T / 0.1).masked_fill(eye, -1e9)
+        log_p = sim - torch.logsumexp(sim, dim=1, keepdim=True)
+        positive = (labels[:, None] == labels[None, :]) & ~eye
+        return -((log_p * positive).sum(1) / positive.sum(1).clamp(min=1)).mean()
+
+
+def _embeddings(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(n, 8, generator=g, dtype=torch.float64),
+            torch.randint(0, 3, (n,), generator=g))
+
+
+def test_a_correlation_loss_is_not_failed_for_what_a_correlation_is():
+    # gradient_direction once required each prediction to move toward its own target (19% did
+    # not); a correlation scores them jointly. convergence fails, and now says why.
+    report = losskit.check(_pearson, task="regression")
+    direction = report["gradient_direction"]
+    assert direction.passed and "scored jointly" in direction.detail
+    assert report["batch_size"].status == "skipped"
+    convergence = report["convergence"]
+    assert convergence.failed and "blind to the scale and offset" in convergence.detail
+
+
+def test_a_separable_loss_with_a_flipped_target_still_fails_gradient_direction():
+    # Odd rows are pulled toward -target: the total still falls, but those predictions move
+    # away from their targets; the loss is a sum of per-prediction terms, so it is judged.
+    def flipped(input, target, reduction="mean"):
+        sign = torch.ones_like(target)
+        sign[1::2] = -1.0
+        return F.mse_loss(input, sign * target, reduction=reduction)
+
+    result = losskit.check(flipped, task="regression", checks=["gradient_direction"])
+    detail = result["gradient_direction"].detail
+    assert result["gradient_direction"].failed and "move away from their targets" in detail
+
+
+def test_batch_size_tells_a_batch_level_loss_from_a_wrong_count():
+    # Without a reduction argument the check cannot read per-sample losses; it tests whether
+    # the mean is a per-sample sum over some count (halves, and a half taken twice).
+    supcon = losskit.check(_SupConNoReduction(), example=_embeddings, checks=["batch_size"])
+    assert supcon["batch_size"].status == "skipped"
+    assert "depends on the rest of the batch" in supcon["batch_size"].detail
+
+    def wrong_count(input, target):
+        return ((input - target) ** 2).sum() / (input.shape[0] - 1)
+
+    report = losskit.check(wrong_count, task="regression", checks=["batch_size"])
+    assert report["batch_size"].failed and "count" in report["batch_size"].detail
+
+
+def test_host_tensors_and_out_of_range_fills_are_named():
+    report = losskit.check(_SupConNoReduction(), example=_embeddings,
+                           checks=["meta", "low_precision"])
+    assert report["meta"].failed and "device=input.device" in report["meta"].detail
+    low = report["low_precision"]
+    assert low.failed and "torch.finfo(x.dtype).min" in low.detail
+
+
+class _Flat(torch.autograd.Function):
+    """A constant value with a nonzero gradient: the forward lost its dependence."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        return torch.zeros((), dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * torch.ones(4, 3, dtype=torch.float64), None
+
+
+def test_a_loss_that_does_not_move_is_reported_without_a_negative_zero():
+    result = losskit.check(lambda x, y: _Flat.apply(x, y), example=(
+        torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)),
+        checks=["gradient_direction"])["gradient_direction"]
+    assert result.failed and "left the loss unchanged" in result.detail
+    assert "-0" not in result.detail

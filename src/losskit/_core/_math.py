@@ -7,7 +7,8 @@ import math
 
 import torch
 
-__all__ = ["as_scalar", "log_ndtr", "p_log_ratio", "safe_divide", "safe_log", "safe_logaddexp"]
+__all__ = ["as_scalar", "expm1_minus_x", "log_ndtr", "p_log_ratio", "safe_divide", "safe_log",
+           "safe_logaddexp"]
 
 
 def as_scalar(value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -82,3 +83,23 @@ def log_ndtr(z: torch.Tensor) -> torch.Tensor:
     left = torch.log(0.5 * torch.special.erfcx(below * -math.sqrt(0.5))) - 0.5 * below * below
     right = torch.special.log_ndtr(torch.clamp(z, min=0.0))
     return torch.where(z < 0, left, right)
+
+
+#: 1/k! for k = 14 down to 2: Horner's coefficients of (e^x - 1 - x) / x^2 for |x| <= 1/4,
+#: where the series' first dropped term is below float64's rounding.
+_EXPM1_MINUS_X = tuple(1.0 / math.factorial(k) for k in range(14, 1, -1))
+
+
+def expm1_minus_x(x: torch.Tensor) -> torch.Tensor:
+    """``e^x - 1 - x``, accurate to the last bits for small ``|x|`` (``expm1(x) - x`` loses
+    ``-log2 |x|`` bits there: all of float32's at ``|x| = 1e-7``).
+
+    Below ``|x| = 1/4`` it is the Taylor series ``x^2 (1/2! + x/3! + ...)``; above,
+    ``expm1(x) - x``, which loses at most three bits. The derivative is ``expm1(x)``.
+    """
+    small = torch.clamp(x, -0.25, 0.25)
+    series = torch.full_like(small, _EXPM1_MINUS_X[0])
+    for c in _EXPM1_MINUS_X[1:]:
+        series = series * small + c
+    series = series * small * small
+    return torch.where(x.abs() <= 0.25, series, torch.expm1(x) - x)

@@ -11,6 +11,7 @@ loss's ``LossInfo.expected_failures`` covers both.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -202,13 +203,18 @@ def gradient_direction(subject: Subject) -> str:
     predicted = step * gnorm ** 2
     change = float(before.detach() - after)
     if not change > 0:
-        raise Failed(f"a step against the gradient raised the loss by {_g(-change)} (from "
-                     f"{_g(before.item())}; first-order prediction: a fall of {_g(predicted)}); "
-                     "the gradient points the wrong way")
+        moved_by = (f"raised the loss by {_g(-change)}" if change < 0
+                    else "left the loss unchanged")
+        raise Failed(f"a step against the gradient {moved_by} (from {_g(before.item())}; "
+                     f"first-order prediction: a fall of {_g(predicted)}); the gradient points "
+                     "the wrong way")
     detail = (f"step against the gradient lowers the loss by {_g(change)} "
               f"(predicted {_g(predicted)})")
     if _same_space_regression(subject, args) and 0 in positions:
         g0 = grads[positions.index(0)]
+        if not _separable(subject, args, g0):
+            return (detail + "; predictions are scored jointly (moving one changes the "
+                    "others' gradients), so they need not each move toward their targets")
         toward = (args[1] - args[0]).detach()
         moving = g0 != 0
         agree = ((-g0).sign() == toward.sign())[moving]
@@ -217,6 +223,19 @@ def gradient_direction(subject: Subject) -> str:
             raise Failed(f"{frac:.0%} of predictions would move away from their targets")
         detail += "; every prediction moves toward its target"
     return detail
+
+
+def _separable(subject: Subject, args: Args, g0: torch.Tensor) -> bool:
+    """Whether the loss is a sum of one term per prediction: moving half of the predictions
+    leaves the gradient of the other half as it was (a correlation or a ranking loss
+    scores them jointly, and then a prediction need not move toward its own target)."""
+    x = args[0].detach()
+    g = torch.Generator().manual_seed(6)
+    half = torch.rand(x.shape, generator=g) < 0.5
+    shift = torch.randn(x.shape, generator=g, dtype=x.dtype) * (0.1 * float(x.std()) + 0.1)
+    moved = (x + torch.where(half, shift, 0.0)).requires_grad_(True)
+    (g_moved,) = _grads(_mean(subject, _replace(args, {0: moved})), [moved])
+    return _close(g_moved[~half], g0.detach()[~half], 1e-6, 1e-12)
 
 
 def optimum(subject: Subject) -> str:
@@ -348,12 +367,38 @@ def _mean_of_the_batch_twice(subject: Subject, args: Args) -> torch.Tensor:
 def _per_sample_independent(subject: Subject, args: Args, doubled: Args, n: int) -> bool:
     """Whether each sample's unreduced loss ignores the rest of the batch."""
     if not subject.takes_reduction:
-        return True
+        return _additive(subject, args, n)
     none_1 = subject(*args, reduction="none")
     none_2 = subject(*doubled, reduction="none")
     if none_1.dim() == 0 or none_1.shape[0] != n or none_2.shape[0] != 2 * n:
         return True
     return _close(none_2[:n], none_1, 1e-6, 1e-9)
+
+
+def _additive(subject: Subject, args: Args, n: int) -> bool:
+    """For a loss with no ``reduction`` argument: whether its mean is a sum of one term per
+    sample divided by some count ``c(n)`` (right or wrong, which batch_size then judges).
+
+    With ``S`` the sum and halves ``A``, ``B`` of ``m`` samples: ``c(2m) f(AA) = 2 c(m) f(A)``
+    (``A`` taken twice) and ``c(2m) f(AB) = c(m) (f(A) + f(B))``, so
+    ``f(AB) = (f(A) + f(B)) f(AA) / (2 f(A))`` whatever ``c``. A loss that couples the
+    samples (in-batch negatives, a batch statistic) breaks it. Undecidable (``f(A)`` or
+    ``f(AA)`` near 0) counts as additive."""
+    m = n // 2
+    if m < 2:
+        return True
+    positions = _batch_positions(subject, args, n)
+
+    def rows(*parts: slice) -> Args:
+        return _replace(args, {i: torch.cat([args[i][p] for p in parts]) for i in positions})
+
+    a, b = slice(0, m), slice(m, 2 * m)
+    f_a, f_b = float(_mean(subject, rows(a))), float(_mean(subject, rows(b)))
+    f_aa, f_ab = float(_mean(subject, rows(a, a))), float(_mean(subject, rows(a, b)))
+    if abs(f_a) < 1e-9 or abs(f_aa) < 1e-9:
+        return True
+    predicted = (f_a + f_b) * f_aa / (2 * f_a)
+    return math.isclose(f_ab, predicted, rel_tol=1e-6, abs_tol=1e-9)
 
 
 def batch_size(subject: Subject) -> str:
@@ -459,9 +504,18 @@ def low_precision(subject: Subject) -> str:
         low = subject.example(dtype=dtype, requires_grad=False)
         same_values = tuple(a.float() if isinstance(a, torch.Tensor) and a.dtype == dtype else a
                             for a in low)
-        with torch.no_grad():
-            out_low, out_32 = _mean(subject, low), _mean(subject, same_values)
         name = str(dtype).removeprefix("torch.")
+        with torch.no_grad():
+            try:
+                out_low = _mean(subject, low)
+            except RuntimeError as exc:
+                if "without overflow" not in str(exc):
+                    raise
+                raise Failed(f"{name} raises: {_transforms.gist(str(exc))}: a constant the loss "
+                             f"writes into a {name} tensor (a mask fill of -1e9, say) is out of "
+                             f"its range; use torch.finfo(x.dtype).min or compute in float32"
+                             ) from None
+            out_32 = _mean(subject, same_values)
         if not torch.isfinite(out_low):
             raise Failed(f"{name} gives {out_low.item()} where float32 gives {_g(out_32.item())}")
         if not _close(out_low.float(), out_32, rtol, atol):

@@ -162,8 +162,17 @@ def _regression(subject: Subject, template: Args, kind: str) -> tuple[str, dict[
     detail = (f"linear model on noise-free data: coefficients within {error:.2%} of the truth "
               f"(loss {losses[0]:.4g} -> {losses[-1]:.4g} in {len(losses) - 1} steps)")
     if not error < 0.02:
-        raise Failed(detail.replace("within", "off by") + "; the loss is not minimized at the "
-                     "true coefficients, or does not reach them")
+        failed = detail.replace("within", "off by")
+        with torch.no_grad():
+            at_truth = float(_loss(subject, template, {0: y, 1: y}))
+            at_affine = float(_loss(subject, template, {0: 2 * y + 1, 1: y}))
+        if math.isclose(at_affine, at_truth, rel_tol=1e-6, abs_tol=1e-9):
+            raise Failed(failed + f"; the loss scores 2 y + 1 as it scores y ({at_truth:.4g}): "
+                         "blind to the scale and offset of the predictions, as a correlation "
+                         "is, so a model trained with it predicts y only up to an affine map "
+                         "(calibrate the output, or add a loss that pins the scale)")
+        raise Failed(failed + "; the loss is not minimized at the true coefficients, or does "
+                     "not reach them")
     return _result(detail, losses, "regression", coefficient_error=error)
 
 

@@ -201,6 +201,13 @@ def _on_meta(subject: Subject) -> Subject:
     return subject
 
 
+def _mixes_devices(exc: Exception) -> bool:
+    """Whether ``exc`` is torch's error for an operation on tensors of two devices."""
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and "device" in text and (
+        "is not on the expected device" in text or "same device" in text)
+
+
 def meta(subject: Subject) -> str:
     subject = _on_meta(subject)
     args = subject.example(n=4)
@@ -225,6 +232,12 @@ def meta(subject: Subject) -> str:
             except Failed:
                 raise
             except Exception as exc:
+                if _mixes_devices(exc):
+                    raise Failed(f"combines the inputs with a tensor it makes on the host"
+                                 f"{where} ({_first_line(exc)}): on a GPU the call fails "
+                                 "with a device mismatch; make it on the inputs' device "
+                                 "(device=input.device in torch.eye, torch.arange, "
+                                 "torch.tensor, ...)") from None
                 raise Failed(f"cannot run without reading tensor data{where} "
                              f"({_first_line(exc)}); on a GPU such a read is a host-device "
                              "sync on every call") from None
