@@ -194,6 +194,7 @@ def _scenarios():
         (lognormal, None, {"metric": "rmsle"}), (counts, X, {"metric": "poisson_deviance"}),
         (zero_heavy, None, {"metric": "tweedie_deviance"}), (clean, X, {"metric": "gaussian_nll"}),
         (clean, X, {"metric": "interval_coverage"}), (clean, X, {"metric": "crps"}),
+        (outl, X, {"metric": "crps"}),
         (clean, X, {"metric": "pinball@0.9"}), (zero_heavy, None, {}), (capped, X, {}),
         (counts, X, {}), (overdispersed, X, {}), (zero_inflated, None, {}),
         (extreme_counts, X, {}), (g.beta(2, 5, n), None, {}),

@@ -318,7 +318,7 @@ def test_link_heads_start_near_the_data_and_every_regression_head_trains():
     y = g.poisson(np.exp(2.0 + 0.5 * X[:, 0])).astype(float)
     c = losskit.compare(X, y, metric="mae", folds=3, epochs=60, losses=[
         "mse", "poisson_nll", "msle", "gaussian_nll", ("quantile", {"quantiles": [0.1, 0.5, 0.9]}),
-        ("huber", {"delta": 3.0})])
+        ("huber", {"delta": 3.0}), "crps_gaussian", "crps_ensemble"])
     for r in c.results:
         assert np.isfinite(r.mean) and not r.warnings, (r.loss, r.warnings)
         assert r.mean < 5  # every head reads its prediction back on the counts' scale
@@ -500,3 +500,19 @@ def test_cli_compare_out_must_not_be_a_file(tmp_path, capsys):
         assert main(["compare", "--out", str(out)]) == 2
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and "file" in err
+
+
+def test_crps_losses_train_a_distribution_and_resist_outliers():
+    # The ensemble head's members spread over the predictive quantiles: its 0.9 level is read
+    # back for pinball@0.9, its median for MAE; both CRPS losses pull on outliers like MAE.
+    X, y = outlier_regression(n=300, seed=1)
+    c = losskit.compare(X, y, losses=["mse", "crps_gaussian", "crps_ensemble"], metric="mae",
+                        epochs=100, seed=1)
+    mse = c.result("mse").mean
+    for name in ("crps_gaussian", "crps_ensemble"):
+        assert c.result(name).mean < 0.85 * mse, (name, c.result(name).mean, mse)
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 2))
+    y = X[:, 0] + rng.exponential(2.0, 300)
+    c = losskit.compare(X, y, losses=["crps_ensemble", "mse"], metric="pinball@0.9", epochs=100)
+    assert c.result("crps_ensemble").mean < 0.8 * c.result("mse").mean

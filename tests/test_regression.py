@@ -10,6 +10,7 @@ them in tests/test_accelerators.py.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -287,3 +288,97 @@ def test_gaussian_nll_takes_torchs_var_shapes_only():
         F.gaussian_nll(x, y, torch.rand(3, generator=g) + 0.1)
     v = torch.tensor(0.7)
     torch.testing.assert_close(F.gaussian_nll(x, y, v), F.gaussian_nll(x, y, v.expand(4, 3)))
+
+
+# --- CRPS ------------------------------------------------------------------------------------
+# Source: the definition of the CRPS, the integral over t of (F(t) - 1[t >= y])^2 (Gneiting &
+# Raftery 2007, eq. 20), by scipy.integrate.quad with scipy.stats.norm.cdf for a Gaussian and
+# exactly, interval by interval, for the empirical CDF of an ensemble.
+
+
+def _crps_by_integration(cdf, y, lo, hi):
+    integrate = pytest.importorskip("scipy.integrate")
+    left, _ = integrate.quad(lambda t: cdf(t) ** 2, lo, y, limit=200, epsabs=1e-13)
+    right, _ = integrate.quad(lambda t: (1 - cdf(t)) ** 2, y, hi, limit=200, epsabs=1e-13)
+    return left + right
+
+
+def test_crps_gaussian_is_the_integral_of_the_squared_cdf_difference():
+    stats = pytest.importorskip("scipy.stats")
+    mu = _t([0.0, 1.5, -2.0, 0.3, 10.0])
+    y = _t([0.0, 0.2, 1.0, 0.3, -5.0])
+    var = _t([1.0, 0.25, 4.0, 1e-4, 9.0])
+    ours = F.crps_gaussian(mu, y, var, reduction="none")
+    want = []
+    for m, t0, v in zip(mu.tolist(), y.tolist(), var.tolist()):
+        s = v ** 0.5
+        want.append(_crps_by_integration(lambda t, m=m, s=s: stats.norm.cdf(t, m, s), t0,
+                                         min(m, t0) - 40 * s, max(m, t0) + 40 * s))
+    torch.testing.assert_close(ours, _t(want), rtol=1e-7, atol=1e-9)
+    # gradients: dL/dmu = 1 - 2 Phi(z), dL/dsigma = 2 phi(z) - 1 / sqrt(pi), z = (y - mu) / sigma
+    m = mu.clone().requires_grad_(True)
+    v = var.clone().requires_grad_(True)
+    g_mu, g_var = torch.autograd.grad(F.crps_gaussian(m, y, v, reduction="sum"), (m, v))
+    sigma = var.sqrt().numpy()
+    z = (y.numpy() - mu.numpy()) / sigma
+    torch.testing.assert_close(g_mu, _t(1 - 2 * stats.norm.cdf(z)))
+    d_sigma = 2 * stats.norm.pdf(z) - 1 / math.sqrt(math.pi)
+    torch.testing.assert_close(g_var, _t(d_sigma / (2 * sigma)))
+
+
+def test_crps_gaussian_limits_and_low_precision():
+    # var -> 0: the CRPS of a point mass is |y - mu| (MAE), in float32 too (the form is
+    # d (2 Phi(z) - 1) + sigma (...), never sigma * z)
+    mu, y = torch.tensor([0.0, 1.0, 3e4]), torch.tensor([2.0, 1.0, -3e4])
+    tiny = F.crps_gaussian(mu, y, torch.full((3,), 1e-30), eps=1e-30, reduction="none")
+    torch.testing.assert_close(tiny, (y - mu).abs())
+    # float16 and bfloat16 are computed in float32
+    x16 = torch.tensor([0.5, -1.0], dtype=torch.float16)
+    y16 = torch.tensor([0.0, 2.0], dtype=torch.float16)
+    v16 = torch.tensor([0.5, 2.0], dtype=torch.float16)
+    out = F.crps_gaussian(x16, y16, v16)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, F.crps_gaussian(x16.float(), y16.float(), v16.float()))
+    with pytest.raises(losskit.LossInputError, match="var"):
+        F.crps_gaussian(mu, y, torch.tensor([1.0, -1.0, 1.0]))
+
+
+def _empirical_crps(members, y):
+    """The integral of (F_M(t) - 1[t >= y])^2, exactly: F_M is a step function."""
+    import numpy as np
+    pts = np.sort(np.append(members, y))
+    total = 0.0
+    for a, b in itertools.pairwise(pts):
+        mid = 0.5 * (a + b)
+        cdf = np.mean(members <= mid)
+        total += (cdf - float(mid >= y)) ** 2 * (b - a)
+    return total
+
+
+def test_crps_ensemble_is_the_crps_of_the_empirical_distribution():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(6, 7, generator=g, dtype=torch.float64) * 2
+    y = torch.randn(6, generator=g, dtype=torch.float64)
+    x[0, 3] = x[0, 1]  # a tie
+    y[1] = x[1, 2]  # the target on a member
+    ours = F.crps_ensemble(x, y, reduction="none")
+    want = [_empirical_crps(x[i].numpy(), float(y[i])) for i in range(6)]
+    torch.testing.assert_close(ours, _t(want), rtol=1e-12, atol=1e-12)
+    # Ferro's fair CRPS: mean |x_i - y| - sum_{i != j} |x_i - x_j| / (2 M (M - 1))
+    m = x.shape[1]
+    pairs = (x[:, :, None] - x[:, None, :]).abs().sum((1, 2))
+    fair = (x - y[:, None]).abs().mean(1) - pairs / (2 * m * (m - 1))
+    torch.testing.assert_close(F.crps_ensemble(x, y, fair=True, reduction="none"), fair)
+    # one member is MAE; [*, M] inputs of any rank; gradients by finite differences
+    torch.testing.assert_close(F.crps_ensemble(x[:, :1], y), (x[:, 0] - y).abs().mean())
+    x3, y3 = x.reshape(2, 3, 7), y.reshape(2, 3)
+    assert F.crps_ensemble(x3, y3, reduction="none").shape == (2, 3)
+    xg = torch.randn(4, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a: F.crps_ensemble(a, y[:4], fair=True), (xg,))
+
+
+def test_crps_ensemble_rejects_mismatched_shapes_and_too_few_members():
+    with pytest.raises(losskit.LossInputError, match=r"\[\*, M\]"):
+        F.crps_ensemble(torch.zeros(4, 5), torch.zeros(5))
+    with pytest.raises(losskit.LossInputError, match="at least 2 members"):
+        F.crps_ensemble(torch.zeros(4, 1), torch.zeros(4), fair=True)

@@ -55,6 +55,8 @@ __all__ = [
     "CosfaceLoss",
     "CoxPHLoss",
     "CrossEntropyLoss",
+    "CrpsEnsembleLoss",
+    "CrpsGaussianLoss",
     "DIoULoss",
     "DPOLoss",
     "DeepHitLoss",
@@ -1265,6 +1267,67 @@ class CrossEntropyLoss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.cross_entropy(input, target, **self._arguments(kwargs))
+
+
+class CrpsEnsembleLoss(Loss):
+    """Continuous ranked probability score of an ensemble (samples of the predictive distribution):
+    members close to the target, and spread as the errors are.
+
+    Module form of :func:`losskit.functional.crps_ensemble`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        fair: see :func:`losskit.functional.crps_ensemble`. Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[*, M]`` members; target: ``[*]``; "none" gives ``[*]``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("crps_ensemble")
+    fair: bool
+    reduction: Reduction
+
+    def __init__(self, *, fair: bool = False, reduction: Reduction = "mean") -> None:
+        super().__init__(fair=fair, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.crps_ensemble(input, target, **self._arguments(kwargs))
+
+
+class CrpsGaussianLoss(Loss):
+    """Continuous ranked probability score of a predicted Gaussian: how far its CDF is from the step
+    at the observed value, in the target's units.
+
+    Module form of :func:`losskit.functional.crps_gaussian`. The hyperparameters are
+    keyword-only and kept as attributes; ``loss(input, target, var)`` computes the loss, and a
+    keyword given to the call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        eps: see :func:`losskit.functional.crps_gaussian`. Default: ``1e-06``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[N, *]`` means; target: ``[N, *]``; var: ``[N, *]``, or one dimension fewer /
+        a last dimension of 1 for one variance per sample, or a scalar.
+    """
+
+    info: ClassVar[LossInfo] = get_info("crps_gaussian")
+    eps: float
+    reduction: Reduction
+
+    def __init__(self, *, eps: float = 1e-06, reduction: Reduction = "mean") -> None:
+        super().__init__(eps=eps, reduction=reduction)
+
+    def forward(
+        self,
+        input: torch.Tensor,
+        target: torch.Tensor,
+        var: torch.Tensor,
+        **kwargs: Any,
+    ) -> torch.Tensor:
+        return F.crps_gaussian(input, target, var, **self._arguments(kwargs))
 
 
 class CTCLoss(Loss):

@@ -50,6 +50,8 @@ HEADS = {
                           "median (or mean) of the ordinal distribution they define",
     "quantiles": "one value per quantile level; the prediction is the level the metric asks "
                  "for (the median by default)",
+    "ensemble": "M values per target, members of an ensemble (samples of the predictive "
+                "distribution); the prediction is their median (or the level or mean asked for)",
     "mean_variance": "a mean and a positive variance per target; the prediction is the mean",
     "censored_value": "the latent mean of a censored Gaussian; the prediction is that mean "
                       "clipped to the censoring limits (the median of the observed value)",

@@ -26,11 +26,12 @@ __all__ = ["Problem", "fit_head", "head_of", "heads_for_task"]
 
 #: Which heads can be trained for which task, in the order a plain callable is tried.
 TASK_HEADS = {
-    "continuous": ("identity", "log_rate", "log1p", "quantiles", "mean_variance",
+    "continuous": ("identity", "log_rate", "log1p", "quantiles", "ensemble", "mean_variance",
                    "censored_value"),
-    "count": ("identity", "log_rate", "log1p", "quantiles", "mean_variance", "censored_value"),
-    "proportion": ("identity", "logit", "log_rate", "log1p", "quantiles", "mean_variance",
-                   "censored_value"),
+    "count": ("identity", "log_rate", "log1p", "quantiles", "ensemble", "mean_variance",
+              "censored_value"),
+    "proportion": ("identity", "logit", "log_rate", "log1p", "quantiles", "ensemble",
+                   "mean_variance", "censored_value"),
     "multioutput": ("identity", "log_rate", "log1p"),
     "binary": ("logit", "softmax", "score", "log_softmax", "energy"),
     "multiclass": ("softmax", "log_softmax", "energy", "cumulative_logits",
@@ -251,6 +252,37 @@ class _Quantiles(FittedHead):
             result: np.ndarray = np.clip(np.rint(v), 0, self.problem.n_classes - 1).astype(int)
             return result
         return v
+
+
+class _Ensemble(FittedHead):
+    """M outputs, the members of an ensemble (samples of the predictive distribution),
+    started at evenly spaced quantiles of the targets; the prediction is their median, the
+    level asked for, or their mean."""
+
+    name = "ensemble"
+    members = 8
+
+    def setup(self, y: np.ndarray, batch: Batch | None) -> None:
+        y = y.astype(float)
+        self.levels = (np.arange(self.members) + 0.5) / self.members
+        self.center = torch.as_tensor(np.quantile(y, self.levels), dtype=torch.float32)
+        self.scale = torch.tensor(float(_robust_sigma(y)), dtype=torch.float32)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.members
+
+    def output(self, raw: torch.Tensor) -> torch.Tensor:
+        return self.center + self.scale * raw
+
+    def point(self, out: torch.Tensor, stat: str, level: float | None) -> np.ndarray:
+        v = out.double().numpy()
+        if stat in ("mean", "log_mean"):
+            result: np.ndarray = v.mean(axis=1)
+            return result
+        want = level if stat == "quantile" and level is not None else 0.5
+        result = np.quantile(v, want, axis=1)
+        return result
 
 
 class _MeanVariance(FittedHead):
@@ -543,7 +575,8 @@ class _SurvivalParams(FittedHead):
 
 
 _HEADS: dict[str, type[FittedHead]] = {
-    h.name: h for h in (_Identity, _LogRate, _Log1p, _Quantiles, _MeanVariance, _Censored,
+    h.name: h for h in (_Identity, _LogRate, _Log1p, _Quantiles, _Ensemble, _MeanVariance,
+                        _Censored,
                         _Logit, _Score, _Softmax, _LogSoftmax, _Energy, _Cumulative,
                         _Conditional, _Risk, _HazardLogits, _SurvivalParams)
 }
