@@ -385,3 +385,11 @@ def test_proxy_anchor_empty_batch_is_zero_with_zero_gradients():
     out = F.proxy_anchor(e, proxies, torch.zeros(0, dtype=torch.long))
     (g,) = torch.autograd.grad(out, proxies)
     assert out.item() == 0.0 and not g.any()
+
+
+def test_arcface_with_subcenters_on_an_empty_batch_is_zero_with_a_graph():
+    centers = torch.randn(4 * 3, 6, dtype=torch.float64, requires_grad=True)
+    e = torch.zeros(0, 6, dtype=torch.float64, requires_grad=True)
+    out = F.arcface(e, centers, torch.zeros(0, dtype=torch.long), subcenters=3)
+    (g,) = torch.autograd.grad(out, centers)
+    assert out.item() == 0.0 and not g.any()

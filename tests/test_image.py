@@ -170,6 +170,19 @@ def test_ms_ssim_says_how_large_images_must_be():
 # --- Charbonnier and total variation ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("offset", [0.0, 100.0, 1000.0])
+@pytest.mark.parametrize(("fn", "size"), [(F.ssim, 48), (F.ms_ssim, 161)])
+def test_ssim_in_float32_far_from_zero_matches_float64(fn, size, offset):
+    # Pixels far from 0 on the scale of data_range (unnormalized images, an offset): the
+    # variances E[x^2] - mu^2 once cancelled in float32 (the loss 1 - SSIM came out -2.44 for
+    # 0.078 at offset 1000). Source: the same float32 inputs computed in float64.
+    x, y = _pair((2, 1, size, size), seed=4)
+    x32, y32 = (x + offset).float(), (y + offset).float()
+    got = fn(x32, y32, data_range=1.0)
+    want = fn(x32.double(), y32.double(), data_range=1.0)
+    assert float(got) == pytest.approx(float(want), rel=1e-4)
+
+
 def test_charbonnier_by_hand():
     x = torch.tensor([3.0, 0.0, -1.0], dtype=torch.float64, requires_grad=True)
     y = torch.tensor([0.0, 0.0, 0.0], dtype=torch.float64)

@@ -120,7 +120,9 @@ def test_sequence_shape_and_none_reduction():
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_low_precision_accumulates_in_float32(dtype):
+def test_low_precision_accumulates_in_float32(dtype, native):
+    # every path, the definition too: its logits were once float16 / bfloat16 (rounded to
+    # 8 bits, or inf past 65504) while the accelerators' are float32
     h, w, b, t, _, _ = _data(dtype=dtype)
     hl, wl = h.clone().requires_grad_(True), w.clone().requires_grad_(True)
     out = linear_cross_entropy(hl, wl, t, bias=b, z_loss=1e-3)
@@ -132,6 +134,22 @@ def test_low_precision_accumulates_in_float32(dtype):
     ref.backward()
     assert hl.grad.dtype == dtype and wl.grad.dtype == dtype
     torch.testing.assert_close(hl.grad.float(), h32.grad, rtol=2e-2, atol=2e-3)
+
+
+def test_float16_logits_past_65504_on_every_path(native):
+    # Source: float64 on the same float16 inputs.
+    h, w, _, t, _, _ = _data()
+    h16, w16 = (h * 100).half(), (w * 100).half()
+    assert (h16.double() @ w16.double().T).abs().max() > 65504
+    hl = h16.clone().requires_grad_(True)
+    out = linear_cross_entropy(hl, w16, t)
+    h64 = h16.double().requires_grad_(True)
+    want = F.cross_entropy(h64 @ w16.double().T, t)
+    torch.testing.assert_close(out.double(), want, rtol=1e-5, atol=1e-3)
+    (g,) = torch.autograd.grad(out, hl)
+    (g64,) = torch.autograd.grad(want, h64)
+    assert torch.isfinite(g).all()
+    torch.testing.assert_close(g.double(), g64, rtol=2e-2, atol=2e-2)
 
 
 def test_all_ignored_and_second_backward():

@@ -261,6 +261,24 @@ def test_bootstrap_soft_and_hard_match_reed_et_al(beta):
                                      reduction="none").detach().numpy(), hard, rtol=1e-10)
 
 
+@pytest.mark.parametrize("mode", ["soft", "hard"])
+@pytest.mark.parametrize("soft_target", [False, True])
+def test_bootstrap_with_a_class_masked_to_minus_inf_is_the_loss_without_it(mode, soft_target):
+    # A masked class has p = 0: its terms p log p and t log p are 0 log 0 = 0 (they were NaN,
+    # 0 * -inf). Source: the same loss on the logits with that class removed.
+    x, y = logits(seed=24), labels(seed=25) % 4
+    live = x[:, :4].clone().requires_grad_(True)
+    masked = torch.cat([live, torch.full((6, 1), -math.inf, dtype=D)], 1)
+    target = TF.one_hot(y, 5).to(D) * 0.9 + torch.tensor([0.025] * 4 + [0.0], dtype=D)
+    t_full, t_live = (target, target[:, :4]) if soft_target else (y, y)
+    ours = F.bootstrapped_cross_entropy(masked, t_full, beta=0.8, mode=mode, detach=False)
+    want = F.bootstrapped_cross_entropy(live, t_live, beta=0.8, mode=mode, detach=False)
+    torch.testing.assert_close(ours, want)
+    (g_ours,) = torch.autograd.grad(ours, live)
+    (g_want,) = torch.autograd.grad(want, live)
+    torch.testing.assert_close(g_ours, g_want)
+
+
 def test_bootstrap_gradients_detached_and_not():
     """Card claims: with the prediction held constant the soft gradient is beta (p - y);
     hard mode adds (1 - beta)(p - onehot(argmax)); detach=False adds the entropy gradient."""

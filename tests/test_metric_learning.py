@@ -770,3 +770,11 @@ def test_negatives_at_distance_zero_give_a_finite_loss(mining):
     got = F.batch_triplet(e, y, mining=mining, margin=0.2)
     assert torch.isfinite(got)
     torch.testing.assert_close(got, _batch_triplet_reference(e, y, mining=mining, margin=0.2))
+
+
+@pytest.mark.parametrize("mining", ["all", "hard", "semihard"])
+def test_batch_triplet_on_an_empty_batch_is_zero_with_a_graph(mining):
+    e = torch.zeros(0, 8, dtype=torch.float64, requires_grad=True)
+    out = F.batch_triplet(e, torch.zeros(0, dtype=torch.long), mining=mining)
+    (g,) = torch.autograd.grad(out, e)
+    assert out.item() == 0.0 and g.shape == (0, 8)

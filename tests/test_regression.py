@@ -382,3 +382,11 @@ def test_crps_ensemble_rejects_mismatched_shapes_and_too_few_members():
         F.crps_ensemble(torch.zeros(4, 5), torch.zeros(5))
     with pytest.raises(losskit.LossInputError, match="at least 2 members"):
         F.crps_ensemble(torch.zeros(4, 1), torch.zeros(4), fair=True)
+
+
+def test_poisson_nll_refuses_a_negative_rate():
+    # log_input=False: log(rate + eps) of a negative rate was a silent NaN (torch's too);
+    # tweedie and negative_binomial_nll refuse theirs.
+    with pytest.raises(losskit.LossInputError, match="input must be non-negative"):
+        F.poisson_nll(_t([0.5, -0.1]), _t([1.0, 0.0]), log_input=False)
+    assert torch.isfinite(F.poisson_nll(_t([0.5, 0.0]), _t([1.0, 0.0]), log_input=False))

@@ -8,7 +8,7 @@ import math
 import torch
 
 __all__ = ["as_scalar", "expm1_minus_x", "log_ndtr", "p_log_ratio", "safe_divide", "safe_log",
-           "safe_logaddexp"]
+           "safe_logaddexp", "xlog"]
 
 
 def as_scalar(value: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -55,6 +55,13 @@ def safe_logaddexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.where(both, float("-inf"), mixed)
 
 
+def xlog(p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
+    """``p * log_q`` with ``0 log 0 = 0``: 0 with finite gradients (to both) where ``p = 0``,
+    whatever ``log_q`` (a class masked to ``-inf``); ``torch.xlogy`` for a log already
+    taken (``log_softmax``)."""
+    return p * torch.where(p == 0, 0.0, log_q)
+
+
 def p_log_ratio(p: torch.Tensor, log_p: torch.Tensor, log_r: torch.Tensor) -> torch.Tensor:
     """``p (log p - log r)`` elementwise, the summand of ``KL(p || r)``, with ``0 log 0 = 0``.
 
@@ -63,7 +70,7 @@ def p_log_ratio(p: torch.Tensor, log_p: torch.Tensor, log_r: torch.Tensor) -> to
     ``inf``, as the divergence is; a NaN in ``p`` propagates. ``log_p`` is ``log p`` as
     the caller has it (from ``log_softmax``, or :func:`safe_log` of probabilities).
     """
-    return p * torch.where(p == 0, 0.0, log_p - log_r)
+    return xlog(p, log_p - log_r)
 
 
 def log_ndtr(z: torch.Tensor) -> torch.Tensor:

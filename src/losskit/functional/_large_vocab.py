@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .._core.reduce import reduce_summed
+from .._core.reduce import reduce_summed, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
 from .._core.validate import (
@@ -174,8 +174,11 @@ def linear_cross_entropy(hidden: torch.Tensor, linear_weight: torch.Tensor, targ
         out = reduce_summed(fast, reduction, shape=t.shape, mask=valid, class_weight=cw,
                             distributed=distributed, group=group, normalizer=normalizer)
         return out.reshape(target.shape) if reduction == "none" else out
-    # The definition: the logits, then cross-entropy over the vocabulary.
-    out = cross_entropy(F.linear(h, linear_weight, bias), t, class_weight=class_weight,
+    # The definition: the logits, in float32 for float16/bfloat16 inputs (as every
+    # accelerator keeps them: a float16 logit overflows at 65504, a bfloat16 one keeps 8
+    # bits), then cross-entropy over the vocabulary.
+    logits = F.linear(upcast(h), upcast(linear_weight), upcast(bias))
+    out = cross_entropy(logits, t, class_weight=class_weight,
                         ignore_index=ignore_index, label_smoothing=label_smoothing,
                         z_loss=z_loss, softcap=softcap, normalizer=normalizer,
                         distributed=distributed, group=group, weight=token_weight,

@@ -135,7 +135,7 @@ def _subcenter_cosine(embeddings: torch.Tensor, centers: torch.Tensor,
     cos = _cosines(embeddings, centers)
     if subcenters == 1:
         return cos
-    return cos.view(cos.shape[0], -1, subcenters).amax(dim=2)
+    return cos.view(cos.shape[0], cos.shape[1] // subcenters, subcenters).amax(dim=2)
 
 
 def _check_face_inputs(embeddings: torch.Tensor, centers: torch.Tensor, target: torch.Tensor,

@@ -92,13 +92,20 @@ def _ssim_maps(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor,
     moments, as in Wang et al. (2004).
     """
     n, c, *spatial = x.shape
+    # The second moments E[x^2] - mu^2 cancel when the pixels sit far from 0 on the scale of
+    # their spread (float32 gave SSIM < 0 at an offset of 1000 with data_range 1): they are
+    # taken about the target's mean per image and channel, which the normalized window
+    # passes through unchanged, so only the rounding differs.
+    shift = y.detach().flatten(2).mean(-1).reshape(n, c, *([1] * len(spatial)))
+    x, y = x - shift, y - shift
     # The five moments in one filter call: stack them along the batch axis.
     stack = torch.stack([x, y, x * x, y * y, x * y], dim=1).reshape(n * 5 * c, 1, *spatial)
     moments = _filter(stack, window)
     mu_x, mu_y, e_xx, e_yy, e_xy = moments.reshape(n, 5, c, *moments.shape[2:]).unbind(1)
-    mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
-    luminance = (2 * mu_xy + c1) / (mu_xx + mu_yy + c1)
-    contrast_structure = (2 * (e_xy - mu_xy) + c2) / ((e_xx - mu_xx) + (e_yy - mu_yy) + c2)
+    contrast_structure = ((2 * (e_xy - mu_x * mu_y) + c2)
+                          / ((e_xx - mu_x * mu_x) + (e_yy - mu_y * mu_y) + c2))
+    mu_x, mu_y = mu_x + shift, mu_y + shift
+    luminance = (2 * mu_x * mu_y + c1) / (mu_x * mu_x + mu_y * mu_y + c1)
     return luminance, contrast_structure
 
 

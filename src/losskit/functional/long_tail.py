@@ -25,6 +25,7 @@ from typing import Literal
 
 import torch
 
+from .._core._math import xlog
 from .._core.reduce import reduce, upcast
 from .._core.registry import register_loss
 from .._core.types import Reduction
@@ -495,14 +496,14 @@ def bootstrapped_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
         raise LossInputError(f"mode must be one of {_BOOTSTRAP_MODES}, got {mode!r}")
     x, kind, valid = _class_inputs(input, target, weight, reduction, ignore_index)
     logp = torch.log_softmax(x, dim=1)
+    # xlog: 0 log 0 = 0 where a class is masked to -inf (or p underflows), not 0 * -inf.
     if kind == "soft":
-        label_ce = -(upcast(target).to(x.dtype) * logp).sum(1)
+        label_ce = -xlog(upcast(target).to(x.dtype), logp).sum(1)
     else:
         label_ce = -_gather_class(logp, target, valid)
     if mode == "soft":
         p = logp.exp()
-        # -sum_k p_k log p_k: p * log p is 0 where p underflows (0 * finite log_softmax).
-        own = -((p.detach() if detach else p) * logp).sum(1)
+        own = -xlog(p.detach() if detach else p, logp).sum(1)
     else:
         guess = x.detach().argmax(dim=1)
         own = -logp.gather(1, guess.unsqueeze(1)).squeeze(1)

@@ -471,6 +471,9 @@ def _batch_hard(dist: torch.Tensor, positive: torch.Tensor, negative: torch.Tens
     """Hermans et al.'s batch-hard triplet: farthest positive against nearest negative
     (masked max / min); at most one triplet per anchor."""
     valid = positive.any(dim=1) & negative.any(dim=1)
+    if dist.shape[1] == 0:  # an empty batch: amax over no columns raises
+        zero = dist.sum(dim=1)
+        return zero, zero.long(), valid.long()
     hardest_pos = torch.where(positive, dist, float("-inf")).amax(dim=1)
     hardest_neg = torch.where(negative, dist, float("inf")).amin(dim=1)
     # Anchors without a triplet get finite placeholders so no inf reaches the graph.

@@ -515,6 +515,8 @@ def poisson_nll(input: torch.Tensor, target: torch.Tensor, *, log_input: bool = 
     """
     check_pair(input, target, weight, reduction)
     check_nonnegative("target", target, "Poisson counts")
+    if not log_input:
+        check_nonnegative("input", input, "Poisson rates with log_input=False")
     check_param("eps", eps, low=0.0)
     x, y = upcast(input), upcast(target)
     if exposure is not None:
