@@ -36,6 +36,36 @@ def test_classification_curves_against_the_margin():
     np.testing.assert_allclose(g_ce, g_bce, rtol=1e-8)
 
 
+def test_distribution_and_token_losses_share_the_margin_axis():
+    # kl_div / js_div once got an all-ones "distribution" and drew a flat line; token losses
+    # (vocabulary last) failed. With the one-hot target (1, 0) KL is cross-entropy, softplus(-m).
+    m = np.linspace(-6, 6, 25)
+    softplus = np.log1p(np.exp(-m))
+    for name in ("kl_div", "sequence_cross_entropy", "bradley_terry"):
+        values, _, axis = loss_curve(name, m)
+        assert axis == "margin"
+        np.testing.assert_allclose(values, softplus, rtol=1e-10, err_msg=name)
+    js, _, _ = loss_curve("js_div", m)
+    assert np.all(np.diff(js) < 0) and js[-1] < 0.01 < js[0] < np.log(2)
+
+
+def test_log_mean_losses_are_drawn_against_the_log_ratio():
+    # Their input is a log-mean: against "prediction - target" the minimum sat at -1.3.
+    r = np.linspace(-3, 3, 25)
+    for name in ("poisson_nll", "tweedie", "negative_binomial_nll"):
+        values, grads, axis = loss_curve(name, r)
+        assert axis == "log_ratio"
+        assert r[np.argmin(values)] == 0.0 and abs(grads[12]) < 1e-9, name
+
+
+@pytest.mark.parametrize("name", ["listnet", "lambdarank", "cox_ph", "pairwise_logistic",
+                                  "coral", "boundary", "distillation", "dino",
+                                  "demographic_parity_gap", "ppo_value"])
+def test_losses_one_number_cannot_picture_are_refused_not_drawn_flat(name):
+    with pytest.raises(losskit.LossInputError, match="cannot be drawn against one number"):
+        loss_curve(name, np.linspace(-3, 3, 7))
+
+
 def test_unsupported_input_kind_is_a_clear_error():
     with pytest.raises(losskit.LossInputError, match="embeddings"):
         plot_losses(["triplet_margin"] if "triplet_margin" in losskit.list_losses()

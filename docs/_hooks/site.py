@@ -107,13 +107,14 @@ def _readme_block(marker: str) -> str:
 
 # -- loss pages ------------------------------------------------------------------------------
 
-def _curve(name: str) -> str | None:
+def _curve(name: str) -> tuple[str | None, str]:
+    """The SVG curve, or None and the reason one number cannot picture the loss."""
     from losskit.plot import curve_svg
 
     try:
-        return curve_svg(name)
-    except losskit.LossInputError:
-        return None
+        return curve_svg(name), ""
+    except losskit.LossInputError as exc:
+        return None, str(exc)
 
 
 def loss_page(name: str) -> tuple[str, str | None]:
@@ -147,15 +148,14 @@ def loss_page(name: str) -> tuple[str, str | None]:
     lines += ([f"- {_prose(r)}" for r in rules] if rules
               else ["No rule of [`losskit recommend`](../guides/advisor.md) proposes it."])
     lines.append("")
-    svg = _curve(name)
+    svg, why = _curve(name)
     lines += ["## Loss and gradient", ""]
     if svg is not None:
         lines += [f"![{name}: loss and gradient](img/{name}.svg)", "",
                   f"Drawn by `losskit.plot.curve_svg({name!r})`; `losskit plot {name} --grad` "
                   "draws it as a PNG.", ""]
     else:
-        lines += [f"No one-dimensional curve: {name} takes {info.input_kind} that one number "
-                  "cannot drive (see `losskit.plot.axis_of`).", ""]
+        lines += [f"No one-dimensional curve: {_prose(why)}.".replace("..", "."), ""]
     if info.references:
         lines += ["## References", ""] + [f"- {_prose(r)}" for r in info.references] + [""]
     return "\n".join(lines), svg

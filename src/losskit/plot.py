@@ -31,6 +31,7 @@ __all__ = ["axis_of", "curve_svg", "loss_curve", "plot_comparison", "plot_curves
 #: input kind -> (axis name, axis label, default range)
 _AXES = {
     "values": ("residual", "residual: prediction − target", (-3.0, 3.0)),
+    "log_rate": ("log_ratio", "log ratio: log(predicted mean / target)", (-3.0, 3.0)),
     "logits": ("margin", "margin: logit × sign (true-class logit − other logit)", (-6.0, 6.0)),
     "probabilities": ("probability", "predicted probability of the true class", (0.001, 0.999)),
 }
@@ -60,8 +61,19 @@ def _save(fig: Any, out: str | Path | None) -> Any:
 
 
 def axis_of(info: LossInfo) -> str:
-    """``"residual"``, ``"margin"`` or ``"probability"``; LossInputError for other inputs."""
+    """``"residual"``, ``"log_ratio"`` (a log-mean input), ``"margin"`` or
+    ``"probability"``; LossInputError for other inputs."""
     kind = "logits" if info.input_kind == "scores" else info.input_kind
+    if kind == "values" and info.head == "log_rate":
+        kind = "log_rate"
+    # A loss whose model output is no prediction of the target (head "none": a policy, a
+    # student matched to a teacher, a group statistic) has no one-number picture, except a
+    # preference between two scores (the margin chosen - rejected) and a penalty on values.
+    if kind in _AXES and info.head == "none" and not (
+            info.input_kind == "scores" or (kind == "values" and info.target_kind == "bounds")):
+        raise LossInputError(
+            f"{info.name!r} cannot be drawn against one number: its input ({info.input_kind}) "
+            f"is not a prediction of its target ({info.target_kind})")
     # Without a target there is nothing to pair the one number with (a KL to a prior, a
     # penalty, a GAN player's loss): no curve.
     if len(info.data_arguments) < 2 or info.target_kind == "none":
@@ -77,37 +89,56 @@ def _one_point_args(info: LossInfo, axis: str, x: torch.Tensor) -> tuple[Any, ..
     """Arguments of a one-sample call whose input is driven by the scalar ``x``."""
     args = list(info.example_inputs(1, 0))
     inp, tgt = args[0], args[1]
-    if axis == "residual":
+    if axis in ("residual", "log_ratio"):
         # Log-based losses need a positive target; the others are drawn around zero.
-        t0 = float(tgt.median()) if tgt.numel() and bool((tgt > 0).all()) else 0.0
+        positive = tgt[tgt > 0] if tgt.numel() else tgt
+        t0 = float(positive.median()) if positive.numel() and (
+            axis == "log_ratio" or bool((tgt > 0).all())) else 0.0
         if tgt.is_floating_point():
             tgt = torch.full_like(tgt, t0)
         args[1] = tgt
-        args[0] = torch.full_like(inp, t0) + x.to(inp.dtype)
-    elif axis == "margin":
-        if tgt.is_floating_point() and tgt.shape == inp.shape:  # sigmoid: target 1, logit = margin
-            args[1] = torch.ones_like(tgt)
-            args[0] = torch.zeros_like(inp) + x.to(inp.dtype)
-        else:  # softmax: two classes, class 0 is true, logits (m, 0)
-            shape = list(inp.shape)
-            shape[1] = 2
-            zeros = torch.zeros(shape, dtype=inp.dtype)
-            onehot = torch.zeros(shape, dtype=inp.dtype)
-            onehot[:, 0] = 1
-            args[0] = zeros + onehot * x.to(inp.dtype)
-            args[1] = torch.zeros_like(tgt)
-    else:  # probability of the true class, with a two-class distribution (p, 1 - p)
-        if tgt.is_floating_point() and tgt.shape == inp.shape:
-            args[1] = torch.ones_like(tgt)
-            args[0] = torch.zeros_like(inp) + x.to(inp.dtype)
-        else:
-            shape = list(inp.shape)
-            shape[1] = 2
-            onehot = torch.zeros(shape, dtype=inp.dtype)
-            onehot[:, 0] = 1
-            args[0] = onehot * x.to(inp.dtype) + (1 - onehot) * (1 - x.to(inp.dtype))
-            args[1] = torch.zeros_like(tgt)
+        # a log-mean input: log(t0) + x, so the curve's minimum is at 0 as for a residual
+        start = math.log(t0) if axis == "log_ratio" else t0
+        args[0] = torch.full_like(inp, start) + x.to(inp.dtype)
+        return tuple(args)
+    # A binary head (one logit or score per label) takes a same-shaped 0/1 target; a
+    # preference (head "none" on scores) the rejected score 0, so the input is the margin;
+    # any other logits input is two classes, class 0 true: an index, or a one-hot
+    # distribution where the target is class probabilities.
+    if tgt.shape == inp.shape and (info.head in ("logit", "score") or info.head == "none"):
+        args[1] = torch.zeros_like(tgt) if info.head == "none" else torch.ones_like(tgt)
+        args[0] = torch.zeros_like(inp) + x.to(inp.dtype)
+        return tuple(args)
+    if info.head in ("cumulative_logits", "conditional_logits"):
+        raise _Undrawable(f"{info.name} cannot be drawn against one number: its K - 1 "
+                          "threshold logits have no true-class margin")
+    if tgt.is_floating_point() and tgt.shape == inp.shape and "probabilit" not in info.target_kind:
+        raise _Undrawable(f"{info.name} cannot be drawn against one number: its target "
+                          f"({info.target_kind}) is not a class to set a margin for")
+    if inp.dim() < 2:
+        raise _Undrawable(f"{info.name} cannot be drawn against one number: a one-sample "
+                          f"call has no classes to set a margin between (its {info.head} "
+                          "head scores pairs, lists or groups of samples)")
+    # token losses keep the vocabulary last: [*, V] logits, [*] token ids
+    dim = -1 if "token ids" in info.target_kind else 1
+    shape = list(inp.shape)
+    shape[dim] = 2
+    onehot = torch.zeros(shape, dtype=inp.dtype)
+    onehot.select(dim, 0).fill_(1)
+    if axis == "margin":  # logits (m, 0)
+        args[0] = onehot * x.to(inp.dtype)
+    else:  # probabilities (p, 1 - p)
+        args[0] = onehot * x.to(inp.dtype) + (1 - onehot) * (1 - x.to(inp.dtype))
+    if tgt.is_floating_point() and tgt.shape == inp.shape:
+        args[1] = onehot.clone()
+    else:
+        del shape[dim]
+        args[1] = torch.zeros(shape, dtype=tgt.dtype)
     return tuple(args)
+
+
+class _Undrawable(LossInputError):
+    """A loss that no one-number curve pictures (raised as is, not as a failed call)."""
 
 
 def loss_curve(name: str, xs: Sequence[float] | np.ndarray, *,
@@ -139,15 +170,28 @@ def _pointwise(info: LossInfo, axis: str, xs: np.ndarray,
             (g,) = torch.autograd.grad(value, x, allow_unused=True)
             loss_vals.append(float(value.detach()))
             grad_vals.append(float(g) if g is not None else 0.0)
+        except _Undrawable:
+            raise
         except (LossInputError, RuntimeError, ValueError, IndexError) as exc:
             first_error = first_error or exc
             loss_vals.append(math.nan)
             grad_vals.append(math.nan)
+    shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    name = info.name + (f" ({shown})" if shown else "")
     if first_error is not None and not np.isfinite(loss_vals).any():
         # Nothing to draw: a bad hyperparameter, not a loss undefined at some points.
-        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
-        raise LossInputError(f"{info.name}" + (f" ({shown})" if shown else "")
-                             + f" cannot be drawn: {first_error}")
+        if isinstance(first_error, LossInputError):
+            raise LossInputError(f"{name} cannot be drawn: {first_error}")
+        raise LossInputError(f"{name} cannot be drawn against one number: a one-sample "
+                             f"call fails ({type(first_error).__name__}: {first_error})")
+    finite = np.isfinite(loss_vals)
+    values = np.asarray(loss_vals)[finite]
+    if values.size > 1 and np.ptp(values) <= 1e-12 * max(1.0, float(np.abs(values).max())):
+        # A flat line is no picture of the loss: it scores whole lists, batches or
+        # distributions that one number does not move.
+        raise LossInputError(f"{name} cannot be drawn against one number: a one-sample call "
+                             f"does not change with the {axis} (the loss scores whole lists, "
+                             "batches or distributions)")
     return np.asarray(loss_vals), np.asarray(grad_vals)
 
 
