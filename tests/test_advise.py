@@ -968,3 +968,12 @@ def test_the_crps_metric_gives_a_crps_loss_gaussian_or_ensemble_by_the_residuals
     y_out = y.copy()
     y_out[g.random(800) < 0.05] += 40
     assert recommend(y_out, X, metric="crps").best.name == "crps_ensemble"
+
+
+def test_a_misspelt_metric_is_an_error_a_custom_one_a_note():
+    y = rng(62).normal(size=200)
+    with pytest.raises(losskit.LossInputError, match="did you mean 'mae'"):
+        recommend(y, metric="maee")
+    rec = recommend(y, metric="weekly_margin_kpi")
+    assert "unknown-metric" in rec.fired
+    assert any("no rule for metric 'weekly_margin_kpi'" in c for c in rec.best.caveats)

@@ -377,3 +377,12 @@ def test_nan_input_gives_nan(name):
     a[0] = float("nan")
     with losskit.value_checks(False):
         assert torch.isnan(CALLS[name](a, b))
+
+
+@pytest.mark.parametrize("name", ["dpo", "simpo", "orpo", "bradley_terry"])
+def test_per_token_log_probabilities_are_refused(name):
+    # [B, T] token log-probabilities gave a plausible number (0.687 for 0.537); the losses
+    # take one summed log-probability per sequence.
+    chosen, rejected = -torch.rand(4, 12), -torch.rand(4, 12)
+    with pytest.raises(losskit.LossInputError, match=r"must be \[B\], one summed"):
+        getattr(F, name)(chosen, rejected)

@@ -145,3 +145,13 @@ def test_missing_optional_dependency_names_the_extra(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
     line = _error(capsys, ["plot", "huber", "--out", "never.png"])
     assert "pip install 'losskit[plot]'" in line
+
+
+def test_list_takes_the_task_names_recommend_takes(capsys):
+    # `list --task binary` once matched nothing: the registry tags binary_classification.
+    assert main(["list", "--task", "binary"]) == 0
+    binary = capsys.readouterr().out
+    assert main(["list", "--task", "binary_classification"]) == 0
+    assert capsys.readouterr().out == binary and "binary_cross_entropy" in binary
+    assert main(["list", "--task", "no_such_task"]) == 2
+    assert "tasks: " in capsys.readouterr().err

@@ -516,3 +516,15 @@ def test_crps_losses_train_a_distribution_and_resist_outliers():
     y = X[:, 0] + rng.exponential(2.0, 300)
     c = losskit.compare(X, y, losses=["crps_ensemble", "mse"], metric="pinball@0.9", epochs=100)
     assert c.result("crps_ensemble").mean < 0.8 * c.result("mse").mean
+
+
+def test_swapped_arguments_are_flagged():
+    # compare takes (X, y) like scikit-learn; recommend and profile take (y, X). Swapped, a
+    # 4-feature table became a 4-column target of one feature without a word.
+    g = np.random.default_rng(12)
+    X = g.normal(size=(100, 4))
+    y = X @ np.ones(4) + g.normal(size=100)
+    c = losskit.compare(y, X, losses=["mse"], epochs=5, folds=2)
+    assert any("check the order" in n for n in c.notes)
+    right = losskit.compare(X, y, losses=["mse"], epochs=5, folds=2)
+    assert not any("check the order" in n for n in right.notes)

@@ -189,3 +189,20 @@ def test_a_per_element_hyperparameter_of_an_empty_batch_is_empty_too():
     # the range check reads nothing from an empty tensor (min() of nothing raised)
     empty = torch.zeros(0, 3)
     assert F.general_robust(empty, empty, alpha=torch.empty(0, 3)).item() == 0.0
+
+
+def test_a_class_weight_passed_as_weight_says_where_it_belongs():
+    # torch's F.cross_entropy(x, t, weight=w) is a class weight; losskit's weight= weighs
+    # positions. The error for a [C] weight names class_weight.
+    x, t = torch.randn(8, 3), torch.randint(0, 3, (8,))
+    for fn in (F.cross_entropy, F.nll, F.softmax_focal, F.balanced_softmax):
+        with pytest.raises(losskit.LossInputError, match="are class_weight="):
+            fn(x, t, weight=torch.ones(3))
+
+
+def test_messages_name_the_argument_in_its_own_terms():
+    # an event flag is no class index; a transposed output weight is named as such
+    with pytest.raises(losskit.LossInputError, match="event indicators 0 and 1, found 2"):
+        F.cox_ph(torch.randn(4), torch.rand(4), torch.tensor([0, 1, 2, 1]))
+    with pytest.raises(losskit.LossInputError, match="linear_weight looks transposed"):
+        F.linear_cross_entropy(torch.randn(6, 8), torch.randn(8, 10), torch.randint(0, 10, (6,)))

@@ -104,3 +104,10 @@ def test_comparison_figures(tmp_path):
         assert (tmp_path / name).exists() is False
         fn(c, out=tmp_path / name)
         assert (tmp_path / name).read_bytes()[:8] == PNG
+
+
+def test_a_path_without_extension_gets_png_and_the_returned_path_exists(tmp_path):
+    path = plot_losses(["mse"], out=tmp_path / "losses")
+    assert path == str(tmp_path / "losses.png")
+    with open(path, "rb") as f:
+        assert f.read(8) == PNG

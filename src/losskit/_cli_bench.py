@@ -76,5 +76,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--json", action="store_true",
                    help="with --list, print JSON; otherwise also write the raw results as JSON "
                         "(to --json-out)")
-    p.add_argument("--json-out", default="losskit-benchmarks.json", help=argparse.SUPPRESS)
+    p.add_argument("--json-out", default="losskit-benchmarks.json", metavar="FILE",
+                   help="where --json writes the raw results (default: %(default)s)")
     p.set_defaults(handler=_handler)

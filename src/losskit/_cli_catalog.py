@@ -33,12 +33,48 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run_explain)
 
 
+#: The target kinds of recommend / compare / check (losskit.vocabulary.TASKS) as the task
+#: tags of the registry, so ``list --task`` takes either vocabulary.
+_TASK_TAGS = {
+    "binary": ("binary_classification",), "multiclass": ("multiclass_classification",),
+    "multilabel": ("multilabel_classification",), "ordinal": ("ordinal_regression",),
+    "count": ("count",), "continuous": ("regression",), "proportion": ("regression",),
+    "multioutput": ("regression",), "soft_labels": ("distillation", "distribution_matching"),
+    "survival": ("survival",), "ranking": ("ranking",), "segmentation": ("segmentation",),
+    "sequence": ("sequence", "language_modeling"),
+    "reconstruction": ("image_reconstruction", "image_restoration", "denoising"),
+    "metric_learning": ("metric_learning",), "image_text": ("vision_language",),
+    "preference": ("preference_optimization",), "reward_modeling": ("reward_modeling",),
+    "rl_finetuning": ("reinforcement_learning",), "reinforcement": ("reinforcement_learning",),
+    "detection": ("detection",), "energy": ("energy_based",),
+    "classification": ("classification",),
+}
+
+
+def _losses_for(task: str | None, family: str | None) -> list[str]:
+    names = list_losses(task=task, family=family)
+    if names or task is None:
+        return names
+    from .vocabulary import normalize_task
+
+    try:
+        kind = normalize_task(task)
+    except LossInputError:
+        return []
+    return sorted({n for tag in _TASK_TAGS.get(kind or "", ())
+                   for n in list_losses(task=tag, family=family)})
+
+
 def run_list(args: argparse.Namespace) -> int:
-    names = list_losses(task=args.task, family=args.family)
+    names = _losses_for(args.task, args.family)
     if not names:
         from ._cli_errors import CLIError
 
-        raise CLIError(f"no loss matches task={args.task!r} family={args.family!r}")
+        tags = sorted({t for n in list_losses() for t in get_info(n).tasks})
+        families = sorted({get_info(n).family for n in list_losses()})
+        raise CLIError(f"no loss matches task={args.task!r} family={args.family!r}; tasks: "
+                       f"{', '.join(tags)} (or recommend's: binary, multiclass, ...); "
+                       f"families: {', '.join(families)}")
     rows = []
     for name in names:
         info = get_info(name)

@@ -53,6 +53,8 @@ def _save(fig: Any, out: str | Path | None) -> Any:
     if out is None:
         return fig
     path = Path(out)
+    if not path.suffix:  # matplotlib would add ".png" itself, and the path returned be wrong
+        path = path.with_suffix(".png")
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")

@@ -34,6 +34,7 @@ __all__ = [
     "TASK_ALIASES",
     "Metric",
     "as_target_array",
+    "close_metric",
     "infer_task",
     "metric_fits_task",
     "normalize_metric",
@@ -503,6 +504,14 @@ def metric_fits_task(metric: Metric, task: str) -> str | None:
     return f"it does not apply to a {task} target; metrics that do: {', '.join(usable)}"
 
 
+def close_metric(name: str) -> str | None:
+    """The metric name or alias a misspelt ``name`` most likely meant, if one is close."""
+    import difflib
+
+    near = difflib.get_close_matches(name, list(_ALIAS), n=1, cutoff=0.75)
+    return near[0] if near else None
+
+
 def resolve_metric(name: str | Metric, task: str | None = None) -> Metric:
     """The :class:`Metric` a name stands for; with ``task``, also check that it applies."""
     if isinstance(name, Metric):
@@ -518,11 +527,9 @@ def resolve_metric(name: str | Metric, task: str | None = None) -> Metric:
                 metric = Metric(f"ndcg@{k}", f"NDCG@{k}", True, "scores", ("ranking",),
                                 "ranking", _ndcg_fn(k), level=k)
         else:
-            import difflib
-
             known = sorted([*METRICS, "pinball@Q", "ndcg@K"])
-            near = difflib.get_close_matches(str(canonical), list(_ALIAS), n=1, cutoff=0.75)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            near = close_metric(str(canonical))
+            hint = f" (did you mean {near!r}?)" if near else ""
             raise LossInputError(f"unknown metric {name!r}{hint}; known: {', '.join(known)}")
     if task is not None and task != "classification":
         why = metric_fits_task(metric, task)

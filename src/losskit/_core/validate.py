@@ -193,8 +193,9 @@ def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor)
         )
 
 
-def check_broadcastable(name: str, t: torch.Tensor | None, shape: torch.Size) -> None:
-    """``t`` must broadcast to ``shape`` without enlarging it."""
+def check_broadcastable(name: str, t: torch.Tensor | None, shape: torch.Size,
+                        hint: str = "") -> None:
+    """``t`` must broadcast to ``shape`` without enlarging it; ``hint`` ends the error."""
     if t is None:
         return
     if not isinstance(t, torch.Tensor):
@@ -205,8 +206,8 @@ def check_broadcastable(name: str, t: torch.Tensor | None, shape: torch.Size) ->
         out = None
     if out != shape:
         raise LossInputError(
-            f"{name} of shape {tuple(t.shape)} does not broadcast to the loss shape {tuple(shape)}"
-        )
+            f"{name} of shape {tuple(t.shape)} does not broadcast to the loss shape "
+            f"{tuple(shape)}{hint}")
 
 
 def check_class_indices(name: str, target: torch.Tensor, num_classes: int,

@@ -26,7 +26,7 @@ from typing import Any
 
 from .._core.validate import LossInputError
 from ..vocabulary import METRICS as _VOCABULARY
-from ..vocabulary import TASKS, normalize_metric, resolve_metric
+from ..vocabulary import TASKS, close_metric, normalize_metric, resolve_metric
 from ._expr import Expr, ExprError, compile_expr
 from ._facts import FACTS
 from ._profile import TargetProfile, _r
@@ -215,6 +215,12 @@ def objective(metric: str | None, costs: dict[str, float] | None,
     if metric is not None and (name in _VOCABULARY or name == "pinball"):
         m = resolve_metric(metric, task)
         obj["metric_optimizes"], obj["metric_needs"] = m.optimizes, m.needs
+    elif metric is not None and (near := close_metric(str(name))) is not None:
+        # A metric outside the vocabulary is taken (the ranking then follows the data), but
+        # one a letter away from a known name is a typo, not a custom metric.
+        raise LossInputError(f"unknown metric {metric!r} (did you mean {near!r}?); a metric "
+                             "outside losskit's vocabulary is taken only when it is not close "
+                             "to one of its names")
     if costs and "under" in costs:
         obj["quantile_level"] = _r(costs["under"] / (costs["under"] + costs["over"]))
     elif level is not None and name == "pinball":

@@ -264,6 +264,10 @@ def _prepare(X: Any, y: Any, task: str | None, metric: str | None, time: Any, gr
     feats = prepare_features(X, n)
     notes = list(feats.notes)
     Xm = feats.X if feats.X is not None else np.zeros((n, 0))
+    if a.ndim == 2 and Xm.shape[1] < a.shape[1] and np.ndim(X) == 1:
+        # recommend and profile take (y, X); compare, like scikit-learn, (X, y)
+        notes.append(f"warning: one feature column and {a.shape[1]} target columns: compare "
+                     "takes (X, y), recommend and profile (y, X); check the order")
     ok = finite_rows(a) if a.ndim == 1 else np.all(np.isfinite(a.astype(float)), axis=1)
     if event_a is not None:
         event_a = event_indicator(event_a)

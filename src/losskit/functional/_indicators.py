@@ -34,7 +34,12 @@ def binary_indicator(name: str, t: torch.Tensor, shape: torch.Size, what: str) -
         return t > 0.5
     if t.is_complex():
         raise LossInputError(f"{name} must hold {what} 0 / 1, got dtype {t.dtype}")
-    check_class_indices(name, t, 2)
+    try:
+        check_class_indices(name, t, 2)
+    except LossInputError:  # its wording speaks of classes of an input; these are flags
+        bad = t[(t != 0) & (t != 1)]
+        raise LossInputError(f"{name} must hold {what} 0 and 1, found "
+                             f"{int(bad[0]) if bad.numel() else 'another value'}") from None
     return t == 1
 
 

@@ -140,8 +140,11 @@ def linear_cross_entropy(hidden: torch.Tensor, linear_weight: torch.Tensor, targ
     check_ndim("linear_weight", linear_weight, 2, "[V, D]")
     vocab, dim = linear_weight.shape
     if hidden.dim() < 1 or hidden.shape[-1] != dim:
-        raise LossInputError(f"hidden must have shape [*, {dim}] to match linear_weight "
-                             f"[{vocab}, {dim}], got {tuple(hidden.shape)}")
+        transposed = hidden.dim() >= 1 and hidden.shape[-1] == vocab
+        raise LossInputError(
+            f"hidden must have shape [*, {dim}] to match linear_weight [{vocab}, {dim}], got "
+            f"{tuple(hidden.shape)}" + ("; linear_weight looks transposed: it is [V, D], as "
+                                        "nn.Linear(D, V).weight" if transposed else ""))
     if not isinstance(target, torch.Tensor) or target.shape != hidden.shape[:-1]:
         raise LossInputError(f"target must have shape {tuple(hidden.shape[:-1])} (hidden "
                              f"without its last axis), got "

@@ -117,6 +117,18 @@ def _class_vector(name: str, value: float | Sequence[float] | torch.Tensor | Non
     return w
 
 
+#: The end of a weight-shape error: torch's ``weight=`` of cross_entropy / nll_loss is a class
+#: weight, the usual way a [C] tensor arrives here.
+CLASS_WEIGHT_HINT = ("; weight= weighs each position of the loss, [N, *]: per-class weights "
+                     "(torch's weight= of cross_entropy and nll_loss) are class_weight=")
+
+
+def _check_position_weight(weight: torch.Tensor | None, input: torch.Tensor) -> None:
+    """``weight`` broadcasts to the loss's positions ``[N, *]`` of ``[N, C, *]`` logits."""
+    check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])),
+                        hint=CLASS_WEIGHT_HINT)
+
+
 def _check_class_input(input: torch.Tensor) -> None:
     check_floating("input", input)
     if input.dim() < 2:
@@ -696,8 +708,10 @@ def _ce_reference(input: torch.Tensor, target: torch.Tensor, *,
              "knowledge distillation from the smoothed teacher). Networks trained to "
              "convergence are usually over-confident anyway: fit a temperature on held-out "
              "logits (losskit.calibration.temperature_scale). With class_weight the 'mean' "
-             "divides by the summed weights, not by N. Unlike torch, a batch whose targets "
-             "are all ignored gives 0, not NaN."
+             "divides by the summed weights, not by N. torch's weight= is class_weight= "
+             "here: losskit's weight= weighs each position, so a [C] tensor passed as weight "
+             "with a batch of N = C rows is read per row. Unlike torch, a batch whose "
+             "targets are all ignored gives 0, not NaN."
              " For labels that can occur together (multi-label), softmax makes them compete for "
              "one unit of probability: use binary_cross_entropy per label instead.",
     references=("Bridle, Probabilistic interpretation of feedforward classification network "
@@ -765,7 +779,7 @@ def cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
     if softcap is not None:
         x = softcap * torch.tanh(x / softcap)
     cw_vector = _class_vector("class_weight", class_weight, input, x)
-    check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
+    _check_position_weight(weight, input)
     reduction_kw = dict(distributed=distributed, group=group, normalizer=normalizer)
     if kind == "soft":
         logp = torch.log_softmax(x, dim=1)
@@ -853,7 +867,7 @@ def nll(input: torch.Tensor, target: torch.Tensor, *,
     _, all_counted = _target_kind(input, target, ignore_index, allow_soft=False)
     x = upcast(input)
     cw_vector = _class_vector("class_weight", class_weight, input, x)
-    check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
+    _check_position_weight(weight, input)
     valid = None if all_counted else target != ignore_index
     cw = _per_position(cw_vector, target, valid)
     if weight is None:
@@ -944,7 +958,7 @@ def softmax_focal(input: torch.Tensor, target: torch.Tensor, *,
     kind, all_counted = _target_kind(input, target, ignore_index)
     x = upcast(input)
     alpha_vector = _class_vector("alpha", alpha, input, x)
-    check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
+    _check_position_weight(weight, input)
     valid = None if all_counted else target != ignore_index
     split = per_class and reduction == "none"
     if kind == "index" and weight is None and not split:
@@ -1045,7 +1059,7 @@ def multiclass_hinge(input: torch.Tensor, target: torch.Tensor, *,
         raise LossInputError(f"form must be 'weston_watkins' or 'crammer_singer', got {form!r}")
     _check_class_input(input)
     _target_kind(input, target, None, allow_soft=False)
-    check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
+    _check_position_weight(weight, input)
     x = upcast(input)
     index = target.long().unsqueeze(1)
     score_y = x.gather(1, index)
@@ -1117,7 +1131,7 @@ def poly1_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
     _check_class_input(input)
     kind, all_counted = _target_kind(input, target, ignore_index)
     x = upcast(input)
-    check_broadcastable("weight", weight, torch.Size((input.shape[0], *input.shape[2:])))
+    _check_position_weight(weight, input)
     logp = torch.log_softmax(x, dim=1)
     uniform = label_smoothing / x.shape[1]
     if kind == "soft":

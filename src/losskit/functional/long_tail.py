@@ -39,6 +39,7 @@ from .._core.validate import (
 from . import _examples as ex
 from ._references import reduced
 from .classification import (
+    CLASS_WEIGHT_HINT,
     _as_tensor,
     _check_class_input,
     _gather_class,
@@ -104,7 +105,7 @@ def _class_inputs(input: torch.Tensor, target: torch.Tensor, weight: torch.Tenso
     check_reduction(reduction)
     _check_class_input(input)
     kind, all_counted = _target_kind(input, target, ignore_index)
-    check_broadcastable("weight", weight, _positions(input))
+    check_broadcastable("weight", weight, _positions(input), hint=CLASS_WEIGHT_HINT)
     valid = None if kind == "soft" or all_counted else target != ignore_index
     return upcast(input), kind, valid
 
