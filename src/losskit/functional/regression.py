@@ -649,8 +649,10 @@ def _crps_gaussian_reference(input: torch.Tensor, target: torch.Tensor, var: tor
                 "(weather, energy, demand forecasting): train on the metric. A drop-in "
                 "replacement for gaussian_nll (the same call) that is robust to outliers and "
                 "does not let the variance run away early in training.",
-    pitfalls="CRPS penalizes a wrong mean linearly, so it gives sharper but less calibrated "
-             "tails than NLL under heavy-tailed noise. The minimum is 0 only in the limit "
+    pitfalls="Under heavy-tailed noise the Gaussian is wrong either way, and the two fit "
+             "it differently: NLL's variance grows with the outliers' squared errors, CRPS's "
+             "follows the bulk (an outlier's 2 phi(z) is 0), so CRPS gives sharper intervals "
+             "that under-cover the tails: check the coverage. The minimum is 0 only in the limit "
              "var -> 0 at mu = y; compare values, not distance from 0. var must be positive "
              "(softplus on the variance head); eps clamps it in value, the gradient passes the "
              "clamp as in gaussian_nll.",
