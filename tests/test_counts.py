@@ -249,3 +249,50 @@ def test_tweedie_zero_target_far_below_is_the_deviance_limit_not_nan(power):
         assert abs(float(got) - want) <= 1e-6 * want + 1e-45
     # d/dx mu^(2-p) / (2-p) = mu^(2-p)
     torch.testing.assert_close(grad, torch.exp((2 - power) * x.detach()))
+
+
+@pytest.mark.parametrize("dispersion", [2.0, 0.5, 0.0999, 1e-3, 1e-6, 1e-10])
+def test_negative_binomial_near_the_poisson_limit_in_float32(dispersion):
+    # Source: the NB2 log-pmf at 50 digits (mpmath) on the float32 inputs, and its derivative
+    # in the dispersion. lgamma(y + r) - lgamma(r) cancelled in float32 (0.18 relative error at
+    # dispersion 1e-6, 5.6 at 1e-8; scipy's nbinom too, in float64, at 1e-10), and the
+    # dispersion's gradient was -16384 for -780 at 1e-10.
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 50
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(12, generator=g)
+    y = torch.poisson(torch.full((12,), 3.0), generator=g)
+    y[0], y[1] = 0.0, 40.0
+    d32 = float(torch.tensor(dispersion, dtype=torch.float32))
+
+    def nll(d):
+        r = 1 / mpmath.mpf(d)
+        total = 0
+        for a, b in zip(x.tolist(), y.tolist()):
+            mu, k = mpmath.e ** mpmath.mpf(a), mpmath.mpf(b)
+            total -= (mpmath.loggamma(k + r) - mpmath.loggamma(r) - mpmath.loggamma(k + 1)
+                      + r * mpmath.log(r / (r + mu)) + k * mpmath.log(mu / (r + mu)))
+        return total
+
+    alpha = torch.tensor(dispersion, dtype=torch.float32, requires_grad=True)
+    ours = negative_binomial_nll(x, y, dispersion=alpha, reduction="sum")
+    (grad,) = torch.autograd.grad(ours, alpha)
+    assert float(ours.detach()) == pytest.approx(float(nll(d32)), rel=2e-6)
+    assert float(grad) == pytest.approx(float(mpmath.diff(nll, mpmath.mpf(d32))), rel=2e-5)
+    assert float(negative_binomial_nll(x, y, dispersion=dispersion, reduction="sum")) == \
+        pytest.approx(float(nll(dispersion)), rel=2e-6)
+
+
+def test_negative_binomial_per_element_dispersion_on_both_sides_of_the_series():
+    # One tensor with dispersions on both sides of the switch to Stirling's series equals the
+    # calls with each number, values and gradients (float64).
+    x = torch.tensor([0.3, -1.0, 2.0, 0.5], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([1.0, 0.0, 9.0, 4.0], dtype=torch.float64)
+    d = [1.5, 0.2, 0.05, 1e-7]
+    both = negative_binomial_nll(x, y, dispersion=torch.tensor(d, dtype=torch.float64),
+                                 reduction="none")
+    alone = torch.stack([negative_binomial_nll(x[i:i + 1], y[i:i + 1], dispersion=d[i],
+                                               reduction="sum") for i in range(4)])
+    torch.testing.assert_close(both, alone, rtol=1e-13, atol=1e-13)
+    torch.testing.assert_close(torch.autograd.grad(both.sum(), x)[0],
+                               torch.autograd.grad(alone.sum(), x)[0], rtol=1e-12, atol=1e-13)
