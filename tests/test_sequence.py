@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as tF
@@ -318,3 +319,79 @@ def test_normalizer_makes_gradient_accumulation_exact():
         flat = [fn(x[i:i + 2].reshape(-1, 7), y[i:i + 2].reshape(-1), normalizer=total)
                 for i in (0, 2)]
         torch.testing.assert_close(sum(flat), whole)
+
+
+# --- soft-DTW ----------------------------------------------------------------------------------
+# Sources: Cuturi & Blondel (2017), Algorithm 1, written below in numpy (scipy's logsumexp);
+# classic DTW (the min recursion) for the gamma -> 0 limit; Blondel, Mensch & Vert (2021) for
+# the divergence (non-negative, 0 at x = y). The values also equal tslearn.metrics.soft_dtw
+# (checked by hand: 10.44428952829168 at gamma 1 on a 7 x 5 pair, to the last digit).
+
+
+def _sdtw_numpy(x, y, gamma, soft=True):
+    from scipy.special import logsumexp
+
+    n, m = len(x), len(y)
+    r = np.full((n + 1, m + 1), np.inf)
+    r[0, 0] = 0.0
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            prev = np.array([r[i - 1, j - 1], r[i - 1, j], r[i, j - 1]])
+            best = -gamma * logsumexp(-prev / gamma) if soft else prev.min()
+            r[i, j] = ((x[i - 1] - y[j - 1]) ** 2).sum() + best
+    return r[n, m]
+
+
+@pytest.mark.parametrize("gamma", [2.0, 0.1, 0.01])
+def test_soft_dtw_is_cuturi_and_blondels_recursion(gamma):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 7, 2, generator=g, dtype=torch.float64)
+    y = torch.randn(3, 4, 2, generator=g, dtype=torch.float64)
+    ours = F.soft_dtw(x, y, gamma=gamma, reduction="none")
+    want = [_sdtw_numpy(x[b].numpy(), y[b].numpy(), gamma) for b in range(3)]
+    torch.testing.assert_close(ours, torch.tensor(want, dtype=torch.float64), rtol=1e-12,
+                               atol=1e-12)
+    # [B, T] series are one feature; different lengths either way round
+    torch.testing.assert_close(F.soft_dtw(x[..., 0], y[..., 0], gamma=gamma, reduction="none"),
+                               torch.tensor([_sdtw_numpy(x[b, :, :1].numpy(),
+                                                         y[b, :, :1].numpy(), gamma)
+                                             for b in range(3)], dtype=torch.float64))
+
+
+def test_soft_dtw_tends_to_dtw_and_its_divergence_is_a_divergence():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 6, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(4, 9, 3, generator=g, dtype=torch.float64)
+    gamma = 1e-3
+    dtw = torch.tensor([_sdtw_numpy(x[b].numpy(), y[b].numpy(), 0.0, soft=False)
+                        for b in range(4)], dtype=torch.float64)
+    soft = F.soft_dtw(x, y, gamma=gamma, reduction="none")
+    # softmin <= min, and >= min - gamma log 3 at each of at most n + m - 1 steps
+    assert (soft <= dtw + 1e-12).all() and (soft >= dtw - gamma * math.log(3) * 14).all()
+    div = F.soft_dtw(x, y, gamma=1.0, normalize=True, reduction="none")
+    assert (div > 0).all()
+    same = F.soft_dtw(x, x.clone(), gamma=1.0, normalize=True, reduction="none")
+    torch.testing.assert_close(same, torch.zeros(4, dtype=torch.float64), atol=1e-12, rtol=0)
+    # raw soft-DTW is below 0 at input = target, and not minimized there (card's pitfall)
+    assert (F.soft_dtw(x, x.clone(), gamma=1.0, reduction="none") < 0).all()
+
+
+def test_soft_dtw_gradient_at_small_gamma_follows_the_dtw_path():
+    # At gamma -> 0 the gradient is DTW's: 2 (x_i - y_j) summed over the best path's cells.
+    # Two series whose best path is the diagonal: x = y + small noise, same length.
+    g = torch.Generator().manual_seed(2)
+    y = torch.cumsum(torch.rand(1, 8, 1, generator=g, dtype=torch.float64) + 0.5, 1)
+    x = (y + 0.01 * torch.randn(1, 8, 1, generator=g, dtype=torch.float64)).requires_grad_(True)
+    (grad,) = torch.autograd.grad(F.soft_dtw(x, y, gamma=1e-4, reduction="sum"), x)
+    torch.testing.assert_close(grad, 2 * (x.detach() - y), rtol=1e-6, atol=1e-9)
+
+
+def test_soft_dtw_bad_inputs():
+    with pytest.raises(losskit.LossInputError, match="same batch size and number of features"):
+        F.soft_dtw(torch.zeros(2, 5, 3), torch.zeros(2, 5, 2))
+    with pytest.raises(losskit.LossInputError, match=r"\[B, T\] or \[B, T, D\]"):
+        F.soft_dtw(torch.zeros(5), torch.zeros(5))
+    with pytest.raises(losskit.LossInputError, match="gamma"):
+        F.soft_dtw(torch.zeros(2, 5), torch.zeros(2, 5), gamma=0.0)
+    with pytest.raises(losskit.LossInputError, match="at least one time step"):
+        F.soft_dtw(torch.zeros(2, 0), torch.zeros(2, 5))

@@ -129,6 +129,7 @@ __all__ = [
     "SigmoidFocalLoss",
     "SimPOLoss",
     "SmoothL1Loss",
+    "SoftDtwLoss",
     "SoftF1Loss",
     "SoftmaxFocalLoss",
     "SsimLoss",
@@ -4593,6 +4594,43 @@ class SmoothL1Loss(Loss):
 
     def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
         return F.smooth_l1(input, target, **self._arguments(kwargs))
+
+
+class SoftDtwLoss(Loss):
+    """Soft dynamic time warping: a differentiable alignment cost between two time series that may
+    be shifted, stretched or of different lengths.
+
+    Module form of :func:`losskit.functional.soft_dtw`. The hyperparameters are keyword-only and
+    kept as attributes; ``loss(input, target)`` computes the loss, and a keyword given to the
+    call (``weight=``, ...) goes to the function for that call.
+
+    Args:
+        gamma: see :func:`losskit.functional.soft_dtw`. Default: ``1.0``.
+        normalize: see :func:`losskit.functional.soft_dtw`. Default: ``False``.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``. Default: ``"mean"``.
+
+    Shape:
+        input: ``[B, T, D]`` or ``[B, T]``; target: ``[B, T', D]`` or ``[B, T']`` (``T'`` may
+        differ from ``T``, D must match); output: scalar, or ``[B]`` with
+        ``reduction="none"``.
+    """
+
+    info: ClassVar[LossInfo] = get_info("soft_dtw")
+    gamma: float
+    normalize: bool
+    reduction: Reduction
+
+    def __init__(
+        self,
+        *,
+        gamma: float = 1.0,
+        normalize: bool = False,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(gamma=gamma, normalize=normalize, reduction=reduction)
+
+    def forward(self, input: torch.Tensor, target: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        return F.soft_dtw(input, target, **self._arguments(kwargs))
 
 
 class SoftF1Loss(Loss):

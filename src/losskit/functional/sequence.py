@@ -21,6 +21,7 @@ from .._core.validate import (
     check_floating,
     check_integer,
     check_ndim,
+    check_param,
     check_reduction,
     readable,
 )
@@ -29,7 +30,7 @@ from ..kernels import dispatch
 from . import _examples as ex
 from .classification import cross_entropy
 
-__all__ = ["ctc", "sequence_cross_entropy"]
+__all__ = ["ctc", "sequence_cross_entropy", "soft_dtw"]
 
 
 # --- CTC -------------------------------------------------------------------------------------
@@ -506,3 +507,141 @@ def sequence_cross_entropy(input: torch.Tensor, target: torch.Tensor, *,
                                tokens.to(per_token.dtype))
     return reduce(per_sequence, reduction, weight=weight, mask=tokens > 0,
                   distributed=distributed, group=group, normalizer=normalizer)
+
+
+# --- soft-DTW --------------------------------------------------------------------------------
+
+
+def _as_series(name: str, t: torch.Tensor) -> torch.Tensor:
+    """``[B, T]`` or ``[B, T, D]`` as ``[B, T, D]``."""
+    check_floating(name, t)
+    if t.dim() not in (2, 3):
+        raise LossInputError(f"{name} must be [B, T] or [B, T, D] (batch, time, features), "
+                             f"got shape {tuple(t.shape)}")
+    return upcast(t if t.dim() == 3 else t.unsqueeze(-1))
+
+
+def _soft_dtw_value(x: torch.Tensor, y: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Per-sample soft-DTW of ``[B, n, D]`` and ``[B, m, D]`` under the squared Euclidean
+    cost, by Cuturi & Blondel's recursion R[i, j] = C[i, j] + softmin_gamma(R[i-1, j-1],
+    R[i-1, j], R[i, j-1]), R[0, 0] = 0 and +inf on the rest of the border, swept one
+    anti-diagonal i + j = k at a time (each cell of a diagonal depends only on the two
+    before it): n + m - 1 vector steps over ``[B, n + 1]``. softmin is -gamma log-sum-exp
+    through ``_log_add``, exact zero gradients at unreachable (+inf) cells."""
+    batch, n, m = x.shape[0], x.shape[1], y.shape[1]
+    cost = (x[:, :, None, :] - y[:, None, :, :]).square().sum(-1)  # [B, n, m]
+    rows = torch.arange(1, n + 1, device=x.device)  # i of the cells on a diagonal
+    inf = float("inf")
+    start = torch.where(torch.arange(n + 1, device=x.device) == 0, 0.0, inf).to(cost.dtype)
+    before, last = start.expand(batch, n + 1), torch.full_like(start, inf).expand(batch, n + 1)
+    for k in range(2, n + m + 1):
+        cols = k - rows  # j of cell i on diagonal k
+        valid = (cols >= 1) & (cols <= m)
+        c = cost[:, rows - 1, (cols - 1).clamp(0, m - 1)]  # [B, n]
+        diag, up, left = before[:, :-1], last[:, :-1], last[:, 1:]
+        soft = -gamma * _log_add(diag / -gamma, up / -gamma, left / -gamma)
+        cells = torch.where(valid, c + soft, inf)
+        before, last = last, torch.cat([torch.full_like(cells[:, :1], inf), cells], 1)
+    return last[:, n]
+
+
+def _soft_dtw_examples(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = ex.generator(seed)
+    target = torch.cumsum(ex.randn(n, 9, 2, g=g) * 0.5, dim=1)
+    return target[:, ::2] + 0.3 * ex.randn(n, 5, 2, g=g), target
+
+
+def _soft_dtw_reference(input: torch.Tensor, target: torch.Tensor, *, gamma: float = 1.0,
+                        normalize: bool = False, reduction: str = "mean") -> torch.Tensor:
+    """Algorithm 1 of Cuturi & Blondel (2017) cell by cell, Python loops over i and j."""
+    def one(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        n, m = a.shape[0], b.shape[0]
+        big = torch.tensor(float("inf"), dtype=a.dtype)
+        r = [[big] * (m + 1) for _ in range(n + 1)]
+        r[0][0] = torch.zeros((), dtype=a.dtype)
+        for i in range(1, n + 1):
+            for j in range(1, m + 1):
+                prev = torch.stack([r[i - 1][j - 1], r[i - 1][j], r[i][j - 1]])
+                r[i][j] = ((a[i - 1] - b[j - 1]) ** 2).sum() - gamma * torch.logsumexp(
+                    -prev / gamma, 0)
+        return r[n][m]
+
+    def series(t: torch.Tensor) -> torch.Tensor:
+        return t if t.dim() == 3 else t.unsqueeze(-1)
+
+    x, y = series(input), series(target)
+    out = torch.stack([one(x[b], y[b]) for b in range(x.shape[0])]) if x.shape[0] else \
+        x.sum((1, 2)) * 0
+    if normalize:
+        out = out - 0.5 * (torch.stack([one(x[b], x[b]) for b in range(x.shape[0])])
+                           + torch.stack([one(y[b], y[b]) for b in range(x.shape[0])])) \
+            if x.shape[0] else out
+    return {"mean": out.mean() if out.numel() else out.sum(), "sum": out.sum(),
+            "none": out}[reduction]
+
+
+@register_loss(
+    family="sequence", tasks=("forecasting", "sequence"), input_kind="values",
+    target_kind="time series [B, T', D] (or [B, T']), any length T'",
+    aliases=("sdtw", "softdtw", "soft_dynamic_time_warping"), none_shape="sample",
+    properties=("smooth",),
+    summary="Soft dynamic time warping: a differentiable alignment cost between two time "
+            "series that may be shifted, stretched or of different lengths.",
+    formula="C_ij = |x_i - y_j|^2; R_ij = C_ij + softmin_g(R_i-1,j-1, R_i-1,j, R_i,j-1), "
+            "softmin_g(a) = -g log sum exp(-a / g), R_00 = 0, R_i0 = R_0j = inf; L = R_nm. "
+            "normalize=True: the soft-DTW divergence L(x, y) - (L(x, x) + L(y, y)) / 2.",
+    gradient="dL/dC = E, the expected alignment matrix under the Gibbs distribution over "
+             "warping paths (temperature g); dL/dx_i = sum_j E_ij 2 (x_i - y_j). As g -> 0 it "
+             "is DTW's single best path, a subgradient.",
+    when_to_use="Forecasts and generated sequences judged by shape rather than by the exact "
+                "time of each value (a peak a step late costs little), series of different "
+                "lengths or speeds, averaging series (soft-DTW barycenters), and as the shape "
+                "term of DILATE.",
+    pitfalls="Raw soft-DTW is not a distance: it can be negative and is not minimized at "
+             "input = target (softmin < min); use normalize=True (the divergence: 0 at input "
+             "= target, non-negative) when the prediction should converge to the target. "
+             "It sums costs along the path, so it grows with the lengths: compare series of "
+             "one length, or divide. The time axis can warp freely: a forecast may drift in "
+             "time at no cost, so pair it with a pointwise loss (MSE) when timing matters. "
+             "O(n m) time and memory per pair; n + m - 1 sequential steps.",
+    references=("Cuturi & Blondel, Soft-DTW: a Differentiable Loss Function for Time-Series, "
+                "ICML 2017.",
+                "Blondel, Mensch & Vert, Differentiable Divergences Between Time Series, "
+                "AISTATS 2021 (the divergence).",
+                "Le Guen & Thome, Shape and Time Distortion Loss for Training Deep Time Series "
+                "Forecasting Models (DILATE), NeurIPS 2019."),
+    example_inputs=_soft_dtw_examples, reference=_soft_dtw_reference,
+)
+def soft_dtw(input: torch.Tensor, target: torch.Tensor, *, gamma: float = 1.0,
+             normalize: bool = False, weight: torch.Tensor | None = None,
+             reduction: Reduction = "mean") -> torch.Tensor:
+    """Soft-DTW between each predicted series and its target (squared Euclidean cost).
+
+    The same values as ``tslearn.metrics.soft_dtw`` per pair; ``normalize=True`` gives the
+    soft-DTW divergence, 0 when input equals target.
+
+    Shape:
+        input: ``[B, T, D]`` or ``[B, T]``; target: ``[B, T', D]`` or ``[B, T']`` (``T'`` may
+        differ from ``T``, D must match); output: scalar, or ``[B]`` with
+        ``reduction="none"``.
+
+    Example:
+        >>> x = torch.tensor([[0.0, 1.0, 2.0]])
+        >>> round(float(soft_dtw(x, x, gamma=0.01, normalize=True)), 4)
+        0.0
+    """
+    check_reduction(reduction)
+    check_param("gamma", gamma, low=0.0, low_inclusive=False)
+    x, y = _as_series("input", input), _as_series("target", target)
+    if x.shape[0] != y.shape[0] or x.shape[2] != y.shape[2]:
+        raise LossInputError(f"input {tuple(input.shape)} and target {tuple(target.shape)} "
+                             "must have the same batch size and number of features")
+    if x.shape[1] == 0 or y.shape[1] == 0:
+        raise LossInputError("soft_dtw needs at least one time step in input and target")
+    check_broadcastable("weight", weight, torch.Size((x.shape[0],)))
+    y = y.to(x.dtype)
+    loss = _soft_dtw_value(x, y, float(gamma))
+    if normalize:
+        loss = loss - 0.5 * (_soft_dtw_value(x, x, float(gamma))
+                             + _soft_dtw_value(y, y, float(gamma)))
+    return reduce(loss, reduction, weight=weight)
