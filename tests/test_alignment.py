@@ -384,5 +384,12 @@ def test_per_token_log_probabilities_are_refused(name):
     # [B, T] token log-probabilities gave a plausible number (0.687 for 0.537); the losses
     # take one summed log-probability per sequence.
     chosen, rejected = -torch.rand(4, 12), -torch.rand(4, 12)
-    with pytest.raises(losskit.LossInputError, match=r"must be \[B\], one summed"):
+    with pytest.raises(losskit.LossInputError, match=r"must be \[B\] \(or \[B, 1\]\), one summed"):
         getattr(F, name)(chosen, rejected)
+
+
+def test_a_reward_heads_b_by_1_output_is_one_per_sequence():
+    # nn.Linear(d, 1) gives [B, 1]: accepted as before, like [B].
+    chosen, rejected = torch.randn(4, 1), torch.randn(4, 1)
+    torch.testing.assert_close(F.bradley_terry(chosen, rejected),
+                               F.bradley_terry(chosen[:, 0], rejected[:, 0]))

@@ -359,3 +359,14 @@ def test_long_tail_losses_are_registered_as_classification():
         assert info.references
     assert "proper_scoring" in losskit.info("brier").properties
     assert math.isclose(float(F.brier(torch.zeros(1, 2), torch.tensor([1]))), 0.5)
+
+
+def test_bootstrap_gradient_with_respect_to_a_soft_target_is_minus_the_log_probability():
+    # The loss is linear in the target: d/dt_c = -beta log p_c, at t_c = 0 too (the 0 log 0
+    # guard once zeroed it there). Source: torch.autograd through F.cross_entropy.
+    x = logits(seed=26)[:1]
+    t = torch.tensor([[0.7, 0.0, 0.3, 0.0, 0.0]], dtype=D, requires_grad=True)
+    (g,) = torch.autograd.grad(F.bootstrapped_cross_entropy(x, t, beta=1.0), t)
+    t2 = t.detach().clone().requires_grad_(True)
+    (want,) = torch.autograd.grad(TF.cross_entropy(x, t2), t2)
+    torch.testing.assert_close(g, want)

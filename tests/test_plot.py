@@ -60,7 +60,7 @@ def test_log_mean_losses_are_drawn_against_the_log_ratio():
 
 @pytest.mark.parametrize("name", ["listnet", "lambdarank", "cox_ph", "pairwise_logistic",
                                   "coral", "boundary", "distillation", "dino",
-                                  "demographic_parity_gap", "ppo_value"])
+                                  "demographic_parity_gap"])
 def test_losses_one_number_cannot_picture_are_refused_not_drawn_flat(name):
     with pytest.raises(losskit.LossInputError, match="cannot be drawn against one number"):
         loss_curve(name, np.linspace(-3, 3, 7))
@@ -111,3 +111,15 @@ def test_a_path_without_extension_gets_png_and_the_returned_path_exists(tmp_path
     assert path == str(tmp_path / "losses.png")
     with open(path, "rb") as f:
         assert f.read(8) == PNG
+
+
+def test_a_flat_stretch_of_a_user_range_and_a_mean_input_are_drawn():
+    # hinge is 0 past its margin: a range there is flat but drawable (it is not flat over
+    # the default range); with log_input=False a log-mean loss takes the mean itself.
+    values, _, axis = loss_curve("hinge", np.linspace(1.5, 5, 20))
+    assert axis == "margin" and np.all(values == 0)
+    r = np.linspace(-3, 3, 61)
+    values, _, axis = loss_curve("poisson_nll", r, params={"log_input": False})
+    assert axis == "residual" and r[np.nanargmin(values)] == 0.0
+    values, _, _ = loss_curve("ppo_value", r)  # drawn again (a head-"none" rule refused it)
+    assert np.isfinite(values).all() and np.ptp(values) > 0

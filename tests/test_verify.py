@@ -965,3 +965,95 @@ def test_a_loss_that_does_not_move_is_reported_without_a_negative_zero():
         checks=["gradient_direction"])["gradient_direction"]
     assert result.failed and "left the loss unchanged" in result.detail
     assert "-0" not in result.detail
+
+
+def test_batch_size_decides_coupling_even_when_a_half_has_no_positive_pair():
+    # Labels [1, 0, 2, ...]: the first half has no positive pair, so a contrastive loss scores
+    # 0 there and that split decides nothing; the other splits do (PML's NTXentLoss and
+    # SupConLoss were failed as wrong counts).
+    labels = torch.tensor([1, 0, 2, 0, 2, 0, 1])
+
+    def example(n, seed):
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(n, 8, generator=g, dtype=torch.float64), labels[:n].clone()
+
+    report = losskit.check(_SupConNoReduction(), example=example, checks=["batch_size"])
+    assert report["batch_size"].status == "skipped", report["batch_size"].detail
+
+
+def _soft_dice(detach_denominator):
+    def dice(x, y):
+        p = F.softmax(x, 1)
+        t = F.one_hot(y, x.shape[1]).movedim(-1, 1).to(p.dtype)
+        inter, union = (p * t).sum((2, 3)), p.sum((2, 3)) + t.sum((2, 3))
+        union = union.detach() if detach_denominator else union
+        return (1 - 2 * inter / (union + 1e-6)).mean()
+    return dice
+
+
+def test_gradcheck_sees_a_few_percent_error_in_small_gradients():
+    # A Dice denominator detached: gradients of ~3e-3 off by ~6%, inside the old fixed
+    # atol=1e-5; the tolerance now follows the loss's size.
+    bad = losskit.check(_soft_dice(True), task="segmentation", checks=["gradcheck"])
+    assert bad["gradcheck"].failed and "disagree" in bad["gradcheck"].detail
+    good = losskit.check(_soft_dice(False), task="segmentation", checks=["gradcheck"])
+    assert good["gradcheck"].passed, good["gradcheck"].detail
+
+
+def test_grad_args_puts_a_predicted_variance_under_gradcheck():
+    # Gaussian NLL with the variance detached passed: only the input was differentiated.
+    def example(n, seed):
+        g = torch.Generator().manual_seed(seed)
+        return (torch.randn(n, 3, generator=g, dtype=torch.float64),
+                torch.randn(n, 3, generator=g, dtype=torch.float64),
+                torch.rand(n, 3, generator=g, dtype=torch.float64) + 0.5)
+
+    def detached(mu, y, var):
+        return F.gaussian_nll_loss(mu, y, var.detach())
+
+    report = losskit.check(detached, example=example, grad_args=(0, 2), checks=["gradcheck"])
+    assert report["gradcheck"].failed
+    assert losskit.check(F.gaussian_nll_loss, example=example, grad_args=(0, 2),
+                         checks=["gradcheck"])["gradcheck"].passed
+    with pytest.raises(losskit.LossInputError, match="grad_args"):
+        losskit.check(F.gaussian_nll_loss, example=example, grad_args="02")
+
+
+def test_a_class_weight_held_by_a_submodule_follows_the_checks_dtype():
+    # A wrapper around nn.CrossEntropyLoss(weight=...) (MONAI's DiceCELoss does this) failed
+    # every float64 check with "expected scalar type Double".
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ce = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]))
+
+        def forward(self, x, y):
+            return self.ce(x, y)
+
+    module = Wrapped()
+    report = losskit.check(module, task="multiclass", checks=["finite_scalar", "gradcheck"])
+    assert report.passed, str(report)
+    assert module.ce.weight.dtype == torch.float32  # the user's module is left as it was
+
+
+class _Centres(nn.Module):
+    """Cosine logits against learned class centres (ArcFace without the margin)."""
+
+    def __init__(self, detach=False):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 8, generator=torch.Generator().manual_seed(0)))
+        self.detach = detach
+
+    def forward(self, embeddings, labels):
+        w = (self.w.detach() if self.detach else self.w).to(embeddings.dtype)
+        logits = 16 * F.normalize(embeddings, dim=1) @ F.normalize(w, dim=1).T
+        return F.cross_entropy(logits, labels % 4)
+
+
+def test_a_module_parameter_cut_from_the_graph_fails_gradcheck():
+    # The class centres of an ArcFace-style loss detached never train; only the inputs
+    # were differentiated, so the check passed it.
+    bad = losskit.check(_Centres(detach=True), task="embedding", checks=["gradcheck"])
+    assert bad["gradcheck"].failed and "module's parameters" in bad["gradcheck"].detail
+    good = losskit.check(_Centres(), task="embedding", checks=["gradcheck"])
+    assert good["gradcheck"].passed and "parameters agree" in good["gradcheck"].detail

@@ -52,17 +52,19 @@ _TASK_TAGS = {
 
 
 def _losses_for(task: str | None, family: str | None) -> list[str]:
-    names = list_losses(task=task, family=family)
-    if names or task is None:
-        return names
+    """Losses tagged ``task``, and those of the registry tags a target kind of recommend's
+    vocabulary stands for (``sequence`` is both: a tag, and token sequences)."""
+    names = set(list_losses(task=task, family=family))
+    if task is None:
+        return sorted(names)
     from .vocabulary import normalize_task
 
     try:
         kind = normalize_task(task)
     except LossInputError:
-        return []
-    return sorted({n for tag in _TASK_TAGS.get(kind or "", ())
-                   for n in list_losses(task=tag, family=family)})
+        return sorted(names)
+    return sorted(names | {n for tag in _TASK_TAGS.get(kind or "", ())
+                           for n in list_losses(task=tag, family=family)})
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -62,20 +62,18 @@ def _save(fig: Any, out: str | Path | None) -> Any:
     return str(path)
 
 
-def axis_of(info: LossInfo) -> str:
-    """``"residual"``, ``"log_ratio"`` (a log-mean input), ``"margin"`` or
-    ``"probability"``; LossInputError for other inputs."""
+def axis_of(info: LossInfo, params: Mapping[str, Any] | None = None) -> str:
+    """``"residual"``, ``"log_ratio"`` (a log-mean input; ``params`` with
+    ``log_input=False`` makes it a mean again), ``"margin"`` or ``"probability"``;
+    LossInputError for other inputs."""
     kind = "logits" if info.input_kind == "scores" else info.input_kind
-    if kind == "values" and info.head == "log_rate":
+    if kind == "values" and info.head == "log_rate" and (params or {}).get("log_input", True):
         kind = "log_rate"
-    # A loss whose model output is no prediction of the target (head "none": a policy, a
-    # student matched to a teacher, a group statistic) has no one-number picture, except a
-    # preference between two scores (the margin chosen - rejected) and a penalty on values.
-    if kind in _AXES and info.head == "none" and not (
-            info.input_kind == "scores" or (kind == "values" and info.target_kind == "bounds")):
+    # A student matched to a teacher has no label to draw a margin against.
+    if kind in _AXES and "teacher" in info.target_kind:
         raise LossInputError(
             f"{info.name!r} cannot be drawn against one number: its input ({info.input_kind}) "
-            f"is not a prediction of its target ({info.target_kind})")
+            f"is matched to another model's output ({info.target_kind}), not to a label")
     # Without a target there is nothing to pair the one number with (a KL to a prior, a
     # penalty, a GAN player's loss): no curve.
     if len(info.data_arguments) < 2 or info.target_kind == "none":
@@ -154,7 +152,7 @@ def loss_curve(name: str, xs: Sequence[float] | np.ndarray, *,
     from .compare._train import single_thread
 
     info = get_info(name)
-    axis = axis_of(info)
+    axis = axis_of(info, params)
     with single_thread():
         return (*_pointwise(info, axis, np.asarray(xs, float), dict(params or {})), axis)
 
@@ -186,15 +184,40 @@ def _pointwise(info: LossInfo, axis: str, xs: np.ndarray,
             raise LossInputError(f"{name} cannot be drawn: {first_error}")
         raise LossInputError(f"{name} cannot be drawn against one number: a one-sample "
                              f"call fails ({type(first_error).__name__}: {first_error})")
-    finite = np.isfinite(loss_vals)
-    values = np.asarray(loss_vals)[finite]
-    if values.size > 1 and np.ptp(values) <= 1e-12 * max(1.0, float(np.abs(values).max())):
-        # A flat line is no picture of the loss: it scores whole lists, batches or
+    if _flat(loss_vals) and (probe := _default_range(axis)) is not None and _flat(
+            [_one_value(info, axis, float(x0), params) for x0 in probe]):
+        # Flat over the whole default range too (a hinge is flat past its margin only): a
+        # flat line is no picture of the loss, which scores whole lists, batches or
         # distributions that one number does not move.
         raise LossInputError(f"{name} cannot be drawn against one number: a one-sample call "
                              f"does not change with the {axis} (the loss scores whole lists, "
                              "batches or distributions)")
     return np.asarray(loss_vals), np.asarray(grad_vals)
+
+
+def _flat(values: Sequence[float]) -> bool:
+    finite = np.asarray(values, float)
+    finite = finite[np.isfinite(finite)]
+    return bool(finite.size > 1 and np.ptp(finite) <= 1e-12 * max(1.0, float(
+        np.abs(finite).max())))
+
+
+def _default_range(axis: str) -> np.ndarray | None:
+    kind = next((k for k, v in _AXES.items() if v[0] == axis), None)
+    if kind is None:
+        return None
+    lo, hi = _AXES[kind][2]
+    return np.linspace(lo, hi, 9)
+
+
+def _one_value(info: LossInfo, axis: str, x0: float, params: dict[str, Any]) -> float:
+    try:
+        with torch.no_grad():
+            value = info.fn(*_one_point_args(info, axis, torch.tensor(x0, dtype=torch.float64)),
+                            **params)
+        return float(value.mean())
+    except (LossInputError, RuntimeError, ValueError, IndexError):
+        return math.nan
 
 
 def plot_losses(names: Sequence[str], grad: bool = False, out: str | Path | None = None, *,
@@ -218,13 +241,13 @@ def plot_losses(names: Sequence[str], grad: bool = False, out: str | Path | None
         raise LossInputError("plot_losses needs at least one loss name")
     infos = [get_info(n) for n in names]
     groups: dict[str, list[LossInfo]] = {}
+    params = params or {}
     for info in infos:
-        groups.setdefault(axis_of(info), []).append(info)
+        groups.setdefault(axis_of(info, params.get(info.name)), []).append(info)
     plt = _pyplot()
     ncols = 2 if grad else 1
     fig, axes = plt.subplots(len(groups), ncols, figsize=(6.2 * ncols, 4.2 * len(groups)),
                              squeeze=False)
-    params = params or {}
     for row, (axis, members) in enumerate(groups.items()):
         kind = next(k for k, v in _AXES.items() if v[0] == axis)
         lo, hi = xlim or _AXES[kind][2]
@@ -267,7 +290,7 @@ def curve_svg(name: str, *, params: Mapping[str, Any] | None = None,
     :func:`plot_losses`; the documentation site draws every loss page's curve with it.
     """
     info = get_info(name)
-    axis = axis_of(info)
+    axis = axis_of(info, params)
     kind = next(k for k, v in _AXES.items() if v[0] == axis)
     lo, hi = xlim or _AXES[kind][2]
     xs = np.linspace(lo, hi, points)

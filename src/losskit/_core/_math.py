@@ -56,10 +56,11 @@ def safe_logaddexp(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def xlog(p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
-    """``p * log_q`` with ``0 log 0 = 0``: 0 with finite gradients (to both) where ``p = 0``,
-    whatever ``log_q`` (a class masked to ``-inf``); ``torch.xlogy`` for a log already
-    taken (``log_softmax``)."""
-    return p * torch.where(p == 0, 0.0, log_q)
+    """``p * log_q`` with ``0 * -inf = 0`` (a class masked to ``-inf``, with zero gradients
+    there); elsewhere the plain product, so the gradient with respect to ``p`` is ``log_q``
+    even where ``p = 0``, and a NaN propagates. ``torch.xlogy`` for a log already taken
+    (``log_softmax``)."""
+    return p * torch.where((p == 0) & torch.isneginf(log_q), 0.0, log_q)
 
 
 def p_log_ratio(p: torch.Tensor, log_p: torch.Tensor, log_r: torch.Tensor) -> torch.Tensor:
@@ -70,7 +71,7 @@ def p_log_ratio(p: torch.Tensor, log_p: torch.Tensor, log_r: torch.Tensor) -> to
     ``inf``, as the divergence is; a NaN in ``p`` propagates. ``log_p`` is ``log p`` as
     the caller has it (from ``log_softmax``, or :func:`safe_log` of probabilities).
     """
-    return xlog(p, log_p - log_r)
+    return p * torch.where(p == 0, 0.0, log_p - log_r)
 
 
 def log_ndtr(z: torch.Tensor) -> torch.Tensor:

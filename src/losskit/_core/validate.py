@@ -276,7 +276,7 @@ def check_probabilities(name: str, t: torch.Tensor) -> None:
 def check_nonnegative(name: str, t: torch.Tensor, why: str = "") -> None:
     if not _reading_values(t):
         return
-    lo = t.min()
+    lo = t.detach().min()
     if bool(lo < 0):
         reason = f" ({why})" if why else ""
         raise LossInputError(f"{name} must be non-negative{reason}, found {float(lo):g}")

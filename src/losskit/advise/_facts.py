@@ -106,6 +106,7 @@ PROFILE_FACTS = {
 OBJECTIVE = {
     "metric": "canonical metric name (or the unknown name as given)",
     "metric_given": "the metric as the user wrote it",
+    "metric_hint": "' (did you mean ...?)' when an unknown metric is close to a known name",
     "metric_optimizes": "the statistic that minimizes the metric (mean, median, quantile, ...)",
     "metric_needs": "what the metric scores (values, labels, proba, risk, scores)",
     "costs": "asymmetric costs {under, over} or {fn, fp}",

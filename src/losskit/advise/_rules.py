@@ -215,12 +215,10 @@ def objective(metric: str | None, costs: dict[str, float] | None,
     if metric is not None and (name in _VOCABULARY or name == "pinball"):
         m = resolve_metric(metric, task)
         obj["metric_optimizes"], obj["metric_needs"] = m.optimizes, m.needs
-    elif metric is not None and (near := close_metric(str(name))) is not None:
-        # A metric outside the vocabulary is taken (the ranking then follows the data), but
-        # one a letter away from a known name is a typo, not a custom metric.
-        raise LossInputError(f"unknown metric {metric!r} (did you mean {near!r}?); a metric "
-                             "outside losskit's vocabulary is taken only when it is not close "
-                             "to one of its names")
+    # A metric outside the vocabulary is taken (a custom metric: the ranking then follows
+    # the data); one close to a known name may be a typo, which the caveat names.
+    near = close_metric(str(name)) if metric is not None and name not in _VOCABULARY else None
+    obj["metric_hint"] = f" (did you mean {near!r}?)" if near else ""
     if costs and "under" in costs:
         obj["quantile_level"] = _r(costs["under"] / (costs["under"] + costs["over"]))
     elif level is not None and name == "pinball":

@@ -189,10 +189,12 @@ def _pair(first: str, a: torch.Tensor, second: str, b: torch.Tensor,
     check_logps(first, a, nonpositive=nonpositive)
     check_logps(second, b, nonpositive=nonpositive)
     check_same_shape(first, a, second, b)
-    if a.dim() > 1:  # per-token [B, T] log-probabilities: a plausible, wrong number
+    if a.dim() > 1 and not (a.dim() == 2 and a.shape[1] == 1):
+        # per-token [B, T] log-probabilities: a plausible, wrong number ([B, 1], a reward
+        # head's output, is one per sequence)
         what = "reward" if "reward" in first else "log-probability"
         raise LossInputError(
-            f"{first} must be [B], one summed {what} per sequence, got shape "
+            f"{first} must be [B] (or [B, 1]), one summed {what} per sequence, got shape "
             f"{tuple(a.shape)}" + ("" if what == "reward" else
                                    ": sum the token log-probabilities of each completion first "
                                    "(losskit.rl.sequence_logps(logits, labels))"))

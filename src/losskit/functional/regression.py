@@ -724,8 +724,8 @@ def _crps_ensemble_reference(input: torch.Tensor, target: torch.Tensor, *, fair:
                 "the spread it cannot show); the default scores the M members themselves, as "
                 "properscoring does.",
     pitfalls="A single member reduces it to MAE. Ties and sorting make the gradient "
-             "piecewise: members with equal values share it arbitrarily. fair=True can be "
-             "negative and needs M >= 2.",
+             "piecewise: members with equal values share it arbitrarily. fair=True needs "
+             "M >= 2. A NaN member gives NaN (properscoring skips NaN members).",
     references=("Gneiting & Raftery, Strictly Proper Scoring Rules, Prediction, and Estimation, "
                 "JASA 102(477), 2007.",
                 "Ferro, Fair scores for ensemble forecasts, QJRMS 140(683), 2014.",
@@ -738,7 +738,8 @@ def crps_ensemble(input: torch.Tensor, target: torch.Tensor, *, fair: bool = Fal
                   reduction: Reduction = "mean") -> torch.Tensor:
     """CRPS of the empirical distribution of ensemble members (the last dimension).
 
-    The same values as ``properscoring.crps_ensemble(target, input)``; ``fair=True`` gives
+    The same values as ``properscoring.crps_ensemble(target, input)`` for finite members;
+    ``fair=True`` gives
     Ferro's unbiased (fair) version.
 
     Shape:

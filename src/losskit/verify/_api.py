@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -62,6 +62,7 @@ def check(
     reference: Callable[..., torch.Tensor] | None = None,
     checks: Iterable[str] | str | None = None,
     expected_failures: Mapping[str, str] | None = None,
+    grad_args: Sequence[int] | None = None,
 ) -> CheckReport:
     """Run the conformance suite on a loss: losskit's ``check_estimator``.
 
@@ -82,6 +83,9 @@ def check(
             losskit's give 0: name it to hold a loss to that).
         expected_failures: ``{check: reason}``; those checks are skipped with the reason
             (added to any the loss's ``LossInfo`` declares).
+        grad_args: positions of the arguments that receive gradients (default: the
+            registry's for a registered loss, else ``(0,)``, the input): name a predicted
+            variance or a second input, ``grad_args=(0, 2)``, to have its gradient checked.
 
     Returns:
         A :class:`CheckReport`; ``report.passed``, ``report.failures``,
@@ -98,7 +102,8 @@ def check(
     if expected_failures:
         select_checks(list(expected_failures))  # typo-check the names
     subject = build_subject(loss, task=task, example=example, reference=reference,
-                            expected_failures=expected_failures)
+                            expected_failures=expected_failures,
+                            grad_args=None if grad_args is None else tuple(grad_args))
     # The suite runs on tensors of a few hundred elements, where intra-op threads only add
     # synchronization (and spin for seconds on a busy machine); one thread, then restore.
     threads = torch.get_num_threads()

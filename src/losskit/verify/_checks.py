@@ -11,6 +11,8 @@ loss's ``LossInfo.expected_failures`` covers both.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -157,10 +159,17 @@ def gradcheck(subject: Subject) -> str:
         def fn(*diff: torch.Tensor, _reduction: str | None = reduction) -> torch.Tensor:
             return subject(*_replace(args, dict(zip(positions, diff))), reduction=_reduction)
 
+        # Central differences at eps = 1e-6 in float64 carry about 1e-10 |f| of rounding:
+        # an absolute tolerance of 1e-7 |f| leaves a wide margin and still sees a gradient
+        # wrong by a few percent where the gradients are small (a mean over many elements;
+        # a fixed 1e-5 let a 6% error of a Dice denominator through).
+        with torch.no_grad():
+            size = float(fn(*point).abs().max()) if point else 1.0
+        atol = 1e-7 * max(1.0, size if math.isfinite(size) else 1.0)
         try:
             # fast_mode compares random projections u^T J v instead of the full Jacobian:
             # the same verdict on a wrong backward, at a cost independent of the input size.
-            torch.autograd.gradcheck(fn, tuple(point), eps=1e-6, atol=1e-5, rtol=1e-4,
+            torch.autograd.gradcheck(fn, tuple(point), eps=1e-6, atol=atol, rtol=1e-4,
                                      fast_mode=True)
         except GradcheckError as exc:
             # A directional derivative puts one number on the disagreement.
@@ -179,8 +188,44 @@ def gradcheck(subject: Subject) -> str:
             raise Failed(f"autograd and finite differences disagree ({label}): directional "
                          f"derivative {_g(analytic)} (autograd) vs {_g(numeric)} (finite "
                          f"differences); {first}") from None
-    return (f"float64, {sum(x.numel() for x in inputs)} inputs agree with finite differences "
-            f"({'; '.join(label for label, _, _ in points)})")
+    detail = (f"float64, {sum(x.numel() for x in inputs)} inputs agree with finite "
+              f"differences ({'; '.join(label for label, _, _ in points)})")
+    return detail + _module_parameters_agree(subject, args)
+
+
+def _module_parameters_agree(subject: Subject, args: Args) -> str:
+    """A module's own parameters (ArcFace's class centres, a learnable temperature): the
+    directional derivative autograd gives along a random direction equals the central
+    difference, on a float64 copy of the module (a ``.detach()`` of a parameter, or a
+    parameter used outside autograd, gives autograd 0 and finite differences not)."""
+    module = subject.fn
+    if not isinstance(module, torch.nn.Module) or not any(
+            p.requires_grad and p.is_floating_point() for p in module.parameters()):
+        return ""
+    twin = copy.deepcopy(module).double()
+    other = dataclasses.replace(subject, fn=twin, _in_dtype={})
+    params: list[torch.Tensor] = [p for p in twin.parameters()
+                                  if p.requires_grad and p.is_floating_point()]
+    point = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args)
+    out = _mean(other, point)
+    g = torch.Generator().manual_seed(8)
+    dirs = [torch.randn(p.shape, generator=g, dtype=p.dtype) for p in params]
+    grads = _grads(out, params) if out.requires_grad else [torch.zeros_like(p) for p in params]
+    analytic = sum(float((gr * d).sum()) for gr, d in zip(grads, dirs))
+    h = 1e-6
+    with torch.no_grad():
+        for p, d in zip(params, dirs):
+            p.add_(h * d)
+        plus = float(_mean(other, point))
+        for p, d in zip(params, dirs):
+            p.sub_(2 * h * d)
+        minus = float(_mean(other, point))
+    numeric = (plus - minus) / (2 * h)
+    if not math.isclose(analytic, numeric, rel_tol=1e-4, abs_tol=1e-7 * max(1.0, abs(plus))):
+        raise Failed(f"the module's parameters: directional derivative {_g(analytic)} "
+                     f"(autograd) vs {_g(numeric)} (finite differences); a parameter detached "
+                     "or used outside autograd does not train")
+    return f"; the module's {sum(p.numel() for p in params)} parameters agree too"
 
 
 def gradient_direction(subject: Subject) -> str:
@@ -226,16 +271,21 @@ def gradient_direction(subject: Subject) -> str:
 
 
 def _separable(subject: Subject, args: Args, g0: torch.Tensor) -> bool:
-    """Whether the loss is a sum of one term per prediction: moving half of the predictions
-    leaves the gradient of the other half as it was (a correlation or a ranking loss
-    scores them jointly, and then a prediction need not move toward its own target)."""
+    """Whether the loss is an increasing function of a sum of one term per prediction:
+    moving half of the predictions leaves the gradient of the other half as it was, up to
+    one positive factor (a correlation or a ranking loss scores them jointly, and then a
+    prediction need not move toward its own target)."""
     x = args[0].detach()
     g = torch.Generator().manual_seed(6)
     half = torch.rand(x.shape, generator=g) < 0.5
     shift = torch.randn(x.shape, generator=g, dtype=x.dtype) * (0.1 * float(x.std()) + 0.1)
     moved = (x + torch.where(half, shift, 0.0)).requires_grad_(True)
     (g_moved,) = _grads(_mean(subject, _replace(args, {0: moved})), [moved])
-    return _close(g_moved[~half], g0.detach()[~half], 1e-6, 1e-12)
+    # g(sum of terms) (an RMSE, a log-MSE, a mean over a normalizer) rescales the other
+    # half's gradients by g'(S) > 0, which keeps every direction: proportional counts.
+    a, b = g_moved[~half].double(), g0.detach()[~half].double()
+    scale = float((a * b).sum() / (b * b).sum()) if bool((b != 0).any()) else 1.0
+    return scale > 0 and _close(a, scale * b, 1e-6, 1e-12)
 
 
 def optimum(subject: Subject) -> str:
@@ -382,23 +432,30 @@ def _additive(subject: Subject, args: Args, n: int) -> bool:
     With ``S`` the sum and halves ``A``, ``B`` of ``m`` samples: ``c(2m) f(AA) = 2 c(m) f(A)``
     (``A`` taken twice) and ``c(2m) f(AB) = c(m) (f(A) + f(B))``, so
     ``f(AB) = (f(A) + f(B)) f(AA) / (2 f(A))`` whatever ``c``. A loss that couples the
-    samples (in-batch negatives, a batch statistic) breaks it. Undecidable (``f(A)`` or
-    ``f(AA)`` near 0) counts as additive."""
+    samples (in-batch negatives, a batch statistic) breaks it. Three splits are tried (the
+    halves, even and odd rows, a shuffle): a half without a positive pair scores 0 in a
+    contrastive loss, which decides nothing. Undecidable on every split counts as additive."""
     m = n // 2
     if m < 2:
         return True
     positions = _batch_positions(subject, args, n)
 
-    def rows(*parts: slice) -> Args:
+    def rows(*parts: torch.Tensor) -> Args:
         return _replace(args, {i: torch.cat([args[i][p] for p in parts]) for i in positions})
 
-    a, b = slice(0, m), slice(m, 2 * m)
-    f_a, f_b = float(_mean(subject, rows(a))), float(_mean(subject, rows(b)))
-    f_aa, f_ab = float(_mean(subject, rows(a, a))), float(_mean(subject, rows(a, b)))
-    if abs(f_a) < 1e-9 or abs(f_aa) < 1e-9:
-        return True
-    predicted = (f_a + f_b) * f_aa / (2 * f_a)
-    return math.isclose(f_ab, predicted, rel_tol=1e-6, abs_tol=1e-9)
+    shuffled = torch.randperm(n, generator=torch.Generator().manual_seed(7))
+    splits = [(torch.arange(0, m), torch.arange(m, 2 * m)),
+              (torch.arange(0, 2 * m, 2), torch.arange(1, 2 * m, 2)),
+              (shuffled[:m], shuffled[m:2 * m])]
+    for a, b in splits:
+        f_a, f_b = float(_mean(subject, rows(a))), float(_mean(subject, rows(b)))
+        f_aa, f_ab = float(_mean(subject, rows(a, a))), float(_mean(subject, rows(a, b)))
+        if abs(f_a) < 1e-9 or abs(f_aa) < 1e-9:
+            continue
+        predicted = (f_a + f_b) * f_aa / (2 * f_a)
+        if not math.isclose(f_ab, predicted, rel_tol=1e-6, abs_tol=1e-9):
+            return False
+    return True
 
 
 def batch_size(subject: Subject) -> str:

@@ -144,15 +144,11 @@ class Subject:
             return fn
         dtype = next((a.dtype for a in args
                       if isinstance(a, torch.Tensor) and a.is_floating_point()), None)
-        stale = {k: b for k, b in fn._buffers.items()
-                 if b is not None and b.is_floating_point() and b.dtype != dtype}
-        if dtype is None or not stale:
+        if dtype is None:
             return fn
         cached = self._in_dtype.get(dtype)
         if cached is None or cached[0] is not fn:  # a copy of the subject (on meta) has its own fn
-            module = copy.copy(fn)  # shallow: parameters and submodules are shared
-            module._buffers = {**fn._buffers, **{k: b.to(dtype) for k, b in stale.items()}}
-            cached = self._in_dtype[dtype] = (fn, module)
+            cached = self._in_dtype[dtype] = (fn, _buffers_in(fn, dtype))
         cast: Callable[..., torch.Tensor] = cached[1]
         return cast
 
@@ -229,6 +225,22 @@ def _as_factory(example: Args | Factory) -> tuple[Factory, bool]:
     return (lambda n, seed: fixed), True
 
 
+def _buffers_in(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """``module`` with the floating buffers of it and of every submodule (a class weight
+    held by a wrapped ``nn.CrossEntropyLoss``) in ``dtype``: shallow copies along the paths
+    that hold one, so parameters stay shared; ``module`` itself where none differs."""
+    stale = {k: b.to(dtype) for k, b in module._buffers.items()
+             if b is not None and b.is_floating_point() and b.dtype != dtype}
+    kids = {k: _buffers_in(c, dtype) for k, c in module._modules.items() if c is not None}
+    changed = {k: c for k, c in kids.items() if c is not module._modules[k]}
+    if not stale and not changed:
+        return module
+    twin = copy.copy(module)  # shallow: parameters are shared
+    twin._buffers = {**module._buffers, **stale}
+    twin._modules = {**module._modules, **changed}
+    return twin
+
+
 def build_subject(
     loss: Any,
     *,
@@ -236,10 +248,16 @@ def build_subject(
     example: Args | Factory | None = None,
     reference: Callable[..., torch.Tensor] | None = None,
     expected_failures: Mapping[str, str] | None = None,
+    grad_args: tuple[int, ...] | None = None,
 ) -> Subject:
     """Normalize whatever the user passed into a :class:`Subject`."""
     if task is not None and task not in TASKS:
         raise LossInputError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    if grad_args is not None and (
+            isinstance(grad_args, (str, bytes)) or not all(
+                isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in grad_args)):
+        raise LossInputError(f"grad_args must be positions of the loss's arguments (ints >= 0), "
+                             f"got {grad_args!r}")
     info: LossInfo | None = None
     info_reference: Callable[..., torch.Tensor] | None = None
     if isinstance(loss, str):
@@ -296,7 +314,8 @@ def build_subject(
         fn=fn,
         make=make,
         reduction_mode=_reduction_mode(fn),
-        grad_args=info.grad_args if info is not None else (0,),
+        grad_args=(tuple(grad_args) if grad_args is not None
+                   else info.grad_args if info is not None else (0,)),
         input_kind=info.input_kind if info is not None else (spec.input_kind if spec else None),
         target_kind=info.target_kind if info is not None else (spec.target_kind if spec else None),
         task=task if task is not None else (info.tasks[0] if info is not None and info.tasks
