@@ -1057,3 +1057,51 @@ def test_a_module_parameter_cut_from_the_graph_fails_gradcheck():
     assert bad["gradcheck"].failed and "module's parameters" in bad["gradcheck"].detail
     good = losskit.check(_Centres(), task="embedding", checks=["gradcheck"])
     assert good["gradcheck"].passed and "parameters agree" in good["gradcheck"].detail
+
+
+def test_a_sign_bug_inside_an_rmse_is_still_caught():
+    # g(sum of terms) rescales every gradient by g' > 0: still per-prediction, still judged.
+    def rmse_flipped(input, target):
+        d2 = (input - target) ** 2
+        sign = torch.ones_like(d2)
+        sign[1::2] = -0.1
+        return torch.sqrt((sign * d2).mean() + 10)
+
+    result = losskit.check(rmse_flipped, task="regression", checks=["gradient_direction"])
+    assert result["gradient_direction"].failed
+    assert "move away from their targets" in result["gradient_direction"].detail
+
+
+def test_a_missing_kernel_is_a_skip_not_a_data_read_or_a_failure():
+    # torch's multi_margin_loss has no meta kernel for its backward and no float16 / bfloat16
+    # kernel on the CPU: neither says anything about the loss.
+    report = losskit.check(nn.MultiMarginLoss(), task="multiclass",
+                           checks=["meta", "low_precision"])
+    assert report["meta"].status == "skipped" and "no meta implementation" in report["meta"].detail
+    low = report["low_precision"]
+    assert low.status == "skipped" and "has no kernel here" in low.detail
+
+
+def _ce_wrong_denominator(input, target, reduction="mean", ignore_index=0):
+    per = F.cross_entropy(input, target, reduction="none", ignore_index=ignore_index)
+    return {"none": per, "sum": per.sum(), "mean": per.sum() / per.numel()}[reduction]
+
+
+def _ce_ignore_forgotten(input, target, reduction="mean", ignore_index=0):
+    return F.cross_entropy(input, target, reduction=reduction)
+
+
+def test_ignore_index_is_checked_where_a_loss_takes_one():
+    # torch's own is right, with ignore_index=0 (convergence no longer scores the class it
+    # is told to ignore); a mean over every position, or an ignore_index never applied, is not.
+    for task in ("multiclass", "segmentation"):
+        report = losskit.check(nn.CrossEntropyLoss(ignore_index=0), task=task,
+                               checks=["ignore_index", "convergence"])
+        assert report.passed, str(report)
+    wrong = losskit.check(_ce_wrong_denominator, task="segmentation", checks=["ignore_index"])
+    assert wrong["ignore_index"].failed and "not by the" in wrong["ignore_index"].detail
+    forgot = losskit.check(_ce_ignore_forgotten, task="multiclass", checks=["ignore_index"])
+    assert forgot["ignore_index"].failed
+    assert "not left out" in forgot["ignore_index"].detail
+    none = losskit.check(nn.MSELoss(), task="regression", checks=["ignore_index"])
+    assert none["ignore_index"].status == "skipped"

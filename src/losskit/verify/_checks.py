@@ -488,6 +488,61 @@ def pure(subject: Subject) -> str:
     return f"{_g(first.item())} twice; arguments unchanged"
 
 
+def ignore_index(subject: Subject) -> str:
+    ignored = subject.ignore_index
+    if ignored is None:
+        raise Skipped("the loss takes no ignore_index")
+    args = subject.example(requires_grad=False)
+    if (len(args) < 2 or not isinstance(args[1], torch.Tensor) or args[1].is_floating_point()
+            or args[1].numel() < 3 or not isinstance(args[0], torch.Tensor)):
+        raise Skipped("the target is not class indices")
+    x, target = args[0].detach(), args[1].clone()
+    if x.dim() >= 2 and (x.shape[0], *x.shape[2:]) == tuple(target.shape):
+        dim = 1
+    elif tuple(x.shape[:-1]) == tuple(target.shape):
+        dim = -1  # the vocabulary last ([B, T, V] logits)
+    else:
+        raise Skipped("cannot tell the class dimension of the input from the target's shape")
+    mask = torch.zeros(target.numel(), dtype=torch.bool)
+    mask[::3] = True
+    mask = mask.view(target.shape)
+    target[mask] = ignored
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(9), dtype=x.dtype)
+    moved = x + 5 * noise * mask.unsqueeze(dim).to(x.dtype)
+    values, grads = [], []
+    for point in (x, moved):
+        inp = point.clone().requires_grad_(True)
+        out = _mean(subject, _replace(args, {0: inp, 1: target}))
+        values.append(out.detach())
+        (g,) = _grads(out, [inp])
+        grads.append(g)
+    skipped = target == ignored  # the positions set here, and any the example had already
+    counted = int((~skipped).sum())
+    where = f"{int(skipped.sum())} of {target.numel()} targets equal to ignore_index={ignored}"
+    if not _close(values[0], values[1], 1e-9, 1e-12):
+        raise Failed(f"{where}: changing the logits there changes the loss ({_g(values[0].item())}"
+                     f" -> {_g(values[1].item())}); ignored positions are not left out")
+    at_ignored = skipped.unsqueeze(dim).expand_as(grads[0])
+    if bool(grads[0][at_ignored].abs().gt(0).any()):
+        raise Failed(f"{where}: ignored positions receive gradients")
+    if not _close(grads[0], grads[1], 1e-9, 1e-12):
+        raise Failed(f"{where}: the gradients at counted positions depend on ignored ones")
+    detail = f"{where}: their logits change neither the loss nor the other gradients"
+    weighted = any(getattr(subject.fn, k, None) is not None for k in ("weight", "class_weight"))
+    if subject.takes_reduction and not weighted:
+        with torch.no_grad():
+            call = _replace(args, {0: x, 1: target})
+            per_position = subject(*call, reduction="none").shape == target.shape
+            total = float(subject(*call, reduction="sum"))
+    if subject.takes_reduction and not weighted and per_position:
+        mean = float(values[0])
+        if mean != 0 and not math.isclose(total / mean, counted, rel_tol=1e-6):
+            raise Failed(f"{where}: 'mean' is the sum divided by {_g(total / mean)}, not by "
+                         f"the {counted} counted positions")
+        detail += f"; 'mean' divides by the {counted} counted positions"
+    return detail
+
+
 def empty_batch(subject: Subject) -> str:
     args = subject.example(requires_grad=False)
     positions = _batch_positions(subject, args, subject.n)
@@ -565,6 +620,10 @@ def low_precision(subject: Subject) -> str:
         with torch.no_grad():
             try:
                 out_low = _mean(subject, low)
+            except NotImplementedError as exc:
+                raise Skipped(f"{name} has no kernel here for an operator of the loss "
+                              f"({_transforms.gist(str(exc))}); run the check where it has "
+                              "one (a GPU)") from None
             except RuntimeError as exc:
                 if "without overflow" not in str(exc):
                     raise
@@ -637,6 +696,8 @@ CHECKS: dict[str, Check] = {c.name: c for c in (
     Check("batch_size", "a mean over the wrong count makes the effective learning rate depend "
           "on the batch size", batch_size),
     Check("batch_order", "shuffling the batch must not change a mean", batch_order),
+    Check("ignore_index", "targets set to ignore_index must change neither the loss nor any "
+          "gradient, and 'mean' must divide by the positions that count", ignore_index),
     Check("empty_batch", "a batch (or a masked selection) that comes out empty must give a "
           "finite loss that back-propagates, not a NaN from a mean over zero elements (off "
           "by default: torch's own losses give NaN there)", empty_batch, default=False),

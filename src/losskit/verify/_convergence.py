@@ -225,9 +225,18 @@ def _classification(subject: Subject, template: Args, kind: str) -> tuple[str, d
         return _loss(subject, template, {0: _as_input(subject, apply(W, b), True), 1: target})
 
     losses = _train([W, b], objective, lr=0.1)
+    # Labels the loss is told to ignore (torch's ignore_index=0) are never learned: they are
+    # not scored.
+    ignored = subject.ignore_index
+    counted = labels != ignored if kind != "onehot" and ignored is not None else \
+        torch.ones_like(labels, dtype=torch.bool)
     with torch.no_grad():
-        accuracy = float((apply(W, b).argmax(1) == labels).double().mean())
-    return _accuracy_verdict(accuracy, losses, f"{w_shape[1]}-class separable data")
+        hits = (apply(W, b).argmax(1) == labels)[counted]
+        accuracy = float(hits.double().mean()) if hits.numel() else 1.0
+    what = f"{w_shape[1]}-class separable data"
+    if not bool(counted.all()):
+        what += f", class {ignored} ignored as the loss's ignore_index"
+    return _accuracy_verdict(accuracy, losses, what)
 
 
 def _binary(subject: Subject, template: Args, kind: str) -> tuple[str, dict[str, Any]]:
@@ -268,8 +277,11 @@ def _pair_distances(z: torch.Tensor, labels: torch.Tensor) -> tuple[float, float
 def _embedding(subject: Subject, template: Args, kind: str) -> tuple[str, dict[str, Any]]:
     n, dim = template[0].shape
     g = torch.Generator().manual_seed(13)
-    labels = torch.arange(n) % 4
-    centers = torch.randn(4, 4, generator=g, dtype=torch.float64)
+    # as many classes as the example's labels hold (a loss with a fixed number of class
+    # centres, ArcFace's, takes no other), at most 4
+    classes = max(2, min(4, int(template[1].max()) + 1)) if template[1].numel() else 4
+    labels = torch.arange(n) % classes
+    centers = torch.randn(classes, 4, generator=g, dtype=torch.float64)
     # The class signal is 4 dimensions of unit scale beside 12 nuisance ones of scale 3:
     # a random projection mixes them, training has to find the signal.
     X = torch.cat([centers[labels] + 0.1 * torch.randn(n, 4, generator=g, dtype=torch.float64),

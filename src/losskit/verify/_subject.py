@@ -124,6 +124,13 @@ class Subject:
     def takes_reduction(self) -> bool:
         return self.reduction_mode is not None
 
+    @property
+    def ignore_index(self) -> int | None:
+        """The class index the loss ignores: a module's ``ignore_index`` attribute (torch's
+        losses) or the default of an ``ignore_index`` argument; None when it has none."""
+        value = getattr(self.fn, "ignore_index", self.hyperparameters.get("ignore_index"))
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
     def __call__(self, *args: Any, reduction: str | None = None) -> torch.Tensor:
         """Call the loss; ``reduction=None`` means the loss's own default."""
         fn = self._in_dtype_of(args)
