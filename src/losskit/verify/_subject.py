@@ -233,17 +233,23 @@ def _as_factory(example: Args | Factory) -> tuple[Factory, bool]:
 
 
 def _buffers_in(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
-    """``module`` with the floating buffers of it and of every submodule (a class weight
-    held by a wrapped ``nn.CrossEntropyLoss``) in ``dtype``: shallow copies along the paths
-    that hold one, so parameters stay shared; ``module`` itself where none differs."""
+    """``module`` with the floating buffers and parameters of it and of every submodule (a
+    class weight held by a wrapped ``nn.CrossEntropyLoss``) in ``dtype``: shallow copies
+    along the paths that hold one; ``module`` itself where none differs."""
     stale = {k: b.to(dtype) for k, b in module._buffers.items()
              if b is not None and b.is_floating_point() and b.dtype != dtype}
+    # parameters too (class centres in float32 beside float64 embeddings): a differentiable
+    # cast, so gradients still reach the module's own parameters
+    params = {k: p.to(dtype) for k, p in module._parameters.items()
+              if p is not None and p.is_floating_point() and p.dtype != dtype}
     kids = {k: _buffers_in(c, dtype) for k, c in module._modules.items() if c is not None}
     changed = {k: c for k, c in kids.items() if c is not module._modules[k]}
-    if not stale and not changed:
+    if not stale and not params and not changed:
         return module
-    twin = copy.copy(module)  # shallow: parameters are shared
+    twin = copy.copy(module)  # shallow: what is not cast is shared
     twin._buffers = {**module._buffers, **stale}
+    # a cast is no Parameter; the module only reads the entries
+    twin._parameters = {**module._parameters, **params}  # type: ignore[dict-item]
     twin._modules = {**module._modules, **changed}
     return twin
 
