@@ -202,26 +202,40 @@ def _module_parameters_agree(subject: Subject, args: Args) -> str:
     if not isinstance(module, torch.nn.Module) or not any(
             p.requires_grad and p.is_floating_point() for p in module.parameters()):
         return ""
-    twin = copy.deepcopy(module).double()
+    try:
+        twin = copy.deepcopy(module).double()
+    except (RuntimeError, TypeError):  # a non-leaf tensor attribute, a parametrization
+        return "; the module's parameters not checked (the module cannot be copied)"
     other = dataclasses.replace(subject, fn=twin, _in_dtype={})
     params: list[torch.Tensor] = [p for p in twin.parameters()
                                   if p.requires_grad and p.is_floating_point()]
     point = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args)
-    out = _mean(other, point)
+    try:
+        out = _mean(other, point)
+    except RuntimeError:  # it computes in float32 whatever its parameters (emb.float() @ W)
+        return "; the module's parameters not checked (it does not run in float64)"
     g = torch.Generator().manual_seed(8)
     dirs = [torch.randn(p.shape, generator=g, dtype=p.dtype) for p in params]
+    norm = math.sqrt(sum(float(d.square().sum()) for d in dirs)) or 1.0
+    dirs = [d / norm for d in dirs]  # one unit step in all of them: few ReLU kinks crossed
     grads = _grads(out, params) if out.requires_grad else [torch.zeros_like(p) for p in params]
     analytic = sum(float((gr * d).sum()) for gr, d in zip(grads, dirs))
     h = 1e-6
     with torch.no_grad():
         for p, d in zip(params, dirs):
             p.add_(h * d)
+        moved = [p.clone() for p in params]
         plus = float(_mean(other, point))
+        if any(not torch.equal(p, m) for p, m in zip(params, moved)):
+            return ("; the module's parameters not checked (the loss rewrites them in its "
+                    "forward, as a projection onto the sphere)")
         for p, d in zip(params, dirs):
             p.sub_(2 * h * d)
         minus = float(_mean(other, point))
     numeric = (plus - minus) / (2 * h)
-    if not math.isclose(analytic, numeric, rel_tol=1e-4, abs_tol=1e-7 * max(1.0, abs(plus))):
+    # A parameter cut from the graph gives 0 against a derivative of its full size: a loose
+    # relative tolerance keeps kinks (ReLU) and rounding out of the verdict.
+    if not math.isclose(analytic, numeric, rel_tol=1e-2, abs_tol=1e-7 * max(1.0, abs(plus))):
         raise Failed(f"the module's parameters: directional derivative {_g(analytic)} "
                      f"(autograd) vs {_g(numeric)} (finite differences); a parameter detached "
                      "or used outside autograd does not train")
@@ -494,53 +508,48 @@ def ignore_index(subject: Subject) -> str:
         raise Skipped("the loss takes no ignore_index")
     args = subject.example(requires_grad=False)
     if (len(args) < 2 or not isinstance(args[1], torch.Tensor) or args[1].is_floating_point()
-            or args[1].numel() < 3 or not isinstance(args[0], torch.Tensor)):
-        raise Skipped("the target is not class indices")
-    x, target = args[0].detach(), args[1].clone()
-    if x.dim() >= 2 and (x.shape[0], *x.shape[2:]) == tuple(target.shape):
-        dim = 1
-    elif tuple(x.shape[:-1]) == tuple(target.shape):
-        dim = -1  # the vocabulary last ([B, T, V] logits)
-    else:
-        raise Skipped("cannot tell the class dimension of the input from the target's shape")
-    mask = torch.zeros(target.numel(), dtype=torch.bool)
-    mask[::3] = True
-    mask = mask.view(target.shape)
-    target[mask] = ignored
-    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(9), dtype=x.dtype)
-    moved = x + 5 * noise * mask.unsqueeze(dim).to(x.dtype)
+            or args[1].dim() == 0 or not isinstance(args[0], torch.Tensor)
+            or args[0].dim() == 0 or args[0].shape[0] != args[1].shape[0]):
+        raise Skipped("the target is not batch-first class indices")
+    # Rows whose every target is ignore_index, appended to the batch: whatever the loss does
+    # with the rest (class weights, label smoothing, a shift of the labels for next-token
+    # prediction), such rows must change neither the loss nor any gradient, and their own
+    # logits must not matter. A mean over every position, or an ignore_index never
+    # applied, moves the loss.
+    x, target = args[0].detach(), args[1]
+    extra = 3
+    g = torch.Generator().manual_seed(9)
+    padded_target = torch.cat([target, torch.full((extra, *target.shape[1:]), ignored,
+                                                  dtype=target.dtype)])
     values, grads = [], []
-    for point in (x, moved):
-        inp = point.clone().requires_grad_(True)
-        out = _mean(subject, _replace(args, {0: inp, 1: target}))
+    base = x.clone().requires_grad_(True)
+    out = _mean(subject, _replace(args, {0: base}))
+    values.append(out.detach())
+    grads.append(_grads(out, [base])[0])
+    for scale in (1.0, 5.0):
+        rows = scale * torch.randn((extra, *x.shape[1:]), generator=g, dtype=x.dtype)
+        inp = torch.cat([x, rows]).requires_grad_(True)
+        padded = _replace(args, {0: inp, 1: padded_target,
+                                 **{k: torch.cat([a, a[:1].expand(extra, *a.shape[1:])])
+                                    for k, a in enumerate(args)
+                                    if k > 1 and isinstance(a, torch.Tensor) and a.dim()
+                                    and a.shape[0] == x.shape[0]}})
+        out = _mean(subject, padded)
         values.append(out.detach())
-        (g,) = _grads(out, [inp])
-        grads.append(g)
-    skipped = target == ignored  # the positions set here, and any the example had already
-    counted = int((~skipped).sum())
-    where = f"{int(skipped.sum())} of {target.numel()} targets equal to ignore_index={ignored}"
+        grads.append(_grads(out, [inp])[0])
+    where = f"{extra} rows of targets all equal to ignore_index={ignored} added to the batch"
     if not _close(values[0], values[1], 1e-9, 1e-12):
-        raise Failed(f"{where}: changing the logits there changes the loss ({_g(values[0].item())}"
-                     f" -> {_g(values[1].item())}); ignored positions are not left out")
-    at_ignored = skipped.unsqueeze(dim).expand_as(grads[0])
-    if bool(grads[0][at_ignored].abs().gt(0).any()):
-        raise Failed(f"{where}: ignored positions receive gradients")
-    if not _close(grads[0], grads[1], 1e-9, 1e-12):
-        raise Failed(f"{where}: the gradients at counted positions depend on ignored ones")
-    detail = f"{where}: their logits change neither the loss nor the other gradients"
-    weighted = any(getattr(subject.fn, k, None) is not None for k in ("weight", "class_weight"))
-    if subject.takes_reduction and not weighted:
-        with torch.no_grad():
-            call = _replace(args, {0: x, 1: target})
-            per_position = subject(*call, reduction="none").shape == target.shape
-            total = float(subject(*call, reduction="sum"))
-    if subject.takes_reduction and not weighted and per_position:
-        mean = float(values[0])
-        if mean != 0 and not math.isclose(total / mean, counted, rel_tol=1e-6):
-            raise Failed(f"{where}: 'mean' is the sum divided by {_g(total / mean)}, not by "
-                         f"the {counted} counted positions")
-        detail += f"; 'mean' divides by the {counted} counted positions"
-    return detail
+        raise Failed(f"{where} change the mean from {_g(values[0].item())} to "
+                     f"{_g(values[1].item())}: ignored targets are counted (as a class, or in "
+                     "the mean's denominator)")
+    if not _close(values[1], values[2], 1e-9, 1e-12):
+        raise Failed(f"{where}: their logits change the loss; ignored positions are not left "
+                     "out")
+    if bool(grads[1][x.shape[0]:].abs().gt(0).any()):
+        raise Failed(f"{where}: the ignored rows receive gradients")
+    if not _close(grads[1][:x.shape[0]], grads[0], 1e-9, 1e-12):
+        raise Failed(f"{where}: the gradients of the other rows change")
+    return f"{where}: the loss, its gradients and the mean's count are unchanged"
 
 
 def empty_batch(subject: Subject) -> str:
@@ -696,8 +705,8 @@ CHECKS: dict[str, Check] = {c.name: c for c in (
     Check("batch_size", "a mean over the wrong count makes the effective learning rate depend "
           "on the batch size", batch_size),
     Check("batch_order", "shuffling the batch must not change a mean", batch_order),
-    Check("ignore_index", "targets set to ignore_index must change neither the loss nor any "
-          "gradient, and 'mean' must divide by the positions that count", ignore_index),
+    Check("ignore_index", "targets equal to ignore_index must change neither the loss nor any "
+          "gradient, nor the count 'mean' divides by", ignore_index),
     Check("empty_batch", "a batch (or a masked selection) that comes out empty must give a "
           "finite loss that back-propagates, not a NaN from a mean over zero elements (off "
           "by default: torch's own losses give NaN there)", empty_batch, default=False),

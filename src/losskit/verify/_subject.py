@@ -134,6 +134,19 @@ class Subject:
     def __call__(self, *args: Any, reduction: str | None = None) -> torch.Tensor:
         """Call the loss; ``reduction=None`` means the loss's own default."""
         fn = self._in_dtype_of(args)
+        try:
+            return self._call(fn, args, reduction)
+        except RuntimeError as exc:
+            # float32 parameters beside float64 inputs (class centres): cast them too, and
+            # keep doing so for this dtype. A module that casts its input to its parameters'
+            # dtype (emb.float() @ W) is served by the first form.
+            cast = self._in_dtype_of(args, parameters=True)
+            if cast is fn or ("dtype" not in str(exc) and "scalar type" not in str(exc)):
+                raise
+            return self._call(cast, args, reduction)
+
+    def _call(self, fn: Callable[..., torch.Tensor], args: Args,
+              reduction: str | None) -> torch.Tensor:
         if reduction is None or self.reduction_mode is None:
             return fn(*args)
         if self.reduction_mode == "argument":
@@ -142,10 +155,11 @@ class Subject:
         module.reduction = reduction  # type: ignore[attr-defined]
         return module(*args)
 
-    def _in_dtype_of(self, args: Args) -> Callable[..., torch.Tensor]:
-        """The loss, with a module's floating buffers (a class weight, a pos_weight) in the
-        dtype the check gives its inputs, as ``module.double()`` would: the checks run in
-        float64, and torch refuses a float32 weight beside float64 logits."""
+    def _in_dtype_of(self, args: Args, parameters: bool = False) -> Callable[..., torch.Tensor]:
+        """The loss, with a module's floating buffers (a class weight, a pos_weight), and with
+        ``parameters`` (or once they were needed for this dtype) its floating parameters, in
+        the dtype the check gives its inputs, as ``module.double()`` would: the checks run
+        in float64, and torch refuses a float32 weight beside float64 logits."""
         fn = self.fn
         if not isinstance(fn, torch.nn.Module):
             return fn
@@ -154,8 +168,14 @@ class Subject:
         if dtype is None:
             return fn
         cached = self._in_dtype.get(dtype)
-        if cached is None or cached[0] is not fn:  # a copy of the subject (on meta) has its own fn
-            cached = self._in_dtype[dtype] = (fn, _buffers_in(fn, dtype))
+        try:
+            if cached is None or cached[0] is not fn:  # a copy (on meta) has its own fn
+                cached = self._in_dtype[dtype] = (fn, _buffers_in(fn, dtype, parameters=False))
+            if parameters and not getattr(cached, "parameters", False):
+                cached = self._in_dtype[dtype] = _WithParameters(
+                    (fn, _buffers_in(fn, dtype, parameters=True)))
+        except RuntimeError:  # a parametrized module cannot be copied: use it as it is
+            return fn
         cast: Callable[..., torch.Tensor] = cached[1]
         return cast
 
@@ -232,17 +252,24 @@ def _as_factory(example: Args | Factory) -> tuple[Factory, bool]:
     return (lambda n, seed: fixed), True
 
 
-def _buffers_in(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
-    """``module`` with the floating buffers and parameters of it and of every submodule (a
+class _WithParameters(tuple):  # type: ignore[type-arg]
+    """A cache entry whose module has its parameters cast as well."""
+
+    parameters = True
+
+
+def _buffers_in(module: torch.nn.Module, dtype: torch.dtype,
+                parameters: bool = False) -> torch.nn.Module:
+    """``module`` with the floating buffers (and with ``parameters`` the parameters, by a
+    differentiable cast, so gradients still reach them) of it and of every submodule (a
     class weight held by a wrapped ``nn.CrossEntropyLoss``) in ``dtype``: shallow copies
     along the paths that hold one; ``module`` itself where none differs."""
     stale = {k: b.to(dtype) for k, b in module._buffers.items()
              if b is not None and b.is_floating_point() and b.dtype != dtype}
-    # parameters too (class centres in float32 beside float64 embeddings): a differentiable
-    # cast, so gradients still reach the module's own parameters
     params = {k: p.to(dtype) for k, p in module._parameters.items()
-              if p is not None and p.is_floating_point() and p.dtype != dtype}
-    kids = {k: _buffers_in(c, dtype) for k, c in module._modules.items() if c is not None}
+              if parameters and p is not None and p.is_floating_point() and p.dtype != dtype}
+    kids = {k: _buffers_in(c, dtype, parameters) for k, c in module._modules.items()
+            if c is not None}
     changed = {k: c for k, c in kids.items() if c is not module._modules[k]}
     if not stale and not params and not changed:
         return module
