@@ -116,8 +116,9 @@ class Subject:
     #: infimum lies at infinity, or (label smoothing, a temperature) at a finite margin,
     #: so it is a direction to compare, not a minimum to test.
     optimum_is_limit: bool = False
-    #: A module loss with its floating buffers in another dtype, made once per dtype so
-    #: that state it keeps between calls (a running mean) stays visible to the checks.
+    #: A module loss with its floating buffers (and, once a call needed them, parameters)
+    #: in another dtype: (module, cast copy, parameters cast), made once per dtype so that
+    #: state it keeps between calls (a running mean) stays visible to the checks.
     _in_dtype: dict[torch.dtype, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -170,10 +171,10 @@ class Subject:
         cached = self._in_dtype.get(dtype)
         try:
             if cached is None or cached[0] is not fn:  # a copy (on meta) has its own fn
-                cached = self._in_dtype[dtype] = (fn, _buffers_in(fn, dtype, parameters=False))
-            if parameters and not getattr(cached, "parameters", False):
-                cached = self._in_dtype[dtype] = _WithParameters(
-                    (fn, _buffers_in(fn, dtype, parameters=True)))
+                cached = self._in_dtype[dtype] = (fn, _buffers_in(fn, dtype), False)
+            if parameters and not cached[2]:
+                cached = self._in_dtype[dtype] = (
+                    fn, _buffers_in(fn, dtype, parameters=True), True)
         except RuntimeError:  # a parametrized module cannot be copied: use it as it is
             return fn
         cast: Callable[..., torch.Tensor] = cached[1]
@@ -250,12 +251,6 @@ def _as_factory(example: Args | Factory) -> tuple[Factory, bool]:
                              f"(n, seed) -> tuple, got {type(example).__name__}")
     fixed = tuple(example)
     return (lambda n, seed: fixed), True
-
-
-class _WithParameters(tuple):  # type: ignore[type-arg]
-    """A cache entry whose module has its parameters cast as well."""
-
-    parameters = True
 
 
 def _buffers_in(module: torch.nn.Module, dtype: torch.dtype,
