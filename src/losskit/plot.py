@@ -37,6 +37,9 @@ _AXES = {
 }
 
 
+#: axis name -> (axis label, default range)
+_BY_AXIS = {name: (label, default) for name, label, default in _AXES.values()}
+
 _STYLES = ("-", "--", "-.", ":")
 
 
@@ -105,7 +108,7 @@ def _one_point_args(info: LossInfo, axis: str, x: torch.Tensor) -> tuple[Any, ..
     # preference (head "none" on scores) the rejected score 0, so the input is the margin;
     # any other logits input is two classes, class 0 true: an index, or a one-hot
     # distribution where the target is class probabilities.
-    if tgt.shape == inp.shape and (info.head in ("logit", "score") or info.head == "none"):
+    if tgt.shape == inp.shape and info.head in ("logit", "score", "none"):
         args[1] = torch.zeros_like(tgt) if info.head == "none" else torch.ones_like(tgt)
         args[0] = torch.zeros_like(inp) + x.to(inp.dtype)
         return tuple(args)
@@ -184,8 +187,8 @@ def _pointwise(info: LossInfo, axis: str, xs: np.ndarray,
             raise LossInputError(f"{name} cannot be drawn: {first_error}")
         raise LossInputError(f"{name} cannot be drawn against one number: a one-sample "
                              f"call fails ({type(first_error).__name__}: {first_error})")
-    if _flat(loss_vals) and (probe := _default_range(axis)) is not None and _flat(
-            [_one_value(info, axis, float(x0), params) for x0 in probe]):
+    if _flat(loss_vals) and _flat([_one_value(info, axis, float(x0), params)
+                                   for x0 in _default_range(axis)]):
         # Flat over the whole default range too (a hinge is flat past its margin only): a
         # flat line is no picture of the loss, which scores whole lists, batches or
         # distributions that one number does not move.
@@ -202,11 +205,8 @@ def _flat(values: Sequence[float]) -> bool:
         np.abs(finite).max())))
 
 
-def _default_range(axis: str) -> np.ndarray | None:
-    kind = next((k for k, v in _AXES.items() if v[0] == axis), None)
-    if kind is None:
-        return None
-    lo, hi = _AXES[kind][2]
+def _default_range(axis: str) -> np.ndarray:
+    lo, hi = _BY_AXIS[axis][1]
     return np.linspace(lo, hi, 9)
 
 
@@ -249,8 +249,8 @@ def plot_losses(names: Sequence[str], grad: bool = False, out: str | Path | None
     fig, axes = plt.subplots(len(groups), ncols, figsize=(6.2 * ncols, 4.2 * len(groups)),
                              squeeze=False)
     for row, (axis, members) in enumerate(groups.items()):
-        kind = next(k for k, v in _AXES.items() if v[0] == axis)
-        lo, hi = xlim or _AXES[kind][2]
+        axis_label, default = _BY_AXIS[axis]
+        lo, hi = xlim or default
         if axis == "probability":
             lo, hi = max(lo, 1e-3), min(hi, 1 - 1e-3)
         xs = np.linspace(lo, hi, points)
@@ -262,11 +262,11 @@ def plot_losses(names: Sequence[str], grad: bool = False, out: str | Path | None
             line, = axes[row][0].plot(xs, values, style, label=label, lw=2)
             if grad:
                 axes[row][1].plot(xs, grads, style, label=label, lw=2, color=line.get_color())
-        axes[row][0].set_xlabel(_AXES[kind][1])
+        axes[row][0].set_xlabel(axis_label)
         axes[row][0].set_ylabel("loss")
         axes[row][0].set_title(f"Loss vs {axis}")
         if grad:
-            axes[row][1].set_xlabel(_AXES[kind][1])
+            axes[row][1].set_xlabel(axis_label)
             axes[row][1].set_ylabel(f"d loss / d {axis}")
             axes[row][1].set_title(f"Gradient vs {axis}")
         for ax in axes[row]:
@@ -291,14 +291,14 @@ def curve_svg(name: str, *, params: Mapping[str, Any] | None = None,
     """
     info = get_info(name)
     axis = axis_of(info, params)
-    kind = next(k for k, v in _AXES.items() if v[0] == axis)
-    lo, hi = xlim or _AXES[kind][2]
+    label, default = _BY_AXIS[axis]
+    lo, hi = xlim or default
     xs = np.linspace(lo, hi, points)
     values, grads, _ = loss_curve(info.name, xs, params=params)
     width, height, pad = 330, 230, 44
     panels = []
     for i, (ys, title) in enumerate(((values, "loss"), (grads, f"d loss / d {axis}"))):
-        panels.append(_svg_panel(xs, ys, title, _AXES[kind][1].split(":")[0],
+        panels.append(_svg_panel(xs, ys, title, label.split(":")[0],
                                  x0=i * width, width=width, height=height, pad=pad))
     label = f"{info.name}: loss and gradient against the {axis}"
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {2 * width} {height}" '

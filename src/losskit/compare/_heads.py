@@ -576,9 +576,8 @@ class _SurvivalParams(FittedHead):
 
 _HEADS: dict[str, type[FittedHead]] = {
     h.name: h for h in (_Identity, _LogRate, _Log1p, _Quantiles, _Ensemble, _MeanVariance,
-                        _Censored,
-                        _Logit, _Score, _Softmax, _LogSoftmax, _Energy, _Cumulative,
-                        _Conditional, _Risk, _HazardLogits, _SurvivalParams)
+                        _Censored, _Logit, _Score, _Softmax, _LogSoftmax, _Energy,
+                        _Cumulative, _Conditional, _Risk, _HazardLogits, _SurvivalParams)
 }
 
 

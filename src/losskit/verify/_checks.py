@@ -11,8 +11,6 @@ loss's ``LossInfo.expected_failures`` covers both.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -198,17 +196,12 @@ def _module_parameters_agree(subject: Subject, args: Args) -> str:
     directional derivative autograd gives along a random direction equals the central
     difference, on a float64 copy of the module (a ``.detach()`` of a parameter, or a
     parameter used outside autograd, gives autograd 0 and finite differences not)."""
-    module = subject.fn
-    if not isinstance(module, torch.nn.Module) or not any(
-            p.requires_grad and p.is_floating_point() for p in module.parameters()):
-        return ""
     try:
-        twin = copy.deepcopy(module).double()
-    except (RuntimeError, TypeError):  # a non-leaf tensor attribute, a parametrization
+        other, params = subject.float64_twin()
+    except (RuntimeError, TypeError):
         return "; the module's parameters not checked (the module cannot be copied)"
-    other = dataclasses.replace(subject, fn=twin, _in_dtype={})
-    params: list[torch.Tensor] = [p for p in twin.parameters()
-                                  if p.requires_grad and p.is_floating_point()]
+    if not params:
+        return ""
     point = tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args)
     try:
         out = _mean(other, point)

@@ -22,8 +22,6 @@ The training curve (loss per step) is kept in the result.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import math
 from collections.abc import Callable
 from typing import Any
@@ -302,7 +300,10 @@ def _embedding(subject: Subject, template: Args, kind: str) -> tuple[str, dict[s
         start = _pair_distances(X @ W, labels)
     # A loss with its own parameters (class centres, proxies, a temperature) trains them with
     # the embedding, as it would in a model: on a float64 copy, the user's module untouched.
-    trained, own = _own_parameters(subject)
+    try:
+        trained, own = subject.float64_twin()
+    except (RuntimeError, TypeError):  # a module that cannot be copied keeps its parameters
+        trained, own = subject, []
     if own:
         try:  # a module that computes in its parameters' dtype (emb.float() @ W) keeps them
             with torch.no_grad():
@@ -326,21 +327,6 @@ def _embedding(subject: Subject, template: Args, kind: str) -> tuple[str, dict[s
                      "closer than 0.8 with every point's nearest neighbour in its class")
     return _result(detail, losses, "embedding", same_class_distance=same,
                    different_class_distance=diff)
-
-
-def _own_parameters(subject: Subject) -> tuple[Subject, list[torch.Tensor]]:
-    """The subject on a float64 copy of its module, and that copy's trainable parameters."""
-    module = subject.fn
-    if not isinstance(module, torch.nn.Module) or not any(
-            p.requires_grad and p.is_floating_point() for p in module.parameters()):
-        return subject, []
-    try:
-        twin = copy.deepcopy(module).double()
-    except (RuntimeError, TypeError):  # a non-leaf tensor attribute, a parametrization
-        return subject, []
-    own: list[torch.Tensor] = [p for p in twin.parameters()
-                               if p.requires_grad and p.is_floating_point()]
-    return dataclasses.replace(subject, fn=twin, _in_dtype={}), own
 
 
 def _descent(subject: Subject, template: Args, kind: str) -> tuple[str, dict[str, Any]]:

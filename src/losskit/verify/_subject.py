@@ -10,6 +10,7 @@ user example, or a task), which arguments take gradients, and what is known abou
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -124,6 +125,20 @@ class Subject:
     @property
     def takes_reduction(self) -> bool:
         return self.reduction_mode is not None
+
+    def float64_twin(self) -> tuple[Subject, list[torch.Tensor]]:
+        """The subject on a float64 deep copy of its module, and that copy's trainable
+        floating parameters (to perturb or train without touching the user's module);
+        ``(self, [])`` when the loss has none. Raises RuntimeError or TypeError when the
+        module cannot be deep-copied (a non-leaf tensor attribute, a parametrization)."""
+        module = self.fn
+        if not isinstance(module, torch.nn.Module) or not any(
+                p.requires_grad and p.is_floating_point() for p in module.parameters()):
+            return self, []
+        twin = copy.deepcopy(module).double()
+        params: list[torch.Tensor] = [p for p in twin.parameters()
+                                      if p.requires_grad and p.is_floating_point()]
+        return dataclasses.replace(self, fn=twin, _in_dtype={}), params
 
     @property
     def ignore_index(self) -> int | None:
